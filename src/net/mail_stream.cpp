@@ -1,0 +1,146 @@
+#include "net/mail_stream.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+namespace mailbroker::net {
+namespace {
+
+using asio::redirect_error;
+
+std::string endpoint_text(const std::string& host, std::uint16_t port) {
+  return host + ":" + std::to_string(port);
+}
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
+
+mail_stream::mail_stream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls_context)
+    : tls_context_(std::move(tls_context)), stream_(executor, *tls_context_) {}
+
+deadline_guard mail_stream::make_guard(duration timeout) {
+  return deadline_guard(stream_.get_executor(), timeout, [this] { close(); });
+}
+
+awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t port, duration timeout) {
+  auto executor = co_await asio::this_coro::executor;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  asio::ip::tcp::resolver resolver(executor);
+  error_code ec;
+
+  // The resolver runs on a background thread; bound it with a timer that cancels it.
+  asio::steady_timer resolve_timer(executor, timeout);
+  resolve_timer.async_wait([&resolver](error_code timer_ec) {
+    if (!timer_ec) resolver.cancel();
+  });
+  auto endpoints =
+      co_await resolver.async_resolve(host, std::to_string(port), redirect_error(use_awaitable, ec));
+  resolve_timer.cancel();
+  if (ec == asio::error::operation_aborted) {
+    co_return error{errc::deadline_exceeded, "resolving '" + host + "' timed out"};
+  }
+  if (ec) {
+    co_return error{errc::unavailable, "cannot resolve server.host '" + host + "': " + ec.message()};
+  }
+
+  bool expired = false;
+  {
+    auto guard = make_guard(deadline - std::chrono::steady_clock::now());
+    co_await asio::async_connect(stream_.next_layer(), endpoints, redirect_error(use_awaitable, ec));
+    expired = guard.expired();
+  }
+  if (expired) {
+    co_return error{errc::unavailable, "connecting to " + endpoint_text(host, port) + " timed out"};
+  }
+  if (ec) {
+    co_return error{errc::unavailable, "cannot connect to " + endpoint_text(host, port) + ": " + ec.message()};
+  }
+  stream_.next_layer().set_option(asio::ip::tcp::no_delay(true), ec);
+  co_return error::none();
+}
+
+awaitable<error> mail_stream::start_tls(const std::string& server_name, bool verify, duration timeout) {
+  SSL* ssl = stream_.native_handle();
+  const bool ip = is_ip_literal(server_name);
+  // SSL_set_tlsext_host_name() spelled out: the macro hides an old-style cast.
+  if (!ip) SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(server_name.c_str()));
+  if (verify) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str());
+    } else {
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      SSL_set1_host(ssl, server_name.c_str());
+    }
+  }
+
+  error_code ec;
+  bool expired = false;
+  {
+    auto guard = make_guard(timeout);
+    co_await stream_.async_handshake(asio::ssl::stream_base::client, redirect_error(use_awaitable, ec));
+    expired = guard.expired();
+  }
+  if (expired) co_return error{errc::unavailable, "TLS handshake with " + server_name + " timed out"};
+  if (ec) {
+    const long verify_result = SSL_get_verify_result(ssl);
+    if (verify && verify_result != X509_V_OK) {
+      co_return error{errc::failed_precondition,
+                      "TLS certificate of '" + server_name + "' did not verify: " +
+                          X509_verify_cert_error_string(verify_result) +
+                          " (trust its CA with server.tls.ca_file, or set server.tls.server_name "
+                          "to the name in the certificate)"};
+    }
+    co_return error{errc::unavailable, "TLS handshake with '" + server_name + "' failed: " + ec.message() +
+                                           " (is server.tls_mode right for this port?)"};
+  }
+  tls_active_ = true;
+  co_return error::none();
+}
+
+awaitable<std::size_t> mail_stream::read_some(asio::mutable_buffer buffer, error_code& ec) {
+  std::size_t n = 0;
+  if (tls_active_) {
+    n = co_await stream_.async_read_some(buffer, redirect_error(use_awaitable, ec));
+  } else {
+    n = co_await stream_.next_layer().async_read_some(buffer, redirect_error(use_awaitable, ec));
+  }
+  bytes_in_ += n;
+  co_return n;
+}
+
+awaitable<void> mail_stream::write(std::string_view data, duration timeout, error_code& ec) {
+  auto guard = make_guard(timeout);
+  std::size_t n = 0;
+  if (tls_active_) {
+    n = co_await asio::async_write(stream_, asio::buffer(data), redirect_error(use_awaitable, ec));
+  } else {
+    n = co_await asio::async_write(stream_.next_layer(), asio::buffer(data), redirect_error(use_awaitable, ec));
+  }
+  bytes_out_ += n;
+  if (guard.expired()) ec = asio::error::timed_out;
+}
+
+awaitable<void> mail_stream::shutdown(duration timeout) {
+  if (tls_active_ && is_open()) {
+    error_code ec;
+    auto guard = make_guard(timeout);
+    co_await stream_.async_shutdown(redirect_error(use_awaitable, ec));
+  }
+  close();
+}
+
+void mail_stream::close() {
+  error_code ignored;
+  stream_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  stream_.next_layer().close(ignored);
+}
+
+bool mail_stream::is_open() const { return stream_.next_layer().is_open(); }
+
+}  // namespace mailbroker::net

@@ -1,0 +1,331 @@
+#include "protocol/imap/client.hpp"
+
+#include <array>
+
+#include "net/deadline_guard.hpp"
+#include "sasl/plain.hpp"
+
+namespace mailbroker::imap {
+namespace {
+
+using asio::redirect_error;
+
+std::string describe(const std::string& status, const std::string& code, const std::string& text) {
+  std::string out = status;
+  if (!code.empty()) out += " [" + code + "]";
+  if (!text.empty()) out += " " + text;
+  return out;
+}
+
+}  // namespace
+
+// The command currently waiting for its tagged reply. The reader fills it and cancels
+// `wake`; execute() re-checks the fields after every wake-up.
+struct client::pending_command {
+  explicit pending_command(const asio::any_io_executor& ex) : wake(ex) {}
+  std::string tag;
+  std::vector<response> untagged;
+  std::vector<std::string> continuations;  // continuation texts not yet answered
+  std::optional<response> done;
+  std::optional<error> failure;
+  asio::steady_timer wake;
+};
+
+client::client(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls_context)
+    : executor_(executor), stream_(executor, std::move(tls_context)) {}
+
+client::~client() { stream_.close(); }
+
+awaitable<result<response>> client::read_response_direct() {
+  std::array<char, 8192> chunk{};
+  for (;;) {
+    if (!inbuf_.empty()) {
+      auto r = parser_.feed(inbuf_);
+      inbuf_.erase(0, r.consumed);
+      if (r.status == parse_status::complete) co_return parser_.take();
+      if (r.status == parse_status::fatal_error) {
+        co_return error{errc::unavailable, "protocol error from server: " + parser_.error()};
+      }
+      if (r.status == parse_status::recoverable_error) continue;  // skip the bad response
+    }
+    error_code ec;
+    std::size_t n = co_await stream_.read_some(asio::buffer(chunk), ec);
+    if (ec) {
+      co_return error{errc::unavailable, ec == asio::error::eof ? std::string("server closed the connection")
+                                                                 : "read failed: " + ec.message()};
+    }
+    inbuf_.append(chunk.data(), n);
+  }
+}
+
+awaitable<result<command_result>> client::execute_direct(const std::string& command) {
+  const std::string tag = tags_.next();
+  if (auto e = co_await write_line(tag + " " + command, std::chrono::seconds(30)); !e.ok()) co_return e;
+  command_result out;
+  for (;;) {
+    auto r = co_await read_response_direct();
+    if (!r) co_return r.err();
+    if (r->type == response_type::tagged && r->tag == tag) {
+      out.status = r->status;
+      out.code = r->code;
+      out.text = r->text;
+      if (auto caps = capabilities_of(*r); !caps.empty()) capabilities_ = std::move(caps);
+      co_return out;
+    }
+    if (auto caps = capabilities_of(*r); !caps.empty()) capabilities_ = std::move(caps);
+    out.untagged.push_back(std::move(r.value()));
+  }
+}
+
+awaitable<error> client::refresh_capabilities_direct() {
+  auto r = co_await execute_direct("CAPABILITY");
+  if (!r) co_return r.err();
+  if (r->status != "OK") {
+    co_return error{errc::unavailable, "CAPABILITY failed: " + describe(r->status, r->code, r->text)};
+  }
+  co_return error::none();
+}
+
+awaitable<error> client::open(connect_options options) {
+  const std::string server_name = options.tls_server_name.empty() ? options.host : options.tls_server_name;
+  net::deadline_guard guard(executor_, options.timeout, [this] { stream_.close(); });
+  auto timed_out = [&](const error& e) {
+    return guard.expired() ? error{errc::unavailable, "no complete IMAP handshake from " + options.host + ":" +
+                                                          std::to_string(options.port) + " within " +
+                                                          std::to_string(options.timeout.count()) + " ms"}
+                           : e;
+  };
+
+  if (auto e = co_await stream_.connect(options.host, options.port, options.timeout); !e.ok()) co_return e;
+  if (options.tls == tls_mode::implicit) {
+    if (auto e = co_await stream_.start_tls(server_name, options.verify_certificate, options.timeout); !e.ok())
+      co_return timed_out(e);
+  }
+
+  auto greeting = co_await read_response_direct();
+  if (!greeting) co_return timed_out(greeting.err());
+  if (greeting->type != response_type::untagged ||
+      (greeting->status != "OK" && greeting->status != "PREAUTH")) {
+    co_return error{errc::unavailable, "server refused the connection: " +
+                                           describe(greeting->status, greeting->code, greeting->text)};
+  }
+  preauth_ = greeting->status == "PREAUTH";
+  greeting_ = greeting->text;
+  capabilities_ = capabilities_of(*greeting);
+  if (capabilities_.empty()) {
+    if (auto e = co_await refresh_capabilities_direct(); !e.ok()) co_return timed_out(e);
+  }
+
+  if (options.tls == tls_mode::starttls) {
+    if (!has_capability(capabilities_, "STARTTLS")) {
+      co_return error{errc::failed_precondition,
+                      "server.tls_mode STARTTLS: " + options.host + ":" + std::to_string(options.port) +
+                          " does not offer STARTTLS (use TLS_MODE_IMPLICIT on the IMAPS port)"};
+    }
+    auto r = co_await execute_direct("STARTTLS");
+    if (!r) co_return timed_out(r.err());
+    if (r->status != "OK") {
+      co_return error{errc::failed_precondition, "STARTTLS refused: " + describe(r->status, r->code, r->text)};
+    }
+    // Bytes that arrived with the STARTTLS reply were sent in clear and could have
+    // been injected (CVE-2011-0411 class): refuse instead of trusting them.
+    if (!inbuf_.empty()) co_return error{errc::unavailable, "server sent data after the STARTTLS reply"};
+    if (auto e = co_await stream_.start_tls(server_name, options.verify_certificate, options.timeout); !e.ok())
+      co_return timed_out(e);
+    // Capabilities learnt in clear are discarded (RFC 3501 6.2.1).
+    if (auto e = co_await refresh_capabilities_direct(); !e.ok()) co_return timed_out(e);
+  }
+  if (guard.expired()) co_return timed_out(error{});
+
+  open_ = true;
+  asio::co_spawn(executor_, [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
+  co_return error::none();
+}
+
+awaitable<void> client::read_loop() {
+  std::array<char, 16384> chunk{};
+  // Bytes read before the reader started (greeting phase) are parsed first.
+  std::string carry = std::move(inbuf_);
+  inbuf_.clear();
+  std::string_view view = carry;
+  for (;;) {
+    while (!view.empty()) {
+      auto r = parser_.feed(view);
+      view.remove_prefix(r.consumed);
+      if (r.status == parse_status::complete) {
+        dispatch(parser_.take());
+        if (!open_) co_return;
+      } else if (r.status == parse_status::fatal_error) {
+        connection_lost(error{errc::unavailable, "protocol error from server: " + parser_.error()});
+        co_return;
+      }
+    }
+    error_code ec;
+    std::size_t n = co_await stream_.read_some(asio::buffer(chunk), ec);
+    if (ec) {
+      std::string why = !bye_text_.empty()     ? "server closed the connection: BYE " + bye_text_
+                        : ec == asio::error::eof ? std::string("server closed the connection")
+                                                 : "connection lost: " + ec.message();
+      connection_lost(error{errc::unavailable, why});
+      co_return;
+    }
+    carry.assign(chunk.data(), n);
+    view = carry;
+  }
+}
+
+void client::dispatch(response r) {
+  if (auto caps = capabilities_of(r); !caps.empty()) capabilities_ = std::move(caps);
+  if (r.type == response_type::untagged && r.status == "BYE") bye_text_ = r.text;
+  auto cmd = pending_;
+  if (!cmd) return;  // unsolicited data while idle (EXISTS, EXPUNGE, ...): nothing listens yet
+  if (r.type == response_type::tagged && r.tag == cmd->tag) {
+    cmd->done = std::move(r);
+    cmd->wake.cancel();
+  } else if (r.type == response_type::continuation) {
+    cmd->continuations.push_back(r.text);
+    cmd->wake.cancel();
+  } else {
+    cmd->untagged.push_back(std::move(r));
+  }
+}
+
+void client::connection_lost(error why) {
+  const bool expected = closing_ || !open_;
+  open_ = false;
+  stream_.close();
+  if (auto cmd = pending_) {
+    cmd->failure = why;
+    cmd->wake.cancel();
+  }
+  if (!expected && on_lost_) {
+    auto callback = std::move(on_lost_);
+    on_lost_ = nullptr;
+    callback(std::move(why));
+  }
+}
+
+void client::close(const error& why) {
+  closing_ = true;
+  connection_lost(why);
+}
+
+awaitable<error> client::write_line(const std::string& line, std::chrono::milliseconds timeout) {
+  error_code ec;
+  co_await stream_.write(line + "\r\n", timeout, ec);
+  if (ec) co_return error{errc::unavailable, "write to server failed: " + ec.message()};
+  ++commands_sent_;
+  co_return error::none();
+}
+
+awaitable<result<command_result>> client::execute(std::string command, std::chrono::milliseconds timeout,
+                                                  continuation_fn on_continuation) {
+  if (!is_open()) co_return error{errc::unavailable, "connection is not open"};
+  if (pending_) co_return error{errc::internal, "a command is already in flight"};
+  auto cmd = std::make_shared<pending_command>(executor_);
+  cmd->tag = tags_.next();
+  pending_ = cmd;
+  struct clear_pending {
+    client* self;
+    ~clear_pending() { self->pending_.reset(); }
+  } clear{this};
+
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (auto e = co_await write_line(cmd->tag + " " + command, timeout); !e.ok()) {
+    close(e);
+    co_return e;
+  }
+  int answered = 0;
+  for (;;) {
+    if (cmd->done) {
+      command_result out{cmd->done->status, cmd->done->code, cmd->done->text, std::move(cmd->untagged)};
+      co_return out;
+    }
+    if (cmd->failure) co_return *cmd->failure;
+    if (!cmd->continuations.empty()) {
+      std::string text = std::move(cmd->continuations.front());
+      cmd->continuations.erase(cmd->continuations.begin());
+      // Without a handler, answer with an empty line: that cancels SASL exchanges.
+      std::string reply = on_continuation ? on_continuation(text, answered++) : std::string();
+      if (auto e = co_await write_line(reply, timeout); !e.ok()) {
+        close(e);
+        co_return e;
+      }
+      continue;
+    }
+    error_code ec;
+    cmd->wake.expires_at(deadline);
+    co_await cmd->wake.async_wait(redirect_error(use_awaitable, ec));
+    if (!ec && !cmd->done && !cmd->failure && cmd->continuations.empty()) {
+      error e{errc::deadline_exceeded, "server did not answer '" + command.substr(0, command.find(' ')) +
+                                           "' within " + std::to_string(timeout.count()) + " ms"};
+      close(e);
+      co_return e;
+    }
+  }
+}
+
+awaitable<error> client::login(const std::string& user, const std::string& password) {
+  if (preauth_) co_return error::none();
+  const bool plain = has_capability(capabilities_, "AUTH=PLAIN");
+  const bool login_disabled = has_capability(capabilities_, "LOGINDISABLED");
+  const auto timeout = std::chrono::seconds(30);
+  result<command_result> r = error{};
+  if (plain) {
+    const std::string initial = sasl::plain_initial_response("", user, password);
+    if (has_capability(capabilities_, "SASL-IR")) {
+      r = co_await execute("AUTHENTICATE PLAIN " + initial, timeout);
+    } else {
+      r = co_await execute("AUTHENTICATE PLAIN", timeout,
+                           [&initial](const std::string&, int index) { return index == 0 ? initial : ""; });
+    }
+  } else if (login_disabled) {
+    co_return error{errc::failed_precondition,
+                    "server advertises LOGINDISABLED and no AUTH=PLAIN (use TLS_MODE_IMPLICIT or STARTTLS)"};
+  } else {
+    auto quoted_user = astring(user);
+    auto quoted_password = astring(password);
+    if (!quoted_user || !quoted_password) {
+      co_return error{errc::failed_precondition,
+                      "user name or password contains characters LOGIN cannot carry and the server "
+                      "offers no AUTH=PLAIN"};
+    }
+    r = co_await execute("LOGIN " + *quoted_user + " " + *quoted_password, timeout);
+  }
+  if (!r) co_return r.err();
+  if (r->status == "OK") {
+    // Capabilities change after login; Dovecot sends the new ones in the OK, others
+    // must be asked.
+    if (r->code != "CAPABILITY") {
+      auto caps = co_await execute("CAPABILITY", timeout);
+      if (!caps) co_return caps.err();
+    }
+    co_return error::none();
+  }
+  const std::string reason = describe(r->status, r->code, r->text);
+  if (r->code == "UNAVAILABLE" || r->code == "INUSE" || r->code == "LIMIT") {
+    co_return error{errc::unavailable, "login temporarily refused for user '" + user + "': " + reason};
+  }
+  co_return error{errc::unauthenticated, "server rejected login for user '" + user + "': " + reason};
+}
+
+awaitable<error> client::noop(std::chrono::milliseconds timeout) {
+  auto r = co_await execute("NOOP", timeout);
+  if (!r) co_return r.err();
+  if (r->status != "OK") co_return error{errc::unavailable, "NOOP failed: " + describe(r->status, r->code, r->text)};
+  co_return error::none();
+}
+
+awaitable<void> client::logout(std::chrono::milliseconds timeout) {
+  if (is_open()) {
+    closing_ = true;
+    // No TLS close_notify exchange: the reader's read is still pending and a TLS
+    // stream allows one read at a time. The server closes after its LOGOUT reply.
+    (void)co_await execute("LOGOUT", timeout);
+  }
+  closing_ = true;
+  open_ = false;
+  stream_.close();
+}
+
+}  // namespace mailbroker::imap
