@@ -1,0 +1,449 @@
+#include "session/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "net/tls_context.hpp"
+#include "protocol/imap/client.hpp"
+#include "secrets/secret_ref.hpp"
+
+namespace mailbroker::session {
+namespace {
+
+using asio::redirect_error;
+
+// Errors that retrying cannot fix: the operator has to change the spec or the server.
+bool is_permanent(const error& e) {
+  return e.code == errc::unauthenticated || e.code == errc::failed_precondition ||
+         e.code == errc::invalid_argument || e.code == errc::unimplemented || e.code == errc::internal;
+}
+
+imap::tls_mode to_imap(tls_mode m) {
+  switch (m) {
+    case tls_mode::implicit: return imap::tls_mode::implicit;
+    case tls_mode::starttls: return imap::tls_mode::starttls;
+    case tls_mode::plain: return imap::tls_mode::plain;
+  }
+  return imap::tls_mode::implicit;
+}
+
+}  // namespace
+
+struct session::waiter {
+  std::uint64_t id = 0;
+  std::string client_name;
+  std::chrono::seconds ttl{};
+  std::function<void(result<lease_grant>)> done;
+  std::unique_ptr<asio::steady_timer> deadline;
+};
+
+session::session(asio::any_io_executor executor, std::string name, session_spec spec, session_settings settings,
+                 event_sink on_event, lease_gone_fn on_lease_gone)
+    : name_(std::move(name)),
+      spec_(std::move(spec)),
+      fingerprint_(mailbroker::session::fingerprint(spec_)),
+      settings_(settings),
+      strand_(asio::make_strand(executor)),
+      on_event_(std::move(on_event)),
+      on_lease_gone_(std::move(on_lease_gone)),
+      backoff_(settings.reconnect),
+      wake_(strand_),
+      lease_timer_(strand_) {
+  snapshot_.name = name_;
+  snapshot_.state = state_;
+  snapshot_.state_since = std::chrono::system_clock::now();
+  snapshot_.host = spec_.host;
+  snapshot_.port = spec_.port;
+  snapshot_.proto = spec_.proto;
+  snapshot_.tls = spec_.tls;
+  snapshot_.tls_verified = spec_.tls != tls_mode::plain && !spec_.insecure_skip_verify;
+  snapshot_.auth_mode = std::string(auth_method_name(spec_.auth));
+  snapshot_.username = spec_.username;
+}
+
+session::~session() = default;
+
+void session::start() {
+  asio::co_spawn(strand_, [self = shared_from_this()] { return self->run(); }, asio::detached);
+}
+
+// ------------------------------------------------------------------ connection loop
+
+awaitable<void> session::run() {
+  auto tls = net::make_client_tls_context({spec_.ca_file, !spec_.insecure_skip_verify});
+  if (!tls) {
+    record_error(tls.err());
+    finish(session_state::failed, tls.err().message);
+    co_return;
+  }
+  tls_context_ = tls.value();
+
+  while (!stop_requested_) {
+    error e = co_await connect_once();
+    if (stop_requested_) break;
+    if (e.ok()) {
+      ever_ready_ = true;
+      backoff_.reset();
+      e = co_await serve_ready();
+      if (stop_requested_) break;
+    }
+    record_error(e);
+    if (is_permanent(e) || !ever_ready_) {
+      // A session that never worked has no bot depending on it yet: report the cause to
+      // the Connect that created it instead of retrying into the void.
+      if (client_) client_->close(e);
+      client_.reset();
+      finish(session_state::failed, e.message);
+      co_return;
+    }
+    client_.reset();
+    const auto delay = backoff_.next();
+    {
+      std::lock_guard lock(snapshot_mutex_);
+      ++snapshot_.reconnect_count;
+      snapshot_.connected_since.reset();
+    }
+    set_state(session_state::backoff,
+              "reconnecting in " + std::to_string(delay.count()) + " ms after: " + e.message);
+    co_await sleep_interruptibly(delay);
+  }
+
+  if (client_ && client_->is_open()) {
+    co_await client_->logout(settings_.logout_timeout);
+    spdlog::info("session '{}': logged out ({})", name_, stop_reason_);
+  } else if (client_) {
+    client_->close(error{errc::cancelled, stop_reason_});
+  }
+  refresh_counters();
+  client_.reset();
+  finish(session_state::closed, stop_reason_);
+}
+
+awaitable<error> session::connect_once() {
+  set_state(session_state::connecting, "connecting to " + spec_.host + ":" + std::to_string(spec_.port));
+  client_ = std::make_shared<imap::client>(strand_, tls_context_);
+  lost_.reset();
+  imap::connect_options options{spec_.host, spec_.port, to_imap(spec_.tls), spec_.tls_server_name,
+                                !spec_.insecure_skip_verify, spec_.connect_timeout};
+  if (auto e = co_await client_->open(options); !e.ok()) co_return e;
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.greeting = client_->greeting();
+    snapshot_.capabilities = client_->capabilities();
+  }
+  if (stop_requested_) co_return error{errc::cancelled, stop_reason_};
+
+  set_state(session_state::authenticating, "logging in as " + spec_.username);
+  auto password = secrets::resolve(spec_.password, "spec.auth.basic.password");
+  if (!password) co_return password.err();
+  error e = co_await client_->login(spec_.username, password.value());
+  std::fill(password.value().begin(), password.value().end(), '\0');
+  co_return e;
+}
+
+awaitable<error> session::serve_ready() {
+  client_->set_on_lost([weak = weak_from_this()](error why) {
+    if (auto self = weak.lock()) {
+      self->lost_ = std::move(why);
+      self->wake_.cancel();
+    }
+  });
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.capabilities = client_->capabilities();
+    snapshot_.connected_since = std::chrono::system_clock::now();
+    snapshot_.counters.connects = ++counters_base_.connects;
+  }
+  refresh_counters();
+  set_state(session_state::ready, "logged in");
+  grant_waiters();
+
+  for (;;) {
+    error_code ec;
+    wake_.expires_after(spec_.keepalive);
+    co_await wake_.async_wait(redirect_error(use_awaitable, ec));
+    if (stop_requested_) co_return error::none();
+    if (lost_) co_return *lost_;
+    if (!ec) {
+      if (auto e = co_await client_->noop(settings_.command_timeout); !e.ok()) co_return e;
+      refresh_counters();
+    }
+  }
+}
+
+awaitable<void> session::sleep_interruptibly(std::chrono::milliseconds delay) {
+  error_code ec;
+  wake_.expires_after(delay);
+  co_await wake_.async_wait(redirect_error(use_awaitable, ec));
+}
+
+void session::refresh_counters() {
+  std::lock_guard lock(snapshot_mutex_);
+  auto& c = snapshot_.counters;
+  c.commands_sent = counters_base_.commands_sent;
+  c.bytes_in = counters_base_.bytes_in;
+  c.bytes_out = counters_base_.bytes_out;
+  if (client_) {
+    c.commands_sent += client_->commands_sent();
+    c.bytes_in += client_->bytes_in();
+    c.bytes_out += client_->bytes_out();
+  }
+}
+
+// ------------------------------------------------------------------ state + status
+
+void session::set_state(session_state next, std::string reason) {
+  const session_state previous = state_;
+  state_ = next;
+  if (next == session_state::failed || next == session_state::closed) accepting_ = false;
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.state = next;
+    snapshot_.state_since = std::chrono::system_clock::now();
+    if (next != session_state::ready) snapshot_.connected_since.reset();
+  }
+  if (previous != next) {
+    auto level = next == session_state::failed || next == session_state::backoff ? spdlog::level::warn
+                                                                                  : spdlog::level::info;
+    spdlog::log(level, "session '{}': {} -> {}: {}", name_, state_name(previous), state_name(next), reason);
+  }
+  status_event ev;
+  ev.previous_state = previous;
+  ev.reason = std::move(reason);
+  ev.at = std::chrono::system_clock::now();
+  ev.status = snapshot();
+  if (on_event_) on_event_(ev);
+}
+
+void session::publish(std::string reason) {
+  status_event ev;
+  ev.previous_state = state_;
+  ev.reason = std::move(reason);
+  ev.at = std::chrono::system_clock::now();
+  ev.status = snapshot();
+  if (on_event_) on_event_(ev);
+}
+
+void session::record_error(const error& e) {
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.last_error = error_record{e.code, e.message, std::chrono::system_clock::now()};
+  snapshot_.close_reason = e.message;
+}
+
+status_snapshot session::snapshot() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
+void session::finish(session_state final_state, const std::string& reason) {
+  accepting_ = false;
+  if (final_state == session_state::failed) {
+    auto last = snapshot().last_error;
+    fail_waiters(last ? error{last->code, last->message} : error{errc::unavailable, reason});
+  } else {
+    fail_waiters(error{errc::cancelled, "session '" + name_ + "' was closed: " + reason});
+  }
+  for (const auto& id : leases_.ids()) on_lease_gone_(id);
+  leases_.clear();
+  lease_timer_.cancel();
+  linger_until_.reset();
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.lease_count = 0;
+    snapshot_.linger_until.reset();
+    if (final_state == session_state::closed) snapshot_.close_reason = reason;
+  }
+  set_state(final_state, reason);
+  for (auto& cb : stop_callbacks_) cb();
+  stop_callbacks_.clear();
+}
+
+// ------------------------------------------------------------------ leases
+
+void session::attach(std::string client_name, std::chrono::seconds ttl, steady_time deadline,
+                     std::function<void(result<lease_grant>)> done) {
+  asio::post(strand_, [self = shared_from_this(), client_name = std::move(client_name), ttl, deadline,
+                       done = std::move(done)]() mutable {
+    if (self->state_ == session_state::failed) {
+      auto last = self->snapshot().last_error;
+      done(last ? error{last->code, last->message} : error{errc::unavailable, "session failed"});
+      return;
+    }
+    if (self->stop_requested_ || !is_live(self->state_)) {
+      done(error{errc::cancelled, "session '" + self->name_ + "' is closing"});
+      return;
+    }
+    waiter w{self->next_waiter_id_++, std::move(client_name), ttl, std::move(done), nullptr};
+    if (self->state_ == session_state::ready) {
+      self->grant(w);
+      return;
+    }
+    w.deadline = std::make_unique<asio::steady_timer>(self->strand_, deadline);
+    w.deadline->async_wait([weak = self->weak_from_this(), id = w.id](error_code ec) {
+      if (ec) return;
+      if (auto s = weak.lock()) s->on_waiter_deadline(id);
+    });
+    self->waiters_.push_back(std::move(w));
+    self->linger_until_.reset();  // someone wants this session again
+  });
+}
+
+void session::grant(waiter& w) {
+  const auto& l = leases_.add(w.client_name, w.ttl, std::chrono::steady_clock::now());
+  lease_grant g;
+  g.lease_id = l.id;
+  g.expires_at = std::chrono::system_clock::now() + w.ttl;
+  spdlog::info("session '{}': lease {}… granted to '{}' (ttl {} s, {} leases)", name_, l.id.substr(0, 8),
+               w.client_name, w.ttl.count(), leases_.size());
+  leases_changed("lease granted");
+  g.status = snapshot();
+  auto done = std::move(w.done);
+  done(std::move(g));
+}
+
+void session::grant_waiters() {
+  auto pending = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : pending) {
+    if (w.deadline) w.deadline->cancel();
+    grant(w);
+  }
+}
+
+void session::fail_waiters(const error& e) {
+  auto pending = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : pending) {
+    if (w.deadline) w.deadline->cancel();
+    w.done(e);
+  }
+}
+
+void session::on_waiter_deadline(std::uint64_t waiter_id) {
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (it->id != waiter_id) continue;
+    auto done = std::move(it->done);
+    waiters_.erase(it);
+    auto last = snapshot().last_error;
+    done(error{errc::deadline_exceeded, "session '" + name_ + "' is not READY yet (state " +
+                                            std::string(state_name(state_)) + ")" +
+                                            (last ? "; last error: " + last->message : std::string())});
+    leases_changed("attach timed out");
+    return;
+  }
+}
+
+void session::renew(std::string lease_id, std::function<void(result<system_time>)> done) {
+  asio::post(strand_, [self = shared_from_this(), lease_id = std::move(lease_id), done = std::move(done)] {
+    auto expiry = self->leases_.renew(lease_id, std::chrono::steady_clock::now());
+    if (!expiry) {
+      done(error{errc::not_found, "lease_id: no such lease on session '" + self->name_ + "' (expired or released)"});
+      return;
+    }
+    self->arm_lease_timer();
+    done(std::chrono::system_clock::now() + (*expiry - std::chrono::steady_clock::now()));
+  });
+}
+
+void session::release(std::string lease_id, bool force, std::function<void(result<status_snapshot>)> done) {
+  asio::post(strand_, [self = shared_from_this(), lease_id = std::move(lease_id), force, done = std::move(done)] {
+    if (!self->leases_.remove(lease_id)) {
+      done(error{errc::not_found, "lease_id: no such lease on session '" + self->name_ + "' (expired or released)"});
+      return;
+    }
+    spdlog::info("session '{}': lease {}… released{} ({} left)", self->name_, lease_id.substr(0, 8),
+                 force ? " with force" : "", self->leases_.size());
+    if (force) {
+      self->begin_stop("force disconnect by lease " + lease_id.substr(0, 8) + "…");
+    } else {
+      self->leases_changed("lease released");
+    }
+    done(self->snapshot());
+  });
+}
+
+void session::leases_changed(const std::string& reason) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool idle = leases_.empty() && waiters_.empty() && !stop_requested_ && is_live(state_);
+  if (idle && !linger_until_) {
+    const auto linger = spec_.linger.value_or(settings_.default_linger);
+    if (linger.count() == 0) {
+      begin_stop("last lease released (linger 0 s)");
+      return;
+    }
+    linger_until_ = now + linger;
+    spdlog::info("session '{}': no leases left, lingering {} s", name_, linger.count());
+  } else if (!idle) {
+    linger_until_.reset();
+  }
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.lease_count = static_cast<std::uint32_t>(leases_.size());
+    if (linger_until_) {
+      snapshot_.linger_until = std::chrono::system_clock::now() + (*linger_until_ - now);
+    } else {
+      snapshot_.linger_until.reset();
+    }
+  }
+  arm_lease_timer();
+  publish(reason);
+}
+
+void session::arm_lease_timer() {
+  std::optional<steady_time> next = leases_.next_expiry();
+  if (linger_until_ && (!next || *linger_until_ < *next)) next = linger_until_;
+  if (!next) {
+    lease_timer_.cancel();
+    return;
+  }
+  lease_timer_.expires_at(*next);
+  lease_timer_.async_wait([weak = weak_from_this()](error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->on_lease_timer();
+  });
+}
+
+void session::on_lease_timer() {
+  const auto now = std::chrono::steady_clock::now();
+  auto expired = leases_.expire(now);
+  for (const auto& l : expired) {
+    spdlog::info("session '{}': lease {}… of '{}' expired (not renewed within {} s)", name_, l.id.substr(0, 8),
+                 l.client_name, l.ttl.count());
+    on_lease_gone_(l.id);
+  }
+  if (linger_until_ && *linger_until_ <= now && leases_.empty() && waiters_.empty()) {
+    const auto linger = spec_.linger.value_or(settings_.default_linger);
+    begin_stop("idle linger of " + std::to_string(linger.count()) + " s expired with no leases");
+    return;
+  }
+  if (!expired.empty()) {
+    leases_changed("lease expired");
+  } else {
+    arm_lease_timer();
+  }
+}
+
+// ------------------------------------------------------------------ stopping
+
+void session::stop(std::string reason, std::function<void()> done) {
+  asio::post(strand_, [self = shared_from_this(), reason = std::move(reason), done = std::move(done)]() mutable {
+    if (!is_live(self->state_)) {
+      if (done) done();
+      return;
+    }
+    if (done) self->stop_callbacks_.push_back(std::move(done));
+    self->begin_stop(std::move(reason));
+  });
+}
+
+void session::begin_stop(std::string reason) {
+  if (stop_requested_) return;
+  stop_requested_ = true;
+  accepting_ = false;
+  stop_reason_ = std::move(reason);
+  spdlog::info("session '{}': closing: {}", name_, stop_reason_);
+  wake_.cancel();
+  // A connection still being opened is aborted rather than waited for.
+  if (client_ && state_ != session_state::ready) client_->close(error{errc::cancelled, stop_reason_});
+}
+
+}  // namespace mailbroker::session

@@ -1,0 +1,134 @@
+#pragma once
+// One named session: a state machine that owns one upstream connection and the leases
+// of the bots attached to it.
+//
+//   CONNECTING → AUTHENTICATING → READY ─(connection lost)→ BACKOFF → CONNECTING ...
+//        │              │                                      (exponential, jittered)
+//        └──────────────┴─(permanent error, or first attempt fails)→ FAILED (no retry)
+//   stop() / linger expiry / force disconnect: LOGOUT → CLOSED
+//
+// Threading: state lives on the session's strand; public methods may be called from
+// any thread (they post to the strand) and complete through callbacks invoked on the
+// strand. snapshot() reads a mutex-guarded copy and never waits on the network.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/error.hpp"
+#include "net/asio.hpp"
+#include "session/backoff.hpp"
+#include "session/lease_table.hpp"
+#include "session/session_spec.hpp"
+#include "session/status.hpp"
+
+namespace mailbroker::imap {
+class client;
+}
+
+namespace mailbroker::session {
+
+struct session_settings {
+  std::chrono::seconds default_linger{60};
+  backoff_policy reconnect;
+  std::chrono::milliseconds command_timeout{30000};
+  std::chrono::milliseconds logout_timeout{3000};
+};
+
+struct lease_grant {
+  std::string lease_id;
+  system_time expires_at{};
+  status_snapshot status;
+};
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  using event_sink = std::function<void(const status_event&)>;
+  using lease_gone_fn = std::function<void(const std::string& lease_id)>;
+
+  // `spec` must be normalised. `on_event` gets every state / lease-count change;
+  // `on_lease_gone` every lease that ends other than by release() (expiry, force, stop).
+  // Both run on the strand and must not block.
+  session(asio::any_io_executor executor, std::string name, session_spec spec, session_settings settings,
+          event_sink on_event, lease_gone_fn on_lease_gone);
+  ~session();
+
+  // Starts the connection loop. Errors building the TLS context end in FAILED.
+  void start();
+
+  // Calls `done` once READY with a new lease, or with the failure: the session's error
+  // when it ends in FAILED, deadline_exceeded at `deadline`, cancelled if it closes.
+  void attach(std::string client_name, std::chrono::seconds ttl, steady_time deadline,
+              std::function<void(result<lease_grant>)> done);
+  // Renews the lease; not_found if unknown.
+  void renew(std::string lease_id, std::function<void(result<system_time>)> done);
+  // Ends the lease (force: logs out at once, ending every lease). not_found if unknown.
+  void release(std::string lease_id, bool force, std::function<void(result<status_snapshot>)> done);
+  // Logs out and closes; `done` (optional) once CLOSED or FAILED.
+  void stop(std::string reason, std::function<void()> done = {});
+
+  status_snapshot snapshot() const;
+  // False once the session is FAILED, CLOSED or stopping: attach to it no more.
+  bool accepting() const { return accepting_.load(); }
+  const std::string& name() const { return name_; }
+  const session_spec& spec() const { return spec_; }
+  const std::string& fingerprint() const { return fingerprint_; }
+
+ private:
+  struct waiter;
+
+  awaitable<void> run();
+  awaitable<error> connect_once();
+  awaitable<error> serve_ready();
+  awaitable<void> sleep_interruptibly(std::chrono::milliseconds delay);
+
+  void set_state(session_state next, std::string reason);
+  void record_error(const error& e);
+  void publish(std::string reason);
+  void grant_waiters();
+  void fail_waiters(const error& e);
+  void grant(waiter& w);
+  void on_waiter_deadline(std::uint64_t waiter_id);
+  void arm_lease_timer();
+  void on_lease_timer();
+  void leases_changed(const std::string& reason);
+  void begin_stop(std::string reason);
+  void finish(session_state final_state, const std::string& reason);
+  void refresh_counters();
+
+  const std::string name_;
+  const session_spec spec_;
+  const std::string fingerprint_;
+  const session_settings settings_;
+  asio::strand<asio::any_io_executor> strand_;
+  event_sink on_event_;
+  lease_gone_fn on_lease_gone_;
+
+  // ---- strand-owned state
+  session_state state_ = session_state::connecting;
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  std::shared_ptr<imap::client> client_;  // the connection being opened or in use
+  std::optional<error> lost_;             // set when the READY connection drops
+  bool stop_requested_ = false;
+  std::string stop_reason_;
+  bool ever_ready_ = false;
+  backoff backoff_;
+  asio::steady_timer wake_;  // keepalive / backoff sleep; cancelled to wake run()
+  lease_table leases_;
+  asio::steady_timer lease_timer_;
+  std::optional<steady_time> linger_until_;
+  std::list<waiter> waiters_;
+  std::uint64_t next_waiter_id_ = 1;
+  std::vector<std::function<void()>> stop_callbacks_;
+  session_counters counters_base_;  // totals of earlier connections
+
+  // ---- published view
+  mutable std::mutex snapshot_mutex_;
+  status_snapshot snapshot_;
+  std::atomic<bool> accepting_{true};
+};
+
+}  // namespace mailbroker::session

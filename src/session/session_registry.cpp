@@ -1,0 +1,204 @@
+#include "session/session_registry.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace mailbroker::session {
+
+session_registry::session_registry(asio::any_io_executor executor, registry_settings settings)
+    : executor_(std::move(executor)), settings_(settings) {}
+
+session_registry::~session_registry() = default;
+
+void session_registry::connect(connect_request request, steady_time deadline,
+                               std::function<void(result<connect_outcome>)> done) {
+  if (auto e = validate_session_name(request.name); !e.ok()) return done(e);
+  auto spec = normalise(std::move(request.spec), request.raw_port);
+  if (!spec) return done(spec.err());
+  if (request.lease_ttl.count() == 0) request.lease_ttl = settings_.default_lease_ttl;
+  if (request.lease_ttl > settings_.max_lease_ttl) {
+    return done(error{errc::invalid_argument, "lease_ttl_seconds must be at most " +
+                                                  std::to_string(settings_.max_lease_ttl.count())});
+  }
+  request.spec = std::move(spec.value());
+
+  std::shared_ptr<session> target;
+  std::shared_ptr<session> replaced;
+  bool created = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_) return done(error{errc::unavailable, "the daemon is shutting down"});
+    auto it = sessions_.find(request.name);
+    const bool live = it != sessions_.end() && it->second->accepting();
+    const std::string fp = fingerprint(request.spec);
+    if (live && it->second->fingerprint() == fp) {
+      target = it->second;
+    } else if (live && !request.replace) {
+      return done(error{errc::failed_precondition,
+                        "session '" + request.name + "' is live with a different spec (" +
+                            first_difference(it->second->spec(), request.spec) +
+                            "); Disconnect it with force, or set replace=true to replace it"});
+    } else {
+      if (live) replaced = it->second;
+      const auto live_count = static_cast<std::size_t>(std::count_if(
+          sessions_.begin(), sessions_.end(), [](const auto& kv) { return kv.second->accepting(); }));
+      if (!replaced && live_count >= settings_.max_sessions) {
+        return done(error{errc::resource_exhausted, "max_sessions (" + std::to_string(settings_.max_sessions) +
+                                                        ") live sessions reached; disconnect one first"});
+      }
+      target = std::make_shared<session>(
+          executor_, request.name, request.spec, settings_.session,
+          [this](const status_event& ev) { on_session_event(ev); },
+          [this](const std::string& lease_id) { on_lease_gone(lease_id); });
+      sessions_[request.name] = target;
+      created = true;
+    }
+  }
+  if (replaced) replaced->stop("replaced by a Connect with a new spec");
+  if (created) {
+    spdlog::info("session '{}': created for '{}' ({} {}:{} tls={} user={})", request.name, request.client_name,
+                 protocol_name(request.spec.proto), request.spec.host, request.spec.port,
+                 tls_mode_name(request.spec.tls), request.spec.username);
+    target->start();
+  }
+  attach(std::move(target), std::move(request), deadline, created, 1, std::move(done));
+}
+
+void session_registry::attach(std::shared_ptr<session> s, connect_request request, steady_time deadline,
+                              bool created, int retries, std::function<void(result<connect_outcome>)> done) {
+  auto client_name = request.client_name;
+  const auto ttl = request.lease_ttl;
+  s->attach(std::move(client_name), ttl, deadline,
+            [this, s, request = std::move(request), deadline, created, retries,
+             done = std::move(done)](result<lease_grant> grant) mutable {
+              if (!grant) {
+                // The session closed between lookup and attach (linger expiry): start afresh.
+                if (grant.err().code == errc::cancelled && !created && retries > 0) {
+                  return connect_retry(std::move(request), deadline, retries - 1, std::move(done));
+                }
+                return done(grant.err());
+              }
+              {
+                std::lock_guard lock(mutex_);
+                leases_[grant->lease_id] = s;
+              }
+              done(connect_outcome{std::move(grant.value()), created});
+            });
+}
+
+void session_registry::connect_retry(connect_request request, steady_time deadline, int retries,
+                                     std::function<void(result<connect_outcome>)> done) {
+  std::shared_ptr<session> target;
+  bool created = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_) return done(error{errc::unavailable, "the daemon is shutting down"});
+    auto it = sessions_.find(request.name);
+    if (it != sessions_.end() && it->second->accepting() && it->second->fingerprint() == fingerprint(request.spec)) {
+      target = it->second;
+    } else if (it != sessions_.end() && it->second->accepting()) {
+      return done(error{errc::failed_precondition, "session '" + request.name + "' was replaced with another spec"});
+    } else {
+      target = std::make_shared<session>(
+          executor_, request.name, request.spec, settings_.session,
+          [this](const status_event& ev) { on_session_event(ev); },
+          [this](const std::string& lease_id) { on_lease_gone(lease_id); });
+      sessions_[request.name] = target;
+      created = true;
+    }
+  }
+  if (created) target->start();
+  attach(std::move(target), std::move(request), deadline, created, retries, std::move(done));
+}
+
+std::shared_ptr<session> session_registry::find_by_lease(const std::string& lease_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = leases_.find(lease_id);
+  return it == leases_.end() ? nullptr : it->second.lock();
+}
+
+void session_registry::disconnect(const std::string& lease_id, bool force,
+                                  std::function<void(result<status_snapshot>)> done) {
+  auto s = find_by_lease(lease_id);
+  if (!s) return done(error{errc::not_found, "lease_id: no such lease (expired, released or never granted)"});
+  s->release(lease_id, force, [this, lease_id, done = std::move(done)](result<status_snapshot> r) {
+    if (r) {
+      std::lock_guard lock(mutex_);
+      leases_.erase(lease_id);
+    }
+    done(std::move(r));
+  });
+}
+
+void session_registry::renew(const std::string& lease_id, std::function<void(result<system_time>)> done) {
+  auto s = find_by_lease(lease_id);
+  if (!s) return done(error{errc::not_found, "lease_id: no such lease (expired, released or never granted)"});
+  s->renew(lease_id, std::move(done));
+}
+
+result<std::vector<status_snapshot>> session_registry::status(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  std::vector<status_snapshot> out;
+  if (!name.empty()) {
+    auto it = sessions_.find(name);
+    if (it == sessions_.end()) return error{errc::not_found, "session: no session named '" + name + "'"};
+    out.push_back(it->second->snapshot());
+    return out;
+  }
+  for (const auto& [n, s] : sessions_) out.push_back(s->snapshot());
+  return out;
+}
+
+std::uint64_t session_registry::watch(std::string name, watch_fn on_event) {
+  std::lock_guard watch_lock(watch_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [n, s] : sessions_) {
+      if (!name.empty() && n != name) continue;
+      status_event ev;
+      ev.status = s->snapshot();
+      ev.previous_state = ev.status.state;
+      ev.reason = "current state";
+      ev.at = std::chrono::system_clock::now();
+      on_event(ev);
+    }
+  }
+  const auto id = next_watcher_id_++;
+  watchers_.emplace(id, watcher{std::move(name), std::move(on_event)});
+  return id;
+}
+
+void session_registry::unwatch(std::uint64_t id) {
+  std::lock_guard lock(watch_mutex_);
+  watchers_.erase(id);
+}
+
+void session_registry::on_session_event(const status_event& ev) {
+  std::lock_guard lock(watch_mutex_);
+  for (const auto& [id, w] : watchers_) {
+    if (w.name.empty() || w.name == ev.status.name) w.on_event(ev);
+  }
+}
+
+void session_registry::on_lease_gone(const std::string& lease_id) {
+  std::lock_guard lock(mutex_);
+  leases_.erase(lease_id);
+}
+
+void session_registry::shutdown(std::function<void()> done) {
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard lock(mutex_);
+    shutting_down_ = true;
+    for (const auto& [n, s] : sessions_) live.push_back(s);
+  }
+  if (live.empty()) return done();
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(live.size());
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& s : live) {
+    s->stop("daemon shutting down", [remaining, finished] {
+      if (--*remaining == 0) (*finished)();
+    });
+  }
+}
+
+}  // namespace mailbroker::session

@@ -1,0 +1,103 @@
+#pragma once
+// All sessions of the daemon, keyed by name, and the index from lease id to session.
+// This is the core behind Connect / Disconnect / RenewLease / Status / WatchStatus;
+// it knows nothing of gRPC.
+//
+// Threading: every method is thread-safe. Callbacks run on a session's strand; they
+// must not block (hand results to a gRPC reactor and return).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error.hpp"
+#include "net/asio.hpp"
+#include "session/session.hpp"
+
+namespace mailbroker::session {
+
+struct registry_settings {
+  session_settings session;
+  std::chrono::seconds default_lease_ttl{300};
+  std::chrono::seconds max_lease_ttl{86400};
+  std::size_t max_sessions = 1000;  // live sessions at once
+};
+
+struct connect_request {
+  std::string name;
+  session_spec spec;           // as received; normalised here
+  std::uint32_t raw_port = 0;  // the port as received, range-checked here
+  bool replace = false;
+  std::chrono::seconds lease_ttl{0};  // 0 = default
+  std::string client_name;
+};
+
+struct connect_outcome {
+  lease_grant grant;
+  bool created = false;
+};
+
+class session_registry {
+ public:
+  using watch_fn = std::function<void(const status_event&)>;
+
+  session_registry(asio::any_io_executor executor, registry_settings settings);
+  ~session_registry();
+
+  // Validates, then creates or attaches (see the proto's Connect). `done` runs once.
+  // Errors: invalid_argument (name/spec/ttl), failed_precondition (a live session with
+  // another spec and !replace), resource_exhausted (max_sessions), unavailable
+  // (shutting down), and whatever the session reports (see session::attach).
+  void connect(connect_request request, steady_time deadline, std::function<void(result<connect_outcome>)> done);
+
+  // Errors: not_found for an unknown lease.
+  void disconnect(const std::string& lease_id, bool force, std::function<void(result<status_snapshot>)> done);
+  void renew(const std::string& lease_id, std::function<void(result<system_time>)> done);
+
+  // Status of `name`, or of every session when empty. Errors: not_found.
+  result<std::vector<status_snapshot>> status(const std::string& name) const;
+
+  // Registers `on_event` for events of `name` (all when empty). Before returning it
+  // delivers the current state of every matching session as events with reason
+  // "current state", so nothing is missed. `on_event` runs under the registry's
+  // watcher lock: it must only queue the event.
+  std::uint64_t watch(std::string name, watch_fn on_event);
+  void unwatch(std::uint64_t id);
+
+  // Refuses new connects, logs every session out, then calls `done`.
+  void shutdown(std::function<void()> done);
+
+ private:
+  void on_session_event(const status_event& ev);
+  void on_lease_gone(const std::string& lease_id);
+  std::shared_ptr<session> find_by_lease(const std::string& lease_id) const;
+  void attach(std::shared_ptr<session> s, connect_request request, steady_time deadline, bool created, int retries,
+              std::function<void(result<connect_outcome>)> done);
+  void connect_retry(connect_request request, steady_time deadline, int retries,
+                     std::function<void(result<connect_outcome>)> done);
+
+  asio::any_io_executor executor_;
+  const registry_settings settings_;
+
+  mutable std::mutex mutex_;  // guards sessions_, leases_, shutting_down_
+  std::map<std::string, std::shared_ptr<session>> sessions_;
+  std::unordered_map<std::string, std::weak_ptr<session>> leases_;
+  bool shutting_down_ = false;
+
+  struct watcher {
+    std::string name;
+    watch_fn on_event;
+  };
+  mutable std::mutex watch_mutex_;
+  std::map<std::uint64_t, watcher> watchers_;
+  std::uint64_t next_watcher_id_ = 1;
+};
+
+}  // namespace mailbroker::session

@@ -1,0 +1,144 @@
+#include "session/session_spec.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/random.hpp"
+
+namespace mailbroker::session {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+bool valid_host(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  return std::all_of(host.begin(), host.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_' || c == '[' || c == ']';
+  });
+}
+
+error invalid(std::string message) { return {errc::invalid_argument, std::move(message)}; }
+
+}  // namespace
+
+std::string_view protocol_name(protocol p) {
+  switch (p) {
+    case protocol::imap: return "imap";
+    case protocol::pop3: return "pop3";
+    case protocol::smtp: return "smtp";
+    case protocol::ews: return "ews";
+  }
+  return "unknown";
+}
+
+std::string_view tls_mode_name(tls_mode m) {
+  switch (m) {
+    case tls_mode::implicit: return "implicit";
+    case tls_mode::starttls: return "starttls";
+    case tls_mode::plain: return "plain";
+  }
+  return "unknown";
+}
+
+std::string_view auth_method_name(auth_method m) {
+  switch (m) {
+    case auth_method::none: return "none";
+    case auth_method::basic: return "basic";
+  }
+  return "unknown";
+}
+
+error validate_session_name(std::string_view name) {
+  if (name.empty()) return invalid("session: the session name is required");
+  if (name.size() > max_session_name_length) {
+    return invalid("session: the name is " + std::to_string(name.size()) + " characters long; at most " +
+                   std::to_string(max_session_name_length) + " are allowed");
+  }
+  for (unsigned char c : name) {
+    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-')) {
+      return invalid("session: only letters, digits, '.', '_' and '-' are allowed in a session name");
+    }
+  }
+  return error::none();
+}
+
+result<session_spec> normalise(session_spec spec, std::uint32_t raw_port) {
+  if (spec.proto != protocol::imap) {
+    return error{errc::unimplemented, "spec.protocol: only PROTOCOL_IMAP is implemented so far"};
+  }
+  spec.host = lower(spec.host);
+  if (spec.host.empty()) return invalid("spec.server.host is required");
+  if (!valid_host(spec.host)) return invalid("spec.server.host '" + spec.host + "' is not a host name or IP address");
+  if (raw_port > 65535) return invalid("spec.server.port " + std::to_string(raw_port) + " is out of range (1..65535)");
+  spec.port = static_cast<std::uint16_t>(raw_port);
+  if (spec.port == 0) spec.port = spec.tls == tls_mode::implicit ? 993 : 143;
+  if (spec.tls == tls_mode::plain && !spec.allow_plaintext) {
+    return invalid("spec.server.tls_mode PLAIN sends credentials in clear: set spec.server.allow_plaintext to "
+                   "confirm, or use TLS_MODE_IMPLICIT / TLS_MODE_STARTTLS");
+  }
+  if (spec.tls == tls_mode::plain) {
+    spec.ca_file.clear();
+    spec.insecure_skip_verify = false;
+    spec.tls_server_name.clear();
+  }
+  spec.tls_server_name = lower(spec.tls_server_name);
+
+  if (spec.auth == auth_method::none) return invalid("spec.auth is required (basic: username + password)");
+  if (spec.username.empty()) return invalid("spec.auth.basic.username is required");
+  if (spec.password.empty()) return invalid("spec.auth.basic.password is required (inline_value, env or file)");
+  if (spec.password.value.empty()) return invalid("spec.auth.basic.password is empty");
+
+  if (spec.keepalive.count() == 0) spec.keepalive = default_keepalive;
+  if (spec.keepalive < min_keepalive || spec.keepalive > max_keepalive) {
+    return invalid("spec.keepalive_seconds must be between " + std::to_string(min_keepalive.count()) + " and " +
+                   std::to_string(max_keepalive.count()));
+  }
+  if (spec.connect_timeout.count() == 0) spec.connect_timeout = default_connect_timeout;
+  if (spec.connect_timeout > max_connect_timeout) {
+    return invalid("spec.connect_timeout_ms must be at most " + std::to_string(max_connect_timeout.count()));
+  }
+  if (spec.linger && *spec.linger > max_linger) {
+    return invalid("spec.linger_seconds must be at most " + std::to_string(max_linger.count()));
+  }
+  return spec;
+}
+
+std::string fingerprint(const session_spec& s) {
+  std::string canonical;
+  auto add = [&canonical](std::string_view key, std::string_view value) {
+    canonical.append(key).append("=").append(std::to_string(value.size())).append(":").append(value).append(";");
+  };
+  add("protocol", protocol_name(s.proto));
+  add("host", s.host);
+  add("port", std::to_string(s.port));
+  add("tls", tls_mode_name(s.tls));
+  add("ca_file", s.ca_file);
+  add("skip_verify", s.insecure_skip_verify ? "1" : "0");
+  add("server_name", s.tls_server_name);
+  add("auth", auth_method_name(s.auth));
+  add("username", s.username);
+  add("password", secrets::identity(s.password));
+  return sha256_hex(canonical);
+}
+
+std::string first_difference(const session_spec& a, const session_spec& b) {
+  auto diff = [](std::string_view field, const std::string& x, const std::string& y) {
+    return std::string(field) + " ('" + x + "' vs '" + y + "')";
+  };
+  if (a.proto != b.proto) return diff("spec.protocol", std::string(protocol_name(a.proto)), std::string(protocol_name(b.proto)));
+  if (a.host != b.host) return diff("spec.server.host", a.host, b.host);
+  if (a.port != b.port) return diff("spec.server.port", std::to_string(a.port), std::to_string(b.port));
+  if (a.tls != b.tls) return diff("spec.server.tls_mode", std::string(tls_mode_name(a.tls)), std::string(tls_mode_name(b.tls)));
+  if (a.ca_file != b.ca_file) return diff("spec.server.tls.ca_file", a.ca_file, b.ca_file);
+  if (a.insecure_skip_verify != b.insecure_skip_verify) return "spec.server.tls.insecure_skip_verify";
+  if (a.tls_server_name != b.tls_server_name) return diff("spec.server.tls.server_name", a.tls_server_name, b.tls_server_name);
+  if (a.auth != b.auth) return diff("spec.auth", std::string(auth_method_name(a.auth)), std::string(auth_method_name(b.auth)));
+  if (a.username != b.username) return diff("spec.auth.basic.username", a.username, b.username);
+  if (secrets::identity(a.password) != secrets::identity(b.password)) return "spec.auth.basic.password";
+  return {};
+}
+
+}  // namespace mailbroker::session

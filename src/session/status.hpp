@@ -1,0 +1,66 @@
+#pragma once
+// What Status and WatchStatus report about a session. Plain values: copied out of the
+// session under a mutex, so reading them never waits on the network. No secrets.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "session/session_spec.hpp"
+
+namespace mailbroker::session {
+
+enum class session_state { connecting, authenticating, ready, backoff, failed, closed };
+std::string_view state_name(session_state s);
+// FAILED and CLOSED sessions hold no connection and accept no attach: a Connect under
+// their name creates a new session.
+inline bool is_live(session_state s) { return s != session_state::failed && s != session_state::closed; }
+
+using system_time = std::chrono::system_clock::time_point;
+
+struct error_record {
+  errc code = errc::ok;
+  std::string message;
+  system_time at{};
+};
+
+struct session_counters {
+  std::uint64_t commands_sent = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t connects = 0;
+};
+
+struct status_snapshot {
+  std::string name;
+  session_state state = session_state::connecting;
+  system_time state_since{};
+  std::string host;
+  std::uint16_t port = 0;
+  protocol proto = protocol::imap;
+  tls_mode tls = tls_mode::implicit;
+  bool tls_verified = false;
+  std::string greeting;
+  std::vector<std::string> capabilities;
+  std::string auth_mode;
+  std::string username;
+  std::optional<system_time> connected_since;
+  std::uint32_t reconnect_count = 0;
+  std::optional<error_record> last_error;
+  std::uint32_t lease_count = 0;
+  session_counters counters;
+  std::string close_reason;
+  std::optional<system_time> linger_until;
+};
+
+struct status_event {
+  status_snapshot status;
+  session_state previous_state = session_state::connecting;
+  std::string reason;
+  system_time at{};
+};
+
+}  // namespace mailbroker::session
