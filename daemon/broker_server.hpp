@@ -1,0 +1,54 @@
+#pragma once
+// The daemon as an object: io threads + session registry + gRPC server (SessionBroker,
+// grpc.health.v1.Health, server reflection). main() and the integration tests both
+// run it, so tests exercise the same wiring as production.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/error.hpp"
+#include "daemon/daemon_config.hpp"
+#include "daemon/session_broker_service.hpp"
+#include "net/asio.hpp"
+
+namespace mailbroker::daemon {
+
+class broker_server {
+ public:
+  explicit broker_server(daemon_config config);
+  ~broker_server();
+
+  // Starts io threads and listeners. Errors: failed_precondition when the socket is in
+  // use by a running daemon or cannot be created, invalid_argument for a bad listen
+  // address.
+  error start();
+
+  // "unix:/path" for the unix socket ("" if disabled) and "127.0.0.1:PORT" for the TCP
+  // listener ("" if none); a TCP port of 0 in the config is resolved here.
+  std::string unix_target() const { return unix_target_; }
+  std::string tcp_target() const { return tcp_target_; }
+
+  // Marks health NOT_SERVING, logs every session out (bounded by drain_timeout), stops
+  // gRPC and the io threads. Idempotent; also run by the destructor.
+  void shutdown(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10));
+
+  session::session_registry& registry() { return *registry_; }
+
+ private:
+  daemon_config config_;
+  asio::io_context io_;
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<session::session_registry> registry_;
+  std::unique_ptr<session_broker_service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string unix_target_;
+  std::string tcp_target_;
+  bool stopped_ = false;
+};
+
+}  // namespace mailbroker::daemon

@@ -1,0 +1,130 @@
+// mailbrokerd: holds live, authenticated mail sessions for automation bots and serves
+// them over gRPC. See --help.
+#include <sys/prctl.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/broker_server.hpp"
+#include "daemon/daemon_config.hpp"
+
+namespace {
+
+constexpr const char* usage = R"(Usage: mailbrokerd [OPTIONS]
+
+Holds live, authenticated IMAP sessions keyed by session name and serves Connect /
+Disconnect / RenewLease / Status / WatchStatus over gRPC (plus grpc.health.v1.Health
+and server reflection). Runs on embedded defaults; no config file is needed.
+
+Options (each may also be set in the config file as `key = value`, without "--"):
+  --config FILE                 read settings from FILE (flags given later override it)
+  --socket PATH                 unix socket to listen on ("none" to disable)
+                                [default: $XDG_RUNTIME_DIR/mailbroker/mailbrokerd.sock,
+                                 /run/mailbroker/mailbrokerd.sock as root,
+                                 else /tmp/mailbroker-$UID/mailbrokerd.sock]
+  --socket-mode OCTAL           permissions of the unix socket [0660]
+  --listen HOST:PORT            also listen on TCP (loopback only; port 0 = any free port)
+  --allow-remote BOOL           permit a non-loopback --listen (no TLS on it yet) [false]
+  --log-level LEVEL             trace|debug|info|warn|error|critical|off [info]
+  --io-threads N                threads running mail I/O [2]
+  --allow-core-dumps BOOL       keep the process dumpable (dumps may hold secrets) [false]
+  --default-linger-seconds N    keep a session this long after its last lease [60]
+  --default-lease-ttl-seconds N lease lifetime when Connect gives none [300]
+  --max-lease-ttl-seconds N     longest lease a Connect may ask for [86400]
+  --max-sessions N              live sessions at once [1000]
+  --reconnect-initial-ms N      first reconnect delay; doubles, with jitter [500]
+  --reconnect-max-ms N          reconnect delay cap [60000]
+  --command-timeout-ms N        bound on each IMAP command (NOOP, LOGOUT, ...) [30000]
+  --print-config                print the effective settings and exit
+  --help, --version
+
+Signals: SIGTERM / SIGINT log every session out, then exit 0.
+Exit codes: 0 clean stop, 2 bad usage or config, 1 cannot start.
+)";
+
+int fail_usage(const std::string& message) {
+  std::cerr << "mailbrokerd: " << message << "\nTry 'mailbrokerd --help'.\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mailbroker;
+  daemon::daemon_config config;
+  bool print_config = false;
+
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << usage;
+      return 0;
+    }
+    if (arg == "--version") {
+      std::cout << "mailbrokerd 0.1.0\n";
+      return 0;
+    }
+    if (arg == "--print-config") {
+      print_config = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) return fail_usage("unexpected argument '" + std::string(arg) + "'");
+    std::string key(arg.substr(2));
+    std::string value;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.resize(eq);
+    } else {
+      if (i + 1 >= argc) return fail_usage("--" + key + " needs a value");
+      value = argv[++i];
+    }
+    error e = key == "config" ? daemon::apply_config_file(config, value) : daemon::apply_setting(config, key, value);
+    if (!e.ok()) return fail_usage(e.message);
+  }
+  if (print_config) {
+    std::cout << daemon::render_config(config);
+    return 0;
+  }
+
+  auto logger = spdlog::stderr_color_mt("mailbrokerd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  // Secrets live in this process's memory: no core dumps, no ptrace by other users.
+  if (!config.allow_core_dumps) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+  // Block the stop signals before any thread starts, then wait for them here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  daemon::broker_server server(config);
+  if (auto e = server.start(); !e.ok()) {
+    spdlog::critical("cannot start: {}", e.message);
+    return 1;
+  }
+  for (;;) {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+      continue;
+    }
+    spdlog::info("{}: logging every session out", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  server.shutdown(std::chrono::seconds(10));
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,159 @@
+#include "daemon/proto_convert.hpp"
+
+namespace mailbroker::daemon {
+namespace {
+
+grpc::StatusCode to_grpc_code(errc c) {
+  switch (c) {
+    case errc::ok: return grpc::StatusCode::OK;
+    case errc::invalid_argument: return grpc::StatusCode::INVALID_ARGUMENT;
+    case errc::failed_precondition: return grpc::StatusCode::FAILED_PRECONDITION;
+    case errc::unauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
+    case errc::unavailable: return grpc::StatusCode::UNAVAILABLE;
+    case errc::deadline_exceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
+    case errc::not_found: return grpc::StatusCode::NOT_FOUND;
+    case errc::resource_exhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case errc::cancelled: return grpc::StatusCode::CANCELLED;
+    case errc::unimplemented: return grpc::StatusCode::UNIMPLEMENTED;
+    case errc::internal: return grpc::StatusCode::INTERNAL;
+  }
+  return grpc::StatusCode::UNKNOWN;
+}
+
+pb::SessionState to_proto(session::session_state s) {
+  using S = session::session_state;
+  switch (s) {
+    case S::connecting: return pb::SESSION_STATE_CONNECTING;
+    case S::authenticating: return pb::SESSION_STATE_AUTHENTICATING;
+    case S::ready: return pb::SESSION_STATE_READY;
+    case S::backoff: return pb::SESSION_STATE_BACKOFF;
+    case S::failed: return pb::SESSION_STATE_FAILED;
+    case S::closed: return pb::SESSION_STATE_CLOSED;
+  }
+  return pb::SESSION_STATE_UNSPECIFIED;
+}
+
+pb::Protocol to_proto(session::protocol p) {
+  switch (p) {
+    case session::protocol::imap: return pb::PROTOCOL_IMAP;
+    case session::protocol::pop3: return pb::PROTOCOL_POP3;
+    case session::protocol::smtp: return pb::PROTOCOL_SMTP;
+    case session::protocol::ews: return pb::PROTOCOL_EWS;
+  }
+  return pb::PROTOCOL_UNSPECIFIED;
+}
+
+pb::TlsMode to_proto(session::tls_mode m) {
+  switch (m) {
+    case session::tls_mode::implicit: return pb::TLS_MODE_IMPLICIT;
+    case session::tls_mode::starttls: return pb::TLS_MODE_STARTTLS;
+    case session::tls_mode::plain: return pb::TLS_MODE_PLAIN;
+  }
+  return pb::TLS_MODE_UNSPECIFIED;
+}
+
+error invalid(std::string message) { return {errc::invalid_argument, std::move(message)}; }
+
+}  // namespace
+
+grpc::Status to_grpc_status(const error& e) { return grpc::Status(to_grpc_code(e.code), e.message); }
+
+void to_proto(session::system_time t, google::protobuf::Timestamp* out) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  out->set_seconds(ns / 1000000000);
+  out->set_nanos(static_cast<std::int32_t>(ns % 1000000000));
+}
+
+result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
+  session::connect_request out;
+  out.name = request.session();
+  out.replace = request.replace();
+  out.lease_ttl = std::chrono::seconds(request.lease_ttl_seconds());
+  out.client_name = request.client_name().empty() ? "anonymous" : request.client_name().substr(0, 128);
+  if (!request.has_spec()) return invalid("spec is required");
+  const auto& spec = request.spec();
+  auto& s = out.spec;
+
+  switch (spec.protocol()) {
+    case pb::PROTOCOL_UNSPECIFIED:
+    case pb::PROTOCOL_IMAP: s.proto = session::protocol::imap; break;
+    case pb::PROTOCOL_POP3: s.proto = session::protocol::pop3; break;
+    case pb::PROTOCOL_SMTP: s.proto = session::protocol::smtp; break;
+    case pb::PROTOCOL_EWS: s.proto = session::protocol::ews; break;
+    default: return invalid("spec.protocol: unknown value " + std::to_string(spec.protocol()));
+  }
+  if (!spec.has_server()) return invalid("spec.server is required (host, port, tls_mode)");
+  const auto& server = spec.server();
+  s.host = server.host();
+  out.raw_port = server.port();
+  switch (server.tls_mode()) {
+    case pb::TLS_MODE_UNSPECIFIED:
+    case pb::TLS_MODE_IMPLICIT: s.tls = session::tls_mode::implicit; break;
+    case pb::TLS_MODE_STARTTLS: s.tls = session::tls_mode::starttls; break;
+    case pb::TLS_MODE_PLAIN: s.tls = session::tls_mode::plain; break;
+    default: return invalid("spec.server.tls_mode: unknown value " + std::to_string(server.tls_mode()));
+  }
+  s.ca_file = server.tls().ca_file();
+  s.insecure_skip_verify = server.tls().insecure_skip_verify();
+  s.tls_server_name = server.tls().server_name();
+  s.allow_plaintext = server.allow_plaintext();
+
+  if (spec.auth().has_basic()) {
+    const auto& basic = spec.auth().basic();
+    s.auth = session::auth_method::basic;
+    s.username = basic.username();
+    const auto& pw = basic.password();
+    using src = secrets::secret_ref::source;
+    switch (pw.source_case()) {
+      case pb::SecretRef::kInlineValue: s.password = {src::inline_value, pw.inline_value()}; break;
+      case pb::SecretRef::kEnv: s.password = {src::env, pw.env()}; break;
+      case pb::SecretRef::kFile: s.password = {src::file, pw.file()}; break;
+      case pb::SecretRef::SOURCE_NOT_SET: break;
+    }
+  }
+  s.keepalive = std::chrono::seconds(spec.keepalive_seconds());
+  s.connect_timeout = std::chrono::milliseconds(spec.connect_timeout_ms());
+  if (spec.has_linger_seconds()) s.linger = std::chrono::seconds(spec.linger_seconds());
+  return out;
+}
+
+void to_proto(const session::status_snapshot& s, pb::SessionStatus* out) {
+  out->set_name(s.name);
+  out->set_state(to_proto(s.state));
+  to_proto(s.state_since, out->mutable_state_since());
+  auto* server = out->mutable_server();
+  server->set_host(s.host);
+  server->set_port(s.port);
+  server->set_protocol(to_proto(s.proto));
+  server->set_tls_mode(to_proto(s.tls));
+  server->set_tls_verified(s.tls_verified);
+  server->set_greeting(s.greeting);
+  for (const auto& cap : s.capabilities) server->add_capabilities(cap);
+  out->set_auth_mode(s.auth_mode);
+  out->set_username(s.username);
+  if (s.connected_since) to_proto(*s.connected_since, out->mutable_connected_since());
+  out->set_reconnect_count(s.reconnect_count);
+  if (s.last_error) {
+    auto* e = out->mutable_last_error();
+    e->set_code(std::string(errc_name(s.last_error->code)));
+    e->set_message(s.last_error->message);
+    to_proto(s.last_error->at, e->mutable_at());
+  }
+  out->set_lease_count(s.lease_count);
+  auto* c = out->mutable_counters();
+  c->set_commands_sent(s.counters.commands_sent);
+  c->set_bytes_in(s.counters.bytes_in);
+  c->set_bytes_out(s.counters.bytes_out);
+  c->set_connects(s.counters.connects);
+  out->set_close_reason(s.close_reason);
+  if (s.linger_until) to_proto(*s.linger_until, out->mutable_linger_until());
+}
+
+void to_proto(const session::status_event& e, pb::SessionEvent* out) {
+  to_proto(e.status, out->mutable_status());
+  out->set_previous_state(to_proto(e.previous_state));
+  out->set_reason(e.reason);
+  to_proto(e.at, out->mutable_at());
+}
+
+}  // namespace mailbroker::daemon

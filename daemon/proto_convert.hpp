@@ -1,0 +1,22 @@
+#pragma once
+// The one place where proto messages and core types meet.
+#include <grpcpp/grpcpp.h>
+
+#include "common/error.hpp"
+#include "mailbroker/v1/session_broker.pb.h"
+#include "session/session_registry.hpp"
+
+namespace mailbroker::daemon {
+
+namespace pb = ::mailbroker::v1;
+
+grpc::Status to_grpc_status(const error& e);
+
+// Request → core. Unknown enum values become invalid_argument naming the field.
+result<session::connect_request> from_proto(const pb::ConnectRequest& request);
+
+void to_proto(const session::status_snapshot& s, pb::SessionStatus* out);
+void to_proto(const session::status_event& e, pb::SessionEvent* out);
+void to_proto(session::system_time t, google::protobuf::Timestamp* out);
+
+}  // namespace mailbroker::daemon

@@ -1,0 +1,31 @@
+#pragma once
+// gRPC SessionBroker service (callback API): translates requests to the session
+// registry and completes each call from the session's strand. No handler blocks.
+#include "daemon/proto_convert.hpp"
+#include "mailbroker/v1/session_broker.grpc.pb.h"
+#include "session/session_registry.hpp"
+
+namespace mailbroker::daemon {
+
+class session_broker_service final : public pb::SessionBroker::CallbackService {
+ public:
+  // `max_connect_wait` bounds Connect when the caller set no deadline.
+  session_broker_service(session::session_registry& registry, std::chrono::milliseconds max_connect_wait);
+
+  grpc::ServerUnaryReactor* Connect(grpc::CallbackServerContext* context, const pb::ConnectRequest* request,
+                                    pb::ConnectResponse* response) override;
+  grpc::ServerUnaryReactor* Disconnect(grpc::CallbackServerContext* context, const pb::DisconnectRequest* request,
+                                       pb::DisconnectResponse* response) override;
+  grpc::ServerUnaryReactor* RenewLease(grpc::CallbackServerContext* context, const pb::RenewLeaseRequest* request,
+                                       pb::RenewLeaseResponse* response) override;
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context, const pb::StatusRequest* request,
+                                   pb::StatusResponse* response) override;
+  grpc::ServerWriteReactor<pb::SessionEvent>* WatchStatus(grpc::CallbackServerContext* context,
+                                                          const pb::WatchStatusRequest* request) override;
+
+ private:
+  session::session_registry& registry_;
+  std::chrono::milliseconds max_connect_wait_;
+};
+
+}  // namespace mailbroker::daemon
