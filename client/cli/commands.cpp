@@ -1,0 +1,143 @@
+#include "client/cli/commands.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+#include "client/cli/exit_codes.hpp"
+#include "client/cli/format.hpp"
+#include "client/cli/password.hpp"
+#include "client/cli/rpc_errors.hpp"
+
+namespace mailbroker::cli {
+namespace {
+
+constexpr auto default_timeout = std::chrono::seconds(10);
+
+constexpr option_def connect_options[] = {
+    {"--host", "HOST"},
+    {"--port", "N"},
+    {"--tls", "MODE"},
+    {"--allow-plaintext", ""},
+    {"--ca-file", "PATH"},
+    {"--insecure-skip-verify", ""},
+    {"--server-name", "NAME"},
+    {"--user", "USER"},
+    {"--password-stdin", ""},
+    {"--password-env", "VAR"},
+    {"--password-file", "PATH"},
+    {"--password-daemon-env", "VAR"},
+    {"--password-daemon-file", "PATH"},
+    {"--password", "VALUE", password_on_argv_refusal},
+    {"--keepalive", "SECONDS"},
+    {"--connect-timeout-ms", "N"},
+    {"--linger", "SECONDS"},
+    {"--lease-ttl", "SECONDS"},
+    {"--replace", ""},
+    {"--client-name", "NAME"},
+};
+constexpr option_def disconnect_options[] = {{"--force", ""}};
+constexpr option_def watch_options[] = {{"--until-state", "STATE"}};
+
+constexpr command commands[] = {
+    {"connect", "create or attach to a session and take a lease", connect_options, run_connect},
+    {"disconnect", "release a lease (--force: log the session out)", disconnect_options, run_disconnect},
+    {"renew", "extend a lease by its TTL", {}, run_renew},
+    {"status", "show one session or all", {}, run_status},
+    {"watch", "stream state changes of one session or all", watch_options, run_watch},
+};
+
+std::chrono::milliseconds call_timeout(const invocation& inv) { return inv.globals.timeout.value_or(default_timeout); }
+
+}  // namespace
+
+std::span<const command> all_commands() { return commands; }
+
+const command* find_command(std::string_view name) {
+  auto it = std::find_if(std::begin(commands), std::end(commands), [&](const command& c) { return c.name == name; });
+  return it == std::end(commands) ? nullptr : &*it;
+}
+
+daemon_link::daemon_link(const global_options& globals)
+    : target(globals.target), channel(client::make_channel(globals.target)), client(channel) {}
+
+int daemon_link::fail(const grpc::Status& status) const { return report_rpc_failure(status, *channel, target); }
+
+int usage_error(std::string_view command, std::string_view message) {
+  std::cerr << "mailbroker: " << message << "\nTry 'mailbroker " << command << (command.empty() ? "" : " ")
+            << "--help'.\n";
+  return exit_usage;
+}
+
+std::optional<std::vector<std::string>> positionals(const invocation& inv, std::size_t min, std::size_t max,
+                                                    std::string_view names) {
+  const auto& p = inv.args.positionals;
+  if (p.size() < min || p.size() > max) {
+    // The arguments themselves are not repeated: a stray one may be a pasted password.
+    usage_error(inv.args.command, "'" + inv.args.command + "' takes " + std::string(names) + " (got " +
+                                      std::to_string(p.size()) + " argument" + (p.size() == 1 ? "" : "s") + ")");
+    return std::nullopt;
+  }
+  return p;
+}
+
+bool print_json(const google::protobuf::Message& message) {
+  auto json = to_json(message);
+  if (!json) {
+    std::cerr << "mailbroker: cannot convert the reply to JSON\n";
+    return false;
+  }
+  std::cout << *json << '\n' << std::flush;
+  return true;
+}
+
+int run_disconnect(const invocation& inv) {
+  auto args = positionals(inv, 1, 1, "exactly one LEASE_ID");
+  if (!args) return exit_usage;
+  const std::string& lease_id = (*args)[0];
+  const bool force = inv.args.has("--force");
+
+  daemon_link link(inv.globals);
+  pb::DisconnectResponse response;
+  if (auto st = link.client.disconnect(lease_id, force, &response, call_timeout(inv)); !st.ok()) return link.fail(st);
+  if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
+  std::cout << "released lease " << lease_id << (force ? " (forced: session logged out)" : "") << '\n';
+  print_status_block(std::cout, response.session());
+  return exit_ok;
+}
+
+int run_renew(const invocation& inv) {
+  auto args = positionals(inv, 1, 1, "exactly one LEASE_ID");
+  if (!args) return exit_usage;
+  const std::string& lease_id = (*args)[0];
+
+  daemon_link link(inv.globals);
+  pb::RenewLeaseResponse response;
+  if (auto st = link.client.renew(lease_id, &response, call_timeout(inv)); !st.ok()) return link.fail(st);
+  if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
+  std::cout << "lease: " << lease_id << "  expires: " << format_time(response.lease_expires_at()) << '\n';
+  return exit_ok;
+}
+
+int run_status(const invocation& inv) {
+  auto args = positionals(inv, 0, 1, "at most one SESSION");
+  if (!args) return exit_usage;
+  const std::string session = args->empty() ? std::string() : (*args)[0];
+
+  daemon_link link(inv.globals);
+  pb::StatusResponse response;
+  if (auto st = link.client.status(session, &response, call_timeout(inv)); !st.ok()) return link.fail(st);
+  if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
+  if (response.sessions().empty()) {
+    std::cout << "no sessions\n";
+    return exit_ok;
+  }
+  bool first = true;
+  for (const auto& s : response.sessions()) {
+    if (!first) std::cout << '\n';
+    first = false;
+    print_status_block(std::cout, s);
+  }
+  return exit_ok;
+}
+
+}  // namespace mailbroker::cli

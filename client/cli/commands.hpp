@@ -1,0 +1,70 @@
+#pragma once
+// The subcommands: their option tables, and what they share (the daemon connection,
+// output and error reporting).
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "client/broker_client.hpp"
+#include "client/cli/args.hpp"
+
+namespace mailbroker::cli {
+
+struct global_options {
+  std::string target;  // resolved: --target, else $MAILBROKER_TARGET, else default_target()
+  bool json = false;
+  std::optional<std::chrono::milliseconds> timeout;  // --timeout; commands pick their default
+};
+
+struct invocation {
+  global_options globals;
+  parsed_args args;
+};
+
+struct command {
+  std::string_view name;
+  std::string_view summary;  // one line for the global --help
+  option_table options;
+  int (*run)(const invocation&);
+};
+
+std::span<const command> all_commands();
+const command* find_command(std::string_view name);
+
+int run_connect(const invocation& inv);
+int run_disconnect(const invocation& inv);
+int run_renew(const invocation& inv);
+int run_status(const invocation& inv);
+int run_watch(const invocation& inv);
+
+// ------------------------------------------------------------ shared by the commands
+
+// One channel per invocation; kept next to the client so a failure can be classified
+// by the channel's state (see rpc_errors.hpp).
+struct daemon_link {
+  std::string target;
+  std::shared_ptr<grpc::Channel> channel;
+  client::broker_client client;
+
+  explicit daemon_link(const global_options& globals);
+  int fail(const grpc::Status& status) const;
+};
+
+// Prints `mailbroker: <message>` and the hint to --help; returns the usage exit code.
+int usage_error(std::string_view command, std::string_view message);
+
+// The positional arguments of `inv`, checked against [min, max]; nullopt after
+// reporting a usage error. `names` is how the help calls them ("LEASE_ID").
+std::optional<std::vector<std::string>> positionals(const invocation& inv, std::size_t min, std::size_t max,
+                                                    std::string_view names);
+
+// Writes `message` as one JSON line; false (after a message on stderr) if it cannot.
+bool print_json(const google::protobuf::Message& message);
+
+}  // namespace mailbroker::cli

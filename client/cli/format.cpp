@@ -1,0 +1,140 @@
+#include "client/cli/format.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+#include <google/protobuf/util/json_util.h>
+
+namespace mailbroker::cli {
+namespace {
+
+// "TLS_MODE_IMPLICIT" -> "implicit": enum names minus the prefix the proto style
+// guide forces on them.
+std::string strip_prefix(const std::string& name, std::string_view prefix, bool lower) {
+  std::string out = name.starts_with(prefix) ? name.substr(prefix.size()) : name;
+  if (lower) {
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
+  return out;
+}
+
+std::string tls_summary(const pb::ServerInfo& server) {
+  std::string mode = strip_prefix(pb::TlsMode_Name(server.tls_mode()), "TLS_MODE_", true);
+  if (server.tls_mode() == pb::TLS_MODE_UNSPECIFIED) mode = "implicit";  // the API's default
+  if (server.tls_mode() == pb::TLS_MODE_PLAIN) return "tls=plain (unencrypted)";
+  return "tls=" + mode + (server.tls_verified() ? " (verified)" : " (NOT verified: insecure-skip-verify)");
+}
+
+std::string protocol_label(pb::Protocol p) {
+  if (p == pb::PROTOCOL_UNSPECIFIED) return "imap";
+  return strip_prefix(pb::Protocol_Name(p), "PROTOCOL_", true);
+}
+
+// Only IP v6 literals need brackets to keep "host:port" unambiguous.
+std::string host_port(const std::string& host, std::uint32_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+std::string format_time(const google::protobuf::Timestamp& t, bool with_millis) {
+  const std::time_t seconds = static_cast<std::time_t>(t.seconds());
+  std::tm tm{};
+  if (gmtime_r(&seconds, &tm) == nullptr) return "?";
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (n == 0) return "?";
+  std::string out(buf, n);
+  if (with_millis) {
+    std::snprintf(buf, sizeof buf, ".%03d", t.nanos() / 1000000);
+    out += buf;
+  }
+  return out + "Z";
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  static constexpr const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", value, units[unit]);
+  return buf;
+}
+
+std::string state_name(pb::SessionState state) {
+  return strip_prefix(pb::SessionState_Name(state), "SESSION_STATE_", false);
+}
+
+std::optional<pb::SessionState> parse_state(std::string_view text) {
+  std::string upper(text);
+  std::transform(upper.begin(), upper.end(), upper.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  if (!upper.starts_with("SESSION_STATE_")) upper = "SESSION_STATE_" + upper;
+  pb::SessionState state{};
+  if (!pb::SessionState_Parse(upper, &state) || state == pb::SESSION_STATE_UNSPECIFIED) return std::nullopt;
+  return state;
+}
+
+void print_status_block(std::ostream& out, const pb::SessionStatus& s) {
+  out << s.name() << "  " << state_name(s.state());
+  if (s.has_state_since()) out << " since " << format_time(s.state_since());
+  out << '\n';
+
+  const auto& server = s.server();
+  out << "  server:    " << protocol_label(server.protocol()) << ' ' << host_port(server.host(), server.port())
+      << ' ' << tls_summary(server) << '\n';
+  out << "  user:      " << s.username();
+  if (!s.auth_mode().empty()) out << " (" << s.auth_mode() << ')';
+  out << '\n';
+  out << "  leases:    " << s.lease_count() << '\n';
+  out << "  connected: " << (s.has_connected_since() ? format_time(s.connected_since()) : std::string("-"))
+      << "   reconnects: " << s.reconnect_count() << '\n';
+  const auto& c = s.counters();
+  out << "  counters:  commands=" << c.commands_sent() << " in=" << format_bytes(c.bytes_in())
+      << " out=" << format_bytes(c.bytes_out()) << " logins=" << c.connects() << '\n';
+  if (!server.greeting().empty()) out << "  greeting:  " << server.greeting() << '\n';
+  if (s.has_last_error()) {
+    const auto& e = s.last_error();
+    out << "  last error: " << e.code();
+    if (e.has_at()) out << " at " << format_time(e.at());
+    out << ": " << e.message() << '\n';
+  }
+  if (s.has_linger_until()) out << "  linger until: " << format_time(s.linger_until()) << '\n';
+  if (!s.close_reason().empty()) out << "  close reason: " << s.close_reason() << '\n';
+}
+
+std::string event_line(const pb::SessionEvent& event) {
+  const auto& s = event.status();
+  std::string line = format_time(event.at(), true) + ' ' + s.name() + ' ';
+  // The first events of a watch (and lease-count changes) repeat the current state.
+  if (event.previous_state() != s.state() && event.previous_state() != pb::SESSION_STATE_UNSPECIFIED) {
+    line += state_name(event.previous_state()) + " -> ";
+  }
+  line += state_name(s.state());
+  if (!event.reason().empty()) line += ": " + event.reason();
+  line += " (leases " + std::to_string(s.lease_count()) + ')';
+  return line;
+}
+
+std::optional<std::string> to_json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  // Scripts can then test `.created == false` or `.lease_count == 0` instead of
+  // treating a missing key as the default.
+  options.always_print_primitive_fields = true;
+  options.add_whitespace = false;
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) return std::nullopt;
+  return out;
+}
+
+}  // namespace mailbroker::cli

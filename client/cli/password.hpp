@@ -1,0 +1,26 @@
+#pragma once
+// Where `connect` gets the password. Never from argv: a command line is visible to
+// every local user (ps, /proc/PID/cmdline) and ends up in shell history.
+#include <string_view>
+
+#include "client/broker_client.hpp"
+#include "client/cli/args.hpp"
+#include "common/error.hpp"
+
+namespace mailbroker::cli {
+
+namespace pb = ::mailbroker::v1;
+
+// Shown when someone tries `--password VALUE`.
+inline constexpr std::string_view password_on_argv_refusal =
+    "--password is refused: a password on the command line is visible to other users "
+    "(ps, /proc) and lands in shell history. Use one of --password-stdin, --password-env VAR, "
+    "--password-file PATH, --password-daemon-env VAR or --password-daemon-file PATH.";
+
+// Builds the SecretRef from exactly one password source among `args`. CLI-side sources
+// (stdin, env, file) are read now and sent inline; the daemon-side ones are sent as
+// references for mailbrokerd to resolve. `user` only appears in the tty prompt.
+// A failure is a usage error whose message never contains the secret.
+result<pb::SecretRef> password_from_args(const parsed_args& args, std::string_view user);
+
+}  // namespace mailbroker::cli

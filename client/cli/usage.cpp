@@ -1,0 +1,160 @@
+#include "client/cli/usage.hpp"
+
+#include <cstdlib>
+
+#include "client/broker_client.hpp"
+
+namespace mailbroker::cli {
+namespace {
+
+constexpr std::string_view global_options_text = R"txt(
+Global options (before or after the command):
+  --target TARGET     mailbrokerd's address: unix:/path or host:port
+  --json              machine output: protobuf JSON (proto field names), one object per line
+  --timeout SECONDS   call deadline; fractions allowed
+                      [connect: 30, disconnect/renew/status: 10, watch: none]
+  -h, --help          this help; `mailbroker COMMAND --help` for a command's
+  --version           print the version
+)txt";
+
+constexpr std::string_view exit_codes_text = R"txt(
+Exit codes:
+  0  success
+  1  internal error (a bug)
+  2  usage error: bad or missing flags, a password on the command line, a password
+     file or variable the CLI itself cannot read
+  3  mailbrokerd answered with an error, printed as "mailbroker: CODE: message"
+     (e.g. UNAUTHENTICATED, NOT_FOUND, UNAVAILABLE when the mail server is down)
+  4  mailbrokerd could not be reached (not running, wrong --target)
+  5  DEADLINE_EXCEEDED: --timeout passed, or the session was not READY in time
+)txt";
+
+constexpr std::string_view connect_text = R"txt(Usage: mailbroker connect SESSION --host HOST --user USER PASSWORD-SOURCE [OPTIONS]
+
+Creates the session SESSION (1..128 characters of A-Z a-z 0-9 . _ -), or attaches to
+the live session of that name when the server, TLS settings, user and password
+source are the same. Waits until the session is READY or has clearly failed, then
+takes a lease: the session stays logged in while a lease or its linger time lasts.
+Release the lease with `mailbroker disconnect LEASE_ID`.
+
+Server:
+  --host HOST                  IMAP server: DNS name or IP literal (required)
+  --port N                     [993 with --tls implicit, else 143]
+  --tls MODE                   implicit | starttls | plain [implicit]
+  --allow-plaintext            required with --tls plain: the password then crosses
+                               the network in clear
+  --ca-file PATH               PEM CA certificates on the daemon's machine
+                               [the system trust store]
+  --insecure-skip-verify       skip certificate and host-name checks (tests only;
+                               `status` shows it)
+  --server-name NAME           name to verify and send as SNI [HOST]
+
+Credentials (--user and exactly one password source):
+  --user USER                  login name (required)
+  --password-stdin             read one line from stdin (no echo on a terminal)
+  --password-env VAR           the CLI reads its environment variable VAR
+  --password-file PATH         the CLI reads PATH (one trailing newline dropped)
+  --password-daemon-env VAR    mailbrokerd reads VAR in its own environment
+  --password-daemon-file PATH  mailbrokerd reads PATH on its own machine
+  A password is never taken from the command line (--password is refused): every
+  local user can read a process's arguments, and shells keep them in history.
+
+Session and lease:
+  --keepalive SECONDS          NOOP interval while idle, 5..1740 [60]
+  --connect-timeout-ms N       bound on each connection attempt [15000]
+  --linger SECONDS             keep the connection this long after the last lease,
+                               0..86400 (0: log out at once) [daemon default: 60]
+  --lease-ttl SECONDS          lease lifetime, at most 86400 [daemon default: 300]
+  --replace                    close and replace a live session of that name that
+                               has a different spec
+  --client-name NAME           shown in the daemon's logs [mailbroker-cli@HOSTNAME]
+
+Tuning options (keepalive, timeouts, linger) only apply when the session is created;
+an attach keeps the creator's values.
+
+Prints "session SESSION: STATE (created|attached)", the lease id and its expiry,
+then the session's status. With --json: the ConnectResponse.
+)txt";
+
+constexpr std::string_view disconnect_text = R"txt(Usage: mailbroker disconnect LEASE_ID [--force]
+
+Releases a lease taken by `connect`. When the session's last lease goes, the session
+keeps its connection for its linger time, then logs out.
+
+  --force   log the session out now, ending every other lease on it too
+
+Prints the session's status after the release. With --json: the DisconnectResponse.
+)txt";
+
+constexpr std::string_view renew_text = R"txt(Usage: mailbroker renew LEASE_ID
+
+Extends a lease by its TTL (every call that names a lease renews it too).
+Prints the new expiry. With --json: the RenewLeaseResponse.
+)txt";
+
+constexpr std::string_view status_text = R"txt(Usage: mailbroker status [SESSION]
+
+Shows one session, or every session. Never waits on the mail server, never shows a
+secret. Prints one block per session ("no sessions" if there are none).
+With --json: the StatusResponse. An unknown SESSION is NOT_FOUND (exit 3).
+)txt";
+
+constexpr std::string_view watch_text = R"txt(Usage: mailbroker watch [SESSION] [--until-state STATE]
+
+Streams one line per state change (and lease-count change) of SESSION, or of every
+session; the first lines show the current state of each. Runs until Ctrl-C (exit 0),
+until --timeout passes (exit 5), or until:
+
+  --until-state STATE   SESSION reaches STATE (exit 0): CONNECTING, AUTHENTICATING,
+                        READY, BACKOFF, FAILED or CLOSED; needs SESSION
+
+Line format: TIME SESSION [PREVIOUS ->] STATE: REASON (leases N)
+With --json: one SessionEvent per line.
+)txt";
+
+std::string target_text() {
+  std::string text = "\nTarget: --target, else $MAILBROKER_TARGET";
+  if (const char* env = std::getenv("MAILBROKER_TARGET"); env != nullptr && *env != '\0') {
+    text += std::string(" (now: ") + env + ")";
+  }
+  return text + ", else " + client::default_target() + "\n";
+}
+
+}  // namespace
+
+std::string global_help() {
+  std::string text = R"txt(Usage: mailbroker [GLOBAL OPTIONS] COMMAND [ARGUMENTS] [OPTIONS]
+
+Controls mailbrokerd, the daemon that holds live, authenticated IMAP sessions keyed
+by session name for automation bots. Bots attach to a session with a lease; this
+tool does the same from a shell, and shows what the daemon holds.
+
+Commands:
+  connect SESSION ...     create or attach to a session and take a lease
+  disconnect LEASE_ID     release a lease (--force: log the session out)
+  renew LEASE_ID          extend a lease by its TTL
+  status [SESSION]        show one session or all
+  watch [SESSION]         stream state changes until Ctrl-C or --until-state
+  help [COMMAND]          this help, or a command's (same as COMMAND --help)
+)txt";
+  text += global_options_text;
+  text += target_text();
+  text += exit_codes_text;
+  return text;
+}
+
+std::string command_help(std::string_view command) {
+  std::string_view body;
+  if (command == "connect") body = connect_text;
+  else if (command == "disconnect") body = disconnect_text;
+  else if (command == "renew") body = renew_text;
+  else if (command == "status") body = status_text;
+  else if (command == "watch") body = watch_text;
+  else return {};
+  std::string text(body);
+  text += global_options_text;
+  text += exit_codes_text;
+  return text;
+}
+
+}  // namespace mailbroker::cli
