@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Install every Debian (12 "bookworm") package needed to build and test
+# mailbroker. Safe to re-run: when everything is installed already it only
+# runs dpkg-query and exits (no apt-get update, no network).
+#
+#   scripts/setup-debian.sh          install what is missing
+#   scripts/setup-debian.sh --check  only report what is missing (exit 1 if any)
+set -euo pipefail
+
+# One package per line; extend here. All names verified with apt-cache policy
+# on Debian 12.
+PACKAGES=(
+  # toolchain
+  build-essential
+  cmake
+  ninja-build
+  ccache
+  pkg-config
+  git
+  g++
+  clang-14
+  libclang-rt-14-dev # sanitizer runtimes for clang builds
+  # libraries
+  libgrpc++-dev
+  protobuf-compiler-grpc
+  libprotobuf-dev
+  protobuf-compiler
+  libboost-dev
+  libboost-system-dev
+  libspdlog-dev
+  libfmt-dev
+  libssl-dev
+  libgtest-dev
+  libgmock-dev
+  nlohmann-json3-dev
+  libsqlite3-dev
+  # test bed (scripts/testbed/dovecot.sh)
+  dovecot-core
+  dovecot-imapd
+  dovecot-pop3d
+  openssl
+  python3
+  ca-certificates
+  procps
+  iproute2
+  curl
+)
+
+log() { printf 'setup-debian: %s\n' "$*" >&2; }
+
+# A package counts as installed only in state "install ok installed"
+# (not e.g. "deinstall ok config-files" left behind by a removal). One
+# dpkg-query call for the whole list keeps the no-op case fast; unknown
+# packages are simply absent from its output.
+missing_packages() {
+  local -A installed=()
+  local pkg status
+  while IFS=' ' read -r pkg status; do
+    if [[ $status == "install ok installed" ]]; then installed[$pkg]=1; fi
+  done < <(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+  for pkg in "${PACKAGES[@]}"; do
+    [[ -n ${installed[$pkg]:-} ]] || printf '%s\n' "$pkg"
+  done
+}
+
+main() {
+  command -v dpkg-query >/dev/null || { log "dpkg-query not found: this script is for Debian/Ubuntu"; exit 1; }
+
+  local missing
+  mapfile -t missing < <(missing_packages)
+  if ((${#missing[@]} == 0)); then
+    log "all ${#PACKAGES[@]} packages already installed"
+    return 0
+  fi
+  log "missing: ${missing[*]}"
+  [[ ${1:-} == --check ]] && return 1
+
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || { log "not root and sudo is not installed"; exit 1; }
+    sudo=(sudo)
+  fi
+
+  "${sudo[@]}" apt-get update
+  # Note: on a systemd machine dovecot-core's postinst enables and starts a
+  # system-wide Dovecot (ports 143/993/110/995). The test bed neither needs
+  # nor disturbs it; 'sudo systemctl disable --now dovecot' if unwanted.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+  log "installed: ${missing[*]}"
+}
+
+main "$@"
