@@ -1,0 +1,223 @@
+// Connect / Disconnect / Status against a real Dovecot through the in-process daemon.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "support/broker_fixture.hpp"
+
+namespace mailbroker::testing {
+namespace {
+
+using pb::SessionState;
+
+TEST_F(broker_fixture, ImapsConnectReportsReadySessionWithServerInfo) {
+  start_broker();
+  pb::ConnectResponse response;
+  auto s = client_->connect(imaps_request("imaps-demo"), &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(response.created());
+  EXPECT_EQ(response.lease_id().size(), 32u);
+  const auto& st = response.session();
+  EXPECT_EQ(st.state(), pb::SESSION_STATE_READY);
+  EXPECT_EQ(st.server().tls_mode(), pb::TLS_MODE_IMPLICIT);
+  EXPECT_TRUE(st.server().tls_verified());
+  EXPECT_FALSE(st.server().greeting().empty());
+  bool has_imap4rev1 = false;
+  for (const auto& cap : st.server().capabilities()) has_imap4rev1 |= cap == "IMAP4REV1";
+  EXPECT_TRUE(has_imap4rev1);
+  EXPECT_EQ(st.username(), "alice");
+  EXPECT_EQ(st.auth_mode(), "basic");
+  EXPECT_EQ(st.lease_count(), 1u);
+  EXPECT_TRUE(st.has_connected_since());
+  EXPECT_EQ(st.counters().connects(), 1u);
+  EXPECT_TRUE(wait_for_who("alice", 1));
+
+  pb::DisconnectResponse released;
+  s = client_->disconnect(response.lease_id(), /*force=*/true, &released);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(wait_for_state("imaps-demo", pb::SESSION_STATE_CLOSED));
+  EXPECT_TRUE(wait_for_who("alice", 0));
+}
+
+TEST_F(broker_fixture, StartTlsConnectUpgradesBeforeLogin) {
+  start_broker();
+  auto request = imaps_request("starttls-demo", "bob");
+  request.mutable_spec()->mutable_server()->set_port(dovecot().imap_port());
+  request.mutable_spec()->mutable_server()->set_tls_mode(pb::TLS_MODE_STARTTLS);
+  pb::ConnectResponse response;
+  auto s = client_->connect(request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.session().state(), pb::SESSION_STATE_READY);
+  EXPECT_EQ(response.session().server().tls_mode(), pb::TLS_MODE_STARTTLS);
+  // Capabilities after TLS + login no longer offer STARTTLS.
+  for (const auto& cap : response.session().server().capabilities()) EXPECT_NE(cap, "STARTTLS");
+}
+
+TEST_F(broker_fixture, PlainModeNeedsExplicitOptIn) {
+  start_broker();
+  auto request = imaps_request("plain-demo", "carol");
+  request.mutable_spec()->mutable_server()->set_port(dovecot().imap_port());
+  request.mutable_spec()->mutable_server()->set_tls_mode(pb::TLS_MODE_PLAIN);
+  pb::ConnectResponse response;
+  auto s = client_->connect(request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("allow_plaintext"), std::string::npos) << s.error_message();
+
+  request.mutable_spec()->mutable_server()->set_allow_plaintext(true);
+  s = client_->connect(request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(response.session().server().tls_verified());
+}
+
+TEST_F(broker_fixture, WrongPasswordIsUnauthenticatedAndFailedWithoutRetries) {
+  start_broker();
+  pb::ConnectResponse ok_response;
+  ASSERT_TRUE(client_->connect(imaps_request("healthy", "bob"), &ok_response).ok());
+
+  auto request = imaps_request("bad-password", "alice");
+  const std::string wrong = "not-" + dovecot().password("alice");
+  request.mutable_spec()->mutable_auth()->mutable_basic()->mutable_password()->set_inline_value(wrong);
+  pb::ConnectResponse response;
+  auto s = client_->connect(request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(s.error_message().find("AUTHENTICATIONFAILED"), std::string::npos) << s.error_message();
+  EXPECT_EQ(s.error_message().find(wrong), std::string::npos);
+
+  auto st = status_of("bad-password");
+  EXPECT_EQ(st.state(), pb::SESSION_STATE_FAILED);
+  EXPECT_EQ(st.last_error().code(), "UNAUTHENTICATED");
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // a retry storm would show now
+  st = status_of("bad-password");
+  EXPECT_EQ(st.state(), pb::SESSION_STATE_FAILED);
+  EXPECT_EQ(st.reconnect_count(), 0u);
+  EXPECT_EQ(st.counters().connects(), 0u);
+  EXPECT_EQ(status_of("healthy").state(), pb::SESSION_STATE_READY);
+  EXPECT_EQ(captured_logs().find(wrong), std::string::npos);
+}
+
+TEST_F(broker_fixture, TwentyBotsShareOneUpstreamConnection) {
+  start_broker();
+  constexpr int bots = 20;
+  std::vector<std::thread> threads;
+  std::vector<pb::ConnectResponse> responses(bots);
+  std::vector<grpc::Status> statuses(bots);
+  for (int i = 0; i < bots; ++i) {
+    threads.emplace_back([&, i] {
+      // Each bot its own channel, as separate bot processes would have.
+      grpc::ChannelArguments args;
+      args.SetInt("mb.bot", i);
+      auto channel = grpc::CreateCustomChannel(server_->unix_target(), grpc::InsecureChannelCredentials(), args);
+      client::broker_client bot(channel);
+      auto request = imaps_request("shared-inbox", "dave");
+      request.set_client_name("bot-" + std::to_string(i));
+      statuses[i] = bot.connect(request, &responses[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> leases;
+  int created = 0;
+  for (int i = 0; i < bots; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    leases.insert(responses[i].lease_id());
+    created += responses[i].created() ? 1 : 0;
+  }
+  EXPECT_EQ(leases.size(), static_cast<std::size_t>(bots));
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(status_of("shared-inbox").lease_count(), static_cast<std::uint32_t>(bots));
+  EXPECT_EQ(status_of("shared-inbox").counters().connects(), 1u);
+  EXPECT_EQ(dovecot().who("dave"), 1);
+}
+
+TEST_F(broker_fixture, LeaseTtlExpiryThenLingerClosesUpstream) {
+  start_broker();
+  auto request = imaps_request("short-lease", "carol");
+  request.set_lease_ttl_seconds(1);
+  request.mutable_spec()->set_linger_seconds(1);
+  pb::ConnectResponse response;
+  ASSERT_TRUE(client_->connect(request, &response).ok());
+  EXPECT_TRUE(wait_for_who("carol", 1));
+  // Nobody renews: the lease expires after 1 s, the linger ends 1 s later.
+  EXPECT_TRUE(wait_for_state("short-lease", pb::SESSION_STATE_CLOSED, std::chrono::seconds(10)));
+  EXPECT_NE(status_of("short-lease").close_reason().find("linger"), std::string::npos);
+  EXPECT_TRUE(wait_for_who("carol", 0));
+  pb::RenewLeaseResponse renewed;
+  EXPECT_EQ(client_->renew(response.lease_id(), &renewed).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(broker_fixture, RenewKeepsLeaseAliveAndReleaseStartsLinger) {
+  start_broker();
+  auto request = imaps_request("renewed", "alice");
+  request.set_lease_ttl_seconds(2);
+  request.mutable_spec()->set_linger_seconds(2);
+  pb::ConnectResponse response;
+  ASSERT_TRUE(client_->connect(request, &response).ok());
+  for (int i = 0; i < 4; ++i) {  // 3 s in all: past the 2 s TTL only if renewals work
+    std::this_thread::sleep_for(std::chrono::milliseconds(750));
+    pb::RenewLeaseResponse renewed;
+    ASSERT_TRUE(client_->renew(response.lease_id(), &renewed).ok());
+  }
+  EXPECT_EQ(status_of("renewed").lease_count(), 1u);
+  pb::DisconnectResponse released;
+  ASSERT_TRUE(client_->disconnect(response.lease_id(), false, &released).ok());
+  EXPECT_EQ(released.session().state(), pb::SESSION_STATE_READY);  // lingering, still connected
+  EXPECT_TRUE(released.session().has_linger_until());
+  EXPECT_TRUE(wait_for_state("renewed", pb::SESSION_STATE_CLOSED, std::chrono::seconds(10)));
+}
+
+TEST_F(broker_fixture, AttachDuringLingerCancelsIt) {
+  start_broker();
+  auto request = imaps_request("relinger", "bob");
+  request.mutable_spec()->set_linger_seconds(2);
+  pb::ConnectResponse first;
+  ASSERT_TRUE(client_->connect(request, &first).ok());
+  pb::DisconnectResponse released;
+  ASSERT_TRUE(client_->disconnect(first.lease_id(), false, &released).ok());
+  pb::ConnectResponse second;
+  ASSERT_TRUE(client_->connect(request, &second).ok());
+  EXPECT_FALSE(second.created());
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto st = status_of("relinger");
+  EXPECT_EQ(st.state(), pb::SESSION_STATE_READY);
+  EXPECT_FALSE(st.has_linger_until());
+  EXPECT_EQ(st.counters().connects(), 1u);
+}
+
+TEST_F(broker_fixture, DifferentSpecUnderLiveNameNeedsReplace) {
+  start_broker();
+  pb::ConnectResponse response;
+  ASSERT_TRUE(client_->connect(imaps_request("contested", "alice"), &response).ok());
+
+  auto other_user = imaps_request("contested", "bob");
+  auto s = client_->connect(other_user, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("spec.auth.basic.username"), std::string::npos) << s.error_message();
+
+  // Same user, another password: never attaches to the live session.
+  auto wrong_password = imaps_request("contested", "alice");
+  wrong_password.mutable_spec()->mutable_auth()->mutable_basic()->mutable_password()->set_inline_value("guess");
+  s = client_->connect(wrong_password, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("spec.auth.basic.password"), std::string::npos) << s.error_message();
+  EXPECT_EQ(s.error_message().find("guess"), std::string::npos);
+
+  // Host compared case-insensitively: same session.
+  auto upper = imaps_request("contested", "alice");
+  upper.mutable_spec()->mutable_server()->set_host("LOCALHOST");
+  auto lower_req = imaps_request("contested-case", "alice");
+  lower_req.mutable_spec()->mutable_server()->set_host("localhost");
+  ASSERT_TRUE(client_->connect(lower_req, &response).ok());
+  upper.set_session("contested-case");
+  ASSERT_TRUE(client_->connect(upper, &response).ok()) << "LOCALHOST should match localhost";
+  EXPECT_FALSE(response.created());
+
+  other_user.set_replace(true);
+  s = client_->connect(other_user, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(response.created());
+  EXPECT_EQ(response.session().username(), "bob");
+}
+
+}  // namespace
+}  // namespace mailbroker::testing

@@ -1,0 +1,154 @@
+// imap::client against scripted servers: the edge cases Dovecot won't produce.
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "common/base64.hpp"
+#include "fakes/scripted_server.hpp"
+#include "protocol/imap/client.hpp"
+
+namespace mailbroker::testing {
+namespace {
+
+using step = script_step;
+using namespace std::chrono_literals;
+
+class imap_client_fake : public ::testing::Test {
+ protected:
+  // Runs `body` with a fresh client on the io_context until it returns.
+  template <class T>
+  T run(std::function<awaitable<T>(std::shared_ptr<imap::client>)> body) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    auto c = std::make_shared<imap::client>(io_.get_executor(), ctx);
+    std::optional<T> out;
+    asio::co_spawn(
+        io_,
+        [&]() -> awaitable<void> {
+          out = co_await body(c);
+          c->close(error{errc::cancelled, "test over"});
+          io_.stop();
+        },
+        asio::detached);
+    io_.run_for(10s);
+    return *out;
+  }
+
+  imap::connect_options plain(std::uint16_t port, std::chrono::milliseconds timeout = 2000ms) {
+    imap::connect_options o;
+    o.host = "127.0.0.1";
+    o.port = port;
+    o.tls = imap::tls_mode::plain;
+    o.timeout = timeout;
+    return o;
+  }
+
+  asio::io_context io_;
+};
+
+TEST_F(imap_client_fake, StartTlsRequestedButNotOffered) {
+  scripted_server server({step::send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n")});
+  auto opts = plain(server.port());
+  opts.tls = imap::tls_mode::starttls;
+  auto e = run<error>([&](auto c) { return c->open(opts); });
+  EXPECT_EQ(e.code, errc::failed_precondition);
+  EXPECT_NE(e.message.find("does not offer STARTTLS"), std::string::npos) << e.message;
+}
+
+TEST_F(imap_client_fake, StalledGreetingTimesOut) {
+  scripted_server server({step::stall()});
+  auto e = run<error>([&](auto c) { return c->open(plain(server.port(), 300ms)); });
+  EXPECT_EQ(e.code, errc::unavailable);
+  EXPECT_NE(e.message.find("within 300 ms"), std::string::npos) << e.message;
+}
+
+TEST_F(imap_client_fake, GarbageGreetingIsAProtocolError) {
+  scripted_server server({step::send("* OK hi\r\n* 1 FETCH (BODY {99999999999999}\r\n")});
+  auto e = run<error>([&](auto c) { return c->open(plain(server.port())); });
+  EXPECT_EQ(e.code, errc::unavailable);
+  EXPECT_NE(e.message.find("protocol error"), std::string::npos) << e.message;
+}
+
+TEST_F(imap_client_fake, ByeGreetingIsRefusal) {
+  scripted_server server({step::send("* BYE Too many connections\r\n")});
+  auto e = run<error>([&](auto c) { return c->open(plain(server.port())); });
+  EXPECT_EQ(e.code, errc::unavailable);
+  EXPECT_NE(e.message.find("Too many connections"), std::string::npos) << e.message;
+}
+
+TEST_F(imap_client_fake, LoginDisabledWithoutAuthPlainIsRefusedLocally) {
+  scripted_server server({step::send("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi\r\n")});
+  auto e = run<error>([&](auto c) -> awaitable<error> {
+    if (auto opened = co_await c->open(plain(server.port())); !opened.ok()) co_return opened;
+    co_return co_await c->login("user", "pw");
+  });
+  EXPECT_EQ(e.code, errc::failed_precondition);
+  EXPECT_NE(e.message.find("LOGINDISABLED"), std::string::npos) << e.message;
+  EXPECT_TRUE(server.received().empty()) << "no credentials may be sent";
+}
+
+TEST_F(imap_client_fake, AuthenticatePlainWithSaslIrThenDropIsReported) {
+  scripted_server server({step::send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi\r\n"), step::read_line(),
+                          step::send("{tag} OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n"), step::close()});
+  std::optional<error> lost;
+  auto e = run<error>([&](auto c) -> awaitable<error> {
+    c->set_on_lost([&lost](error why) { lost = why; });
+    if (auto opened = co_await c->open(plain(server.port())); !opened.ok()) co_return opened;
+    auto login = co_await c->login("user", "p w");
+    // Wait for the drop to be noticed by the reader.
+    asio::steady_timer t(co_await asio::this_coro::executor, 500ms);
+    co_await t.async_wait(use_awaitable);
+    co_return login;
+  });
+  ASSERT_TRUE(e.ok()) << e.message;
+  auto lines = server.received();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].rfind("A0001 AUTHENTICATE PLAIN ", 0), 0u) << lines[0];
+  EXPECT_EQ(base64_decode(lines[0].substr(25)), std::string("\0user\0p w", 9));
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ(lost->code, errc::unavailable);
+}
+
+TEST_F(imap_client_fake, AuthenticatePlainAnswersTheContinuation) {
+  scripted_server server({step::send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"), step::read_line(),
+                          step::send("+ \r\n"), step::read_line(),
+                          step::send("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")});
+  auto e = run<error>([&](auto c) -> awaitable<error> {
+    if (auto opened = co_await c->open(plain(server.port())); !opened.ok()) co_return opened;
+    co_return co_await c->login("user", "secret");
+  });
+  EXPECT_EQ(e.code, errc::unauthenticated);
+  EXPECT_NE(e.message.find("AUTHENTICATIONFAILED"), std::string::npos) << e.message;
+  EXPECT_EQ(e.message.find("secret"), std::string::npos);
+  auto lines = server.received();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "A0001 AUTHENTICATE PLAIN");
+  EXPECT_EQ(base64_decode(lines[1]), std::string("\0user\0secret", 12));
+}
+
+TEST_F(imap_client_fake, LoginFallbackQuotesCredentials) {
+  scripted_server server({step::send("* OK [CAPABILITY IMAP4rev1] hi\r\n"), step::read_line(),
+                          step::send("{tag} OK [CAPABILITY IMAP4rev1] welcome\r\n")});
+  auto e = run<error>([&](auto c) -> awaitable<error> {
+    if (auto opened = co_await c->open(plain(server.port())); !opened.ok()) co_return opened;
+    co_return co_await c->login("user", "p\"w");
+  });
+  ASSERT_TRUE(e.ok()) << e.message;
+  auto lines = server.received();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "A0001 LOGIN user \"p\\\"w\"");
+}
+
+TEST_F(imap_client_fake, UnansweredNoopTimesOutAndCloses) {
+  scripted_server server({step::send("* OK [CAPABILITY IMAP4rev1] hi\r\n"), step::read_line(), step::stall()});
+  auto e = run<error>([&](auto c) -> awaitable<error> {
+    if (auto opened = co_await c->open(plain(server.port())); !opened.ok()) co_return opened;
+    auto r = co_await c->noop(300ms);
+    EXPECT_FALSE(c->is_open());
+    co_return r;
+  });
+  EXPECT_EQ(e.code, errc::deadline_exceeded);
+  EXPECT_NE(e.message.find("NOOP"), std::string::npos) << e.message;
+}
+
+}  // namespace
+}  // namespace mailbroker::testing

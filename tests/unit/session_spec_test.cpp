@@ -1,0 +1,115 @@
+#include "session/session_spec.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mailbroker::session {
+namespace {
+
+session_spec valid_spec() {
+  session_spec s;
+  s.host = "Mail.Example.ORG";
+  s.tls = tls_mode::implicit;
+  s.auth = auth_method::basic;
+  s.username = "alice";
+  s.password = {secrets::secret_ref::source::env, "MB_PW"};
+  return s;
+}
+
+TEST(session_name, AcceptsAndRejects) {
+  EXPECT_TRUE(validate_session_name("demo").ok());
+  EXPECT_TRUE(validate_session_name("Bot_1.inbox-2").ok());
+  EXPECT_TRUE(validate_session_name(std::string(128, 'a')).ok());
+  EXPECT_EQ(validate_session_name("").code, errc::invalid_argument);
+  EXPECT_EQ(validate_session_name(std::string(129, 'a')).code, errc::invalid_argument);
+  EXPECT_EQ(validate_session_name("a b").code, errc::invalid_argument);
+  EXPECT_EQ(validate_session_name("ä").code, errc::invalid_argument);
+}
+
+TEST(session_spec_normalise, AppliesDefaultsAndLowerCasesHost) {
+  auto r = normalise(valid_spec(), 0);
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  EXPECT_EQ(r->host, "mail.example.org");
+  EXPECT_EQ(r->port, 993);
+  EXPECT_EQ(r->keepalive, default_keepalive);
+  EXPECT_EQ(r->connect_timeout, default_connect_timeout);
+  auto starttls = valid_spec();
+  starttls.tls = tls_mode::starttls;
+  EXPECT_EQ(normalise(starttls, 0)->port, 143);
+}
+
+struct invalid_case {
+  const char* name;
+  void (*mutate)(session_spec&, std::uint32_t&);
+  errc code;
+  const char* field;
+};
+
+TEST(session_spec_normalise, RejectsWithTheFieldNamed) {
+  const invalid_case cases[] = {
+      {"no host", [](session_spec& s, std::uint32_t&) { s.host.clear(); }, errc::invalid_argument, "spec.server.host"},
+      {"bad host", [](session_spec& s, std::uint32_t&) { s.host = "a b"; }, errc::invalid_argument, "spec.server.host"},
+      {"port", [](session_spec&, std::uint32_t& p) { p = 65536; }, errc::invalid_argument, "spec.server.port"},
+      {"plain", [](session_spec& s, std::uint32_t&) { s.tls = tls_mode::plain; }, errc::invalid_argument,
+       "allow_plaintext"},
+      {"no auth", [](session_spec& s, std::uint32_t&) { s.auth = auth_method::none; }, errc::invalid_argument,
+       "spec.auth"},
+      {"no user", [](session_spec& s, std::uint32_t&) { s.username.clear(); }, errc::invalid_argument,
+       "spec.auth.basic.username"},
+      {"no password", [](session_spec& s, std::uint32_t&) { s.password = {}; }, errc::invalid_argument,
+       "spec.auth.basic.password"},
+      {"keepalive", [](session_spec& s, std::uint32_t&) { s.keepalive = std::chrono::seconds(4); },
+       errc::invalid_argument, "keepalive"},
+      {"keepalive max", [](session_spec& s, std::uint32_t&) { s.keepalive = std::chrono::seconds(1741); },
+       errc::invalid_argument, "keepalive"},
+      {"linger", [](session_spec& s, std::uint32_t&) { s.linger = std::chrono::seconds(86401); },
+       errc::invalid_argument, "linger"},
+      {"pop3", [](session_spec& s, std::uint32_t&) { s.proto = protocol::pop3; }, errc::unimplemented,
+       "spec.protocol"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto s = valid_spec();
+    std::uint32_t port = 993;
+    c.mutate(s, port);
+    auto r = normalise(s, port);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.err().code, c.code);
+    EXPECT_NE(r.err().message.find(c.field), std::string::npos) << r.err().message;
+  }
+}
+
+TEST(session_spec_fingerprint, IdentityFieldsOnly) {
+  auto a = *normalise(valid_spec(), 993);
+  auto b = valid_spec();
+  b.host = "MAIL.example.org";
+  b.keepalive = std::chrono::seconds(30);  // tuning: not identity
+  b.linger = std::chrono::seconds(5);
+  auto nb = *normalise(b, 0);  // 0 defaults to 993 too
+  EXPECT_EQ(fingerprint(a), fingerprint(nb));
+  EXPECT_EQ(first_difference(a, nb), "");
+
+  auto c = nb;
+  c.username = "bob";
+  EXPECT_NE(fingerprint(a), fingerprint(c));
+  EXPECT_NE(first_difference(a, c).find("spec.auth.basic.username"), std::string::npos);
+  c = nb;
+  c.port = 10993;
+  EXPECT_NE(first_difference(a, c).find("spec.server.port ('993' vs '10993')"), std::string::npos)
+      << first_difference(a, c);
+}
+
+TEST(session_spec_fingerprint, InlinePasswordsCompareByValueWithoutRevealingIt) {
+  auto a = valid_spec();
+  a.password = {secrets::secret_ref::source::inline_value, "hunter2"};
+  auto b = a;
+  auto c = a;
+  c.password.value = "hunter3";
+  auto na = *normalise(a, 0), nb = *normalise(b, 0), nc = *normalise(c, 0);
+  EXPECT_EQ(fingerprint(na), fingerprint(nb));
+  EXPECT_NE(fingerprint(na), fingerprint(nc));
+  EXPECT_EQ(first_difference(na, nc), "spec.auth.basic.password");
+  EXPECT_EQ(secrets::identity(na.password).find("hunter2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mailbroker::session
