@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The main job, on a fresh Debian 12 machine: installs what is needed, builds, starts a
+# local demo mail server (a throwaway Dovecot on loopback) and mailbrokerd on its
+# embedded defaults, connects a session named "demo" over IMAPS, attaches a second
+# "bot" to it, and prints the status. Then the daemon keeps running in the foreground
+# until Ctrl-C (which logs the session out); set MB_DEMO_HOLD=0 to stop right away.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+hold=${MB_DEMO_HOLD:-1}
+[[ -t 0 ]] || hold=${MB_DEMO_HOLD:-0}  # no terminal (CI, pipes): don't wait for Ctrl-C
+
+"$root/scripts/setup-debian.sh"
+cmake --preset release -S "$root" >/dev/null
+cmake --build "$root/build/release" --target mailbrokerd mailbroker -j2
+bin=$root/build/release
+
+state=/tmp/mailbroker-demo
+rm -rf "$state" && mkdir -p "$state" && chmod 755 "$state"
+daemon_pid=
+cleanup() {
+  if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -TERM "$daemon_pid" && wait "$daemon_pid" || true
+  fi
+  "$root/scripts/testbed/dovecot.sh" stop "$state/dovecot" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "starting a demo IMAP server (Dovecot on 127.0.0.1, throwaway CA and users)"
+env_file=$("$root/scripts/testbed/dovecot.sh" start "$state/dovecot" | tail -n1)
+# shellcheck disable=SC1090
+IMAPS_PORT=$(grep '^IMAPS_PORT=' "$env_file" | cut -d= -f2)
+CA_FILE=$(grep '^CA_FILE=' "$env_file" | cut -d= -f2)
+(umask 077 && grep '^ALICE_PASSWORD=' "$env_file" | cut -d= -f2 >"$state/alice.password")
+
+say "starting mailbrokerd (embedded defaults; socket $state/mailbrokerd.sock)"
+"$bin/daemon/mailbrokerd" --socket "$state/mailbrokerd.sock" &
+daemon_pid=$!
+for _ in $(seq 100); do [[ -S $state/mailbrokerd.sock ]] && break; sleep 0.05; done
+export MAILBROKER_TARGET=unix:$state/mailbrokerd.sock
+
+connect_demo() {
+  "$bin/client/cli/mailbroker" connect demo --host 127.0.0.1 --port "$IMAPS_PORT" --tls implicit \
+    --ca-file "$CA_FILE" --user alice --password-file "$state/alice.password" --client-name "$1"
+}
+
+say "bot-1: mailbroker connect demo ... (creates the session: TLS + login once)"
+connect_demo bot-1
+say "bot-2: the same Connect attaches to the live session (no new login)"
+connect_demo bot-2
+say "mailbroker status"
+"$bin/client/cli/mailbroker" status
+say "Dovecot's view: IMAP connections for alice = $("$root/scripts/testbed/dovecot.sh" who "$state/dovecot" alice)"
+
+if [[ $hold == 1 ]]; then
+  say "mailbrokerd keeps the session alive; try: MAILBROKER_TARGET=$MAILBROKER_TARGET $bin/client/cli/mailbroker watch"
+  say "Ctrl-C stops the daemon (it logs the session out first)"
+  wait "$daemon_pid"
+else
+  say "stopping mailbrokerd with SIGTERM: every session logs out"
+  kill -TERM "$daemon_pid" && wait "$daemon_pid"
+  daemon_pid=
+  echo "mailbrokerd exited with status 0"
+fi
