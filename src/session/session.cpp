@@ -155,6 +155,10 @@ awaitable<error> session::serve_ready() {
   }
   refresh_counters();
   set_state(session_state::ready, "logged in");
+  {
+    std::lock_guard lock(lease_mutex_);
+    attachable_ = !stop_requested_;
+  }
   grant_waiters();
 
   for (;;) {
@@ -193,6 +197,10 @@ void session::refresh_counters() {
 
 void session::set_state(session_state next, std::string reason) {
   const session_state previous = state_;
+  if (next != session_state::ready) {
+    std::lock_guard lock(lease_mutex_);
+    attachable_ = false;
+  }
   state_ = next;
   if (next == session_state::failed || next == session_state::closed) accepting_ = false;
   {
@@ -242,10 +250,16 @@ void session::finish(session_state final_state, const std::string& reason) {
   } else {
     fail_waiters(error{errc::cancelled, "session '" + name_ + "' was closed: " + reason});
   }
-  for (const auto& id : leases_.ids()) on_lease_gone_(id);
-  leases_.clear();
+  std::vector<std::string> gone;
+  {
+    std::lock_guard lock(lease_mutex_);
+    attachable_ = false;
+    gone = leases_.ids();
+    leases_.clear();
+    linger_until_.reset();
+  }
+  for (const auto& id : gone) on_lease_gone_(id);
   lease_timer_.cancel();
-  linger_until_.reset();
   {
     std::lock_guard lock(snapshot_mutex_);
     snapshot_.lease_count = 0;
@@ -283,19 +297,48 @@ void session::attach(std::string client_name, std::chrono::seconds ttl, steady_t
       if (auto s = weak.lock()) s->on_waiter_deadline(id);
     });
     self->waiters_.push_back(std::move(w));
+    std::lock_guard lock(self->lease_mutex_);
     self->linger_until_.reset();  // someone wants this session again
   });
 }
 
-void session::grant(waiter& w) {
-  const auto& l = leases_.add(w.client_name, w.ttl, std::chrono::steady_clock::now());
+lease_grant session::add_lease_locked(const std::string& client_name, std::chrono::seconds ttl) {
+  const auto& l = leases_.add(client_name, ttl, std::chrono::steady_clock::now());
+  linger_until_.reset();
   lease_grant g;
   g.lease_id = l.id;
-  g.expires_at = std::chrono::system_clock::now() + w.ttl;
-  spdlog::info("session '{}': lease {}… granted to '{}' (ttl {} s, {} leases)", name_, l.id.substr(0, 8),
-               w.client_name, w.ttl.count(), leases_.size());
+  g.expires_at = std::chrono::system_clock::now() + ttl;
+  const auto count = static_cast<std::uint32_t>(leases_.size());
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.lease_count = count;
+  snapshot_.linger_until.reset();
+  g.status = snapshot_;
+  return g;
+}
+
+std::optional<lease_grant> session::try_attach_ready(const std::string& client_name, std::chrono::seconds ttl) {
+  std::optional<lease_grant> g;
+  {
+    std::lock_guard lock(lease_mutex_);
+    if (!attachable_) return std::nullopt;
+    g = add_lease_locked(client_name, ttl);
+  }
+  spdlog::debug("session '{}': lease {}… granted to '{}' (ttl {} s, {} leases)", name_, g->lease_id.substr(0, 8),
+                client_name, ttl.count(), g->status.lease_count);
+  // Timers and events belong to the strand.
+  asio::post(strand_, [self = shared_from_this()] { self->leases_changed("lease granted"); });
+  return g;
+}
+
+void session::grant(waiter& w) {
+  lease_grant g;
+  {
+    std::lock_guard lock(lease_mutex_);
+    g = add_lease_locked(w.client_name, w.ttl);
+  }
+  spdlog::info("session '{}': lease {}… granted to '{}' (ttl {} s, {} leases)", name_, g.lease_id.substr(0, 8),
+               w.client_name, w.ttl.count(), g.status.lease_count);
   leases_changed("lease granted");
-  g.status = snapshot();
   auto done = std::move(w.done);
   done(std::move(g));
 }
@@ -334,7 +377,11 @@ void session::on_waiter_deadline(std::uint64_t waiter_id) {
 
 void session::renew(std::string lease_id, std::function<void(result<system_time>)> done) {
   asio::post(strand_, [self = shared_from_this(), lease_id = std::move(lease_id), done = std::move(done)] {
-    auto expiry = self->leases_.renew(lease_id, std::chrono::steady_clock::now());
+    std::optional<steady_time> expiry;
+    {
+      std::lock_guard lock(self->lease_mutex_);
+      expiry = self->leases_.renew(lease_id, std::chrono::steady_clock::now());
+    }
     if (!expiry) {
       done(error{errc::not_found, "lease_id: no such lease on session '" + self->name_ + "' (expired or released)"});
       return;
@@ -346,12 +393,17 @@ void session::renew(std::string lease_id, std::function<void(result<system_time>
 
 void session::release(std::string lease_id, bool force, std::function<void(result<status_snapshot>)> done) {
   asio::post(strand_, [self = shared_from_this(), lease_id = std::move(lease_id), force, done = std::move(done)] {
-    if (!self->leases_.remove(lease_id)) {
-      done(error{errc::not_found, "lease_id: no such lease on session '" + self->name_ + "' (expired or released)"});
-      return;
+    std::size_t left = 0;
+    {
+      std::lock_guard lock(self->lease_mutex_);
+      if (!self->leases_.remove(lease_id)) {
+        done(error{errc::not_found, "lease_id: no such lease on session '" + self->name_ + "' (expired or released)"});
+        return;
+      }
+      left = self->leases_.size();
     }
     spdlog::info("session '{}': lease {}… released{} ({} left)", self->name_, lease_id.substr(0, 8),
-                 force ? " with force" : "", self->leases_.size());
+                 force ? " with force" : "", left);
     if (force) {
       self->begin_stop("force disconnect by lease " + lease_id.substr(0, 8) + "…");
     } else {
@@ -363,20 +415,22 @@ void session::release(std::string lease_id, bool force, std::function<void(resul
 
 void session::leases_changed(const std::string& reason) {
   const auto now = std::chrono::steady_clock::now();
-  const bool idle = leases_.empty() && waiters_.empty() && !stop_requested_ && is_live(state_);
-  if (idle && !linger_until_) {
-    const auto linger = spec_.linger.value_or(settings_.default_linger);
-    if (linger.count() == 0) {
-      begin_stop("last lease released (linger 0 s)");
-      return;
-    }
-    linger_until_ = now + linger;
-    spdlog::info("session '{}': no leases left, lingering {} s", name_, linger.count());
-  } else if (!idle) {
-    linger_until_.reset();
-  }
+  const auto linger = spec_.linger.value_or(settings_.default_linger);
+  bool stop_now = false;
   {
-    std::lock_guard lock(snapshot_mutex_);
+    std::lock_guard lock(lease_mutex_);
+    const bool idle = leases_.empty() && waiters_.empty() && !stop_requested_ && is_live(state_);
+    if (idle && !linger_until_) {
+      if (linger.count() == 0) {
+        stop_now = true;
+      } else {
+        linger_until_ = now + linger;
+        spdlog::info("session '{}': no leases left, lingering {} s", name_, linger.count());
+      }
+    } else if (!idle) {
+      linger_until_.reset();
+    }
+    std::lock_guard snapshot_lock(snapshot_mutex_);
     snapshot_.lease_count = static_cast<std::uint32_t>(leases_.size());
     if (linger_until_) {
       snapshot_.linger_until = std::chrono::system_clock::now() + (*linger_until_ - now);
@@ -384,13 +438,21 @@ void session::leases_changed(const std::string& reason) {
       snapshot_.linger_until.reset();
     }
   }
+  if (stop_now) {
+    begin_stop("last lease released (linger 0 s)");
+    return;
+  }
   arm_lease_timer();
   publish(reason);
 }
 
 void session::arm_lease_timer() {
-  std::optional<steady_time> next = leases_.next_expiry();
-  if (linger_until_ && (!next || *linger_until_ < *next)) next = linger_until_;
+  std::optional<steady_time> next;
+  {
+    std::lock_guard lock(lease_mutex_);
+    next = leases_.next_expiry();
+    if (linger_until_ && (!next || *linger_until_ < *next)) next = linger_until_;
+  }
   if (!next) {
     lease_timer_.cancel();
     return;
@@ -404,13 +466,22 @@ void session::arm_lease_timer() {
 
 void session::on_lease_timer() {
   const auto now = std::chrono::steady_clock::now();
-  auto expired = leases_.expire(now);
+  std::vector<lease> expired;
+  bool linger_over = false;
+  {
+    std::lock_guard lock(lease_mutex_);
+    expired = leases_.expire(now);
+    linger_over = linger_until_ && *linger_until_ <= now && leases_.empty() && waiters_.empty();
+    // Decided under the lock: a fast-path attach either came first (no stop) or
+    // finds the session no longer attachable.
+    if (linger_over) attachable_ = false;
+  }
   for (const auto& l : expired) {
     spdlog::info("session '{}': lease {}… of '{}' expired (not renewed within {} s)", name_, l.id.substr(0, 8),
                  l.client_name, l.ttl.count());
     on_lease_gone_(l.id);
   }
-  if (linger_until_ && *linger_until_ <= now && leases_.empty() && waiters_.empty()) {
+  if (linger_over) {
     const auto linger = spec_.linger.value_or(settings_.default_linger);
     begin_stop("idle linger of " + std::to_string(linger.count()) + " s expired with no leases");
     return;
@@ -437,7 +508,11 @@ void session::stop(std::string reason, std::function<void()> done) {
 
 void session::begin_stop(std::string reason) {
   if (stop_requested_) return;
-  stop_requested_ = true;
+  {
+    std::lock_guard lock(lease_mutex_);
+    attachable_ = false;
+    stop_requested_ = true;
+  }
   accepting_ = false;
   stop_reason_ = std::move(reason);
   spdlog::info("session '{}': closing: {}", name_, stop_reason_);

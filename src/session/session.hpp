@@ -63,6 +63,10 @@ class session : public std::enable_shared_from_this<session> {
   // when it ends in FAILED, deadline_exceeded at `deadline`, cancelled if it closes.
   void attach(std::string client_name, std::chrono::seconds ttl, steady_time deadline,
               std::function<void(result<lease_grant>)> done);
+  // The fast path for the common case: when the session is READY, adds a lease at once
+  // on the calling thread (no strand hop) and returns it; nullopt otherwise (then use
+  // attach()).
+  std::optional<lease_grant> try_attach_ready(const std::string& client_name, std::chrono::seconds ttl);
   // Renews the lease; not_found if unknown.
   void renew(std::string lease_id, std::function<void(result<system_time>)> done);
   // Ends the lease (force: logs out at once, ending every lease). not_found if unknown.
@@ -91,6 +95,7 @@ class session : public std::enable_shared_from_this<session> {
   void grant_waiters();
   void fail_waiters(const error& e);
   void grant(waiter& w);
+  lease_grant add_lease_locked(const std::string& client_name, std::chrono::seconds ttl);
   void on_waiter_deadline(std::uint64_t waiter_id);
   void arm_lease_timer();
   void on_lease_timer();
@@ -117,13 +122,18 @@ class session : public std::enable_shared_from_this<session> {
   bool ever_ready_ = false;
   backoff backoff_;
   asio::steady_timer wake_;  // keepalive / backoff sleep; cancelled to wake run()
-  lease_table leases_;
   asio::steady_timer lease_timer_;
-  std::optional<steady_time> linger_until_;
   std::list<waiter> waiters_;
   std::uint64_t next_waiter_id_ = 1;
   std::vector<std::function<void()>> stop_callbacks_;
   session_counters counters_base_;  // totals of earlier connections
+
+  // ---- guarded by lease_mutex_: also touched by try_attach_ready() on gRPC threads.
+  // Lock order: lease_mutex_ before snapshot_mutex_.
+  mutable std::mutex lease_mutex_;
+  lease_table leases_;
+  std::optional<steady_time> linger_until_;
+  bool attachable_ = false;  // READY and not stopping: try_attach_ready() may grant
 
   // ---- published view
   mutable std::mutex snapshot_mutex_;

@@ -65,6 +65,13 @@ void session_registry::connect(connect_request request, steady_time deadline,
 
 void session_registry::attach(std::shared_ptr<session> s, connect_request request, steady_time deadline,
                               bool created, int retries, std::function<void(result<connect_outcome>)> done) {
+  if (auto fast = s->try_attach_ready(request.client_name, request.lease_ttl)) {
+    {
+      std::lock_guard lock(mutex_);
+      leases_[fast->lease_id] = s;
+    }
+    return done(connect_outcome{std::move(*fast), created});
+  }
   auto client_name = request.client_name;
   const auto ttl = request.lease_ttl;
   s->attach(std::move(client_name), ttl, deadline,
