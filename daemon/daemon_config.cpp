@@ -85,6 +85,8 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
     return parse_duration(key, value, 10, 3600000, r.session.reconnect.initial);
   } else if (key == "reconnect-max-ms") {
     return parse_duration(key, value, 10, 3600000, r.session.reconnect.max);
+  } else if (key == "dead-session-retention-seconds") {
+    return parse_duration(key, value, 0, 30 * 86400, r.dead_session_retention);
   } else if (key == "command-timeout-ms") {
     return parse_duration(key, value, 100, 3600000, r.session.command_timeout);
   } else {
@@ -138,7 +140,8 @@ std::string render_config(const daemon_config& c) {
       << "max-sessions = " << c.registry.max_sessions << "\n"
       << "reconnect-initial-ms = " << c.registry.session.reconnect.initial.count() << "\n"
       << "reconnect-max-ms = " << c.registry.session.reconnect.max.count() << "\n"
-      << "command-timeout-ms = " << c.registry.session.command_timeout.count() << "\n";
+      << "command-timeout-ms = " << c.registry.session.command_timeout.count() << "\n"
+      << "dead-session-retention-seconds = " << c.registry.dead_session_retention.count() << "\n";
   return out.str();
 }
 

@@ -41,6 +41,8 @@ Options (each may also be set in the config file as `key = value`, without "--")
   --reconnect-initial-ms N      first reconnect delay; doubles, with jitter [500]
   --reconnect-max-ms N          reconnect delay cap [60000]
   --command-timeout-ms N        bound on each IMAP command (NOOP, LOGOUT, ...) [30000]
+  --dead-session-retention-seconds N
+                                FAILED/CLOSED sessions stay in Status this long [3600]
   --print-config                print the effective settings and exit
   --help, --version
 

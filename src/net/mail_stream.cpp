@@ -3,6 +3,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <vector>
+
 namespace mailbroker::net {
 namespace {
 
@@ -30,21 +32,22 @@ deadline_guard mail_stream::make_guard(duration timeout) {
 awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t port, duration timeout) {
   auto executor = co_await asio::this_coro::executor;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  asio::ip::tcp::resolver resolver(executor);
+  auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor);
   error_code ec;
-
-  // The resolver runs on a background thread; bound it with a timer that cancels it.
-  asio::steady_timer resolve_timer(executor, timeout);
-  resolve_timer.async_wait([&resolver](error_code timer_ec) {
-    if (!timer_ec) resolver.cancel();
-  });
-  auto endpoints =
-      co_await resolver.async_resolve(host, std::to_string(port), redirect_error(use_awaitable, ec));
-  resolve_timer.cancel();
-  if (ec == asio::error::operation_aborted) {
+  bool resolve_expired = false;
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  {
+    // getaddrinfo runs on Asio's resolver thread; the guard cancels it at the deadline.
+    deadline_guard guard(executor, timeout, [resolver] { resolver->cancel(); });
+    auto results =
+        co_await resolver->async_resolve(host, std::to_string(port), redirect_error(use_awaitable, ec));
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+    resolve_expired = guard.expired();
+  }
+  if (resolve_expired) {
     co_return error{errc::deadline_exceeded, "resolving '" + host + "' timed out"};
   }
-  if (ec) {
+  if (ec || endpoints.empty()) {
     co_return error{errc::unavailable, "cannot resolve server.host '" + host + "': " + ec.message()};
   }
 

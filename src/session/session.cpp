@@ -214,17 +214,12 @@ void session::set_state(session_state next, std::string reason) {
                                                                                   : spdlog::level::info;
     spdlog::log(level, "session '{}': {} -> {}: {}", name_, state_name(previous), state_name(next), reason);
   }
-  status_event ev;
-  ev.previous_state = previous;
-  ev.reason = std::move(reason);
-  ev.at = std::chrono::system_clock::now();
-  ev.status = snapshot();
-  if (on_event_) on_event_(ev);
+  publish(std::move(reason), previous);
 }
 
-void session::publish(std::string reason) {
+void session::publish(std::string reason, std::optional<session_state> previous) {
   status_event ev;
-  ev.previous_state = state_;
+  ev.previous_state = previous.value_or(state_);
   ev.reason = std::move(reason);
   ev.at = std::chrono::system_clock::now();
   ev.status = snapshot();

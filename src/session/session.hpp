@@ -91,7 +91,8 @@ class session : public std::enable_shared_from_this<session> {
 
   void set_state(session_state next, std::string reason);
   void record_error(const error& e);
-  void publish(std::string reason);
+  // Sends the current snapshot to on_event_; `previous` defaults to the current state.
+  void publish(std::string reason, std::optional<session_state> previous = std::nullopt);
   void grant_waiters();
   void fail_waiters(const error& e);
   void grant(waiter& w);

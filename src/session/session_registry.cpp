@@ -45,11 +45,7 @@ void session_registry::connect(connect_request request, steady_time deadline,
         return done(error{errc::resource_exhausted, "max_sessions (" + std::to_string(settings_.max_sessions) +
                                                         ") live sessions reached; disconnect one first"});
       }
-      target = std::make_shared<session>(
-          executor_, request.name, request.spec, settings_.session,
-          [this](const status_event& ev) { on_session_event(ev); },
-          [this](const std::string& lease_id) { on_lease_gone(lease_id); });
-      sessions_[request.name] = target;
+      target = make_session_locked(request);
       created = true;
     }
   }
@@ -105,16 +101,29 @@ void session_registry::connect_retry(connect_request request, steady_time deadli
     } else if (it != sessions_.end() && it->second->accepting()) {
       return done(error{errc::failed_precondition, "session '" + request.name + "' was replaced with another spec"});
     } else {
-      target = std::make_shared<session>(
-          executor_, request.name, request.spec, settings_.session,
-          [this](const status_event& ev) { on_session_event(ev); },
-          [this](const std::string& lease_id) { on_lease_gone(lease_id); });
-      sessions_[request.name] = target;
+      target = make_session_locked(request);
       created = true;
     }
   }
   if (created) target->start();
   attach(std::move(target), std::move(request), deadline, created, retries, std::move(done));
+}
+
+std::shared_ptr<session> session_registry::make_session_locked(const connect_request& request) {
+  // Dead sessions stay visible in Status for a while (their last error is what an
+  // operator looks for), then go, so bots inventing names cannot grow the map forever.
+  const auto cutoff = std::chrono::system_clock::now() - settings_.dead_session_retention;
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    const auto st = it->second->snapshot();
+    const bool stale = !is_live(st.state) && st.state_since < cutoff;
+    it = stale ? sessions_.erase(it) : std::next(it);
+  }
+  auto s = std::make_shared<session>(
+      executor_, request.name, request.spec, settings_.session,
+      [this](const status_event& ev) { on_session_event(ev); },
+      [this](const std::string& lease_id) { on_lease_gone(lease_id); });
+  sessions_[request.name] = s;
+  return s;
 }
 
 std::shared_ptr<session> session_registry::find_by_lease(const std::string& lease_id) const {

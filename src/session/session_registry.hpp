@@ -28,6 +28,8 @@ struct registry_settings {
   std::chrono::seconds default_lease_ttl{300};
   std::chrono::seconds max_lease_ttl{86400};
   std::size_t max_sessions = 1000;  // live sessions at once
+  // FAILED / CLOSED sessions stay in Status this long, then are forgotten.
+  std::chrono::seconds dead_session_retention{3600};
 };
 
 struct connect_request {
@@ -77,6 +79,8 @@ class session_registry {
  private:
   void on_session_event(const status_event& ev);
   void on_lease_gone(const std::string& lease_id);
+  // Creates and registers a session (pruning long-dead ones). Caller holds mutex_.
+  std::shared_ptr<session> make_session_locked(const connect_request& request);
   std::shared_ptr<session> find_by_lease(const std::string& lease_id) const;
   void attach(std::shared_ptr<session> s, connect_request request, steady_time deadline, bool created, int retries,
               std::function<void(result<connect_outcome>)> done);
