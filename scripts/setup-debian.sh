@@ -45,6 +45,14 @@ PACKAGES=(
   iproute2
   curl
 )
+# Deliberately not listed: nodejs, npm (for scripts/testbed/oauth2.sh, which
+# needs Node.js >= 20.18 for oidc-provider 9). This project's machines come
+# with Node.js 20 + npm from NodeSource, installed as the dpkg package
+# "nodejs" (20.x-nodesource, which Provides and Conflicts with "npm"). The
+# dpkg check below would call "npm" missing there, and 'apt-get install npm'
+# then fails ("nodejs : Conflicts: npm"); asking for Debian's nodejs too would
+# downgrade Node.js to Debian 12's 18.20, too old for oidc-provider 9. See
+# scripts/testbed/README.md ("OAuth2 server") for a plain Debian 12 machine.
 
 log() { printf 'setup-debian: %s\n' "$*" >&2; }
 
@@ -63,8 +71,19 @@ missing_packages() {
   done
 }
 
+# Only a warning: the OAuth2 test server (scripts/testbed/oauth2.sh) needs
+# node and npm, which this script does not install (see above).
+check_node() {
+  local tool
+  for tool in node npm; do
+    command -v "$tool" >/dev/null ||
+      log "warning: '$tool' not found: scripts/testbed/oauth2.sh needs Node.js >= 20.18 with npm (not installed by this script)"
+  done
+}
+
 main() {
   command -v dpkg-query >/dev/null || { log "dpkg-query not found: this script is for Debian/Ubuntu"; exit 1; }
+  check_node
 
   local missing
   mapfile -t missing < <(missing_packages)
