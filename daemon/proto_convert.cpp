@@ -111,6 +111,40 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
       case pb::SecretRef::SOURCE_NOT_SET: break;
     }
   }
+  if (spec.auth().has_oauth2_client_credentials()) {
+    const auto& cc = spec.auth().oauth2_client_credentials();
+    s.auth = session::auth_method::oauth2_client_credentials;
+    s.username = cc.username();
+    auto& o = s.oauth2;
+    switch (cc.provider()) {
+      case pb::OAUTH2_PROVIDER_UNSPECIFIED: o.provider = session::oauth2_provider::unspecified; break;
+      case pb::OAUTH2_PROVIDER_MICROSOFT: o.provider = session::oauth2_provider::microsoft; break;
+      case pb::OAUTH2_PROVIDER_GOOGLE: o.provider = session::oauth2_provider::google; break;
+      case pb::OAUTH2_PROVIDER_YAHOO: o.provider = session::oauth2_provider::yahoo; break;
+      case pb::OAUTH2_PROVIDER_MSN: o.provider = session::oauth2_provider::msn; break;
+      case pb::OAUTH2_PROVIDER_CUSTOM: o.provider = session::oauth2_provider::custom; break;
+      default: return invalid("spec.auth.oauth2_client_credentials.provider: unknown value");
+    }
+    switch (cc.cloud()) {
+      case pb::AZURE_CLOUD_UNSPECIFIED:
+      case pb::AZURE_CLOUD_GLOBAL: o.cloud = session::azure_cloud::global; break;
+      case pb::AZURE_CLOUD_US_GCC_HIGH: o.cloud = session::azure_cloud::us_gcc_high; break;
+      default: return invalid("spec.auth.oauth2_client_credentials.cloud: unknown value");
+    }
+    o.tenant_id = cc.tenant_id();
+    o.client_id = cc.client_id();
+    o.token_url = cc.token_url();
+    o.token_ca_file = cc.token_ca_file();
+    for (const auto& scope : cc.scopes()) o.scopes.push_back(scope);
+    using src = secrets::secret_ref::source;
+    const auto& cs = cc.client_secret();
+    switch (cs.source_case()) {
+      case pb::SecretRef::kInlineValue: o.client_secret = {src::inline_value, cs.inline_value()}; break;
+      case pb::SecretRef::kEnv: o.client_secret = {src::env, cs.env()}; break;
+      case pb::SecretRef::kFile: o.client_secret = {src::file, cs.file()}; break;
+      case pb::SecretRef::SOURCE_NOT_SET: break;
+    }
+  }
   s.keepalive = std::chrono::seconds(spec.keepalive_seconds());
   s.connect_timeout = std::chrono::milliseconds(spec.connect_timeout_ms());
   if (spec.has_linger_seconds()) s.linger = std::chrono::seconds(spec.linger_seconds());
@@ -147,6 +181,20 @@ void to_proto(const session::status_snapshot& s, pb::SessionStatus* out) {
   c->set_connects(s.counters.connects);
   out->set_close_reason(s.close_reason);
   if (s.linger_until) to_proto(*s.linger_until, out->mutable_linger_until());
+  if (s.token) {
+    auto* t = out->mutable_token();
+    t->set_token_url(s.token->token_url);
+    t->set_mechanism(s.token->mechanism);
+    t->set_refresh_count(s.token->refresh_count);
+    if (s.token->valid_until) to_proto(*s.token->valid_until, t->mutable_valid_until());
+    if (s.token->last_refresh) to_proto(*s.token->last_refresh, t->mutable_last_refresh());
+    if (s.token->last_refresh_error) {
+      auto* e = t->mutable_last_refresh_error();
+      e->set_code(std::string(errc_name(s.token->last_refresh_error->code)));
+      e->set_message(s.token->last_refresh_error->message);
+      to_proto(s.token->last_refresh_error->at, e->mutable_at());
+    }
+  }
 }
 
 void to_proto(const session::status_event& e, pb::SessionEvent* out) {

@@ -90,9 +90,40 @@ int run_connect(const invocation& inv) {
   // Last, so that a typo elsewhere never costs the user a typed password.
   auto password = password_from_args(inv.args, *user + "@" + *host);
   if (!password) return usage_error("connect", password.err().message);
-  auto* basic = spec->mutable_auth()->mutable_basic();
-  basic->set_username(*user);
-  *basic->mutable_password() = std::move(password.value());
+  if (auto client_id = inv.args.value("--oauth2-client-id")) {
+    auto* cc = spec->mutable_auth()->mutable_oauth2_client_credentials();
+    cc->set_username(*user);
+    cc->set_client_id(*client_id);
+    *cc->mutable_client_secret() = std::move(password.value());
+    const auto token_url = inv.args.value("--oauth2-token-url");
+    const auto provider = inv.args.value("--oauth2-provider").value_or(token_url ? "custom" : "microsoft");
+    if (provider == "microsoft") cc->set_provider(pb::OAUTH2_PROVIDER_MICROSOFT);
+    else if (provider == "custom") cc->set_provider(pb::OAUTH2_PROVIDER_CUSTOM);
+    else if (provider == "google") cc->set_provider(pb::OAUTH2_PROVIDER_GOOGLE);  // the daemon explains the refusal
+    else if (provider == "yahoo") cc->set_provider(pb::OAUTH2_PROVIDER_YAHOO);
+    else if (provider == "msn") cc->set_provider(pb::OAUTH2_PROVIDER_MSN);
+    else return usage_error("connect", "--oauth2-provider: '" + provider + "' is not one of microsoft, custom");
+    const auto cloud = inv.args.value("--oauth2-cloud").value_or("global");
+    if (cloud == "global") cc->set_cloud(pb::AZURE_CLOUD_GLOBAL);
+    else if (cloud == "us-gcc-high") cc->set_cloud(pb::AZURE_CLOUD_US_GCC_HIGH);
+    else return usage_error("connect", "--oauth2-cloud: '" + cloud + "' is not one of global, us-gcc-high");
+    cc->set_tenant_id(inv.args.value("--oauth2-tenant").value_or(""));
+    cc->set_token_url(token_url.value_or(""));
+    cc->set_token_ca_file(inv.args.value("--oauth2-token-ca-file").value_or(""));
+    if (auto scopes = inv.args.value("--oauth2-scope")) {
+      std::string_view rest = *scopes;
+      while (!rest.empty()) {
+        const auto space = rest.find(' ');
+        if (space != 0) cc->add_scopes(std::string(rest.substr(0, space)));
+        if (space == std::string_view::npos) break;
+        rest.remove_prefix(space + 1);
+      }
+    }
+  } else {
+    auto* basic = spec->mutable_auth()->mutable_basic();
+    basic->set_username(*user);
+    *basic->mutable_password() = std::move(password.value());
+  }
 
   daemon_link link(inv.globals);
   pb::ConnectResponse response;

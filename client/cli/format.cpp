@@ -108,6 +108,15 @@ void print_status_block(std::ostream& out, const pb::SessionStatus& s) {
     if (e.has_at()) out << " at " << format_time(e.at());
     out << ": " << e.message() << '\n';
   }
+  if (s.has_token()) {
+    const auto& t = s.token();
+    out << "  token:     " << (t.mechanism().empty() ? std::string("-") : t.mechanism()) << " from " << t.token_url()
+        << "  valid until " << (t.has_valid_until() ? format_time(t.valid_until()) : std::string("-"))
+        << "  refreshes=" << t.refresh_count() << '\n';
+    if (t.has_last_refresh_error()) {
+      out << "  token error: " << t.last_refresh_error().code() << ": " << t.last_refresh_error().message() << '\n';
+    }
+  }
   if (s.has_linger_until()) out << "  linger until: " << format_time(s.linger_until()) << '\n';
   if (!s.close_reason().empty()) out << "  close reason: " << s.close_reason() << '\n';
 }

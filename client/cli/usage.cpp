@@ -59,6 +59,17 @@ Credentials (--user and exactly one password source):
   A password is never taken from the command line (--password is refused): every
   local user can read a process's arguments, and shells keep them in history.
 
+OAuth2 client credentials (instead of a password; the password source then supplies
+the client secret, and --user is the mailbox to log in as):
+  --oauth2-client-id ID        application (client) id: selects OAuth2
+  --oauth2-provider NAME       microsoft | custom [custom with --oauth2-token-url,
+                               else microsoft]; google, yahoo and msn are refused
+  --oauth2-tenant TENANT       Microsoft directory (tenant) id or domain
+  --oauth2-cloud CLOUD         global | us-gcc-high (Microsoft) [global]
+  --oauth2-token-url URL       token endpoint (https) [the provider's]
+  --oauth2-scope SCOPES        space-separated scopes [the provider's mail scope]
+  --oauth2-token-ca-file PATH  CA file for the token endpoint [system store]
+
 Session and lease:
   --keepalive SECONDS          NOOP interval while idle, 5..1740 [60]
   --connect-timeout-ms N       bound on each connection attempt [15000]

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/token_cache.hpp"
 #include "net/tls_context.hpp"
 #include "protocol/imap/client.hpp"
 #include "secrets/secret_ref.hpp"
@@ -133,6 +134,17 @@ awaitable<error> session::connect_once() {
   if (stop_requested_) co_return error{errc::cancelled, stop_reason_};
 
   set_state(session_state::authenticating, "logging in as " + spec_.username);
+  if (spec_.auth == auth_method::oauth2_client_credentials) {
+    if (!settings_.tokens) co_return error{errc::internal, "no token cache configured"};
+    auto token = co_await settings_.tokens->get(oauth2_credentials());
+    refresh_token_status({});
+    if (!token) co_return token.err();
+    auto mechanism = co_await client_->authenticate_oauth(spec_.username, token.value());
+    std::fill(token.value().begin(), token.value().end(), '\0');
+    if (!mechanism) co_return mechanism.err();
+    refresh_token_status(mechanism.value());
+    co_return error::none();
+  }
   auto password = secrets::resolve(spec_.password, "spec.auth.basic.password");
   if (!password) co_return password.err();
   error e = co_await client_->login(spec_.username, password.value());
@@ -178,6 +190,28 @@ awaitable<void> session::sleep_interruptibly(std::chrono::milliseconds delay) {
   error_code ec;
   wake_.expires_after(delay);
   co_await wake_.async_wait(redirect_error(use_awaitable, ec));
+}
+
+auth::client_credentials session::oauth2_credentials() const {
+  return {spec_.oauth2.token_url, spec_.oauth2.client_id, spec_.oauth2.client_secret, spec_.oauth2.scopes,
+          spec_.oauth2.token_ca_file};
+}
+
+void session::refresh_token_status(const std::string& mechanism) {
+  const auto state = settings_.tokens->state(oauth2_credentials());
+  std::lock_guard lock(snapshot_mutex_);
+  auto& t = snapshot_.token ? *snapshot_.token : snapshot_.token.emplace();
+  t.token_url = spec_.oauth2.token_url;
+  if (!mechanism.empty()) t.mechanism = mechanism;
+  t.valid_until = state.valid_until;
+  t.last_refresh = state.last_refresh;
+  t.refresh_count = state.refresh_count;
+  if (state.last_error) {
+    t.last_refresh_error = error_record{state.last_error->code, state.last_error->message,
+                                        state.last_error_at.value_or(std::chrono::system_clock::now())};
+  } else {
+    t.last_refresh_error.reset();
+  }
 }
 
 void session::refresh_counters() {

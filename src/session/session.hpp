@@ -28,10 +28,15 @@
 namespace mailbroker::imap {
 class client;
 }
+namespace mailbroker::auth {
+class token_cache;
+struct client_credentials;
+}
 
 namespace mailbroker::session {
 
 struct session_settings {
+  std::shared_ptr<auth::token_cache> tokens;  // shared by every OAuth2 session
   std::chrono::seconds default_linger{60};
   backoff_policy reconnect;
   std::chrono::milliseconds command_timeout{30000};
@@ -104,6 +109,8 @@ class session : public std::enable_shared_from_this<session> {
   void begin_stop(std::string reason);
   void finish(session_state final_state, const std::string& reason);
   void refresh_counters();
+  void refresh_token_status(const std::string& mechanism);
+  auth::client_credentials oauth2_credentials() const;
 
   const std::string name_;
   const session_spec spec_;

@@ -2,10 +2,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/token_cache.hpp"
+
 namespace mailbroker::session {
 
+namespace {
+registry_settings with_token_cache(registry_settings settings) {
+  if (!settings.session.tokens) settings.session.tokens = std::make_shared<auth::token_cache>();
+  return settings;
+}
+}  // namespace
+
 session_registry::session_registry(asio::any_io_executor executor, registry_settings settings)
-    : executor_(std::move(executor)), settings_(settings) {}
+    : executor_(std::move(executor)), settings_(with_token_cache(std::move(settings))) {}
 
 session_registry::~session_registry() = default;
 

@@ -22,6 +22,47 @@ bool valid_host(std::string_view host) {
 
 error invalid(std::string message) { return {errc::invalid_argument, std::move(message)}; }
 
+// Fills in the provider preset (token endpoint, default scope) and checks the fields.
+error normalise_oauth2(oauth2_settings& o) {
+  const std::string f = "spec.auth.oauth2_client_credentials.";
+  switch (o.provider) {
+    case oauth2_provider::google:
+    case oauth2_provider::yahoo:
+    case oauth2_provider::msn:
+      return invalid(f + "provider: the client credentials grant is only offered by the Microsoft identity "
+                         "platform (or a custom RFC 6749 server); Gmail, Yahoo and MSN mailboxes need the "
+                         "authorization-code flow");
+    case oauth2_provider::microsoft: {
+      if (o.tenant_id.empty()) return invalid(f + "tenant_id is required for the Microsoft identity platform");
+      for (unsigned char c : o.tenant_id) {
+        if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_')) return invalid(f + "tenant_id has invalid characters");
+      }
+      const bool gcc_high = o.cloud == azure_cloud::us_gcc_high;
+      if (o.token_url.empty()) {
+        o.token_url = std::string(gcc_high ? "https://login.microsoftonline.us/" : "https://login.microsoftonline.com/") +
+                      o.tenant_id + "/oauth2/v2.0/token";
+      }
+      if (o.scopes.empty()) {
+        o.scopes.push_back(gcc_high ? "https://outlook.office365.us/.default" : "https://outlook.office365.com/.default");
+      }
+      break;
+    }
+    case oauth2_provider::unspecified:
+    case oauth2_provider::custom:
+      if (o.token_url.empty()) return invalid(f + "token_url is required for a custom OAuth2 server");
+      o.provider = oauth2_provider::custom;
+      break;
+  }
+  if (o.token_url.rfind("https://", 0) != 0 || o.token_url.size() <= 8) {
+    return invalid(f + "token_url must be an https:// URL");
+  }
+  if (o.client_id.empty()) return invalid(f + "client_id is required");
+  if (o.client_secret.empty() || o.client_secret.value.empty()) {
+    return invalid(f + "client_secret is required (inline_value, env or file)");
+  }
+  return error::none();
+}
+
 }  // namespace
 
 std::string_view protocol_name(protocol p) {
@@ -47,6 +88,7 @@ std::string_view auth_method_name(auth_method m) {
   switch (m) {
     case auth_method::none: return "none";
     case auth_method::basic: return "basic";
+    case auth_method::oauth2_client_credentials: return "oauth2_client_credentials";
   }
   return "unknown";
 }
@@ -86,10 +128,19 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port) {
   }
   spec.tls_server_name = lower(spec.tls_server_name);
 
-  if (spec.auth == auth_method::none) return invalid("spec.auth is required (basic: username + password)");
-  if (spec.username.empty()) return invalid("spec.auth.basic.username is required");
-  if (spec.password.empty()) return invalid("spec.auth.basic.password is required (inline_value, env or file)");
-  if (spec.password.value.empty()) return invalid("spec.auth.basic.password is empty");
+  if (spec.auth == auth_method::none) {
+    return invalid("spec.auth is required (basic, or oauth2_client_credentials)");
+  }
+  if (spec.auth == auth_method::basic) {
+    if (spec.username.empty()) return invalid("spec.auth.basic.username is required");
+    if (spec.password.empty()) return invalid("spec.auth.basic.password is required (inline_value, env or file)");
+    if (spec.password.value.empty()) return invalid("spec.auth.basic.password is empty");
+  } else {
+    if (auto e = normalise_oauth2(spec.oauth2); !e.ok()) return e;
+    if (spec.username.empty()) {
+      return invalid("spec.auth.oauth2_client_credentials.username (the mailbox to log in as) is required");
+    }
+  }
 
   if (spec.keepalive.count() == 0) spec.keepalive = default_keepalive;
   if (spec.keepalive < min_keepalive || spec.keepalive > max_keepalive) {
@@ -121,6 +172,15 @@ std::string fingerprint(const session_spec& s) {
   add("auth", auth_method_name(s.auth));
   add("username", s.username);
   add("password", secrets::identity(s.password));
+  if (s.auth == auth_method::oauth2_client_credentials) {
+    add("token_url", s.oauth2.token_url);
+    add("client_id", s.oauth2.client_id);
+    add("client_secret", secrets::identity(s.oauth2.client_secret));
+    std::string scopes;
+    for (const auto& sc : s.oauth2.scopes) scopes += sc + " ";
+    add("scopes", scopes);
+    add("token_ca_file", s.oauth2.token_ca_file);
+  }
   return sha256_hex(canonical);
 }
 
@@ -138,6 +198,12 @@ std::string first_difference(const session_spec& a, const session_spec& b) {
   if (a.auth != b.auth) return diff("spec.auth", std::string(auth_method_name(a.auth)), std::string(auth_method_name(b.auth)));
   if (a.username != b.username) return diff("spec.auth.basic.username", a.username, b.username);
   if (secrets::identity(a.password) != secrets::identity(b.password)) return "spec.auth.basic.password";
+  const std::string f = "spec.auth.oauth2_client_credentials.";
+  if (a.oauth2.token_url != b.oauth2.token_url) return diff(f + "token_url", a.oauth2.token_url, b.oauth2.token_url);
+  if (a.oauth2.client_id != b.oauth2.client_id) return diff(f + "client_id", a.oauth2.client_id, b.oauth2.client_id);
+  if (secrets::identity(a.oauth2.client_secret) != secrets::identity(b.oauth2.client_secret)) return f + "client_secret";
+  if (a.oauth2.scopes != b.oauth2.scopes) return f + "scopes";
+  if (a.oauth2.token_ca_file != b.oauth2.token_ca_file) return f + "token_ca_file";
   return {};
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 #include "secrets/secret_ref.hpp"
@@ -15,7 +16,22 @@ namespace mailbroker::session {
 
 enum class protocol { imap, pop3, smtp, ews };
 enum class tls_mode { implicit, starttls, plain };
-enum class auth_method { none, basic };
+enum class auth_method { none, basic, oauth2_client_credentials };
+enum class oauth2_provider { unspecified, microsoft, google, yahoo, msn, custom };
+enum class azure_cloud { global, us_gcc_high };
+
+// OAuth2 client credentials. After normalise(), token_url and scopes are filled in from
+// the provider preset when not given.
+struct oauth2_settings {
+  oauth2_provider provider = oauth2_provider::unspecified;
+  std::string tenant_id;
+  azure_cloud cloud = azure_cloud::global;
+  std::string client_id;
+  secrets::secret_ref client_secret;
+  std::string token_url;
+  std::vector<std::string> scopes;
+  std::string token_ca_file;
+};
 
 std::string_view protocol_name(protocol p);
 std::string_view tls_mode_name(tls_mode m);
@@ -32,8 +48,9 @@ struct session_spec {
   bool allow_plaintext = false;
 
   auth_method auth = auth_method::none;
-  std::string username;
-  secrets::secret_ref password;
+  std::string username;           // basic and OAuth2: the mailbox user
+  secrets::secret_ref password;   // basic
+  oauth2_settings oauth2;         // oauth2_client_credentials
 
   // Tuning: not part of the fingerprint.
   std::chrono::seconds keepalive{0};              // 0 = default

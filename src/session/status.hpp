@@ -34,6 +34,15 @@ struct session_counters {
   std::uint64_t connects = 0;
 };
 
+struct token_status {
+  std::string token_url;
+  std::string mechanism;  // SASL mechanism last used
+  std::optional<system_time> valid_until;
+  std::optional<system_time> last_refresh;
+  std::uint64_t refresh_count = 0;
+  std::optional<error_record> last_refresh_error;
+};
+
 struct status_snapshot {
   std::string name;
   session_state state = session_state::connecting;
@@ -54,6 +63,7 @@ struct status_snapshot {
   session_counters counters;
   std::string close_reason;
   std::optional<system_time> linger_until;
+  std::optional<token_status> token;  // OAuth2 sessions only
 };
 
 struct status_event {

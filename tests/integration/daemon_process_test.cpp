@@ -38,14 +38,27 @@ TEST_F(daemon_process, SigtermLogsEverySessionOutAndExitsZero) {
     ::execl(MB_DAEMON_PATH, MB_DAEMON_PATH, "--socket", socket.c_str(), "--log-level", "debug", nullptr);
     std::_Exit(127);
   }
-  client_ = std::make_unique<client::broker_client>(client::make_channel("unix:" + socket));
+  // Whatever happens below, the daemon does not outlive the test.
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      if (::waitpid(pid, nullptr, WNOHANG) == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } reap{pid};
+  // Wait for the socket before making the channel: a channel that fails its first
+  // connect backs off for seconds, which made this test flaky on a loaded machine.
   bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    pb::StatusResponse st;
-    up = client_->status("", &st, std::chrono::milliseconds(200)).ok();
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 400 && !up; ++i) {
+    up = ::access(socket.c_str(), F_OK) == 0;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
-  ASSERT_TRUE(up) << read_file(log);
+  ASSERT_TRUE(up) << "no socket after 10 s\n" << read_file(log);
+  client_ = std::make_unique<client::broker_client>(client::make_channel("unix:" + socket));
+  pb::StatusResponse first;
+  ASSERT_TRUE(client_->status("", &first, std::chrono::seconds(10)).ok()) << read_file(log);
 
   const std::string dovecot_log = dovecot().log_file();
   const auto logged_out_before = count_of(read_file(dovecot_log), "Logged out");

@@ -31,7 +31,7 @@ std::string dovecot_testbed::script(const std::string& args) const {
   return run_command(source_dir() + "/scripts/testbed/dovecot.sh " + args);
 }
 
-dovecot_testbed::dovecot_testbed() {
+dovecot_testbed::dovecot_testbed(std::string script_env) : script_env_(std::move(script_env)) {
   std::string templ = (std::filesystem::temp_directory_path() / "mb-dovecot-XXXXXX").string();
   if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   state_dir_ = templ;
@@ -57,7 +57,7 @@ dovecot_testbed::~dovecot_testbed() {
 
 void dovecot_testbed::start() {
   if (env_.empty()) {
-    script("start " + state_dir_);
+    run_command(script_env_ + " " + source_dir() + "/scripts/testbed/dovecot.sh start " + state_dir_);
   } else {
     // A restart keeps the ports, users and CA: the daemon's sessions must find the
     // same server again. The script's start would pick new ports.

@@ -11,7 +11,8 @@ namespace mailbroker::testing {
 class dovecot_testbed {
  public:
   // Starts the instance; throws std::runtime_error with the script's output on failure.
-  dovecot_testbed();
+  // `script_env` is prepended to the start command (e.g. "MB_TESTBED_OAUTH2_...=... ").
+  explicit dovecot_testbed(std::string script_env = {});
   ~dovecot_testbed();
   dovecot_testbed(const dovecot_testbed&) = delete;
   dovecot_testbed& operator=(const dovecot_testbed&) = delete;
@@ -38,6 +39,7 @@ class dovecot_testbed {
   std::uint16_t port(const std::string& key) const;
   std::string script(const std::string& args) const;
 
+  std::string script_env_;
   std::string state_dir_;
   std::map<std::string, std::string> env_;
   bool running_ = false;

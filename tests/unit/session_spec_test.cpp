@@ -113,3 +113,81 @@ TEST(session_spec_fingerprint, InlinePasswordsCompareByValueWithoutRevealingIt) 
 
 }  // namespace
 }  // namespace mailbroker::session
+
+namespace mailbroker::session {
+namespace {
+
+session_spec oauth2_spec(oauth2_provider provider) {
+  session_spec s;
+  s.host = "outlook.office365.com";
+  s.auth = auth_method::oauth2_client_credentials;
+  s.username = "bot@contoso.com";
+  s.oauth2.provider = provider;
+  s.oauth2.client_id = "app-id";
+  s.oauth2.client_secret = {secrets::secret_ref::source::env, "MB_CLIENT_SECRET"};
+  return s;
+}
+
+TEST(session_spec_oauth2, MicrosoftPresetsPerCloud) {
+  auto global = oauth2_spec(oauth2_provider::microsoft);
+  global.oauth2.tenant_id = "contoso.onmicrosoft.com";
+  auto g = normalise(global, 0);
+  ASSERT_TRUE(g.ok()) << g.err().message;
+  EXPECT_EQ(g->oauth2.token_url, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+  EXPECT_EQ(g->oauth2.scopes, std::vector<std::string>{"https://outlook.office365.com/.default"});
+
+  auto gcc = global;
+  gcc.oauth2.cloud = azure_cloud::us_gcc_high;
+  auto h = normalise(gcc, 0);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->oauth2.token_url, "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token");
+  EXPECT_EQ(h->oauth2.scopes, std::vector<std::string>{"https://outlook.office365.us/.default"});
+  EXPECT_NE(fingerprint(*g), fingerprint(*h));
+  EXPECT_NE(first_difference(*g, *h).find("token_url"), std::string::npos);
+}
+
+TEST(session_spec_oauth2, RejectionsNameTheField) {
+  struct c {
+    oauth2_provider provider;
+    void (*mutate)(session_spec&);
+    const char* field;
+  };
+  const c cases[] = {
+      {oauth2_provider::google, [](session_spec&) {}, "provider"},
+      {oauth2_provider::yahoo, [](session_spec&) {}, "provider"},
+      {oauth2_provider::msn, [](session_spec&) {}, "provider"},
+      {oauth2_provider::microsoft, [](session_spec&) {}, "tenant_id"},
+      {oauth2_provider::microsoft, [](session_spec& s) { s.oauth2.tenant_id = "a/b"; }, "tenant_id"},
+      {oauth2_provider::custom, [](session_spec&) {}, "token_url"},
+      {oauth2_provider::custom, [](session_spec& s) { s.oauth2.token_url = "http://idp/token"; }, "https"},
+      {oauth2_provider::custom,
+       [](session_spec& s) {
+         s.oauth2.token_url = "https://idp/token";
+         s.oauth2.client_id.clear();
+       },
+       "client_id"},
+      {oauth2_provider::custom,
+       [](session_spec& s) {
+         s.oauth2.token_url = "https://idp/token";
+         s.oauth2.client_secret = {};
+       },
+       "client_secret"},
+      {oauth2_provider::custom,
+       [](session_spec& s) {
+         s.oauth2.token_url = "https://idp/token";
+         s.username.clear();
+       },
+       "username"},
+  };
+  for (const auto& t : cases) {
+    auto s = oauth2_spec(t.provider);
+    t.mutate(s);
+    auto r = normalise(s, 0);
+    ASSERT_FALSE(r.ok()) << t.field;
+    EXPECT_EQ(r.err().code, errc::invalid_argument);
+    EXPECT_NE(r.err().message.find(t.field), std::string::npos) << r.err().message;
+  }
+}
+
+}  // namespace
+}  // namespace mailbroker::session

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "net/deadline_guard.hpp"
+#include "sasl/oauth.hpp"
 #include "sasl/plain.hpp"
 
 namespace mailbroker::imap {
@@ -307,6 +308,53 @@ awaitable<error> client::login(const std::string& user, const std::string& passw
     co_return error{errc::unavailable, "login temporarily refused for user '" + user + "': " + reason};
   }
   co_return error{errc::unauthenticated, "server rejected login for user '" + user + "': " + reason};
+}
+
+awaitable<result<std::string>> client::authenticate_oauth(const std::string& user, const std::string& access_token) {
+  std::string mechanism;
+  std::string initial;
+  if (has_capability(capabilities_, "AUTH=OAUTHBEARER")) {
+    mechanism = "OAUTHBEARER";
+    initial = sasl::oauthbearer_initial_response(user, access_token);
+  } else if (has_capability(capabilities_, "AUTH=XOAUTH2")) {
+    mechanism = "XOAUTH2";
+    initial = sasl::xoauth2_initial_response(user, access_token);
+  } else {
+    co_return error{errc::failed_precondition,
+                    "the server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2: it cannot take OAuth2 tokens"};
+  }
+  const bool sasl_ir = has_capability(capabilities_, "SASL-IR");
+  std::string challenge;  // the server's error report, if it rejects the token
+  auto on_continuation = [&](const std::string& text, int index) -> std::string {
+    if (!sasl_ir && index == 0) return initial;
+    challenge = text;
+    // The error challenge must be answered before the server says NO: OAUTHBEARER with
+    // a single %x01 (RFC 7628 3.2.3), XOAUTH2 with an empty response (Google's spec).
+    return mechanism == "OAUTHBEARER" ? std::string("AQ==") : std::string();
+  };
+  // Built outside the co_await: g++ 12 destroys temporaries of a conditional expression
+  // inside co_await twice (a double free seen here).
+  std::string command = "AUTHENTICATE " + mechanism;
+  if (sasl_ir) command += " " + initial;
+  auto r = co_await execute(std::move(command), std::chrono::seconds(30), on_continuation);
+  std::fill(initial.begin(), initial.end(), '\0');
+  if (!r) co_return r.err();
+  if (r->status == "OK") {
+    if (r->code != "CAPABILITY") {
+      auto caps = co_await execute("CAPABILITY", std::chrono::seconds(30));
+      if (!caps) co_return caps.err();
+    }
+    co_return mechanism;
+  }
+  std::string reason = describe(r->status, r->code, r->text);
+  if (!challenge.empty()) {
+    if (auto parsed = sasl::parse_oauth_error_challenge(challenge)) reason += " (" + sasl::describe(*parsed) + ")";
+  }
+  if (r->code == "UNAVAILABLE") {
+    co_return error{errc::unavailable, mechanism + " login temporarily refused for user '" + user + "': " + reason};
+  }
+  co_return error{errc::unauthenticated, "server rejected the OAuth2 token (" + mechanism + ") for user '" + user +
+                                             "': " + reason};
 }
 
 awaitable<error> client::noop(std::chrono::milliseconds timeout) {

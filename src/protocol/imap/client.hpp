@@ -65,6 +65,14 @@ class client : public std::enable_shared_from_this<client> {
   // or dropped connection), failed_precondition (no usable mechanism).
   awaitable<error> login(const std::string& user, const std::string& password);
 
+  // SASL OAUTHBEARER (preferred, RFC 7628) or XOAUTH2, whichever the server offers,
+  // with SASL-IR when offered. A rejected token's error challenge is answered with an
+  // empty line (as the mechanisms require) and reported. Returns the mechanism used.
+  // Errors: unauthenticated (token rejected: the message carries the server's status
+  // and scope), unavailable (temporary failure), failed_precondition (no OAuth
+  // mechanism offered).
+  awaitable<result<std::string>> authenticate_oauth(const std::string& user, const std::string& access_token);
+
   // Sends `command` (without tag and CRLF) and waits for its tagged reply, within
   // `timeout` (on timeout the connection is closed). NO/BAD are returned as results,
   // not errors; errors mean the connection is unusable (unavailable/deadline_exceeded).
