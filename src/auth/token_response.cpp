@@ -1,4 +1,5 @@
 #include "auth/token_response.hpp"
+#include "common/text.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -12,30 +13,6 @@ using json = nlohmann::json;
 
 constexpr std::size_t max_error_code_bytes = 100;
 constexpr std::size_t max_content_type_bytes = 64;
-
-// Runs of control characters become one space; the result is cut to `max` bytes at a
-// UTF-8 boundary.
-std::string clean_text(std::string_view in, std::size_t max) {
-  std::string out;
-  bool pending_space = false;
-  for (char c : in) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out += ' ';
-    pending_space = false;
-    out += c;
-    if (out.size() > max) break;
-  }
-  if (out.size() > max) {
-    std::size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xc0) == 0x80) --cut;
-    out.resize(cut);
-  }
-  return out;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base64.hpp"
+#include "common/text.hpp"
 
 namespace mailbroker::sasl {
 namespace {
@@ -31,30 +32,6 @@ std::string_view trim(std::string_view text) {
   if (first == std::string_view::npos) return {};
   const auto last = text.find_last_not_of(blanks);
   return text.substr(first, last - first + 1);
-}
-
-// Runs of control characters become one space; the result is cut to `max` bytes at a
-// UTF-8 boundary.
-std::string clean_text(std::string_view in, std::size_t max) {
-  std::string out;
-  bool pending_space = false;
-  for (char c : in) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out += ' ';
-    pending_space = false;
-    out += c;
-    if (out.size() > max) break;
-  }
-  if (out.size() > max) {
-    std::size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xc0) == 0x80) --cut;
-    out.resize(cut);
-  }
-  return out;
 }
 
 std::string string_field(const nlohmann::json& object, const char* key) {
