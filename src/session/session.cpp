@@ -347,15 +347,20 @@ lease_grant session::add_lease_locked(const std::string& client_name, std::chron
 
 std::optional<lease_grant> session::try_attach_ready(const std::string& client_name, std::chrono::seconds ttl) {
   std::optional<lease_grant> g;
+  bool strand_work = false;
   {
     std::lock_guard lock(lease_mutex_);
     if (!attachable_) return std::nullopt;
     g = add_lease_locked(client_name, ttl);
+    // The lease timer re-arms itself for the earliest expiry whenever it fires, so it
+    // only needs the strand when it is not armed, or armed too late for this lease.
+    // Waking the strand costs more than the rest of an attach (measured: ~60 us).
+    const auto expiry = std::chrono::steady_clock::now() + ttl;
+    strand_work = !lease_timer_at_ || expiry < *lease_timer_at_ || (settings_.watchers && settings_.watchers->load() > 0);
   }
   spdlog::debug("session '{}': lease {}… granted to '{}' (ttl {} s, {} leases)", name_, g->lease_id.substr(0, 8),
                 client_name, ttl.count(), g->status.lease_count);
-  // Timers and events belong to the strand.
-  asio::post(strand_, [self = shared_from_this()] { self->leases_changed("lease granted"); });
+  if (strand_work) asio::post(strand_, [self = shared_from_this()] { self->leases_changed("lease granted"); });
   return g;
 }
 
@@ -481,6 +486,7 @@ void session::arm_lease_timer() {
     std::lock_guard lock(lease_mutex_);
     next = leases_.next_expiry();
     if (linger_until_ && (!next || *linger_until_ < *next)) next = linger_until_;
+    lease_timer_at_ = next;
   }
   if (!next) {
     lease_timer_.cancel();
@@ -499,6 +505,7 @@ void session::on_lease_timer() {
   bool linger_over = false;
   {
     std::lock_guard lock(lease_mutex_);
+    lease_timer_at_.reset();  // it just fired; arm_lease_timer() below sets it again
     expired = leases_.expire(now);
     linger_over = linger_until_ && *linger_until_ <= now && leases_.empty() && waiters_.empty();
     // Decided under the lock: a fast-path attach either came first (no stop) or

@@ -37,6 +37,9 @@ namespace mailbroker::session {
 
 struct session_settings {
   std::shared_ptr<auth::token_cache> tokens;  // shared by every OAuth2 session
+  // Number of WatchStatus streams (owned by the registry): with none, a fast-path
+  // attach needs no event and can skip the strand entirely.
+  std::shared_ptr<std::atomic<std::size_t>> watchers;
   std::chrono::seconds default_linger{60};
   backoff_policy reconnect;
   std::chrono::milliseconds command_timeout{30000};
@@ -142,6 +145,7 @@ class session : public std::enable_shared_from_this<session> {
   lease_table leases_;
   std::optional<steady_time> linger_until_;
   bool attachable_ = false;  // READY and not stopping: try_attach_ready() may grant
+  std::optional<steady_time> lease_timer_at_;  // what lease_timer_ is armed for, if anything
 
   // ---- published view
   mutable std::mutex snapshot_mutex_;

@@ -7,14 +7,17 @@
 namespace mailbroker::session {
 
 namespace {
-registry_settings with_token_cache(registry_settings settings) {
+registry_settings with_shared_state(registry_settings settings, std::shared_ptr<std::atomic<std::size_t>> watchers) {
   if (!settings.session.tokens) settings.session.tokens = std::make_shared<auth::token_cache>();
+  settings.session.watchers = std::move(watchers);
   return settings;
 }
 }  // namespace
 
 session_registry::session_registry(asio::any_io_executor executor, registry_settings settings)
-    : executor_(std::move(executor)), settings_(with_token_cache(std::move(settings))) {}
+    : executor_(std::move(executor)),
+      settings_(with_shared_state(std::move(settings), std::make_shared<std::atomic<std::size_t>>(0))),
+      watcher_count_(settings_.session.watchers) {}
 
 session_registry::~session_registry() = default;
 
@@ -189,12 +192,14 @@ std::uint64_t session_registry::watch(std::string name, watch_fn on_event) {
   }
   const auto id = next_watcher_id_++;
   watchers_.emplace(id, watcher{std::move(name), std::move(on_event)});
+  *watcher_count_ = watchers_.size();
   return id;
 }
 
 void session_registry::unwatch(std::uint64_t id) {
   std::lock_guard lock(watch_mutex_);
   watchers_.erase(id);
+  *watcher_count_ = watchers_.size();
 }
 
 void session_registry::on_session_event(const status_event& ev) {

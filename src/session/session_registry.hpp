@@ -101,6 +101,7 @@ class session_registry {
   };
   mutable std::mutex watch_mutex_;
   std::map<std::uint64_t, watcher> watchers_;
+  std::shared_ptr<std::atomic<std::size_t>> watcher_count_;  // shared with the sessions
   std::uint64_t next_watcher_id_ = 1;
 };
 
