@@ -146,6 +146,29 @@ TEST_F(broker_fixture, LeaseTtlExpiryThenLingerClosesUpstream) {
   EXPECT_EQ(client_->renew(response.lease_id(), &renewed).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(broker_fixture, ShortLeaseTakenOnTheFastPathStillExpires) {
+  start_broker();
+  auto request = imaps_request("mixed-ttl", "dave");
+  request.set_lease_ttl_seconds(60);
+  pb::ConnectResponse long_lease;
+  ASSERT_TRUE(client_->connect(request, &long_lease).ok());
+  // Attaching to a READY session grants on the gRPC thread; the lease timer is armed
+  // for the 60 s lease, so this 1 s lease must re-arm it.
+  request.set_lease_ttl_seconds(1);
+  pb::ConnectResponse short_lease;
+  ASSERT_TRUE(client_->connect(request, &short_lease).ok());
+  EXPECT_FALSE(short_lease.created());
+  EXPECT_EQ(status_of("mixed-ttl").lease_count(), 2u);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (status_of("mixed-ttl").lease_count() != 1 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status_of("mixed-ttl").lease_count(), 1u);
+  pb::RenewLeaseResponse renewed;
+  EXPECT_EQ(client_->renew(short_lease.lease_id(), &renewed).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(client_->renew(long_lease.lease_id(), &renewed).ok());
+}
+
 TEST_F(broker_fixture, RenewKeepsLeaseAliveAndReleaseStartsLinger) {
   start_broker();
   auto request = imaps_request("renewed", "alice");
