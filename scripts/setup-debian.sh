@@ -45,14 +45,13 @@ PACKAGES=(
   iproute2
   curl
 )
-# Deliberately not listed: nodejs, npm (for scripts/testbed/oauth2.sh, which
-# needs Node.js >= 20.18 for oidc-provider 9). This project's machines come
-# with Node.js 20 + npm from NodeSource, installed as the dpkg package
-# "nodejs" (20.x-nodesource, which Provides and Conflicts with "npm"). The
-# dpkg check below would call "npm" missing there, and 'apt-get install npm'
-# then fails ("nodejs : Conflicts: npm"); asking for Debian's nodejs too would
-# downgrade Node.js to Debian 12's 18.20, too old for oidc-provider 9. See
-# scripts/testbed/README.md ("OAuth2 server") for a plain Debian 12 machine.
+# nodejs and npm (for scripts/testbed/oauth2.sh) are not in the list: they are
+# installed from Debian only when the commands are missing. This project's
+# machines come with Node.js 20 + npm from NodeSource as the dpkg package
+# "nodejs" (which Provides and Conflicts with "npm"): listing "npm" would make
+# the dpkg check below call it missing and 'apt-get install npm' then fails.
+# Debian 12's own Node.js 18 is enough: the OAuth2 test server pins
+# oidc-provider 8.8.1, the newest release that supports Node.js 18.
 
 log() { printf 'setup-debian: %s\n' "$*" >&2; }
 
@@ -71,22 +70,16 @@ missing_packages() {
   done
 }
 
-# Only a warning: the OAuth2 test server (scripts/testbed/oauth2.sh) needs
-# node and npm, which this script does not install (see above).
-check_node() {
-  local tool
-  for tool in node npm; do
-    command -v "$tool" >/dev/null ||
-      log "warning: '$tool' not found: scripts/testbed/oauth2.sh needs Node.js >= 20.18 with npm (not installed by this script)"
-  done
+# Debian's nodejs + npm when node or npm is missing (see above).
+missing_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  printf '%s\n' nodejs npm
 }
 
 main() {
   command -v dpkg-query >/dev/null || { log "dpkg-query not found: this script is for Debian/Ubuntu"; exit 1; }
-  check_node
-
   local missing
-  mapfile -t missing < <(missing_packages)
+  mapfile -t missing < <(missing_packages; missing_node)
   if ((${#missing[@]} == 0)); then
     log "all ${#PACKAGES[@]} packages already installed"
     return 0
