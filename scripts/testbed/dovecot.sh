@@ -19,6 +19,8 @@
 set -euo pipefail
 
 readonly PROG=${0##*/}
+# shellcheck source=lib.sh
+source "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
 readonly TESTBED_USERS=(alice bob carol dave)
 
 DOVECOT_BIN=${DOVECOT_BIN:-$(command -v dovecot || echo /usr/sbin/dovecot)}
@@ -225,20 +227,7 @@ EOF
   chmod 0644 "$CA_FILE" "$crt"
 }
 
-random_password() {
-  # 24 characters from [A-Za-z0-9] (~143 bits): no quoting trouble in IMAP
-  # LOGIN, shells or env files. Plain bash + od because starting python3
-  # costs ~0.3 s per call on small CI VMs. Bytes >= 248 are skipped so the
-  # modulo does not bias the distribution.
-  local alphabet=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
-  local out="" b
-  while ((${#out} < 24)); do
-    for b in $(od -An -v -tu1 -N64 /dev/urandom); do
-      if ((b < 248)); then out+=${alphabet:b%62:1}; fi
-    done
-  done
-  printf '%s\n' "${out:0:24}"
-}
+random_password() { random_alnum 24; }  # ~143 bits
 
 # Opt-in: the oauth2 passdb's settings file (introspection URL with the
 # introspection client's credentials in it). Without

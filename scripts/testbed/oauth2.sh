@@ -17,6 +17,8 @@ set -euo pipefail
 
 readonly PROG=${0##*/}
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 readonly HERE
 readonly APP_DIR=$HERE/oauth2
 NODE=${MB_OAUTH2_NODE:-node}
@@ -131,18 +133,7 @@ do_stop() {
 # start helpers
 # ---------------------------------------------------------------------------
 
-random_secret() {
-  # 32 characters [A-Za-z0-9]: safe in URLs (Dovecot's introspection_url
-  # carries one), env files, shells and HTTP basic auth.
-  local alphabet=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
-  local out="" b
-  while ((${#out} < 32)); do
-    for b in $(od -An -v -tu1 -N64 /dev/urandom); do
-      if ((b < 248)); then out+=${alphabet:b%62:1}; fi
-    done
-  done
-  printf '%s\n' "${out:0:32}"
-}
+random_secret() { random_alnum 32; }
 
 # Value of KEY in the previous env file (for restart).
 prev_value() {
