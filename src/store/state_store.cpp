@@ -215,6 +215,14 @@ error decrypt_error(const error& e, std::string_view row, const std::string& pat
 
 result<std::unique_ptr<state_store>> state_store::open(const std::string& path, secret_key key) {
   if (path.empty()) return error{errc::invalid_argument, "state store path is empty"};
+  // An all-zero key is a default-constructed or moved-from secret_key, never a real one.
+  unsigned char any = 0;
+  for (std::size_t i = 0; i < key.size(); ++i) any |= key.data()[i];
+  if (any == 0) {
+    return error{errc::invalid_argument, "cannot open state store " + path +
+                                             ": the vault key is all zeros (unset): load it with load_key_file or "
+                                             "parse_key_text"};
+  }
   if (auto e = create_file_0600(path); !e.ok()) return e;
   sqlite3* db = nullptr;
   // No SQLITE_OPEN_CREATE: the file exists now, with our mode; no SQLite mutex: ours serialises.

@@ -49,7 +49,8 @@ class state_store {
   // Opens (creating when missing, mode 0600) the store at `path`, whose directory must
   // exist. A new store remembers `key` (as a sealed check value and its key_id); an
   // existing one must be opened with that same key.
-  // Errors: failed_precondition when the directory is missing, the file is not a
+  // Errors: invalid_argument when `path` is empty or `key` is all zeros (unset or
+  // moved-from); failed_precondition when the directory is missing, the file is not a
   // mailbroker store (or from a newer version), or `key` is not the store's key (the
   // message names both key ids: "the vault key (id A) does not open PATH, which was
   // created with key id B: ..."); unavailable/internal as above.

@@ -70,6 +70,14 @@ TEST(StateStore, MissingDirectoryIsNamed) {
   EXPECT_NE(store.err().message.find("mkdir -p"), std::string::npos) << store.err().message;
 }
 
+TEST(StateStore, UnsetKeyIsRefused) {
+  temp_dir dir;
+  auto store = state_store::open(dir.file("state.db"), secret_key());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.err().code, errc::invalid_argument);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("state.db")));
+}
+
 TEST(StateStore, FileThatIsNotAStoreIsRefused) {
   temp_dir dir;
   const std::string path = dir.file("state.db");
