@@ -67,10 +67,22 @@ error broker_server::start() {
     if (ec) return {errc::failed_precondition, "socket: cannot create the directory of " + socket_path + ": " + ec.message()};
   }
 
+  auto state = open_daemon_state(config_);
+  if (!state) return state.err();
+  state_ = std::move(state.value());
+  auto registry_settings = config_.registry;
+  registry_settings.session.tokens = state_.tokens;
+  registry_settings.session.vault = state_.vault;
+
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io_.get_executor());
   for (unsigned i = 0; i < config_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });
-  registry_ = std::make_unique<session::session_registry>(io_.get_executor(), config_.registry);
+  registry_ = std::make_unique<session::session_registry>(io_.get_executor(), std::move(registry_settings));
   service_ = std::make_unique<session_broker_service>(*registry_, std::chrono::minutes(2));
+  if (state_.store) {
+    journal_ = std::make_unique<session_journal>(state_.store, *registry_);
+    service_->set_journal(journal_.get());
+  }
+  vault_service_ = std::make_unique<vault_service>(state_.store);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -81,6 +93,7 @@ error broker_server::start() {
     builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &tcp_port);
   }
   builder.RegisterService(service_.get());
+  builder.RegisterService(vault_service_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || (!config_.listen.empty() && tcp_port == 0)) {
     shutdown(std::chrono::milliseconds(0));
@@ -101,6 +114,11 @@ error broker_server::start() {
   health->SetServingStatus(service_name, true);
   spdlog::info("mailbrokerd listening on {}{}{}", unix_target_, unix_target_.empty() || tcp_target_.empty() ? "" : " and ",
                tcp_target_);
+  if (journal_) {
+    if (auto n = journal_->restore(config_.restore_grace); n > 0) {
+      spdlog::info("store: reconnecting {} session(s) from before the restart", n);
+    }
+  }
   return error::none();
 }
 
@@ -112,6 +130,7 @@ void broker_server::shutdown(std::chrono::milliseconds drain_timeout) {
     health->SetServingStatus("", false);
     health->SetServingStatus(service_name, false);
   }
+  if (journal_) journal_->stopping();
   if (registry_) {
     auto drained = std::make_shared<std::promise<void>>();
     auto done = drained->get_future();

@@ -13,6 +13,9 @@
 #include "common/error.hpp"
 #include "daemon/daemon_config.hpp"
 #include "daemon/session_broker_service.hpp"
+#include "daemon/session_journal.hpp"
+#include "daemon/state_setup.hpp"
+#include "daemon/vault_service.hpp"
 #include "net/asio.hpp"
 
 namespace mailbroker::daemon {
@@ -22,9 +25,10 @@ class broker_server {
   explicit broker_server(daemon_config config);
   ~broker_server();
 
-  // Starts io threads and listeners. Errors: failed_precondition when the socket is in
-  // use by a running daemon or cannot be created, invalid_argument for a bad listen
-  // address.
+  // Opens the store, starts io threads and listeners, then reconnects the sessions the
+  // store remembers. Errors: failed_precondition when the socket is in use by a running
+  // daemon or cannot be created, or the store cannot be opened (wrong vault key...),
+  // invalid_argument for a bad listen address.
   error start();
 
   // "unix:/path" for the unix socket ("" if disabled) and "127.0.0.1:PORT" for the TCP
@@ -43,8 +47,11 @@ class broker_server {
   asio::io_context io_;
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
+  daemon_state state_;
   std::unique_ptr<session::session_registry> registry_;
+  std::unique_ptr<session_journal> journal_;  // after registry_: destroyed first
   std::unique_ptr<session_broker_service> service_;
+  std::unique_ptr<vault_service> vault_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string unix_target_;
   std::string tcp_target_;

@@ -1,5 +1,7 @@
 #include "daemon/daemon_config.hpp"
 
+#include "secrets/secret_ref.hpp"
+
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -46,7 +48,104 @@ error parse_duration(std::string_view key, std::string_view value, std::uint64_t
   return error::none();
 }
 
+// oauth2-connection.NAME.KEY = value
+error apply_connection_setting(daemon_config& c, std::string_view key, std::string_view value) {
+  const std::string_view rest = key.substr(std::string_view("oauth2-connection.").size());
+  const auto dot = rest.find('.');
+  if (dot == std::string_view::npos || dot == 0) {
+    return {errc::invalid_argument, std::string(key) + ": expected oauth2-connection.NAME.SETTING"};
+  }
+  const std::string name(rest.substr(0, dot));
+  if (auto e = session::validate_session_name(name); !e.ok()) {
+    return {errc::invalid_argument, std::string(key) + ": connection names use letters, digits, '.', '_', '-'"};
+  }
+  const std::string_view setting = rest.substr(dot + 1);
+  auto& conn = c.registry.oauth2_connections[name];
+  conn.name = name;
+  auto& o = conn.settings;
+  const std::string v(value);
+  auto bad = [&](std::string_view accepted) {
+    return error{errc::invalid_argument, std::string(key) + ": '" + v + "' is not one of " + std::string(accepted)};
+  };
+  if (setting == "provider") {
+    if (v == "microsoft") o.provider = session::oauth2_provider::microsoft;
+    else if (v == "google") o.provider = session::oauth2_provider::google;
+    else if (v == "yahoo") o.provider = session::oauth2_provider::yahoo;
+    else if (v == "msn") o.provider = session::oauth2_provider::msn;
+    else if (v == "custom") o.provider = session::oauth2_provider::custom;
+    else return bad("microsoft, google, yahoo, msn, custom");
+  } else if (setting == "cloud") {
+    if (v == "global") o.cloud = session::azure_cloud::global;
+    else if (v == "us-gcc-high") o.cloud = session::azure_cloud::us_gcc_high;
+    else return bad("global, us-gcc-high");
+  } else if (setting == "grant") {
+    if (v == "client_credentials") o.grant = session::oauth2_grant::client_credentials;
+    else if (v == "authorization_code") o.grant = session::oauth2_grant::authorization_code;
+    else return bad("client_credentials, authorization_code");
+  } else if (setting == "token-type") {
+    if (v == "shared") o.token_type = session::oauth2_token_type::shared;
+    else if (v == "per-user") o.token_type = session::oauth2_token_type::per_user;
+    else return bad("shared, per-user");
+  } else if (setting == "client-secret") {
+    auto ref = secrets::parse_secret_ref_text(value, key);
+    if (!ref) return ref.err();
+    o.client_secret = ref.value();
+  } else if (setting == "refresh-token") {
+    auto ref = secrets::parse_secret_ref_text(value, key);
+    if (!ref) return ref.err();
+    o.refresh_token = ref.value();
+  } else if (setting == "scopes") {
+    o.scopes.clear();
+    std::istringstream words{v};
+    for (std::string w; words >> w;) o.scopes.push_back(w);
+  } else if (setting == "tenant-id") { o.tenant_id = v;
+  } else if (setting == "client-id") { o.client_id = v;
+  } else if (setting == "token-url") { o.token_url = v;
+  } else if (setting == "authorize-url") { o.authorize_url = v;
+  } else if (setting == "redirect-uri") { o.redirect_uri = v;
+  } else if (setting == "ca-file") { o.token_ca_file = v;
+  } else if (setting == "username") { conn.username = v;
+  } else {
+    return {errc::invalid_argument,
+            std::string(key) + ": unknown setting '" + std::string(setting) +
+                "' (provider, tenant-id, cloud, client-id, client-secret, token-url, authorize-url, scopes, "
+                "redirect-uri, ca-file, grant, token-type, username, refresh-token)"};
+  }
+  return error::none();
+}
+
 }  // namespace
+
+error finish_config(daemon_config& c) {
+  for (auto& [name, conn] : c.registry.oauth2_connections) {
+    auto& o = conn.settings;
+    if (o.grant == session::oauth2_grant::client_credentials && o.token_type == session::oauth2_token_type::per_user) {
+      return {errc::invalid_argument, "oauth2-connection." + name +
+                                          ".token-type: per-user needs grant = authorization_code (client "
+                                          "credentials tokens belong to the app, not to a user)"};
+    }
+    if (auto e = session::normalise_oauth2(o, o.grant, "oauth2-connection." + name + "."); !e.ok()) return e;
+    o.connection = name;
+  }
+  return error::none();
+}
+
+std::string effective_state_dir(const daemon_config& c) {
+  if (c.state_dir == "none") return {};
+  return c.state_dir.empty() ? default_state_dir() : c.state_dir;
+}
+
+std::string effective_store_path(const daemon_config& c) {
+  const auto dir = effective_state_dir(c);
+  if (dir.empty()) return {};
+  return c.store_path.empty() ? dir + "/mailbroker.db" : c.store_path;
+}
+
+std::string effective_vault_key_file(const daemon_config& c) {
+  const auto dir = effective_state_dir(c);
+  if (dir.empty()) return {};
+  return c.vault_key_file.empty() ? dir + "/vault.key" : c.vault_key_file;
+}
 
 error apply_setting(daemon_config& c, std::string_view key, std::string_view value) {
   auto& r = c.registry;
@@ -89,6 +188,16 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
     return parse_duration(key, value, 0, 30 * 86400, r.dead_session_retention);
   } else if (key == "command-timeout-ms") {
     return parse_duration(key, value, 100, 3600000, r.session.command_timeout);
+  } else if (key == "state-dir") {
+    c.state_dir = value;
+  } else if (key == "store-path") {
+    c.store_path = value;
+  } else if (key == "vault-key-file") {
+    c.vault_key_file = value;
+  } else if (key == "restore-grace-seconds") {
+    return parse_duration(key, value, 0, 86400, c.restore_grace);
+  } else if (key.rfind("oauth2-connection.", 0) == 0) {
+    return apply_connection_setting(c, key, value);
   } else {
     return {errc::invalid_argument, "unknown setting '" + std::string(key) + "' (see mailbrokerd --help)"};
   }
@@ -141,7 +250,27 @@ std::string render_config(const daemon_config& c) {
       << "reconnect-initial-ms = " << c.registry.session.reconnect.initial.count() << "\n"
       << "reconnect-max-ms = " << c.registry.session.reconnect.max.count() << "\n"
       << "command-timeout-ms = " << c.registry.session.command_timeout.count() << "\n"
-      << "dead-session-retention-seconds = " << c.registry.dead_session_retention.count() << "\n";
+      << "dead-session-retention-seconds = " << c.registry.dead_session_retention.count() << "\n"
+      << "state-dir = " << (c.state_dir == "none" ? "none" : effective_state_dir(c)) << "\n"
+      << "store-path = " << effective_store_path(c) << "\n"
+      << "vault-key-file = " << effective_vault_key_file(c) << "\n"
+      << "restore-grace-seconds = " << c.restore_grace.count() << "\n";
+  for (const auto& [name, conn] : c.registry.oauth2_connections) {
+    const auto& o = conn.settings;
+    const std::string p = "oauth2-connection." + name + ".";
+    std::string scopes;
+    for (const auto& sc : o.scopes) scopes += (scopes.empty() ? "" : " ") + sc;
+    out << p << "grant = " << (o.grant == session::oauth2_grant::client_credentials ? "client_credentials" : "authorization_code") << "\n"
+        << p << "token-type = " << (o.token_type == session::oauth2_token_type::shared ? "shared" : "per-user") << "\n"
+        << p << "client-id = " << o.client_id << "\n"
+        << p << "client-secret = " << secrets::describe(o.client_secret) << "\n"
+        << p << "token-url = " << o.token_url << "\n"
+        << p << "authorize-url = " << o.authorize_url << "\n"
+        << p << "redirect-uri = " << o.redirect_uri << "\n"
+        << p << "scopes = " << scopes << "\n"
+        << p << "ca-file = " << o.token_ca_file << "\n"
+        << p << "username = " << conn.username << "\n";
+  }
   return out.str();
 }
 

@@ -23,7 +23,14 @@ struct daemon_config {
   std::string log_level = "info";
   unsigned io_threads = 2;
   bool allow_core_dumps = false;
-  session::registry_settings registry;
+  // Durable state: "" = default_state_dir(); "none" = no store (memory only: no vault,
+  // refresh tokens and sessions are lost on restart).
+  std::string state_dir;
+  std::string store_path;      // "" = STATE_DIR/mailbroker.db
+  std::string vault_key_file;  // "" = STATE_DIR/vault.key (created 0600 on first start)
+  // Sessions restored at start are held this long for their bots to attach again.
+  std::chrono::seconds restore_grace{300};
+  session::registry_settings registry;  // registry.oauth2_connections: oauth2-connection.NAME.*
 };
 
 // Applies one setting. Errors: invalid_argument naming the key and the accepted values.
@@ -34,6 +41,16 @@ error apply_config_text(daemon_config& config, std::string_view text, std::strin
 
 // Reads and applies a config file. Errors: failed_precondition if unreadable.
 error apply_config_file(daemon_config& config, const std::string& path);
+
+// Checks what needs every line read first (managed OAuth2 connections: presets filled
+// in, required keys present). Call once after all settings. Errors: invalid_argument.
+error finish_config(daemon_config& config);
+
+// The state directory, store path and key file with defaults applied ("" when
+// state_dir is "none").
+std::string effective_state_dir(const daemon_config& config);
+std::string effective_store_path(const daemon_config& config);
+std::string effective_vault_key_file(const daemon_config& config);
 
 // Every key with its current value, in config-file syntax (for --print-config).
 std::string render_config(const daemon_config& config);

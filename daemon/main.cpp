@@ -19,8 +19,11 @@ namespace {
 constexpr const char* usage = R"(Usage: mailbrokerd [OPTIONS]
 
 Holds live, authenticated IMAP sessions keyed by session name and serves Connect /
-Disconnect / RenewLease / Status / WatchStatus over gRPC (plus grpc.health.v1.Health
-and server reflection). Runs on embedded defaults; no config file is needed.
+Disconnect / RenewLease / Status / WatchStatus and the OAuth2 authorization flow over
+gRPC, plus the Vault service, grpc.health.v1.Health and server reflection. Refreshes
+OAuth2 tokens itself and keeps refresh tokens, vault entries and live sessions in an
+encrypted store, so a restart brings sessions back without re-authorization. Runs on
+embedded defaults; no config file is needed.
 
 Options (each may also be set in the config file as `key = value`, without "--"):
   --config FILE                 read settings from FILE (flags given later override it)
@@ -43,6 +46,28 @@ Options (each may also be set in the config file as `key = value`, without "--")
   --command-timeout-ms N        bound on each IMAP command (NOOP, LOGOUT, ...) [30000]
   --dead-session-retention-seconds N
                                 FAILED/CLOSED sessions stay in Status this long [3600]
+  --state-dir DIR               durable state: the store and the vault key ("none": keep
+                                nothing, no vault) [$STATE_DIRECTORY, /var/lib/mailbroker
+                                as root, else $XDG_STATE_HOME/mailbroker or
+                                ~/.local/state/mailbroker]
+  --store-path FILE             SQLite store: session specs, refresh tokens and vault
+                                entries, values AES-256-GCM encrypted [STATE_DIR/mailbroker.db]
+  --vault-key-file FILE         32-byte key (64 hex chars) for the store; created with
+                                mode 0600 on first start if missing [STATE_DIR/vault.key].
+                                The environment variable MAILBROKER_VAULT_KEY (hex or
+                                base64) takes precedence. A key that does not open the
+                                store stops the daemon with exit code 1.
+  --restore-grace-seconds N     sessions restored at start wait this long for a bot to
+                                attach before they linger out [300]
+  --oauth2-connection.NAME.SETTING VALUE
+                                a managed OAuth2 connection sessions name with
+                                auth.oauth2_managed; SETTING is one of provider
+                                (microsoft|google|custom), tenant-id, cloud
+                                (global|us-gcc-high), client-id, client-secret
+                                (env:NAME|file:PATH|vault:NAME), token-url, authorize-url,
+                                scopes (space-separated), redirect-uri, ca-file, grant
+                                (client_credentials|authorization_code), token-type
+                                (shared|per-user), username, refresh-token
   --print-config                print the effective settings and exit
   --help, --version
 
@@ -89,6 +114,7 @@ int main(int argc, char** argv) {
     error e = key == "config" ? daemon::apply_config_file(config, value) : daemon::apply_setting(config, key, value);
     if (!e.ok()) return fail_usage(e.message);
   }
+  if (auto e = daemon::finish_config(config); !e.ok()) return fail_usage(e.message);
   if (print_config) {
     std::cout << daemon::render_config(config);
     return 0;

@@ -64,6 +64,83 @@ void to_proto(session::system_time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<std::int32_t>(ns % 1000000000));
 }
 
+secrets::secret_ref from_proto(const pb::SecretRef& ref) {
+  using src = secrets::secret_ref::source;
+  switch (ref.source_case()) {
+    case pb::SecretRef::kInlineValue: return {src::inline_value, ref.inline_value()};
+    case pb::SecretRef::kEnv: return {src::env, ref.env()};
+    case pb::SecretRef::kFile: return {src::file, ref.file()};
+    case pb::SecretRef::kVault: return {src::vault, ref.vault()};
+    case pb::SecretRef::SOURCE_NOT_SET: break;
+  }
+  return {};
+}
+
+namespace {
+
+// Provider and cloud of an OAuth2 message; `f` is the field prefix for errors.
+template <class Message>
+error oauth2_common_from_proto(const Message& m, const std::string& f, session::oauth2_settings& o) {
+  switch (m.provider()) {
+    case pb::OAUTH2_PROVIDER_UNSPECIFIED: o.provider = session::oauth2_provider::unspecified; break;
+    case pb::OAUTH2_PROVIDER_MICROSOFT: o.provider = session::oauth2_provider::microsoft; break;
+    case pb::OAUTH2_PROVIDER_GOOGLE: o.provider = session::oauth2_provider::google; break;
+    case pb::OAUTH2_PROVIDER_YAHOO: o.provider = session::oauth2_provider::yahoo; break;
+    case pb::OAUTH2_PROVIDER_MSN: o.provider = session::oauth2_provider::msn; break;
+    case pb::OAUTH2_PROVIDER_CUSTOM: o.provider = session::oauth2_provider::custom; break;
+    default: return invalid(f + "provider: unknown value");
+  }
+  switch (m.cloud()) {
+    case pb::AZURE_CLOUD_UNSPECIFIED:
+    case pb::AZURE_CLOUD_GLOBAL: o.cloud = session::azure_cloud::global; break;
+    case pb::AZURE_CLOUD_US_GCC_HIGH: o.cloud = session::azure_cloud::us_gcc_high; break;
+    default: return invalid(f + "cloud: unknown value");
+  }
+  o.tenant_id = m.tenant_id();
+  o.client_id = m.client_id();
+  o.token_url = m.token_url();
+  o.token_ca_file = m.token_ca_file();
+  for (const auto& scope : m.scopes()) o.scopes.push_back(scope);
+  o.client_secret = from_proto(m.client_secret());
+  return error::none();
+}
+
+}  // namespace
+
+error from_proto(const pb::AuthSpec& auth, session::session_spec& s) {
+  switch (auth.method_case()) {
+    case pb::AuthSpec::kBasic:
+      s.auth = session::auth_method::basic;
+      s.username = auth.basic().username();
+      s.password = from_proto(auth.basic().password());
+      break;
+    case pb::AuthSpec::kOauth2ClientCredentials: {
+      const auto& cc = auth.oauth2_client_credentials();
+      s.auth = session::auth_method::oauth2_client_credentials;
+      s.username = cc.username();
+      if (auto e = oauth2_common_from_proto(cc, "spec.auth.oauth2_client_credentials.", s.oauth2); !e.ok()) return e;
+      break;
+    }
+    case pb::AuthSpec::kOauth2AuthorizationCode: {
+      const auto& ac = auth.oauth2_authorization_code();
+      s.auth = session::auth_method::oauth2_authorization_code;
+      s.username = ac.username();
+      if (auto e = oauth2_common_from_proto(ac, "spec.auth.oauth2_authorization_code.", s.oauth2); !e.ok()) return e;
+      s.oauth2.authorize_url = ac.authorize_url();
+      s.oauth2.redirect_uri = ac.redirect_uri();
+      s.oauth2.refresh_token = from_proto(ac.refresh_token());
+      break;
+    }
+    case pb::AuthSpec::kOauth2Managed:
+      s.auth = session::auth_method::oauth2_managed;
+      s.username = auth.oauth2_managed().username();
+      s.oauth2.connection = auth.oauth2_managed().connection();
+      break;
+    case pb::AuthSpec::METHOD_NOT_SET: break;
+  }
+  return error::none();
+}
+
 result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
   session::connect_request out;
   out.name = request.session();
@@ -98,53 +175,7 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
   s.tls_server_name = server.tls().server_name();
   s.allow_plaintext = server.allow_plaintext();
 
-  if (spec.auth().has_basic()) {
-    const auto& basic = spec.auth().basic();
-    s.auth = session::auth_method::basic;
-    s.username = basic.username();
-    const auto& pw = basic.password();
-    using src = secrets::secret_ref::source;
-    switch (pw.source_case()) {
-      case pb::SecretRef::kInlineValue: s.password = {src::inline_value, pw.inline_value()}; break;
-      case pb::SecretRef::kEnv: s.password = {src::env, pw.env()}; break;
-      case pb::SecretRef::kFile: s.password = {src::file, pw.file()}; break;
-      case pb::SecretRef::SOURCE_NOT_SET: break;
-    }
-  }
-  if (spec.auth().has_oauth2_client_credentials()) {
-    const auto& cc = spec.auth().oauth2_client_credentials();
-    s.auth = session::auth_method::oauth2_client_credentials;
-    s.username = cc.username();
-    auto& o = s.oauth2;
-    switch (cc.provider()) {
-      case pb::OAUTH2_PROVIDER_UNSPECIFIED: o.provider = session::oauth2_provider::unspecified; break;
-      case pb::OAUTH2_PROVIDER_MICROSOFT: o.provider = session::oauth2_provider::microsoft; break;
-      case pb::OAUTH2_PROVIDER_GOOGLE: o.provider = session::oauth2_provider::google; break;
-      case pb::OAUTH2_PROVIDER_YAHOO: o.provider = session::oauth2_provider::yahoo; break;
-      case pb::OAUTH2_PROVIDER_MSN: o.provider = session::oauth2_provider::msn; break;
-      case pb::OAUTH2_PROVIDER_CUSTOM: o.provider = session::oauth2_provider::custom; break;
-      default: return invalid("spec.auth.oauth2_client_credentials.provider: unknown value");
-    }
-    switch (cc.cloud()) {
-      case pb::AZURE_CLOUD_UNSPECIFIED:
-      case pb::AZURE_CLOUD_GLOBAL: o.cloud = session::azure_cloud::global; break;
-      case pb::AZURE_CLOUD_US_GCC_HIGH: o.cloud = session::azure_cloud::us_gcc_high; break;
-      default: return invalid("spec.auth.oauth2_client_credentials.cloud: unknown value");
-    }
-    o.tenant_id = cc.tenant_id();
-    o.client_id = cc.client_id();
-    o.token_url = cc.token_url();
-    o.token_ca_file = cc.token_ca_file();
-    for (const auto& scope : cc.scopes()) o.scopes.push_back(scope);
-    using src = secrets::secret_ref::source;
-    const auto& cs = cc.client_secret();
-    switch (cs.source_case()) {
-      case pb::SecretRef::kInlineValue: o.client_secret = {src::inline_value, cs.inline_value()}; break;
-      case pb::SecretRef::kEnv: o.client_secret = {src::env, cs.env()}; break;
-      case pb::SecretRef::kFile: o.client_secret = {src::file, cs.file()}; break;
-      case pb::SecretRef::SOURCE_NOT_SET: break;
-    }
-  }
+  if (auto e = from_proto(spec.auth(), s); !e.ok()) return e;
   s.keepalive = std::chrono::seconds(spec.keepalive_seconds());
   s.connect_timeout = std::chrono::milliseconds(spec.connect_timeout_ms());
   if (spec.has_linger_seconds()) s.linger = std::chrono::seconds(spec.linger_seconds());

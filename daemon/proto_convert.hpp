@@ -14,6 +14,9 @@ grpc::Status to_grpc_status(const error& e);
 
 // Request → core. Unknown enum values become invalid_argument naming the field.
 result<session::connect_request> from_proto(const pb::ConnectRequest& request);
+// The auth part of a spec (also used by BeginAuthorization). Errors: invalid_argument.
+error from_proto(const pb::AuthSpec& auth, session::session_spec& out);
+secrets::secret_ref from_proto(const pb::SecretRef& ref);
 
 void to_proto(const session::status_snapshot& s, pb::SessionStatus* out);
 void to_proto(const session::status_event& e, pb::SessionEvent* out);

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/session_journal.hpp"
+
 namespace mailbroker::daemon {
 namespace {
 
@@ -95,11 +97,12 @@ grpc::ServerUnaryReactor* session_broker_service::Connect(grpc::CallbackServerCo
                                                                                 std::chrono::system_clock::now());
   const auto deadline = std::chrono::steady_clock::now() + std::min(remaining, max_connect_wait_);
   registry_.connect(std::move(converted.value()), deadline,
-                    [reactor, response](result<session::connect_outcome> outcome) {
+                    [reactor, request, response, journal = journal_](result<session::connect_outcome> outcome) {
                       if (!outcome) {
                         reactor->Finish(to_grpc_status(outcome.err()));
                         return;
                       }
+                      if (outcome->created && journal != nullptr) journal->remember(request->session(), request->spec());
                       response->set_lease_id(outcome->grant.lease_id);
                       response->set_created(outcome->created);
                       to_proto(outcome->grant.expires_at, response->mutable_lease_expires_at());

@@ -1,6 +1,7 @@
 #pragma once
 // gRPC SessionBroker service (callback API): translates requests to the session
 // registry and completes each call from the session's strand. No handler blocks.
+#include "auth/authorization_flows.hpp"
 #include "daemon/proto_convert.hpp"
 #include "mailbroker/v1/session_broker.grpc.pb.h"
 #include "session/session_registry.hpp"
@@ -11,6 +12,8 @@ class session_broker_service final : public pb::SessionBroker::CallbackService {
  public:
   // `max_connect_wait` bounds Connect when the caller set no deadline.
   session_broker_service(session::session_registry& registry, std::chrono::milliseconds max_connect_wait);
+  // Sessions Connect creates are recorded there (null: not recorded).
+  void set_journal(class session_journal* journal) { journal_ = journal; }
 
   grpc::ServerUnaryReactor* Connect(grpc::CallbackServerContext* context, const pb::ConnectRequest* request,
                                     pb::ConnectResponse* response) override;
@@ -22,10 +25,19 @@ class session_broker_service final : public pb::SessionBroker::CallbackService {
                                    pb::StatusResponse* response) override;
   grpc::ServerWriteReactor<pb::SessionEvent>* WatchStatus(grpc::CallbackServerContext* context,
                                                           const pb::WatchStatusRequest* request) override;
+  // In authorization_handlers.cpp.
+  grpc::ServerUnaryReactor* BeginAuthorization(grpc::CallbackServerContext* context,
+                                               const pb::BeginAuthorizationRequest* request,
+                                               pb::BeginAuthorizationResponse* response) override;
+  grpc::ServerUnaryReactor* CompleteAuthorization(grpc::CallbackServerContext* context,
+                                                  const pb::CompleteAuthorizationRequest* request,
+                                                  pb::CompleteAuthorizationResponse* response) override;
 
  private:
   session::session_registry& registry_;
   std::chrono::milliseconds max_connect_wait_;
+  class session_journal* journal_ = nullptr;
+  auth::authorization_flows flows_;
 };
 
 }  // namespace mailbroker::daemon

@@ -27,8 +27,14 @@ constexpr option_def connect_options[] = {
     {"--password-file", "PATH"},
     {"--password-daemon-env", "VAR"},
     {"--password-daemon-file", "PATH"},
+    {"--password-vault", "NAME"},
     {"--password", "VALUE", password_on_argv_refusal},
     {"--oauth2-client-id", "ID"},
+    {"--oauth2-grant", "GRANT"},
+    {"--oauth2-authorize-url", "URL"},
+    {"--oauth2-redirect-uri", "URI"},
+    {"--oauth2-refresh-token-vault", "NAME"},
+    {"--oauth2-connection", "NAME"},
     {"--oauth2-provider", "NAME"},
     {"--oauth2-tenant", "TENANT"},
     {"--oauth2-cloud", "CLOUD"},
@@ -42,6 +48,29 @@ constexpr option_def connect_options[] = {
     {"--replace", ""},
     {"--client-name", "NAME"},
 };
+constexpr option_def authorize_options[] = {
+    {"--user", "USER"},
+    {"--password-stdin", ""},
+    {"--password-env", "VAR"},
+    {"--password-file", "PATH"},
+    {"--password-daemon-env", "VAR"},
+    {"--password-daemon-file", "PATH"},
+    {"--password-vault", "NAME"},
+    {"--password", "VALUE", password_on_argv_refusal},
+    {"--oauth2-client-id", "ID"},
+    {"--oauth2-grant", "GRANT"},
+    {"--oauth2-provider", "NAME"},
+    {"--oauth2-tenant", "TENANT"},
+    {"--oauth2-cloud", "CLOUD"},
+    {"--oauth2-token-url", "URL"},
+    {"--oauth2-authorize-url", "URL"},
+    {"--oauth2-redirect-uri", "URI"},
+    {"--oauth2-scope", "SCOPES"},
+    {"--oauth2-token-ca-file", "PATH"},
+    {"--oauth2-connection", "NAME"},
+    {"--login-hint", "ACCOUNT"},
+};
+constexpr option_def vault_options[] = {{"--from-file", "PATH"}};
 constexpr option_def disconnect_options[] = {{"--force", ""}};
 constexpr option_def watch_options[] = {{"--until-state", "STATE"}};
 
@@ -51,6 +80,9 @@ constexpr command commands[] = {
     {"renew", "extend a lease by its TTL", {}, run_renew},
     {"status", "show one session or all", {}, run_status},
     {"watch", "stream state changes of one session or all", watch_options, run_watch},
+    {"authorize", "sign in with OAuth2 in a browser; the daemon keeps the refresh token", authorize_options,
+     run_authorize},
+    {"vault", "put, list or delete the daemon's encrypted secrets", vault_options, run_vault},
 };
 
 std::chrono::milliseconds call_timeout(const invocation& inv) { return inv.globals.timeout.value_or(default_timeout); }

@@ -42,6 +42,8 @@ int run_disconnect(const invocation& inv);
 int run_renew(const invocation& inv);
 int run_status(const invocation& inv);
 int run_watch(const invocation& inv);
+int run_authorize(const invocation& inv);
+int run_vault(const invocation& inv);
 
 // ------------------------------------------------------------ shared by the commands
 

@@ -6,10 +6,10 @@
 #include <iostream>
 #include <limits>
 
+#include "client/cli/auth_options.hpp"
 #include "client/cli/commands.hpp"
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/format.hpp"
-#include "client/cli/password.hpp"
 
 namespace mailbroker::cli {
 namespace {
@@ -51,7 +51,7 @@ int run_connect(const invocation& inv) {
   const auto host = inv.args.value("--host");
   if (!host) return usage_error("connect", "connect needs --host HOST");
   const auto user = inv.args.value("--user");
-  if (!user) return usage_error("connect", "connect needs --user USER");
+  if (!user && !inv.args.has("--oauth2-connection")) return usage_error("connect", "connect needs --user USER");
 
   std::optional<pb::TlsMode> tls = pb::TLS_MODE_IMPLICIT;
   if (auto text = inv.args.value("--tls")) {
@@ -88,42 +88,7 @@ int run_connect(const invocation& inv) {
   if (linger) spec->set_linger_seconds(*linger);
 
   // Last, so that a typo elsewhere never costs the user a typed password.
-  auto password = password_from_args(inv.args, *user + "@" + *host);
-  if (!password) return usage_error("connect", password.err().message);
-  if (auto client_id = inv.args.value("--oauth2-client-id")) {
-    auto* cc = spec->mutable_auth()->mutable_oauth2_client_credentials();
-    cc->set_username(*user);
-    cc->set_client_id(*client_id);
-    *cc->mutable_client_secret() = std::move(password.value());
-    const auto token_url = inv.args.value("--oauth2-token-url");
-    const auto provider = inv.args.value("--oauth2-provider").value_or(token_url ? "custom" : "microsoft");
-    if (provider == "microsoft") cc->set_provider(pb::OAUTH2_PROVIDER_MICROSOFT);
-    else if (provider == "custom") cc->set_provider(pb::OAUTH2_PROVIDER_CUSTOM);
-    else if (provider == "google") cc->set_provider(pb::OAUTH2_PROVIDER_GOOGLE);  // the daemon explains the refusal
-    else if (provider == "yahoo") cc->set_provider(pb::OAUTH2_PROVIDER_YAHOO);
-    else if (provider == "msn") cc->set_provider(pb::OAUTH2_PROVIDER_MSN);
-    else return usage_error("connect", "--oauth2-provider: '" + provider + "' is not one of microsoft, custom");
-    const auto cloud = inv.args.value("--oauth2-cloud").value_or("global");
-    if (cloud == "global") cc->set_cloud(pb::AZURE_CLOUD_GLOBAL);
-    else if (cloud == "us-gcc-high") cc->set_cloud(pb::AZURE_CLOUD_US_GCC_HIGH);
-    else return usage_error("connect", "--oauth2-cloud: '" + cloud + "' is not one of global, us-gcc-high");
-    cc->set_tenant_id(inv.args.value("--oauth2-tenant").value_or(""));
-    cc->set_token_url(token_url.value_or(""));
-    cc->set_token_ca_file(inv.args.value("--oauth2-token-ca-file").value_or(""));
-    if (auto scopes = inv.args.value("--oauth2-scope")) {
-      std::string_view rest = *scopes;
-      while (!rest.empty()) {
-        const auto space = rest.find(' ');
-        if (space != 0) cc->add_scopes(std::string(rest.substr(0, space)));
-        if (space == std::string_view::npos) break;
-        rest.remove_prefix(space + 1);
-      }
-    }
-  } else {
-    auto* basic = spec->mutable_auth()->mutable_basic();
-    basic->set_username(*user);
-    *basic->mutable_password() = std::move(password.value());
-  }
+  if (auto rc = fill_auth(inv, "connect", user.value_or(""), spec->mutable_auth())) return *rc;
 
   daemon_link link(inv.globals);
   pb::ConnectResponse response;

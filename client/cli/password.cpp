@@ -19,7 +19,7 @@ namespace {
 constexpr std::array password_sources = {
     std::string_view("--password-stdin"),      std::string_view("--password-env"),
     std::string_view("--password-file"),       std::string_view("--password-daemon-env"),
-    std::string_view("--password-daemon-file"),
+    std::string_view("--password-daemon-file"), std::string_view("--password-vault"),
 };
 
 // A password file is a line, not a document: refuse to slurp something huge by mistake.
@@ -107,7 +107,7 @@ result<pb::SecretRef> password_from_args(const parsed_args& args, std::string_vi
   if (given == 0) {
     return usage(
         "connect needs a password source: --password-stdin, --password-env VAR, --password-file PATH, "
-        "--password-daemon-env VAR or --password-daemon-file PATH");
+        "--password-daemon-env VAR, --password-daemon-file PATH or --password-vault NAME");
   }
   if (given > 1) return usage("give exactly one password source (got " + std::to_string(given) + ")");
 
@@ -133,8 +133,18 @@ result<pb::SecretRef> password_from_args(const parsed_args& args, std::string_vi
   } else if (auto path = args.value("--password-daemon-file")) {
     if (path->empty()) return usage("--password-daemon-file needs a path");
     ref.set_file(*path);
+  } else if (auto name = args.value("--password-vault")) {
+    if (name->empty()) return usage("--password-vault needs a vault entry name");
+    ref.set_vault(*name);
   }
   return ref;
+}
+
+bool password_given(const parsed_args& args) {
+  for (auto name : password_sources) {
+    if (args.has(name)) return true;
+  }
+  return false;
 }
 
 }  // namespace mailbroker::cli

@@ -15,12 +15,15 @@ namespace pb = ::mailbroker::v1;
 inline constexpr std::string_view password_on_argv_refusal =
     "--password is refused: a password on the command line is visible to other users "
     "(ps, /proc) and lands in shell history. Use one of --password-stdin, --password-env VAR, "
-    "--password-file PATH, --password-daemon-env VAR or --password-daemon-file PATH.";
+    "--password-file PATH, --password-daemon-env VAR, --password-daemon-file PATH or --password-vault NAME.";
 
 // Builds the SecretRef from exactly one password source among `args`. CLI-side sources
 // (stdin, env, file) are read now and sent inline; the daemon-side ones are sent as
 // references for mailbrokerd to resolve. `user` only appears in the tty prompt.
 // A failure is a usage error whose message never contains the secret.
 result<pb::SecretRef> password_from_args(const parsed_args& args, std::string_view user);
+
+// True when any password source is among `args` (optional secrets, e.g. public clients).
+bool password_given(const parsed_args& args);
 
 }  // namespace mailbroker::cli

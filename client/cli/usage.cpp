@@ -56,19 +56,33 @@ Credentials (--user and exactly one password source):
   --password-file PATH         the CLI reads PATH (one trailing newline dropped)
   --password-daemon-env VAR    mailbrokerd reads VAR in its own environment
   --password-daemon-file PATH  mailbrokerd reads PATH on its own machine
+  --password-vault NAME        mailbrokerd takes the vault entry NAME (`mailbroker vault put`)
   A password is never taken from the command line (--password is refused): every
   local user can read a process's arguments, and shells keep them in history.
 
-OAuth2 client credentials (instead of a password; the password source then supplies
-the client secret, and --user is the mailbox to log in as):
+OAuth2 (instead of a password; a password source then supplies the client secret,
+and --user is the mailbox to log in as):
   --oauth2-client-id ID        application (client) id: selects OAuth2
-  --oauth2-provider NAME       microsoft | custom [custom with --oauth2-token-url,
-                               else microsoft]; google, yahoo and msn are refused
+  --oauth2-grant GRANT         client_credentials | authorization_code [client_credentials].
+                               authorization_code: the session refreshes the token
+                               `mailbroker authorize SESSION` stored (same options);
+                               the client secret is optional (public clients)
+  --oauth2-provider NAME       microsoft | google | custom [custom with
+                               --oauth2-token-url, else microsoft]. Client credentials:
+                               Microsoft and custom only; yahoo and msn are refused
   --oauth2-tenant TENANT       Microsoft directory (tenant) id or domain
   --oauth2-cloud CLOUD         global | us-gcc-high (Microsoft) [global]
   --oauth2-token-url URL       token endpoint (https) [the provider's]
+  --oauth2-authorize-url URL   authorization endpoint (https) [the provider's]
+  --oauth2-redirect-uri URI    loopback redirect [Microsoft http://localhost:9999/callback,
+                               Google http://localhost:8888/Callback]
   --oauth2-scope SCOPES        space-separated scopes [the provider's mail scope]
   --oauth2-token-ca-file PATH  CA file for the token endpoint [system store]
+  --oauth2-refresh-token-vault NAME
+                               start from the refresh token in vault entry NAME
+  --oauth2-connection NAME     use the daemon's configured OAuth2 connection NAME (no
+                               client id or secret here; --user may default to the
+                               connection's)
 
 Session and lease:
   --keepalive SECONDS          NOOP interval while idle, 5..1740 [60]
@@ -85,6 +99,37 @@ an attach keeps the creator's values.
 
 Prints "session SESSION: STATE (created|attached)", the lease id and its expiry,
 then the session's status. With --json: the ConnectResponse.
+)txt";
+
+constexpr std::string_view authorize_text = R"txt(Usage: mailbroker authorize SESSION --oauth2-client-id ID [OAUTH2 OPTIONS] --user USER
+       mailbroker authorize --oauth2-connection NAME [--user USER]
+
+Signs a mailbox user in with OAuth2 (authorization code + PKCE S256) so the daemon
+holds a refresh token and no bot ever handles one. Prints the authorization URL on
+stderr, listens on the loopback redirect URI, and when the browser comes back the
+daemon checks `state`, redeems the code and stores the refresh token (encrypted):
+for SESSION under "session:SESSION" (connect later with the same --oauth2-* options
+and --oauth2-grant authorization_code), for a managed connection under
+"managed:NAME" (shared) or "managed:NAME:USER" (per-user).
+
+Options: the OAuth2 options of `connect` (--oauth2-provider microsoft | google |
+custom, --oauth2-tenant, --oauth2-cloud, --oauth2-authorize-url, --oauth2-token-url,
+--oauth2-redirect-uri, --oauth2-scope, --oauth2-token-ca-file), an optional password
+source for the client secret, and:
+  --login-hint ACCOUNT         pre-fill the account at the provider
+Yahoo and MSN do not offer this flow. Waits up to --timeout [600 s] for the browser.
+With --json: the CompleteAuthorizationResponse.
+)txt";
+
+constexpr std::string_view vault_text = R"txt(Usage: mailbroker vault put NAME [--from-file PATH]
+       mailbroker vault list
+       mailbroker vault delete NAME
+
+The daemon's vault: secrets stored AES-256-GCM encrypted in its store, named in
+session specs as `vault: NAME` (e.g. --password-vault NAME, or client-secret =
+vault:NAME in the daemon config). `put` reads the value from stdin (or PATH), never
+from the command line; one trailing newline is dropped; at most 64 KiB. Values are
+never shown again: `list` prints names and times only.
 )txt";
 
 constexpr std::string_view disconnect_text = R"txt(Usage: mailbroker disconnect LEASE_ID [--force]
@@ -146,6 +191,8 @@ Commands:
   renew LEASE_ID          extend a lease by its TTL
   status [SESSION]        show one session or all
   watch [SESSION]         stream state changes until Ctrl-C or --until-state
+  authorize SESSION ...   sign a user in with OAuth2 (browser); the daemon keeps the token
+  vault put|list|delete   the daemon's encrypted secrets
   help [COMMAND]          this help, or a command's (same as COMMAND --help)
 )txt";
   text += global_options_text;
@@ -161,6 +208,8 @@ std::string command_help(std::string_view command) {
   else if (command == "renew") body = renew_text;
   else if (command == "status") body = status_text;
   else if (command == "watch") body = watch_text;
+  else if (command == "authorize") body = authorize_text;
+  else if (command == "vault") body = vault_text;
   else return {};
   std::string text(body);
   text += global_options_text;

@@ -1,11 +1,12 @@
 #include "auth/token_cache.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "auth/form.hpp"
-#include "common/base64.hpp"
 #include "auth/http_client.hpp"
-#include "auth/token_response.hpp"
+#include "common/base64.hpp"
 #include "net/tls_context.hpp"
 
 namespace mailbroker::auth {
@@ -20,7 +21,37 @@ std::string join_scopes(const std::vector<std::string>& scopes) {
   return out;
 }
 
+std::string_view grant_name(grant_type g) {
+  switch (g) {
+    case grant_type::client_credentials: return "client_credentials";
+    case grant_type::refresh_token: return "refresh_token";
+    case grant_type::password: return "password";
+  }
+  return "unknown";
+}
+
+void wipe(std::string& s) { std::fill(s.begin(), s.end(), '\0'); }
+
+// Who the token is for, for log lines: never a secret.
+std::string subject_of(const token_request& r) {
+  switch (r.grant) {
+    case grant_type::client_credentials: return "client '" + r.client_id + "'";
+    case grant_type::refresh_token: return "'" + r.refresh_token_key + "'";
+    case grant_type::password: return "user '" + r.username + "'";
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string token_request::cache_key() const {
+  // The secret's identity is part of the key: a wrong secret never gets a cached token.
+  std::string key = std::string(grant_name(grant)) + '\n' + token_url + '\n' + client_id + '\n' +
+                    secrets::identity(client_secret) + '\n' + join_scopes(scopes) + '\n' + ca_file;
+  if (grant == grant_type::refresh_token) key += "\nrt:" + refresh_token_key;
+  if (grant == grant_type::password) key += "\nuser:" + username + '\n' + secrets::identity(password);
+  return key;
+}
 
 struct token_cache::entry {
   std::string token;
@@ -33,26 +64,47 @@ struct token_cache::entry {
   std::shared_ptr<asio::ssl::context> tls;
 };
 
-token_cache::token_cache(token_cache_settings settings) : settings_(settings) {}
+token_cache::token_cache(token_cache_settings settings, std::shared_ptr<refresh_token_store> store,
+                         std::shared_ptr<const secrets::vault_reader> vault)
+    : settings_(settings),
+      store_(store ? std::move(store) : std::make_shared<memory_refresh_token_store>()),
+      vault_(std::move(vault)) {}
 
-std::string token_cache::key_of(const client_credentials& cc) {
-  // The secret's identity is part of the key: a wrong secret never gets a cached token.
-  return cc.token_url + '\n' + cc.client_id + '\n' + secrets::identity(cc.client_secret) + '\n' +
-         join_scopes(cc.scopes) + '\n' + cc.ca_file;
+std::shared_ptr<token_cache::entry> token_cache::entry_for(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto& slot = entries_[key];
+  if (!slot) slot = std::make_shared<entry>();
+  return slot;
 }
 
-awaitable<result<std::string>> token_cache::get(const client_credentials& cc) {
-  const std::string key = key_of(cc);
+void token_cache::store_token(entry& e, fetched_token token) {
+  // Caller holds mutex_.
+  const auto now = std::chrono::steady_clock::now();
+  const auto lifetime = token.lifetime;
+  auto refresh_after = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      lifetime * settings_.refresh_at_fraction);
+  // Long-lived tokens are refreshed at least min_refresh_margin before they expire.
+  if (lifetime > 2 * settings_.min_refresh_margin) {
+    refresh_after = std::min<std::chrono::steady_clock::duration>(refresh_after, lifetime - settings_.min_refresh_margin);
+  }
+  e.token = std::move(token.access_token);
+  e.expires_at = now + lifetime;
+  e.refresh_at = now + refresh_after;
+  e.state.valid_until = std::chrono::system_clock::now() + lifetime;
+  e.state.last_refresh = std::chrono::system_clock::now();
+  ++e.state.refresh_count;
+  e.state.last_error.reset();
+}
+
+awaitable<result<std::string>> token_cache::get(const token_request& request) {
+  const std::string key = request.cache_key();
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
-    std::shared_ptr<entry> e;
+    std::shared_ptr<entry> e = entry_for(key);
     std::shared_ptr<asio::steady_timer> wait;
     std::uint64_t seen_generation = 0;
     {
       std::lock_guard lock(mutex_);
-      auto& slot = entries_[key];
-      if (!slot) slot = std::make_shared<entry>();
-      e = slot;
       const auto now = std::chrono::steady_clock::now();
       if (!e->token.empty() && now < e->refresh_at) co_return e->token;
       seen_generation = e->generation;
@@ -75,7 +127,7 @@ awaitable<result<std::string>> token_cache::get(const client_credentials& cc) {
       continue;
     }
 
-    auto fetched = co_await fetch(cc);
+    auto fetched = co_await fetch(request);
     std::vector<std::shared_ptr<asio::steady_timer>> waiters;
     result<std::string> out = error{};
     {
@@ -84,15 +136,7 @@ awaitable<result<std::string>> token_cache::get(const client_credentials& cc) {
       e->in_flight = false;
       ++e->generation;
       if (fetched) {
-        const auto lifetime = fetched->second;
-        e->token = std::move(fetched->first);
-        e->expires_at = now + lifetime;
-        e->refresh_at = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                  lifetime * settings_.refresh_at_fraction);
-        e->state.valid_until = std::chrono::system_clock::now() + lifetime;
-        e->state.last_refresh = std::chrono::system_clock::now();
-        ++e->state.refresh_count;
-        e->state.last_error.reset();
+        store_token(*e, std::move(fetched.value()));
         out = e->token;
       } else {
         e->state.last_error = fetched.err();
@@ -112,34 +156,43 @@ awaitable<result<std::string>> token_cache::get(const client_credentials& cc) {
   }
 }
 
-awaitable<result<std::pair<std::string, std::chrono::seconds>>> token_cache::fetch(const client_credentials& cc) {
-  std::shared_ptr<asio::ssl::context> tls;
+awaitable<result<std::shared_ptr<asio::ssl::context>>> token_cache::tls_for(const token_request& request) {
+  auto e = entry_for(request.cache_key());
   {
     std::lock_guard lock(mutex_);
-    tls = entries_[key_of(cc)]->tls;
+    if (e->tls) co_return e->tls;
   }
-  if (!tls) {
-    auto ctx = net::make_client_tls_context({cc.ca_file, true});
-    if (!ctx) co_return ctx.err();
-    tls = ctx.value();
-    std::lock_guard lock(mutex_);
-    entries_[key_of(cc)]->tls = tls;
+  auto ctx = net::make_client_tls_context({request.ca_file, true});
+  if (!ctx) co_return ctx.err();
+  std::lock_guard lock(mutex_);
+  e->tls = ctx.value();
+  co_return e->tls;
+}
+
+awaitable<result<token_response>> token_cache::post(const token_request& request,
+                                                    std::vector<std::pair<std::string, std::string>> form) {
+  auto tls = co_await tls_for(request);
+  if (!tls) co_return tls.err();
+  std::string authorization;
+  if (request.client_secret.empty()) {
+    form.emplace_back("client_id", request.client_id);  // public client (RFC 6749 4.1.3)
+  } else {
+    auto secret = secrets::resolve(request.client_secret, request.field + ".client_secret", vault_.get());
+    if (!secret) co_return secret.err();
+    // client_secret_basic (RFC 6749 2.3.1): every server must support it, Microsoft's
+    // and Google's included; id and secret are form-encoded before base64.
+    auto form_value = [](const std::string& v) { return form_urlencode({{"v", v}}).substr(2); };
+    std::string credentials = form_value(request.client_id) + ":" + form_value(secret.value());
+    authorization = "Basic " + base64_encode(credentials);
+    wipe(credentials);
+    wipe(secret.value());
   }
-  auto secret = secrets::resolve(cc.client_secret, "spec.auth.oauth2_client_credentials.client_secret");
-  if (!secret) co_return secret.err();
-  // client_secret_basic (RFC 6749 2.3.1): every server must support it, Microsoft's and
-  // Google's included; id and secret are form-encoded before base64.
-  auto form_value = [](const std::string& v) { return form_urlencode({{"v", v}}).substr(2); };
-  std::string credentials = form_value(cc.client_id) + ":" + form_value(secret.value());
-  std::string authorization = "Basic " + base64_encode(credentials);
-  std::fill(credentials.begin(), credentials.end(), '\0');
-  std::fill(secret.value().begin(), secret.value().end(), '\0');
-  std::vector<std::pair<std::string, std::string>> fields = {{"grant_type", "client_credentials"}};
-  if (!cc.scopes.empty()) fields.emplace_back("scope", join_scopes(cc.scopes));
-  const std::string body = form_urlencode(fields);
+  if (!request.scopes.empty()) form.emplace_back("scope", join_scopes(request.scopes));
+  std::string body = form_urlencode(form);
+  for (auto& [name, value] : form) wipe(value);
 
   http_request_options options;
-  options.tls = tls;
+  options.tls = tls.value();
   options.timeout = settings_.request_timeout;
   auto executor = co_await asio::this_coro::executor;
   auto delay = settings_.retry_initial;
@@ -149,26 +202,20 @@ awaitable<result<std::pair<std::string, std::chrono::seconds>>> token_cache::fet
       std::lock_guard lock(mutex_);
       ++requests_sent_;
     }
-    auto response = co_await http_post_form(cc.token_url, body, authorization, options);
+    auto response = co_await http_post_form(request.token_url, body, authorization, options);
     if (response) {
       auto parsed = parse_token_response(response->status, response->content_type, response->body);
       if (parsed) {
-        std::fill(authorization.begin(), authorization.end(), '\0');
-        const auto lifetime = parsed->expires_in.value_or(settings_.default_lifetime);
-        spdlog::info("oauth2: token for client '{}' from {} (valid {} s)", cc.client_id, cc.token_url,
-                     lifetime.count());
-        co_return std::pair{std::move(parsed->access_token), lifetime};
+        wipe(authorization);
+        wipe(body);
+        co_return parsed;
       }
       last = parsed.err();
     } else {
       last = response.err();
     }
-    if (last.code == errc::unauthenticated) {
-      last.message += " (check client_id and client_secret for " + cc.token_url +
-                      ", and that the secret has not expired; then Connect again)";
-    }
     if (last.code != errc::unavailable) break;  // only transient failures are retried
-    spdlog::warn("oauth2: token request for client '{}' failed (attempt {}/{}): {}", cc.client_id, attempt,
+    spdlog::warn("oauth2: token request for {} failed (attempt {}/{}): {}", subject_of(request), attempt,
                  settings_.attempts, last.message);
     if (attempt < settings_.attempts) {
       asio::steady_timer t(executor, delay);
@@ -177,13 +224,119 @@ awaitable<result<std::pair<std::string, std::chrono::seconds>>> token_cache::fet
       delay *= 2;
     }
   }
-  std::fill(authorization.begin(), authorization.end(), '\0');
+  wipe(authorization);
+  wipe(body);
   co_return last;
 }
 
-token_state token_cache::state(const client_credentials& cc) const {
+awaitable<result<token_cache::fetched_token>> token_cache::fetch(const token_request& request) {
+  std::vector<std::pair<std::string, std::string>> form;
+  std::string used_refresh_token;
+  switch (request.grant) {
+    case grant_type::client_credentials:
+      form.emplace_back("grant_type", "client_credentials");
+      break;
+    case grant_type::password: {
+      auto password = secrets::resolve(request.password, request.field + ".password", vault_.get());
+      if (!password) co_return password.err();
+      form.emplace_back("grant_type", "password");
+      form.emplace_back("username", request.username);
+      form.emplace_back("password", std::move(password.value()));
+      break;
+    }
+    case grant_type::refresh_token: {
+      auto stored = store_->load(request.refresh_token_key);
+      if (!stored) co_return stored.err();
+      if (stored->has_value()) {
+        used_refresh_token = std::move(**stored);
+      } else if (!request.initial_refresh_token.empty()) {
+        auto initial = secrets::resolve(request.initial_refresh_token, request.field + ".refresh_token", vault_.get());
+        if (!initial) co_return initial.err();
+        used_refresh_token = std::move(initial.value());
+      } else {
+        co_return error{errc::failed_precondition,
+                        "no refresh token for '" + request.refresh_token_key + "' yet: " + request.reauthorize_hint};
+      }
+      form.emplace_back("grant_type", "refresh_token");
+      form.emplace_back("refresh_token", used_refresh_token);
+      break;
+    }
+  }
+
+  auto parsed = co_await post(request, std::move(form));
+  if (!parsed) {
+    error e = parsed.err();
+    if (e.code == errc::unauthenticated) {
+      if (request.grant == grant_type::refresh_token && e.message.find("invalid_grant") != std::string::npos) {
+        e.message = "the refresh token for '" + request.refresh_token_key + "' was rejected by " + request.token_url +
+                    " (" + e.message + "): it was revoked, expired or already used; " + request.reauthorize_hint;
+      } else if (request.grant == grant_type::password && e.message.find("invalid_grant") != std::string::npos) {
+        e.message += " (check the username and password of " + request.username + ")";
+      } else {
+        e.message += " (check client_id and client_secret for " + request.token_url +
+                     ", and that the secret has not expired; then Connect again)";
+      }
+    }
+    wipe(used_refresh_token);
+    co_return e;
+  }
+  auto& response = parsed.value();
+  if (request.grant == grant_type::refresh_token && !response.refresh_token.empty() &&
+      response.refresh_token != used_refresh_token) {
+    // Rotation (RFC 6749 6, OAuth 2.1): the old token is spent. Persist the new one
+    // before anything uses the access token, or a restart would strand the session.
+    if (auto saved = store_->save(request.refresh_token_key, response.refresh_token); !saved.ok()) {
+      wipe(response.refresh_token);
+      wipe(used_refresh_token);
+      co_return error{errc::internal, "cannot store the rotated refresh token for '" + request.refresh_token_key +
+                                          "': " + saved.message};
+    }
+    spdlog::info("oauth2: rotated refresh token for {} stored", subject_of(request));
+  }
+  wipe(response.refresh_token);
+  wipe(used_refresh_token);
+  const auto lifetime = response.expires_in.value_or(settings_.default_lifetime);
+  spdlog::info("oauth2: token for {} from {} ({} grant, valid {} s)", subject_of(request), request.token_url,
+               grant_name(request.grant), lifetime.count());
+  co_return fetched_token{std::move(response.access_token), lifetime};
+}
+
+awaitable<result<token_state>> token_cache::redeem(const token_request& request, const authorization_code& code) {
+  if (request.grant != grant_type::refresh_token) {
+    co_return error{errc::internal, "redeem() needs a refresh_token request"};
+  }
+  // Built before the co_await: g++ 12 mishandles braced temporaries in co_await operands.
+  std::vector<std::pair<std::string, std::string>> form;
+  form.emplace_back("grant_type", "authorization_code");
+  form.emplace_back("code", code.code);
+  form.emplace_back("redirect_uri", code.redirect_uri);
+  form.emplace_back("code_verifier", code.code_verifier);
+  auto parsed = co_await post(request, std::move(form));
+  if (!parsed) co_return parsed.err();
+  auto& response = parsed.value();
+  if (response.refresh_token.empty()) {
+    wipe(response.access_token);
+    co_return error{errc::failed_precondition,
+                    "the token endpoint " + request.token_url +
+                        " issued no refresh token: add the offline_access scope (Microsoft) or access_type=offline "
+                        "(Google), or allow the refresh_token grant for client '" + request.client_id + "'"};
+  }
+  if (auto saved = store_->save(request.refresh_token_key, response.refresh_token); !saved.ok()) {
+    wipe(response.refresh_token);
+    co_return error{errc::internal,
+                    "cannot store the refresh token for '" + request.refresh_token_key + "': " + saved.message};
+  }
+  wipe(response.refresh_token);
+  spdlog::info("oauth2: authorization for {} redeemed; refresh token stored", subject_of(request));
+  auto e = entry_for(request.cache_key());
   std::lock_guard lock(mutex_);
-  auto it = entries_.find(key_of(cc));
+  store_token(*e, {std::move(response.access_token), response.expires_in.value_or(settings_.default_lifetime)});
+  co_return e->state;
+}
+
+token_state token_cache::state(const token_request& request) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(request.cache_key());
   return it == entries_.end() ? token_state{} : it->second->state;
 }
 

@@ -8,11 +8,11 @@
 
 namespace mailbroker::secrets {
 
-result<std::string> resolve(const secret_ref& ref, std::string_view field) {
+result<std::string> resolve(const secret_ref& ref, std::string_view field, const vault_reader* vault) {
   const std::string f(field);
   switch (ref.kind) {
     case secret_ref::source::none:
-      return error{errc::invalid_argument, f + " is required (inline_value, env or file)"};
+      return error{errc::invalid_argument, f + " is required (inline_value, env, file or vault)"};
     case secret_ref::source::inline_value:
       if (ref.value.empty()) return error{errc::invalid_argument, f + ".inline_value is empty"};
       return ref.value;
@@ -37,6 +37,16 @@ result<std::string> resolve(const secret_ref& ref, std::string_view field) {
       if (v.empty()) return error{errc::failed_precondition, f + ".file: '" + ref.value + "' is empty"};
       return v;
     }
+    case secret_ref::source::vault: {
+      if (ref.value.empty()) return error{errc::invalid_argument, f + ".vault: the entry name is empty"};
+      if (vault == nullptr) {
+        return error{errc::failed_precondition,
+                     f + ".vault: the daemon runs without a store (state-dir none), so it has no vault"};
+      }
+      auto v = vault->read(ref.value);
+      if (!v) return error{v.err().code, f + ".vault: " + v.err().message};
+      return v;
+    }
   }
   return error{errc::internal, f + ": unknown secret source"};
 }
@@ -47,8 +57,30 @@ std::string describe(const secret_ref& ref) {
     case secret_ref::source::inline_value: return "inline";
     case secret_ref::source::env: return "env:" + ref.value;
     case secret_ref::source::file: return "file:" + ref.value;
+    case secret_ref::source::vault: return "vault:" + ref.value;
   }
   return "unknown";
+}
+
+result<secret_ref> parse_secret_ref_text(std::string_view text, std::string_view field) {
+  const auto colon = text.find(':');
+  const std::string_view kind = text.substr(0, colon == std::string_view::npos ? 0 : colon);
+  const std::string_view rest = colon == std::string_view::npos ? std::string_view{} : text.substr(colon + 1);
+  secret_ref ref;
+  if (kind == "env") {
+    ref.kind = secret_ref::source::env;
+  } else if (kind == "file") {
+    ref.kind = secret_ref::source::file;
+  } else if (kind == "vault") {
+    ref.kind = secret_ref::source::vault;
+  } else {
+    // Never echo the text: it may be a secret pasted in by mistake.
+    return error{errc::invalid_argument,
+                 std::string(field) + ": expected env:NAME, file:/path or vault:NAME (inline secrets are not accepted here)"};
+  }
+  if (rest.empty()) return error{errc::invalid_argument, std::string(field) + ": the name after '" + std::string(kind) + ":' is empty"};
+  ref.value = std::string(rest);
+  return ref;
 }
 
 std::string identity(const secret_ref& ref) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/token_cache.hpp"
+#include "session/token_request.hpp"
 #include "net/tls_context.hpp"
 #include "protocol/imap/client.hpp"
 #include "secrets/secret_ref.hpp"
@@ -134,9 +135,9 @@ awaitable<error> session::connect_once() {
   if (stop_requested_) co_return error{errc::cancelled, stop_reason_};
 
   set_state(session_state::authenticating, "logging in as " + spec_.username);
-  if (spec_.auth == auth_method::oauth2_client_credentials) {
+  if (spec_.auth != auth_method::basic) {
     if (!settings_.tokens) co_return error{errc::internal, "no token cache configured"};
-    auto token = co_await settings_.tokens->get(oauth2_credentials());
+    auto token = co_await settings_.tokens->get(oauth2_request());
     refresh_token_status({});
     if (!token) co_return token.err();
     auto mechanism = co_await client_->authenticate_oauth(spec_.username, token.value());
@@ -145,7 +146,7 @@ awaitable<error> session::connect_once() {
     refresh_token_status(mechanism.value());
     co_return error::none();
   }
-  auto password = secrets::resolve(spec_.password, "spec.auth.basic.password");
+  auto password = secrets::resolve(spec_.password, "spec.auth.basic.password", settings_.vault.get());
   if (!password) co_return password.err();
   error e = co_await client_->login(spec_.username, password.value());
   std::fill(password.value().begin(), password.value().end(), '\0');
@@ -192,13 +193,10 @@ awaitable<void> session::sleep_interruptibly(std::chrono::milliseconds delay) {
   co_await wake_.async_wait(redirect_error(use_awaitable, ec));
 }
 
-auth::client_credentials session::oauth2_credentials() const {
-  return {spec_.oauth2.token_url, spec_.oauth2.client_id, spec_.oauth2.client_secret, spec_.oauth2.scopes,
-          spec_.oauth2.token_ca_file};
-}
+auth::token_request session::oauth2_request() const { return make_token_request(spec_, name_); }
 
 void session::refresh_token_status(const std::string& mechanism) {
-  const auto state = settings_.tokens->state(oauth2_credentials());
+  const auto state = settings_.tokens->state(oauth2_request());
   std::lock_guard lock(snapshot_mutex_);
   auto& t = snapshot_.token ? *snapshot_.token : snapshot_.token.emplace();
   t.token_url = spec_.oauth2.token_url;

@@ -30,13 +30,17 @@ class client;
 }
 namespace mailbroker::auth {
 class token_cache;
-struct client_credentials;
+struct token_request;
+}
+namespace mailbroker::secrets {
+class vault_reader;
 }
 
 namespace mailbroker::session {
 
 struct session_settings {
   std::shared_ptr<auth::token_cache> tokens;  // shared by every OAuth2 session
+  std::shared_ptr<const secrets::vault_reader> vault;  // for vault: secret references; may be null
   // Number of WatchStatus streams (owned by the registry): with none, a fast-path
   // attach needs no event and can skip the strand entirely.
   std::shared_ptr<std::atomic<std::size_t>> watchers;
@@ -113,7 +117,7 @@ class session : public std::enable_shared_from_this<session> {
   void finish(session_state final_state, const std::string& reason);
   void refresh_counters();
   void refresh_token_status(const std::string& mechanism);
-  auth::client_credentials oauth2_credentials() const;
+  auth::token_request oauth2_request() const;
 
   const std::string name_;
   const session_spec spec_;

@@ -24,7 +24,7 @@ session_registry::~session_registry() = default;
 void session_registry::connect(connect_request request, steady_time deadline,
                                std::function<void(result<connect_outcome>)> done) {
   if (auto e = validate_session_name(request.name); !e.ok()) return done(e);
-  auto spec = normalise(std::move(request.spec), request.raw_port);
+  auto spec = normalise(std::move(request.spec), request.raw_port, &settings_.oauth2_connections);
   if (!spec) return done(spec.err());
   if (request.lease_ttl.count() == 0) request.lease_ttl = settings_.default_lease_ttl;
   if (request.lease_ttl > settings_.max_lease_ttl) {
@@ -229,6 +229,10 @@ void session_registry::shutdown(std::function<void()> done) {
       if (--*remaining == 0) (*finished)();
     });
   }
+}
+
+result<session_spec> session_registry::normalise_spec(session_spec spec, std::uint32_t raw_port) const {
+  return normalise(std::move(spec), raw_port, &settings_.oauth2_connections);
 }
 
 }  // namespace mailbroker::session

@@ -30,6 +30,8 @@ struct registry_settings {
   std::size_t max_sessions = 1000;  // live sessions at once
   // FAILED / CLOSED sessions stay in Status this long, then are forgotten.
   std::chrono::seconds dead_session_retention{3600};
+  // OAuth2 connections from the daemon config that specs name with oauth2_managed.
+  managed_connections oauth2_connections;
 };
 
 struct connect_request {
@@ -75,6 +77,13 @@ class session_registry {
 
   // Refuses new connects, logs every session out, then calls `done`.
   void shutdown(std::function<void()> done);
+
+  // Normalises `spec` as connect() would (managed connections resolved), for callers
+  // that need the same view (e.g. the authorization flow). Errors as normalise().
+  result<session_spec> normalise_spec(session_spec spec, std::uint32_t raw_port) const;
+  const std::shared_ptr<auth::token_cache>& tokens() const { return settings_.session.tokens; }
+  const managed_connections& oauth2_connections() const { return settings_.oauth2_connections; }
+  asio::any_io_executor executor() const { return executor_; }
 
  private:
   void on_session_event(const status_event& ev);

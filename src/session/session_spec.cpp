@@ -22,29 +22,93 @@ bool valid_host(std::string_view host) {
 
 error invalid(std::string message) { return {errc::invalid_argument, std::move(message)}; }
 
-// Fills in the provider preset (token endpoint, default scope) and checks the fields.
-error normalise_oauth2(oauth2_settings& o) {
-  const std::string f = "spec.auth.oauth2_client_credentials.";
+bool valid_tenant(std::string_view tenant) {
+  return !tenant.empty() && std::all_of(tenant.begin(), tenant.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '.' || c == '_';
+  });
+}
+
+// RFC 8252 7.3: a native app's redirect URI is http on a loopback host with a port.
+error check_redirect_uri(const std::string& uri, const std::string& field) {
+  const std::string f = field + "redirect_uri ";
+  if (uri.rfind("http://", 0) != 0) {
+    return invalid(f + "must be an http:// URI on a loopback host, e.g. http://localhost:9999/callback");
+  }
+  const std::string rest = uri.substr(7);
+  std::string host;
+  std::size_t after_host = 0;
+  if (!rest.empty() && rest[0] == '[') {
+    after_host = rest.find(']');
+    if (after_host == std::string::npos) return invalid(f + "has an unterminated IPv6 address");
+    host = rest.substr(0, ++after_host);
+  } else {
+    after_host = rest.find_first_of(":/?#");
+    if (after_host == std::string::npos) after_host = rest.size();
+    host = lower(rest.substr(0, after_host));
+  }
+  if (host != "localhost" && host != "127.0.0.1" && host != "[::1]") {
+    return invalid(f + "must point at this machine (localhost, 127.0.0.1 or [::1]), where `mailbroker authorize` "
+                       "listens; '" + host + "' is not a loopback host");
+  }
+  if (after_host >= rest.size() || rest[after_host] != ':') return invalid(f + "needs an explicit port, e.g. :9999");
+  const std::size_t port_end = rest.find_first_of("/?#", after_host + 1);
+  const std::string port = rest.substr(after_host + 1, port_end == std::string::npos ? std::string::npos : port_end - after_host - 1);
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) || std::stoi(port) == 0 ||
+      std::stoi(port) > 65535) {
+    return invalid(f + "has an invalid port '" + port + "'");
+  }
+  if (uri.find('#') != std::string::npos) return invalid(f + "must not contain a fragment (#)");
+  return error::none();
+}
+
+error check_https(const std::string& url, const std::string& what) {
+  if (url.rfind("https://", 0) != 0 || url.size() <= 8) return invalid(what + " must be an https:// URL");
+  return error::none();
+}
+
+}  // namespace
+
+error normalise_oauth2(oauth2_settings& o, oauth2_grant grant, const std::string& field) {
+  const std::string& f = field;
+  const bool code = grant == oauth2_grant::authorization_code;
   switch (o.provider) {
-    case oauth2_provider::google:
     case oauth2_provider::yahoo:
     case oauth2_provider::msn:
-      return invalid(f + "provider: the client credentials grant is only offered by the Microsoft identity "
-                         "platform (or a custom RFC 6749 server); Gmail, Yahoo and MSN mailboxes need the "
-                         "authorization-code flow");
+      if (code) {
+        return invalid(f + "provider: the authorization-code flow is offered for Microsoft, Google and custom "
+                           "RFC 6749 servers only, not for Yahoo or MSN (use basic auth with an app password)");
+      }
+      [[fallthrough]];
+    case oauth2_provider::google:
+      if (!code) {
+        return invalid(f + "provider: the client credentials grant is only offered by the Microsoft identity "
+                           "platform (or a custom RFC 6749 server); Gmail, Yahoo and MSN mailboxes need the "
+                           "authorization-code flow");
+      }
+      if (o.authorize_url.empty()) o.authorize_url = "https://accounts.google.com/o/oauth2/v2/auth";
+      if (o.token_url.empty()) o.token_url = "https://oauth2.googleapis.com/token";
+      if (o.scopes.empty()) o.scopes.push_back("https://mail.google.com/");
+      if (o.redirect_uri.empty()) o.redirect_uri = "http://localhost:8888/Callback";
+      break;
     case oauth2_provider::microsoft: {
       if (o.tenant_id.empty()) return invalid(f + "tenant_id is required for the Microsoft identity platform");
-      for (unsigned char c : o.tenant_id) {
-        if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_')) return invalid(f + "tenant_id has invalid characters");
-      }
+      if (!valid_tenant(o.tenant_id)) return invalid(f + "tenant_id has invalid characters");
       const bool gcc_high = o.cloud == azure_cloud::us_gcc_high;
-      if (o.token_url.empty()) {
-        o.token_url = std::string(gcc_high ? "https://login.microsoftonline.us/" : "https://login.microsoftonline.com/") +
-                      o.tenant_id + "/oauth2/v2.0/token";
-      }
+      const std::string authority =
+          std::string(gcc_high ? "https://login.microsoftonline.us/" : "https://login.microsoftonline.com/") + o.tenant_id;
+      if (o.token_url.empty()) o.token_url = authority + "/oauth2/v2.0/token";
+      if (code && o.authorize_url.empty()) o.authorize_url = authority + "/oauth2/v2.0/authorize";
       if (o.scopes.empty()) {
-        o.scopes.push_back(gcc_high ? "https://outlook.office365.us/.default" : "https://outlook.office365.com/.default");
+        // Delegated: the IMAP permission on the cloud's Exchange host, plus
+        // offline_access for a refresh token. App-only: the host's .default.
+        const std::string host = gcc_high ? "https://outlook.office365.us/" : "https://outlook.office.com/";
+        if (code) {
+          o.scopes = {host + "IMAP.AccessAsUser.All", "offline_access"};
+        } else {
+          o.scopes.push_back(gcc_high ? "https://outlook.office365.us/.default" : "https://outlook.office365.com/.default");
+        }
       }
+      if (code && o.redirect_uri.empty()) o.redirect_uri = "http://localhost:9999/callback";
       break;
     }
     case oauth2_provider::unspecified:
@@ -53,17 +117,27 @@ error normalise_oauth2(oauth2_settings& o) {
       o.provider = oauth2_provider::custom;
       break;
   }
-  if (o.token_url.rfind("https://", 0) != 0 || o.token_url.size() <= 8) {
-    return invalid(f + "token_url must be an https:// URL");
+  if (auto e = check_https(o.token_url, f + "token_url"); !e.ok()) return e;
+  if (!o.authorize_url.empty()) {
+    if (auto e = check_https(o.authorize_url, f + "authorize_url"); !e.ok()) return e;
   }
   if (o.client_id.empty()) return invalid(f + "client_id is required");
-  if (o.client_secret.empty() || o.client_secret.value.empty()) {
-    return invalid(f + "client_secret is required (inline_value, env or file)");
+  if (!code && (o.client_secret.empty() || o.client_secret.value.empty())) {
+    return invalid(f + "client_secret is required (inline_value, env, file or vault)");
   }
+  if (!o.client_secret.empty() && o.client_secret.value.empty()) return invalid(f + "client_secret is empty");
+  if (code && !o.redirect_uri.empty()) {
+    if (auto e = check_redirect_uri(o.redirect_uri, f); !e.ok()) return e;
+  }
+  if (!code) {
+    o.authorize_url.clear();
+    o.redirect_uri.clear();
+    o.refresh_token = {};
+  }
+  o.grant = grant;
   return error::none();
 }
 
-}  // namespace
 
 std::string_view protocol_name(protocol p) {
   switch (p) {
@@ -89,6 +163,8 @@ std::string_view auth_method_name(auth_method m) {
     case auth_method::none: return "none";
     case auth_method::basic: return "basic";
     case auth_method::oauth2_client_credentials: return "oauth2_client_credentials";
+    case auth_method::oauth2_authorization_code: return "oauth2_authorization_code";
+    case auth_method::oauth2_managed: return "oauth2_managed";
   }
   return "unknown";
 }
@@ -107,7 +183,57 @@ error validate_session_name(std::string_view name) {
   return error::none();
 }
 
-result<session_spec> normalise(session_spec spec, std::uint32_t raw_port) {
+std::string auth_field(const session_spec& spec) { return "spec.auth." + std::string(auth_method_name(spec.auth)); }
+
+std::string refresh_token_key(const session_spec& spec, std::string_view session_name) {
+  if (spec.auth == auth_method::oauth2_authorization_code) return "session:" + std::string(session_name);
+  if (spec.auth == auth_method::oauth2_managed && spec.oauth2.grant == oauth2_grant::authorization_code) {
+    if (spec.oauth2.token_type == oauth2_token_type::per_user) return "managed:" + spec.oauth2.connection + ":" + spec.username;
+    return "managed:" + spec.oauth2.connection;
+  }
+  return {};
+}
+
+error normalise_auth(session_spec& spec, const managed_connections* connections) {
+  const std::string af = auth_field(spec) + ".";
+  switch (spec.auth) {
+    case auth_method::none:
+      return invalid(
+          "spec.auth is required (basic, oauth2_client_credentials, oauth2_authorization_code or oauth2_managed)");
+    case auth_method::basic:
+      if (spec.username.empty()) return invalid("spec.auth.basic.username is required");
+      if (spec.password.empty()) return invalid("spec.auth.basic.password is required (inline_value, env, file or vault)");
+      if (spec.password.value.empty()) return invalid("spec.auth.basic.password is empty");
+      break;
+    case auth_method::oauth2_client_credentials:
+    case auth_method::oauth2_authorization_code: {
+      const auto grant = spec.auth == auth_method::oauth2_client_credentials ? oauth2_grant::client_credentials
+                                                                             : oauth2_grant::authorization_code;
+      spec.oauth2.connection.clear();
+      if (auto e = normalise_oauth2(spec.oauth2, grant, af); !e.ok()) return e;
+      if (spec.username.empty()) return invalid(af + "username (the mailbox to log in as) is required");
+      break;
+    }
+    case auth_method::oauth2_managed: {
+      if (spec.oauth2.connection.empty()) return invalid(af + "connection is required");
+      const auto it = connections ? connections->find(spec.oauth2.connection) : managed_connections::const_iterator{};
+      if (connections == nullptr || it == connections->end()) {
+        return invalid(af + "connection: no OAuth2 connection named '" + spec.oauth2.connection +
+                       "' is configured (oauth2-connection." + spec.oauth2.connection + ".* in the daemon config)");
+      }
+      const std::string name = spec.oauth2.connection;
+      spec.oauth2 = it->second.settings;
+      spec.oauth2.connection = name;
+      if (spec.username.empty()) spec.username = it->second.username;
+      if (spec.username.empty()) return invalid(af + "username (the mailbox to log in as) is required");
+      break;
+    }
+  }
+
+  return error::none();
+}
+
+result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const managed_connections* connections) {
   if (spec.proto != protocol::imap) {
     return error{errc::unimplemented, "spec.protocol: only PROTOCOL_IMAP is implemented so far"};
   }
@@ -128,19 +254,7 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port) {
   }
   spec.tls_server_name = lower(spec.tls_server_name);
 
-  if (spec.auth == auth_method::none) {
-    return invalid("spec.auth is required (basic, or oauth2_client_credentials)");
-  }
-  if (spec.auth == auth_method::basic) {
-    if (spec.username.empty()) return invalid("spec.auth.basic.username is required");
-    if (spec.password.empty()) return invalid("spec.auth.basic.password is required (inline_value, env or file)");
-    if (spec.password.value.empty()) return invalid("spec.auth.basic.password is empty");
-  } else {
-    if (auto e = normalise_oauth2(spec.oauth2); !e.ok()) return e;
-    if (spec.username.empty()) {
-      return invalid("spec.auth.oauth2_client_credentials.username (the mailbox to log in as) is required");
-    }
-  }
+  if (auto e = normalise_auth(spec, connections); !e.ok()) return e;
 
   if (spec.keepalive.count() == 0) spec.keepalive = default_keepalive;
   if (spec.keepalive < min_keepalive || spec.keepalive > max_keepalive) {
@@ -172,7 +286,9 @@ std::string fingerprint(const session_spec& s) {
   add("auth", auth_method_name(s.auth));
   add("username", s.username);
   add("password", secrets::identity(s.password));
-  if (s.auth == auth_method::oauth2_client_credentials) {
+  if (s.auth == auth_method::oauth2_managed) {
+    add("connection", s.oauth2.connection);
+  } else if (s.auth != auth_method::basic) {
     add("token_url", s.oauth2.token_url);
     add("client_id", s.oauth2.client_id);
     add("client_secret", secrets::identity(s.oauth2.client_secret));
@@ -196,9 +312,10 @@ std::string first_difference(const session_spec& a, const session_spec& b) {
   if (a.insecure_skip_verify != b.insecure_skip_verify) return "spec.server.tls.insecure_skip_verify";
   if (a.tls_server_name != b.tls_server_name) return diff("spec.server.tls.server_name", a.tls_server_name, b.tls_server_name);
   if (a.auth != b.auth) return diff("spec.auth", std::string(auth_method_name(a.auth)), std::string(auth_method_name(b.auth)));
-  if (a.username != b.username) return diff("spec.auth.basic.username", a.username, b.username);
+  const std::string f = auth_field(a) + ".";
+  if (a.username != b.username) return diff(f + "username", a.username, b.username);
   if (secrets::identity(a.password) != secrets::identity(b.password)) return "spec.auth.basic.password";
-  const std::string f = "spec.auth.oauth2_client_credentials.";
+  if (a.oauth2.connection != b.oauth2.connection) return diff(f + "connection", a.oauth2.connection, b.oauth2.connection);
   if (a.oauth2.token_url != b.oauth2.token_url) return diff(f + "token_url", a.oauth2.token_url, b.oauth2.token_url);
   if (a.oauth2.client_id != b.oauth2.client_id) return diff(f + "client_id", a.oauth2.client_id, b.oauth2.client_id);
   if (secrets::identity(a.oauth2.client_secret) != secrets::identity(b.oauth2.client_secret)) return f + "client_secret";

@@ -4,6 +4,7 @@
 // connection have the same fingerprint.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,22 +17,42 @@ namespace mailbroker::session {
 
 enum class protocol { imap, pop3, smtp, ews };
 enum class tls_mode { implicit, starttls, plain };
-enum class auth_method { none, basic, oauth2_client_credentials };
+enum class auth_method { none, basic, oauth2_client_credentials, oauth2_authorization_code, oauth2_managed };
 enum class oauth2_provider { unspecified, microsoft, google, yahoo, msn, custom };
 enum class azure_cloud { global, us_gcc_high };
 
-// OAuth2 client credentials. After normalise(), token_url and scopes are filled in from
-// the provider preset when not given.
+enum class oauth2_grant { client_credentials, authorization_code };
+enum class oauth2_token_type { shared, per_user };
+
+// OAuth2 settings of a session (or of a managed connection). After normalise(),
+// token_url, authorize_url, scopes and redirect_uri are filled in from the provider
+// preset when not given.
 struct oauth2_settings {
   oauth2_provider provider = oauth2_provider::unspecified;
   std::string tenant_id;
   azure_cloud cloud = azure_cloud::global;
   std::string client_id;
-  secrets::secret_ref client_secret;
+  secrets::secret_ref client_secret;  // optional for authorization_code (public client)
   std::string token_url;
   std::vector<std::string> scopes;
   std::string token_ca_file;
+  // authorization code (+ refresh token)
+  std::string authorize_url;
+  std::string redirect_uri;
+  secrets::secret_ref refresh_token;  // optional starting refresh token
+  // oauth2_managed: the connection's name; the rest is copied from it by normalise().
+  std::string connection;
+  oauth2_grant grant = oauth2_grant::client_credentials;
+  oauth2_token_type token_type = oauth2_token_type::shared;
 };
+
+// An OAuth2 connection defined in the daemon's config, referenced by sessions by name.
+struct managed_connection {
+  std::string name;
+  oauth2_settings settings;  // grant and token_type included
+  std::string username;      // default mailbox user (shared connections)
+};
+using managed_connections = std::map<std::string, managed_connection>;
 
 std::string_view protocol_name(protocol p);
 std::string_view tls_mode_name(tls_mode m);
@@ -50,7 +71,7 @@ struct session_spec {
   auth_method auth = auth_method::none;
   std::string username;           // basic and OAuth2: the mailbox user
   secrets::secret_ref password;   // basic
-  oauth2_settings oauth2;         // oauth2_client_credentials
+  oauth2_settings oauth2;         // every oauth2_* method
 
   // Tuning: not part of the fingerprint.
   std::chrono::seconds keepalive{0};              // 0 = default
@@ -71,10 +92,28 @@ inline constexpr std::chrono::seconds max_linger{86400};
 error validate_session_name(std::string_view name);
 
 // Checks every field and applies defaults. `spec.port` out of range cannot be
-// represented here, so callers pass the raw port to check. Errors: invalid_argument
-// naming the field (e.g. "spec.server.host is required"), unimplemented for protocols
-// not built yet.
-result<session_spec> normalise(session_spec spec, std::uint32_t raw_port);
+// represented here, so callers pass the raw port to check. `connections` resolves
+// oauth2_managed (nullptr: none configured). Errors: invalid_argument naming the field
+// (e.g. "spec.server.host is required"), unimplemented for protocols not built yet.
+result<session_spec> normalise(session_spec spec, std::uint32_t raw_port,
+                               const managed_connections* connections = nullptr);
+
+// The auth part of normalise(): checks spec.auth and its fields, resolves a managed
+// connection into spec.oauth2. Errors: invalid_argument naming the field.
+error normalise_auth(session_spec& spec, const managed_connections* connections);
+
+// Checks and fills in one set of OAuth2 settings for `grant` (provider presets,
+// redirect URI rules); `field` prefixes error messages. Used for session specs and for
+// managed connections in the daemon config.
+error normalise_oauth2(oauth2_settings& o, oauth2_grant grant, const std::string& field);
+
+// Where a session's refresh token is stored: "session:NAME" for
+// oauth2_authorization_code, "managed:CONN" or "managed:CONN:USER" for managed
+// connections with the authorization_code grant; "" when the session uses none.
+std::string refresh_token_key(const session_spec& spec, std::string_view session_name);
+
+// The request-field prefix of the spec's auth method, e.g. "spec.auth.basic".
+std::string auth_field(const session_spec& spec);
 
 // Hex digest over the identity fields (see the proto's SessionSpec comment).
 std::string fingerprint(const session_spec& spec);

@@ -1,0 +1,116 @@
+// SessionBroker.BeginAuthorization / CompleteAuthorization: the daemon's half of the
+// authorization code + PKCE flow. The caller (the `mailbroker authorize` CLI) opens the
+// browser and listens on the loopback redirect URI; the daemon keeps the verifier, checks
+// `state`, redeems the code and stores the refresh token where sessions will find it.
+#include <spdlog/spdlog.h>
+
+#include "common/text.hpp"
+#include "daemon/session_broker_service.hpp"
+#include "session/token_request.hpp"
+
+namespace mailbroker::daemon {
+namespace {
+
+grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const error& e) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(to_grpc_status(e));
+  return reactor;
+}
+
+error invalid(std::string message) { return {errc::invalid_argument, std::move(message)}; }
+
+}  // namespace
+
+grpc::ServerUnaryReactor* session_broker_service::BeginAuthorization(grpc::CallbackServerContext* context,
+                                                                     const pb::BeginAuthorizationRequest* request,
+                                                                     pb::BeginAuthorizationResponse* response) {
+  session::session_spec spec;
+  if (auto e = from_proto(request->auth(), spec); !e.ok()) return finish(context, e);
+  const bool managed = spec.auth == session::auth_method::oauth2_managed;
+  if (spec.auth != session::auth_method::oauth2_authorization_code && !managed) {
+    return finish(context, invalid("auth: BeginAuthorization needs oauth2_authorization_code or oauth2_managed"));
+  }
+  if (!managed) {
+    if (auto e = session::validate_session_name(request->session()); !e.ok()) return finish(context, e);
+  }
+  const std::string f = session::auth_field(spec) + ".";
+  if (auto e = session::normalise_auth(spec, &registry_.oauth2_connections()); !e.ok()) {
+    // A managed connection without a default user needs one only when tokens are per user.
+    const bool shared_without_user = managed && spec.username.empty() &&
+                                     e.message.find("username") != std::string::npos;
+    if (!shared_without_user) return finish(context, e);
+  }
+  if (spec.oauth2.grant != session::oauth2_grant::authorization_code) {
+    return finish(context, invalid(f + "connection '" + spec.oauth2.connection +
+                                   "' uses the client credentials grant: it needs no authorization"));
+  }
+  if (managed && spec.oauth2.token_type == session::oauth2_token_type::per_user && spec.username.empty()) {
+    return finish(context, invalid(f + "username is required: connection '" + spec.oauth2.connection +
+                                   "' keeps a token per user"));
+  }
+  if (spec.oauth2.authorize_url.empty()) {
+    return finish(context, invalid(f + "authorize_url is required to authorize with a custom OAuth2 server"));
+  }
+  if (spec.oauth2.redirect_uri.empty()) {
+    return finish(context, invalid(f + "redirect_uri is required for a custom OAuth2 server (a loopback http URI "
+                                       "such as http://127.0.0.1:9999/callback)"));
+  }
+
+  auth::authorization_start start;
+  start.authorize_url = spec.oauth2.authorize_url;
+  start.redirect_uri = spec.oauth2.redirect_uri;
+  start.login_hint = request->login_hint();
+  if (spec.oauth2.provider == session::oauth2_provider::google) {
+    // Google issues a refresh token only for offline access, and again only on consent.
+    start.extra_params = {{"access_type", "offline"}, {"prompt", "consent"}};
+  }
+  auto token_request = session::make_token_request(spec, request->session());
+  const std::string key = token_request.refresh_token_key;
+  auto begun = flows_.begin(std::move(token_request), start);
+  response->set_authorization_url(begun.url);
+  response->set_redirect_uri(spec.oauth2.redirect_uri);
+  response->set_state(begun.state);
+  to_proto(begun.expires_at, response->mutable_expires_at());
+  spdlog::info("authorize: flow started for '{}' ({} pending)", key, flows_.pending());
+  return finish(context, error::none());
+}
+
+grpc::ServerUnaryReactor* session_broker_service::CompleteAuthorization(
+    grpc::CallbackServerContext* context, const pb::CompleteAuthorizationRequest* request,
+    pb::CompleteAuthorizationResponse* response) {
+  auto pending = flows_.take(request->state());
+  if (!pending) return finish(context, pending.err());
+  const std::string key = pending->request.refresh_token_key;
+  if (!request->error().empty()) {
+    const std::string why = clean_text(request->error(), 100) +
+                            (request->error_description().empty() ? "" : ": " + clean_text(request->error_description(), 300));
+    spdlog::warn("authorize: '{}' refused at the provider ({})", key, why);
+    return finish(context, {errc::unauthenticated, "the authorization was refused at the provider (" + why +
+                                                       "): nothing was stored; run `mailbroker authorize` again"});
+  }
+  if (request->code().empty()) return finish(context, invalid("code is required (from the redirect's query)"));
+
+  auto* reactor = context->DefaultReactor();
+  auto tokens = registry_.tokens();
+  auth::authorization_code code{request->code(), pending->code_verifier, pending->redirect_uri};
+  // co_spawn keeps this lambda (and so its captures) alive until the coroutine ends.
+  asio::co_spawn(
+      registry_.executor(),
+      [reactor, response, tokens, key, request = std::move(pending->request),
+       code = std::move(code)]() -> awaitable<void> {
+        auto state = co_await tokens->redeem(request, code);
+        if (!state) {
+          spdlog::warn("authorize: '{}' not redeemed: {}", key, state.err().message);
+          reactor->Finish(to_grpc_status(state.err()));
+          co_return;
+        }
+        response->set_token_key(key);
+        response->set_persisted(tokens->durable_refresh_tokens());
+        if (state->valid_until) to_proto(*state->valid_until, response->mutable_access_token_valid_until());
+        reactor->Finish(grpc::Status::OK);
+      },
+      asio::detached);
+  return reactor;
+}
+
+}  // namespace mailbroker::daemon

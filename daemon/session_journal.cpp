@@ -1,0 +1,77 @@
+#include "daemon/session_journal.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace mailbroker::daemon {
+
+session_journal::session_journal(std::shared_ptr<store::state_store> store, session::session_registry& registry)
+    : store_(std::move(store)), registry_(registry) {
+  watch_id_ = registry_.watch("", [this](const session::status_event& ev) { on_event(ev); });
+}
+
+session_journal::~session_journal() { registry_.unwatch(watch_id_); }
+
+void session_journal::remember(const std::string& name, const pb::SessionSpec& spec) {
+  std::string bytes;
+  spec.SerializeToString(&bytes);
+  if (auto e = store_->put_session(name, bytes); !e.ok()) {
+    spdlog::error("store: cannot record session '{}' (it will not survive a restart): {}", name, e.message);
+  }
+}
+
+void session_journal::on_event(const session::status_event& ev) {
+  const auto state = ev.status.state;
+  if (state != session::session_state::closed && state != session::session_state::failed) return;
+  if (stopping_) return;
+  // Runs under the registry's watcher lock: do the disk write elsewhere. By then the
+  // name may belong to a new session (replace, reconnect after FAILED): keep its record.
+  asio::post(registry_.executor(), [this, name = ev.status.name] {
+    if (stopping_) return;
+    auto now = registry_.status(name);
+    if (now && !now->empty()) {
+      const auto s = now->front().state;
+      if (s != session::session_state::closed && s != session::session_state::failed) return;
+    }
+    if (auto e = store_->delete_session(name); !e.ok()) {
+      spdlog::warn("store: cannot forget session '{}': {}", name, e.message);
+    }
+  });
+}
+
+std::size_t session_journal::restore(std::chrono::seconds grace) {
+  auto records = store_->list_sessions();
+  if (!records) {
+    spdlog::error("store: cannot list sessions to restore: {}", records.err().message);
+    return 0;
+  }
+  std::size_t started = 0;
+  for (const auto& [name, bytes] : records.value()) {
+    pb::ConnectRequest request;
+    if (!request.mutable_spec()->ParseFromString(bytes)) {
+      spdlog::error("store: session record '{}' is not a SessionSpec; dropping it", name);
+      store_->delete_session(name);
+      continue;
+    }
+    request.set_session(name);
+    request.set_lease_ttl_seconds(static_cast<std::uint32_t>(std::max<std::int64_t>(1, grace.count())));
+    request.set_client_name("restored at daemon start");
+    auto converted = from_proto(request);
+    if (!converted) {
+      spdlog::error("store: session record '{}' no longer converts ({}); dropping it", name, converted.err().message);
+      store_->delete_session(name);
+      continue;
+    }
+    ++started;
+    registry_.connect(std::move(converted.value()), std::chrono::steady_clock::now() + std::chrono::minutes(5),
+                      [name](result<session::connect_outcome> outcome) {
+                        if (outcome) {
+                          spdlog::info("store: session '{}' restored", name);
+                        } else {
+                          spdlog::warn("store: session '{}' not restored: {}", name, outcome.err().message);
+                        }
+                      });
+  }
+  return started;
+}
+
+}  // namespace mailbroker::daemon
