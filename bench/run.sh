@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 env_file=$("$root/scripts/testbed/dovecot.sh" start "$state/dovecot" | tail -n1)
-"$build/daemon/mailbrokerd" --socket "$state/d.sock" --log-level warn &
+"$build/daemon/mailbrokerd" --socket "$state/d.sock" --state-dir "$state/daemon-state" --log-level warn &
 daemon_pid=$!
 for _ in $(seq 100); do [[ -S $state/d.sock ]] && break; sleep 0.05; done
 "$build/bench/attach_bench" --target "unix:$state/d.sock" --testbed-env "$env_file" "$@"

@@ -36,7 +36,7 @@ CA_FILE=$(grep '^CA_FILE=' "$env_file" | cut -d= -f2)
 (umask 077 && grep '^ALICE_PASSWORD=' "$env_file" | cut -d= -f2 >"$state/alice.password")
 
 say "starting mailbrokerd (embedded defaults; socket $state/mailbrokerd.sock)"
-"$bin/daemon/mailbrokerd" --socket "$state/mailbrokerd.sock" &
+"$bin/daemon/mailbrokerd" --socket "$state/mailbrokerd.sock" --state-dir "$state/daemon-state" &
 daemon_pid=$!
 for _ in $(seq 100); do [[ -S $state/mailbrokerd.sock ]] && break; sleep 0.05; done
 export MAILBROKER_TARGET=unix:$state/mailbrokerd.sock

@@ -31,11 +31,13 @@ class daemon_process : public broker_fixture {};
 TEST_F(daemon_process, SigtermLogsEverySessionOutAndExitsZero) {
   const std::string socket = socket_dir_ + "/d.sock";
   const std::string log = socket_dir_ + "/mailbrokerd.log";
+  const std::string state = socket_dir_ + "/state";
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     std::freopen(log.c_str(), "w", stderr);
-    ::execl(MB_DAEMON_PATH, MB_DAEMON_PATH, "--socket", socket.c_str(), "--log-level", "debug", nullptr);
+    ::execl(MB_DAEMON_PATH, MB_DAEMON_PATH, "--socket", socket.c_str(), "--state-dir", state.c_str(), "--log-level",
+            "debug", nullptr);
     std::_Exit(127);
   }
   // Whatever happens below, the daemon does not outlive the test.

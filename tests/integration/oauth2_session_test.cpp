@@ -10,12 +10,7 @@
 namespace mailbroker::testing {
 namespace {
 
-constexpr int access_ttl_seconds = 3;
-
-oauth2_testbed& shared_oauth2() {
-  static oauth2_testbed instance(access_ttl_seconds);
-  return instance;
-}
+constexpr int access_ttl_seconds = shared_access_ttl_seconds;
 
 class oauth2_sessions : public broker_fixture {
  protected:

@@ -78,6 +78,9 @@ void broker_fixture::start_broker(daemon::daemon_config config) {
   if (server_) server_->shutdown(std::chrono::seconds(5));
   client_.reset();
   config.socket_path = socket_dir_ + "/d.sock";
+  // Hermetic: never the user's default state directory. A restart within one test
+  // keeps its store (and so its sessions), as a real daemon restart would.
+  if (config.state_dir.empty()) config.state_dir = socket_dir_ + "/state";
   server_ = std::make_unique<daemon::broker_server>(config);
   auto e = server_->start();
   ASSERT_TRUE(e.ok()) << e.message;

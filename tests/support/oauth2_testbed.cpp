@@ -1,3 +1,4 @@
+#include <cstdio>
 #include "support/oauth2_testbed.hpp"
 
 #include <sys/stat.h>
@@ -52,6 +53,45 @@ int oauth2_testbed::token_requests() {
   static const std::regex total(R"re("token_requests_total"\s*:\s*(\d+))re");
   if (std::regex_search(json, m, total)) return std::stoi(m[1]);
   throw std::runtime_error("unexpected stats: " + json);
+}
+
+int oauth2_testbed::stat(const std::string& name) {
+  const std::string json = run_command(source_dir() + "/scripts/testbed/oauth2.sh stats " + state_dir_ + "/oauth2");
+  std::string pattern;
+  if (auto dot = name.find('.'); dot != std::string::npos) {
+    // "token_requests.refresh_token": the key inside the named object (0 when absent).
+    pattern = "\"" + name.substr(0, dot) + "\"\\s*:\\s*\\{[^}]*\"" + name.substr(dot + 1) + "\"\\s*:\\s*(\\d+)";
+    std::smatch m;
+    if (std::regex_search(json, m, std::regex(pattern))) return std::stoi(m[1]);
+    return 0;
+  }
+  pattern = "\"" + name + "\"\\s*:\\s*(\\d+)";
+  std::smatch m;
+  if (std::regex_search(json, m, std::regex(pattern))) return std::stoi(m[1]);
+  throw std::runtime_error("no " + name + " in stats: " + json);
+}
+
+std::thread oauth2_testbed::play_browser(const std::string& authorization_url) {
+  const std::string jar = state_dir_ + "/jar-" + std::to_string(std::rand());
+  const std::string command = "curl -sS -L --max-redirs 10 --cacert " + env_.at("OAUTH2_CA_FILE") + " -c " + jar +
+                              " -b " + jar + " -o /dev/null '" + authorization_url + "'; rm -f " + jar;
+  return std::thread([command] {
+    try {
+      run_command(command);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "play_browser: %s\n", e.what());  // the authorize() wait then times out
+    }
+  });
+}
+
+void oauth2_testbed::revoke_refresh_token(const std::string& refresh_token) {
+  run_command("curl -fsS --cacert " + env_.at("OAUTH2_CA_FILE") + " -d client_id=" + env_.at("OAUTH2_PKCE_CLIENT_ID") +
+              " -d token_type_hint=refresh_token -d 'token=" + refresh_token + "' " + env_.at("OAUTH2_REVOKE_URL"));
+}
+
+oauth2_testbed& shared_oauth2() {
+  static oauth2_testbed instance(shared_access_ttl_seconds);
+  return instance;
 }
 
 void oauth2_testbed::reset_stats() {

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "support/dovecot_testbed.hpp"
 
@@ -20,6 +21,14 @@ class oauth2_testbed {
   dovecot_testbed& dovecot() { return *dovecot_; }
   // Token-endpoint requests since the last reset (from the server's own counters).
   int token_requests();
+  // One number from the server's /_stats, e.g. "authorization_requests" or
+  // "revocation_requests"; nested grant counters as "token_requests.refresh_token".
+  int stat(const std::string& name);
+  // Plays the browser for an authorization URL (curl with a cookie jar, following every
+  // redirect, the last one to the loopback listener). Returns at once; join the thread.
+  std::thread play_browser(const std::string& authorization_url);
+  // Revokes a refresh token of the public PKCE client at the revocation endpoint.
+  void revoke_refresh_token(const std::string& refresh_token);
   void reset_stats();
   void stop_server();     // the token endpoint goes down (tokens are kept nowhere else)
   void restart_server();  // same ports and client secrets; earlier tokens are invalid
@@ -30,5 +39,10 @@ class oauth2_testbed {
   std::unique_ptr<dovecot_testbed> dovecot_;
   bool running_ = false;
 };
+
+// The one authorization server (+ its Dovecot) of the test binary; 3-second access
+// tokens. Started on first use.
+inline constexpr int shared_access_ttl_seconds = 3;
+oauth2_testbed& shared_oauth2();
 
 }  // namespace mailbroker::testing
