@@ -271,6 +271,13 @@ status_snapshot session::snapshot() const {
 
 void session::finish(session_state final_state, const std::string& reason) {
   accepting_ = false;
+  {
+    // Status must already say FAILED/CLOSED when the waiting Connects hear about it;
+    // set_state() below logs and publishes the event once leases are gone.
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.state = final_state;
+    snapshot_.state_since = std::chrono::system_clock::now();
+  }
   if (final_state == session_state::failed) {
     auto last = snapshot().last_error;
     fail_waiters(last ? error{last->code, last->message} : error{errc::unavailable, reason});
