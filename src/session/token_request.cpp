@@ -19,7 +19,7 @@ auth::token_request make_token_request(const session_spec& spec, std::string_vie
   r.refresh_token_key = refresh_token_key(spec, session_name);
   r.initial_refresh_token = o.refresh_token;
   if (spec.auth == auth_method::oauth2_managed) {
-    r.reauthorize_hint = "re-authorize with `mailbroker authorize --connection " + o.connection +
+    r.reauthorize_hint = "re-authorize with `mailbroker authorize --oauth2-connection " + o.connection +
                          (o.token_type == oauth2_token_type::per_user ? " --user " + spec.username : std::string()) +
                          "`, then Connect again";
   } else {

@@ -248,7 +248,7 @@ TEST_F(oauth2_delegated, ManagedPerUserConnectionAuthorizesEachUserOnce) {
   pb::ConnectResponse response;
   auto st = client_->connect(r, &response);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(st.error_message().find("mailbroker authorize --connection corp --user dave"), std::string::npos)
+  EXPECT_NE(st.error_message().find("mailbroker authorize --oauth2-connection corp --user dave"), std::string::npos)
       << st.error_message();
 }
 
