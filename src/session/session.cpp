@@ -86,6 +86,8 @@ awaitable<void> session::run() {
       ever_ready_ = true;
       backoff_.reset();
       e = co_await serve_ready();
+      fail_operations(error{errc::unavailable, "session '" + name_ + "' lost its connection (" + e.message +
+                                                   "); it is reconnecting: retry the call"});
       if (stop_requested_) break;
     }
     record_error(e);
@@ -174,7 +176,18 @@ awaitable<error> session::serve_ready() {
   }
   grant_waiters();
 
+  selected_mailbox_.clear();
+  uid_validity_ = 0;
   for (;;) {
+    // Queued operations first, one at a time, round-robin between leases.
+    while (auto op = operations_.pop()) {
+      connection_context ctx{*client_, selected_mailbox_, uid_validity_, settings_.command_timeout};
+      co_await (*op)(&ctx, error::none());
+      refresh_counters();
+      if (stop_requested_) co_return error::none();
+      if (lost_) co_return *lost_;
+      if (!client_->is_open()) co_return error{errc::unavailable, "the connection closed during an operation"};
+    }
     error_code ec;
     wake_.expires_after(spec_.keepalive);
     co_await wake_.async_wait(redirect_error(use_awaitable, ec));
@@ -271,6 +284,8 @@ status_snapshot session::snapshot() const {
 
 void session::finish(session_state final_state, const std::string& reason) {
   accepting_ = false;
+  fail_operations(error{errc::cancelled, "session '" + name_ + "' is " +
+                                            (final_state == session_state::failed ? "FAILED" : "closed") + ": " + reason});
   {
     // Status must already say FAILED/CLOSED when the waiting Connects hear about it;
     // set_state() below logs and publishes the event once leases are gone.
@@ -412,6 +427,36 @@ void session::on_waiter_deadline(std::uint64_t waiter_id) {
     leases_changed("attach timed out");
     return;
   }
+}
+
+error session::enqueue(const std::string& lease_id, operation op) {
+  {
+    std::lock_guard lock(lease_mutex_);
+    if (!leases_.renew(lease_id, std::chrono::steady_clock::now())) {
+      return {errc::not_found, "lease_id: no such lease on session '" + name_ + "' (expired or released)"};
+    }
+  }
+  asio::post(strand_, [self = shared_from_this(), lease_id, op = std::move(op)]() mutable {
+    self->arm_lease_timer();
+    if (self->state_ != session_state::ready || !self->client_ || self->stop_requested_) {
+      error why{errc::unavailable, "session '" + self->name_ + "' is " + std::string(state_name(self->state_)) +
+                                       ", not READY: retry when it is (WatchStatus tells)"};
+      asio::co_spawn(self->strand_, op(nullptr, std::move(why)), asio::detached);
+      return;
+    }
+    if (!self->operations_.push(lease_id, std::move(op))) {
+      error why{errc::resource_exhausted, "lease_id: " + std::to_string(max_queued_per_lease) +
+                                              " operations of this lease are already waiting; wait for some to finish"};
+      asio::co_spawn(self->strand_, op(nullptr, std::move(why)), asio::detached);
+      return;
+    }
+    self->wake_.cancel();  // serve_ready() runs it in its turn
+  });
+  return error::none();
+}
+
+void session::fail_operations(const error& why) {
+  for (auto& op : operations_.drain()) asio::co_spawn(strand_, op(nullptr, why), asio::detached);
 }
 
 void session::renew(std::string lease_id, std::function<void(result<system_time>)> done) {

@@ -22,6 +22,8 @@
 #include "net/asio.hpp"
 #include "session/backoff.hpp"
 #include "session/lease_table.hpp"
+#include "session/operation.hpp"
+#include "session/operation_queue.hpp"
 #include "session/session_spec.hpp"
 #include "session/status.hpp"
 
@@ -83,6 +85,14 @@ class session : public std::enable_shared_from_this<session> {
   void renew(std::string lease_id, std::function<void(result<system_time>)> done);
   // Ends the lease (force: logs out at once, ending every lease). not_found if unknown.
   void release(std::string lease_id, bool force, std::function<void(result<status_snapshot>)> done);
+  // Queues `op` for the connection on behalf of `lease_id` (renewing the lease). Errors
+  // (op not called): not_found for an unknown lease. Otherwise `op` runs exactly once:
+  // in its round-robin turn when READY, or at once with why_not (unavailable when not
+  // READY or the connection drops first, resource_exhausted when the lease already has
+  // max_queued_per_lease operations waiting, cancelled when the session closes).
+  static constexpr std::size_t max_queued_per_lease = 64;
+  error enqueue(const std::string& lease_id, operation op);
+
   // Logs out and closes; `done` (optional) once CLOSED or FAILED.
   void stop(std::string reason, std::function<void()> done = {});
 
@@ -116,6 +126,8 @@ class session : public std::enable_shared_from_this<session> {
   void begin_stop(std::string reason);
   void finish(session_state final_state, const std::string& reason);
   void refresh_counters();
+  // Runs every queued operation's why_not path with `why` (connection gone, closing).
+  void fail_operations(const error& why);
   void refresh_token_status(const std::string& mechanism);
   auth::token_request oauth2_request() const;
 
@@ -142,6 +154,9 @@ class session : public std::enable_shared_from_this<session> {
   std::uint64_t next_waiter_id_ = 1;
   std::vector<std::function<void()>> stop_callbacks_;
   session_counters counters_base_;  // totals of earlier connections
+  operation_queue<operation> operations_{max_queued_per_lease};
+  std::string selected_mailbox_;  // of the current connection
+  std::uint32_t uid_validity_ = 0;
 
   // ---- guarded by lease_mutex_: also touched by try_attach_ready() on gRPC threads.
   // Lock order: lease_mutex_ before snapshot_mutex_.

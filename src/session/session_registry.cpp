@@ -231,6 +231,12 @@ void session_registry::shutdown(std::function<void()> done) {
   }
 }
 
+error session_registry::enqueue(const std::string& lease_id, operation op) {
+  auto s = find_by_lease(lease_id);
+  if (!s) return {errc::not_found, "lease_id: no such lease (expired, released, or the daemon restarted): Connect again"};
+  return s->enqueue(lease_id, std::move(op));
+}
+
 result<session_spec> session_registry::normalise_spec(session_spec spec, std::uint32_t raw_port) const {
   return normalise(std::move(spec), raw_port, &settings_.oauth2_connections);
 }

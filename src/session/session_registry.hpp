@@ -65,6 +65,12 @@ class session_registry {
   void disconnect(const std::string& lease_id, bool force, std::function<void(result<status_snapshot>)> done);
   void renew(const std::string& lease_id, std::function<void(result<system_time>)> done);
 
+  // Queues a mailbox operation on the session holding `lease_id` (see session::enqueue).
+  // Errors (op not called): not_found for an unknown lease.
+  error enqueue(const std::string& lease_id, operation op);
+  // The session holding `lease_id`, or nullptr.
+  std::shared_ptr<session> session_of_lease(const std::string& lease_id) const { return find_by_lease(lease_id); }
+
   // Status of `name`, or of every session when empty. Errors: not_found.
   result<std::vector<status_snapshot>> status(const std::string& name) const;
 

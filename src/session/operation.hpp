@@ -1,0 +1,33 @@
+#pragma once
+// Work that runs on a session's live connection (mailbox operations), queued per lease
+// by the session (operation_queue.hpp) and run one at a time on its strand.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/error.hpp"
+#include "net/asio.hpp"
+
+namespace mailbroker::imap {
+class client;
+}
+
+namespace mailbroker::session {
+
+// What an operation gets: the connection and its per-connection mailbox state, which
+// operations keep up to date (a new connection starts with nothing selected).
+struct connection_context {
+  imap::client& imap;
+  std::string& selected_mailbox;  // modified-UTF-7 name of the SELECTed mailbox; "" = none
+  std::uint32_t& uid_validity;    // of the selected mailbox
+  std::chrono::milliseconds command_timeout;
+};
+
+// Called exactly once, on the session's strand: with the live connection and
+// error::none(), or with nullptr and why it will not run (session not READY, the
+// connection was lost before its turn, the session is closing, the lease's queue is
+// full). The operation answers its caller itself and must not throw.
+using operation = std::function<awaitable<void>(connection_context* ctx, error why_not)>;
+
+}  // namespace mailbroker::session
