@@ -61,9 +61,7 @@ std::vector<outcome> drive(std::string_view in, std::uint32_t seed, std::size_t 
       if (r.status == parse_status::complete || r.status == parse_status::recoverable_error) check(r.consumed > 0);
       chunk.remove_prefix(r.consumed);
       switch (r.status) {
-        case parse_status::need_more:
-          check(parser.error().empty());
-          break;
+        case parse_status::need_more: check(parser.error().empty()); break;
         case parse_status::complete: {
           reply resp = parser.take();
           check(resp.code >= 200 && resp.code <= 599 && !resp.lines.empty() && resp.lines.size() <= limits.max_lines);
@@ -148,7 +146,8 @@ void round_trip(std::string_view in, std::uint32_t seed) {
 bool one_line(const mailbroker::result<std::string>& r) {
   if (!r.ok()) return true;
   const std::string& s = r.value();
-  return s.size() >= 2 && s.find('\n') == s.size() - 1 && s.find('\r') == s.size() - 2 && s.find('\0') == std::string::npos;
+  return s.size() >= 2 && s.find('\n') == s.size() - 1 && s.find('\r') == s.size() - 2 &&
+         s.find('\0') == std::string::npos;
 }
 
 void builders(std::string_view in) {

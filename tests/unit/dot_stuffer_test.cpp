@@ -151,7 +151,8 @@ TEST(DotStuffer, OutputInvariants) {
         ASSERT_TRUE(i > 0 && out[i - 1] == '\r') << testing::PrintToString(in);
       }
     }
-    ASSERT_EQ(out.find("\r\n.\r\n"), out.size() == 3 ? std::string::npos : out.size() - 5) << testing::PrintToString(in);
+    ASSERT_EQ(out.find("\r\n.\r\n"), out.size() == 3 ? std::string::npos : out.size() - 5)
+        << testing::PrintToString(in);
   }
 }
 

@@ -57,7 +57,8 @@ struct refusal {
 TEST(Pop3Command, Refusals) {
   const std::vector<refusal> cases = {
       {"user_empty", user_command(""), errc::invalid_argument, "user name is empty"},
-      {"user_crlf_injection", user_command("bob\r\nDELE 1"), errc::invalid_argument, "user name contains CR, LF or NUL"},
+      {"user_crlf_injection", user_command("bob\r\nDELE 1"), errc::invalid_argument,
+       "user name contains CR, LF or NUL"},
       {"user_lf", user_command("bob\n"), errc::invalid_argument, "user name contains CR, LF or NUL"},
       {"user_nul", user_command("bob\0x"s), errc::invalid_argument, "user name contains CR, LF or NUL"},
       {"user_space", user_command("bob smith"), errc::invalid_argument, "user name contains a space"},
@@ -70,7 +71,8 @@ TEST(Pop3Command, Refusals) {
       {"pass_nul", pass_command("se\0cret"s), errc::invalid_argument, "password contains CR, LF or NUL"},
       {"pass_too_long", pass_command(std::string(249, 'p')), errc::invalid_argument,
        "password makes the command longer than 255 bytes"},
-      {"mech_empty", auth_command("", std::nullopt), errc::invalid_argument, "SASL mechanism must be 1 to 20 characters"},
+      {"mech_empty", auth_command("", std::nullopt), errc::invalid_argument,
+       "SASL mechanism must be 1 to 20 characters"},
       {"mech_too_long", auth_command(std::string(21, 'A'), std::nullopt), errc::invalid_argument,
        "SASL mechanism must be 1 to 20 characters"},
       {"mech_injection", auth_command("PLAIN\r\nQUIT", std::nullopt), errc::invalid_argument,

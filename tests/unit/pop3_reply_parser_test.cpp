@@ -1,10 +1,10 @@
-#include "protocol/pop3/reply_parser.hpp"
-
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "protocol/pop3/reply_parser.hpp"
 
 namespace mailbroker::pop3 {
 
@@ -44,9 +44,7 @@ std::vector<outcome> run(reply_parser& p, const std::vector<std::string_view>& c
   std::vector<outcome> out;
   std::string body;
   std::size_t index = 0;
-  auto next_kind = [&] {
-    EXPECT_TRUE(p.expect(index < kinds.size() ? kinds[index] : reply_kind::single_line));
-  };
+  auto next_kind = [&] { EXPECT_TRUE(p.expect(index < kinds.size() ? kinds[index] : reply_kind::single_line)); };
   next_kind();
   for (std::string_view chunk : chunks) {
     while (!chunk.empty()) {
@@ -63,9 +61,7 @@ std::vector<outcome> run(reply_parser& p, const std::vector<std::string_view>& c
       }
       chunk.remove_prefix(r.consumed);
       switch (r.status) {
-        case parse_status::need_more:
-          EXPECT_TRUE(p.error().empty());
-          break;
+        case parse_status::need_more: EXPECT_TRUE(p.error().empty()); break;
         case parse_status::body_chunk: {
           std::string c = p.take_chunk();
           EXPECT_FALSE(c.empty());
@@ -167,8 +163,8 @@ TEST(Pop3ReplyParser, MultiLineReplies) {
       {"dovecot_capa",
        "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\nSTLS\r\nUSER\r\n"
        "SASL PLAIN LOGIN\r\n.\r\n",
-       ok("", {"CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "STLS", "USER",
-               "SASL PLAIN LOGIN"})},
+       ok("",
+          {"CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "STLS", "USER", "SASL PLAIN LOGIN"})},
       {"list", "+OK 2 messages:\r\n1 120\r\n2 200\r\n.\r\n", ok("2 messages:", {"1 120", "2 200"})},
       {"uidl", "+OK\r\n1 whqtswO00WBw418f9t5JxYwZ\r\n2 QhdPYR:00WBw1Ph7x7\r\n.\r\n",
        ok("", {"1 whqtswO00WBw418f9t5JxYwZ", "2 QhdPYR:00WBw1Ph7x7"})},
@@ -240,8 +236,8 @@ TEST(Pop3ReplyParser, DovecotSessionTranscript) {
       "+OK 130 octets\r\nSubject: hi\r\n\r\n..\r\nbye\r\n.\r\n"
       "+OK Logging out.\r\n";
   using k = reply_kind;
-  const std::vector<reply_kind> kinds = {k::single_line, k::multi_line, k::single_line, k::single_line,
-                                         k::single_line, k::single_line, k::single_line, k::multi_line,
+  const std::vector<reply_kind> kinds = {k::single_line, k::multi_line,          k::single_line, k::single_line,
+                                         k::single_line, k::single_line,         k::single_line, k::multi_line,
                                          k::multi_line,  k::multi_line_streamed, k::single_line};
   const std::vector<outcome> expected = {
       done(ok("Dovecot (Debian) ready.")),
@@ -283,14 +279,14 @@ TEST(Pop3ReplyParser, Errors) {
        "status line does not start with +OK, -ERR or + where a multi-line reply was expected"},
       {"garbage_streamed", "\r\n", reply_kind::multi_line_streamed, parse_status::fatal_error,
        "empty status line where a multi-line reply was expected"},
-      {"long_status_line", "+OK " + std::string(40, 'x') + "\r\n", reply_kind::single_line,
-       parse_status::fatal_error, "line longer than 32 bytes"},
+      {"long_status_line", "+OK " + std::string(40, 'x') + "\r\n", reply_kind::single_line, parse_status::fatal_error,
+       "line longer than 32 bytes"},
       {"long_line_without_end", "+OK " + std::string(40, 'x'), reply_kind::single_line, parse_status::fatal_error,
        "line longer than 32 bytes"},
       {"long_body_line", "+OK\r\n" + std::string(40, 'x') + "\r\n.\r\n", reply_kind::multi_line_streamed,
        parse_status::fatal_error, "line longer than 32 bytes"},
-      {"multiline_too_big", "+OK\r\n" + std::string(20, 'a') + "\r\n" + std::string(20, 'b') + "\r\n" +
-                                std::string(20, 'c') + "\r\n.\r\n",
+      {"multiline_too_big",
+       "+OK\r\n" + std::string(20, 'a') + "\r\n" + std::string(20, 'b') + "\r\n" + std::string(20, 'c') + "\r\n.\r\n",
        reply_kind::multi_line, parse_status::fatal_error, "multi-line reply longer than 64 bytes"},
   };
   for (const auto& c : cases) {
@@ -315,8 +311,8 @@ TEST(Pop3ReplyParser, Errors) {
 TEST(Pop3ReplyParser, LineLimitIsInclusive) {
   const parser_limits limits{.max_line_bytes = 8, .max_multiline_bytes = 64, .max_chunk_bytes = 16};
   EXPECT_EQ(run_whole("+OK 1234\r\n", {}, limits).back().status, parse_status::fatal_error);  // 10 bytes
-  EXPECT_EQ(run_whole("+OK 12\r\n", {}, limits), std::vector<outcome>{done(ok("12"))});      // 8 bytes
-  EXPECT_EQ(run_whole("+OK 123\n", {}, limits), std::vector<outcome>{done(ok("123"))});      // 8 bytes, bare LF
+  EXPECT_EQ(run_whole("+OK 12\r\n", {}, limits), std::vector<outcome>{done(ok("12"))});       // 8 bytes
+  EXPECT_EQ(run_whole("+OK 123\n", {}, limits), std::vector<outcome>{done(ok("123"))});       // 8 bytes, bare LF
 }
 
 TEST(Pop3ReplyParser, RecoversAfterInvalidSingleLine) {

@@ -1,9 +1,9 @@
-#include "protocol/smtp/command.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "protocol/smtp/command.hpp"
 
 namespace mailbroker::smtp {
 namespace {
@@ -85,9 +85,10 @@ TEST(SmtpCommand, Mail) {
   EXPECT_EQ(mail_command("").value(), "MAIL FROM:<>\r\n");
   EXPECT_EQ(mail_command("a@b.c", {.size = 12345, .body_8bitmime = true, .smtputf8 = false}).value(),
             "MAIL FROM:<a@b.c> SIZE=12345 BODY=8BITMIME\r\n");
-  EXPECT_EQ(mail_command("j\xc3\xbcrgen@b\xc3\xa4r.de", {.size = std::nullopt, .body_8bitmime = false, .smtputf8 = true})
-                .value(),
-            "MAIL FROM:<j\xc3\xbcrgen@b\xc3\xa4r.de> SMTPUTF8\r\n");
+  EXPECT_EQ(
+      mail_command("j\xc3\xbcrgen@b\xc3\xa4r.de", {.size = std::nullopt, .body_8bitmime = false, .smtputf8 = true})
+          .value(),
+      "MAIL FROM:<j\xc3\xbcrgen@b\xc3\xa4r.de> SMTPUTF8\r\n");
   EXPECT_EQ(mail_command("", {.size = 0, .body_8bitmime = false, .smtputf8 = false}).value(),
             "MAIL FROM:<> SIZE=0\r\n");
 }

@@ -1,11 +1,11 @@
 // SMTP reply parser (reply_parser.hpp) and EHLO capabilities (reply.hpp).
-#include "protocol/smtp/reply_parser.hpp"
-
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "protocol/smtp/reply_parser.hpp"
 
 namespace mailbroker::smtp {
 
@@ -127,6 +127,7 @@ TEST(SmtpReplyParser, Replies) {
        make(550, {"no such user", "continued text"}, enhanced_code{5, 1, 1})},
       {"enhanced_code_alone", "451 4.3.0\r\n", true, make(451, {""}, enhanced_code{4, 3, 0})},
       {"enhanced_three_digits", "554 5.123.456 x\r\n", true, make(554, {"x"}, enhanced_code{5, 123, 456})},
+      {"enhanced_class_3_is_text", "354 3.0.0 go ahead\r\n", true, make(354, {"3.0.0 go ahead"})},
       {"enhanced_class_mismatch_is_text", "250 5.0.0 odd\r\n", true, make(250, {"5.0.0 odd"})},
       {"enhanced_four_digits_is_text", "250 2.1234.0 x\r\n", true, make(250, {"2.1234.0 x"})},
       {"enhanced_not_followed_by_space", "250 2.0.0a x\r\n", true, make(250, {"2.0.0a x"})},
@@ -150,12 +151,12 @@ TEST(SmtpReplyParser, PipelinedReplies) {
   const std::string in =
       "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 <bob@example.org>: Recipient address rejected\r\n"
       "354 End data with <CR><LF>.<CR><LF>\r\n";
-  expect_chunking_invariant(in,
-                            {done(make(250, {"Ok"}, enhanced_code{2, 1, 0})),
-                             done(make(250, {"Ok"}, enhanced_code{2, 1, 5})),
-                             done(make(550, {"<bob@example.org>: Recipient address rejected"}, enhanced_code{5, 1, 1})),
-                             done(make(354, {"End data with <CR><LF>.<CR><LF>"}))},
-                            true);
+  expect_chunking_invariant(
+      in,
+      {done(make(250, {"Ok"}, enhanced_code{2, 1, 0})), done(make(250, {"Ok"}, enhanced_code{2, 1, 5})),
+       done(make(550, {"<bob@example.org>: Recipient address rejected"}, enhanced_code{5, 1, 1})),
+       done(make(354, {"End data with <CR><LF>.<CR><LF>"}))},
+      true);
 }
 
 TEST(SmtpReplyParser, FeedStopsAtReplyEnd) {
@@ -208,7 +209,8 @@ TEST(SmtpReplyParser, Errors) {
 
 TEST(SmtpReplyParser, LimitsAreInclusive) {
   const parser_limits limits{.max_line_bytes = 8, .max_lines = 2};
-  expect_chunking_invariant("250 abc\r\n", {{parse_status::fatal_error, {}, "line longer than 8 bytes"}}, false, limits);
+  expect_chunking_invariant("250 abc\r\n", {{parse_status::fatal_error, {}, "line longer than 8 bytes"}}, false,
+                            limits);
   expect_chunking_invariant("250 ab\r\n", {done(make(250, {"ab"}))}, false, limits);
   expect_chunking_invariant("250-a\r\n250 b\r\n", {done(make(250, {"a", "b"}))}, false, limits);
 }
@@ -269,8 +271,9 @@ TEST(SmtpEhlo, Postfix) {
   EXPECT_TRUE(caps->pipelining && caps->starttls && caps->enhanced_status_codes && caps->eightbitmime &&
               caps->smtputf8 && caps->chunking);
   EXPECT_TRUE(caps->auth.empty());
-  EXPECT_EQ(caps->keywords, (std::vector<std::string>{"PIPELINING", "SIZE", "VRFY", "ETRN", "STARTTLS",
-                                                     "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"}));
+  EXPECT_EQ(caps->keywords,
+            (std::vector<std::string>{"PIPELINING", "SIZE", "VRFY", "ETRN", "STARTTLS", "ENHANCEDSTATUSCODES",
+                                      "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"}));
 }
 
 TEST(SmtpEhlo, Gmail) {
@@ -279,8 +282,8 @@ TEST(SmtpEhlo, Gmail) {
   EXPECT_EQ(caps->domain, "smtp.gmail.com");
   EXPECT_EQ(caps->size, 35882577u);
   EXPECT_FALSE(caps->starttls);  // already on TLS
-  EXPECT_EQ(caps->auth, (std::vector<std::string>{"LOGIN", "PLAIN", "XOAUTH2", "PLAIN-CLIENTTOKEN", "OAUTHBEARER",
-                                                  "XOAUTH"}));
+  EXPECT_EQ(caps->auth,
+            (std::vector<std::string>{"LOGIN", "PLAIN", "XOAUTH2", "PLAIN-CLIENTTOKEN", "OAUTHBEARER", "XOAUTH"}));
   EXPECT_TRUE(caps->has_auth("xoauth2"));
   EXPECT_FALSE(caps->has_auth("CRAM-MD5"));
 }

@@ -45,12 +45,12 @@ std::string sasl_response(std::string_view response);
 std::string sasl_cancel();
 
 std::string stat_command();
-std::string list_command();                  // multi-line reply
-result<std::string> list_command(std::uint32_t message);   // single-line reply
-std::string uidl_command();                  // multi-line reply
-result<std::string> uidl_command(std::uint32_t message);   // single-line reply
+std::string list_command();                                                   // multi-line reply
+result<std::string> list_command(std::uint32_t message);                      // single-line reply
+std::string uidl_command();                                                   // multi-line reply
+result<std::string> uidl_command(std::uint32_t message);                      // single-line reply
 result<std::string> top_command(std::uint32_t message, std::uint32_t lines);  // multi-line; lines may be 0
-result<std::string> retr_command(std::uint32_t message);   // multi-line reply
+result<std::string> retr_command(std::uint32_t message);                      // multi-line reply
 result<std::string> dele_command(std::uint32_t message);
 std::string noop_command();
 std::string rset_command();

@@ -58,12 +58,9 @@ parse_result reply_parser::feed(std::string_view bytes) {
       case line_result::more:
         if (chunk_.size() >= limits_.max_chunk_bytes) return {parse_status::body_chunk, pos};
         break;
-      case line_result::done:
-        return {parse_status::complete, pos};
-      case line_result::invalid:
-        return {parse_status::recoverable_error, pos};
-      case line_result::fatal:
-        return {parse_status::fatal_error, pos};
+      case line_result::done: return {parse_status::complete, pos};
+      case line_result::invalid: return {parse_status::recoverable_error, pos};
+      case line_result::fatal: return {parse_status::fatal_error, pos};
     }
   }
   if (!chunk_.empty()) return {parse_status::body_chunk, pos};
@@ -78,7 +75,8 @@ reply_parser::line_result reply_parser::end_of_line() {
   if (line_ == ".") {
     result = line_result::done;
   } else {
-    const std::string_view data = !line_.empty() && line_.front() == '.' ? std::string_view(line_).substr(1) : std::string_view(line_);
+    const std::string_view data =
+        !line_.empty() && line_.front() == '.' ? std::string_view(line_).substr(1) : std::string_view(line_);
     if (kind_ == reply_kind::multi_line_streamed) {
       chunk_.append(data);
       chunk_.append("\r\n");
@@ -136,8 +134,8 @@ reply_parser::line_result reply_parser::status_line() {
 
   if (!valid) {
     const bool multi = kind_ != reply_kind::single_line;
-    std::string what = line.empty() ? std::string("empty status line")
-                                    : "status line does not start with +OK, -ERR or +";
+    std::string what =
+        line.empty() ? std::string("empty status line") : "status line does not start with +OK, -ERR or +";
     line_.clear();
     if (multi) {
       set_fatal(what + " where a multi-line reply was expected");

@@ -129,10 +129,10 @@ class reply_parser {
 
   parser_limits limits_;
   reply_kind kind_ = reply_kind::single_line;
-  std::string line_;           // the current line so far, LF excluded
-  bool in_body_ = false;       // the +OK line of a multi-line reply was read
-  bool started_ = false;       // bytes of the current reply were consumed
-  std::size_t body_bytes_ = 0; // buffered multi-line size so far
+  std::string line_;            // the current line so far, LF excluded
+  bool in_body_ = false;        // the +OK line of a multi-line reply was read
+  bool started_ = false;        // bytes of the current reply were consumed
+  std::size_t body_bytes_ = 0;  // buffered multi-line size so far
   reply current_;
   std::optional<reply> ready_;
   std::string chunk_;

@@ -3,7 +3,6 @@
 namespace mailbroker::smtp {
 
 void dot_stuffer::feed(std::string_view bytes, std::string& out) {
-  out.reserve(out.size() + bytes.size() + bytes.size() / 64 + 2);
   for (char c : bytes) {
     if (c == '\n') {
       // A CR just before was already written as CRLF.

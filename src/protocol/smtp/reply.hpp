@@ -21,26 +21,27 @@ struct enhanced_code {
 };
 
 struct reply {
-  int code = 0;                         // 200..599 once parsed
+  int code = 0;                           // 200..599 once parsed
   std::optional<enhanced_code> enhanced;  // only when the parser was told to look for them
   // The text of each line after "ddd-" / "ddd " (without line end); "" for a bare "ddd".
   // When `enhanced` is set, its "x.y.z" and the SP after it are removed from every line
   // that starts with it (RFC 2034 repeats it on each line).
   std::vector<std::string> lines;
 
-  bool is_positive() const { return code >= 200 && code < 400; }          // 2yz or 3yz
-  bool is_completion() const { return code >= 200 && code < 300; }        // 2yz
-  bool is_intermediate() const { return code >= 300 && code < 400; }      // 3yz (DATA 354, AUTH 334)
-  bool is_transient() const { return code >= 400 && code < 500; }         // 4yz: try again later
-  bool is_permanent() const { return code >= 500 && code < 600; }         // 5yz
+  bool is_positive() const { return code >= 200 && code < 400; }      // 2yz or 3yz
+  bool is_completion() const { return code >= 200 && code < 300; }    // 2yz
+  bool is_intermediate() const { return code >= 300 && code < 400; }  // 3yz (DATA 354, AUTH 334)
+  bool is_transient() const { return code >= 400 && code < 500; }     // 4yz: try again later
+  bool is_permanent() const { return code >= 500 && code < 600; }     // 5yz
   bool operator==(const reply&) const = default;
 };
 
 // What a 250 reply to EHLO advertises (lines after the first, which is the server's
 // domain and greeting). Keywords are case-insensitive; parameters are SP-separated.
 struct ehlo_capabilities {
-  std::string domain;                  // first word of the first line (server text)
-  std::vector<std::string> keywords;   // every keyword, upper-cased, in order
+  std::string domain;                 // first word of the first line (server text)
+  std::vector<std::string> keywords;  // every keyword once, upper-cased, in order of
+                                      // appearance ("AUTH=..." lines add none)
   // SIZE (RFC 1870): nullopt when not advertised; 0 when advertised without a limit
   // ("SIZE" or "SIZE 0"); otherwise the maximum message size in octets.
   std::optional<std::uint64_t> size;

@@ -80,8 +80,10 @@ reply_parser::line_result reply_parser::end_of_line() {
     return line_result::fatal;
   }
   const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-  if (number == 1) current_.code = code;
-  else if (code != current_.code) mismatch_ = true;
+  if (number == 1)
+    current_.code = code;
+  else if (code != current_.code)
+    mismatch_ = true;
   current_.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string_view());
   line_.clear();
   if (!last) return line_result::more;
@@ -105,6 +107,7 @@ void reply_parser::finish(reply& r) {
   if (!enhanced_) return;
   enhanced_code ec;
   const char klass = static_cast<char>('0' + r.code / 100);
+  if (klass == '3') return;  // RFC 3463 has classes 2, 4 and 5 only
   const std::size_t len = enhanced_prefix(r.lines.front(), klass, ec);
   if (len == 0) return;
   const std::string prefix = r.lines.front().substr(0, len);

@@ -28,10 +28,10 @@
 //
 // Enhanced status codes (RFC 3463 / RFC 2034) are parsed only after
 // enhanced_status_codes(true), i.e. once the server advertised ENHANCEDSTATUSCODES:
-// without it, text such as "2.0.1 release notes" is just text. The code is taken
-// from the first line's text when it is "x.y.z" followed by SP or the end, x equals the
-// reply code's first digit and y, z are 1 to 3 digits; otherwise `enhanced` stays empty
-// (not an error).
+// without it, text such as "2.0.1 release notes" is just text. The code is taken from
+// the first line's text when it is "x.y.z" followed by SP or the end, x is 2, 4 or 5 and
+// equals the reply code's first digit, and y, z are 1 to 3 digits; otherwise `enhanced`
+// stays empty (not an error).
 //
 // Threading: none; one parser per connection.
 #include <cstddef>
@@ -98,7 +98,7 @@ class reply_parser {
 
   parser_limits limits_;
   bool enhanced_ = false;
-  std::string line_;       // the current line so far, LF excluded
+  std::string line_;  // the current line so far, LF excluded
   reply current_;
   bool mismatch_ = false;  // a line's code differed from the first line's
   std::optional<reply> ready_;
