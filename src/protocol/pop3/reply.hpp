@@ -15,16 +15,17 @@
 namespace mailbroker::pop3 {
 
 enum class reply_type {
-  ok,            // "+OK [text]"
+  ok,            // "+OK [[code]] [text]"
   err,           // "-ERR [[code]] [text]"
   continuation,  // "+ [base64]" or "+": a SASL challenge (RFC 5034), only during AUTH
 };
 
 struct reply {
   reply_type type = reply_type::ok;
-  // -ERR only: the RFC 2449 response code without its brackets, ASCII upper-cased, e.g.
-  // "AUTH", "SYS/TEMP", "IN-USE", "LOGIN-DELAY"; "" when there is none. Codes are only
-  // looked for after -ERR: "+OK [x]" keeps "[x]" in `text`.
+  // The RFC 2449 response code without its brackets, ASCII upper-cased, e.g. "AUTH",
+  // "SYS/TEMP", "IN-USE", "LOGIN-DELAY"; "" when there is none. Servers put them on -ERR
+  // in practice, but the grammar (text = *schar / resp-code *CHAR) allows them after +OK
+  // too, so both are read. Never set for continuations.
   std::string code;
   // The status line after the indicator (and after the code), without the separating
   // SP or the line end; for a continuation, the challenge (base64, not decoded).

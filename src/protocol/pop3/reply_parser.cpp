@@ -15,7 +15,25 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-bool is_code_char(char c) { return c > ' ' && c < 0x7f && c != '[' && c != ']'; }
+// RFC 2449 3: resp-code = "[" resp-level *("/" resp-level) "]", resp-level = 1*rchar,
+// rchar = printable ASCII except "/" and "]". When `text` starts with one, moves it
+// (upper-cased, brackets dropped) to `code`, with one SP after it; otherwise the
+// brackets are just text.
+void take_code(std::string_view& text, std::string& code) {
+  if (text.size() < 3 || text.front() != '[') return;
+  const std::size_t close = text.find(']');
+  if (close == std::string_view::npos) return;
+  const std::string_view inside = text.substr(1, close - 1);
+  if (inside.empty() || inside.front() == '/' || inside.back() == '/' || inside.find("//") != std::string_view::npos) {
+    return;
+  }
+  for (char c : inside) {
+    if (c <= ' ' || c >= 0x7f) return;
+  }
+  for (char c : inside) code += to_upper(c);
+  text.remove_prefix(close + 1);
+  if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+}
 
 }  // namespace
 
@@ -109,22 +127,11 @@ reply_parser::line_result reply_parser::status_line() {
   if (istarts_with(line, "+OK") && (line.size() == 3 || line[3] == ' ')) {
     r.type = reply_type::ok;
     rest = line.substr(line.size() == 3 ? 3 : 4);
+    take_code(rest, r.code);
   } else if (istarts_with(line, "-ERR") && (line.size() == 4 || line[4] == ' ')) {
     r.type = reply_type::err;
     rest = line.substr(line.size() == 4 ? 4 : 5);
-    if (rest.size() > 2 && rest.front() == '[') {
-      const std::size_t close = rest.find(']');
-      if (close != std::string_view::npos && close > 1) {
-        const std::string_view code = rest.substr(1, close - 1);
-        bool code_ok = true;
-        for (char c : code) code_ok = code_ok && is_code_char(c);
-        if (code_ok) {
-          for (char c : code) r.code += to_upper(c);
-          rest.remove_prefix(close + 1);
-          if (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-        }
-      }
-    }
+    take_code(rest, r.code);
   } else if (line == "+" || (line.size() >= 2 && line[0] == '+' && line[1] == ' ')) {
     r.type = reply_type::continuation;
     rest = line.substr(line.size() == 1 ? 1 : 2);

@@ -29,9 +29,10 @@
 // by calling expect() between them, and after STLS the rest can go to TLS.
 //
 // Status lines: "+OK", "-ERR" (ASCII case-insensitive), either alone or followed by SP
-// and text; "+" alone or "+ " then a base64 challenge is a continuation. After "-ERR ",
-// "[code]" (RFC 2449 8: no SP, '[' or ']' inside, not empty) is split off into
-// reply::code. Any other byte (8-bit text, TAB) is kept in the text.
+// and text; "+" alone or "+ " then a base64 challenge is a continuation. After "+OK " or
+// "-ERR ", a leading "[code]" (RFC 2449 3: levels of printable ASCII separated by '/',
+// no SP, ']' or empty level) is split off into reply::code; a malformed one stays in the
+// text. Any other byte (8-bit text, TAB) is kept in the text.
 //
 // Streaming (reply_kind::multi_line_streamed, for RETR/TOP): body lines are not kept in
 // reply::lines but handed out through take_chunk() as dot-unstuffed bytes in which
