@@ -262,9 +262,10 @@ std::string render_config(const daemon_config& c) {
     for (const auto& sc : o.scopes) scopes += (scopes.empty() ? "" : " ") + sc;
     out << p << "grant = " << (o.grant == session::oauth2_grant::client_credentials ? "client_credentials" : "authorization_code") << "\n"
         << p << "token-type = " << (o.token_type == session::oauth2_token_type::shared ? "shared" : "per-user") << "\n"
-        << p << "client-id = " << o.client_id << "\n"
-        << p << "client-secret = " << secrets::describe(o.client_secret) << "\n"
-        << p << "token-url = " << o.token_url << "\n"
+        << p << "client-id = " << o.client_id << "\n";
+    // A public client has no secret: "none" would not parse back as a reference.
+    if (!o.client_secret.empty()) out << p << "client-secret = " << secrets::describe(o.client_secret) << "\n";
+    out << p << "token-url = " << o.token_url << "\n"
         << p << "authorize-url = " << o.authorize_url << "\n"
         << p << "redirect-uri = " << o.redirect_uri << "\n"
         << p << "scopes = " << scopes << "\n"
