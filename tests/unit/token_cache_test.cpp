@@ -400,7 +400,8 @@ TEST(token_cache, ClientSecretFromTheVault) {
 // ---- redeem ---------------------------------------------------------------------------
 
 TEST(token_cache, RedeemSendsTheCodeSavesTheRefreshTokenAndSeedsTheCache) {
-  https_test_server server({access_token("at-1", "rt-first")});
+  // The spare answer makes an unwanted refresh visible instead of a hang.
+  https_test_server server({access_token("at-1", "rt-first"), access_token("at-spare")});
   auto store = std::make_shared<recording_store>();
   token_cache cache(fast(), store);
   const auto request = refresh_request(server);
@@ -445,7 +446,9 @@ TEST(token_cache, RedeemWithoutARefreshTokenIsFailedPreconditionNamingOfflineAcc
 // ---- sharing ---------------------------------------------------------------------------
 
 TEST(token_cache, ConcurrentGetsForOneKeyShareOneRequest) {
-  https_test_server server({access_token("at-1", "rt-2")});
+  // Spare answers, so that an extra request would be answered and counted, not hang.
+  https_test_server server({access_token("at-1", "rt-2"), access_token("at-2", "rt-3"), access_token("at-3", "rt-4"),
+                            access_token("at-4", "rt-5"), access_token("at-5", "rt-6")});
   auto store = std::make_shared<recording_store>();
   store->tokens["session:demo"] = "rt-1";
   token_cache cache(fast(), store);
@@ -463,6 +466,7 @@ TEST(token_cache, ConcurrentGetsForOneKeyShareOneRequest) {
     EXPECT_EQ(r->value(), "at-1");
   }
   EXPECT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(cache.requests_sent(), 1u);
   EXPECT_EQ(store->saves.size(), 1u);
 }
 
@@ -489,7 +493,7 @@ TEST(token_cache, ConcurrentGetsShareOneFailure) {
 }
 
 TEST(token_cache, DifferentRefreshTokenKeysAreDifferentEntries) {
-  https_test_server server({access_token("at-a"), access_token("at-b")});
+  https_test_server server({access_token("at-a"), access_token("at-b"), access_token("at-spare")});
   auto store = std::make_shared<recording_store>();
   store->tokens["managed:corp:a"] = "rt-a";
   store->tokens["managed:corp:b"] = "rt-b";
