@@ -114,6 +114,18 @@ error apply_connection_setting(daemon_config& c, std::string_view key, std::stri
   return error::none();
 }
 
+std::string_view provider_name(session::oauth2_provider p) {
+  switch (p) {
+    case session::oauth2_provider::microsoft: return "microsoft";
+    case session::oauth2_provider::google: return "google";
+    case session::oauth2_provider::yahoo: return "yahoo";
+    case session::oauth2_provider::msn: return "msn";
+    case session::oauth2_provider::unspecified:  // finish_config() makes it custom
+    case session::oauth2_provider::custom: return "custom";
+  }
+  return "custom";
+}
+
 }  // namespace
 
 error finish_config(daemon_config& c) {
@@ -260,11 +272,16 @@ std::string render_config(const daemon_config& c) {
     const std::string p = "oauth2-connection." + name + ".";
     std::string scopes;
     for (const auto& sc : o.scopes) scopes += (scopes.empty() ? "" : " ") + sc;
-    out << p << "grant = " << (o.grant == session::oauth2_grant::client_credentials ? "client_credentials" : "authorization_code") << "\n"
+    out << p << "provider = " << provider_name(o.provider) << "\n"
+        << p << "tenant-id = " << o.tenant_id << "\n"
+        << p << "cloud = " << (o.cloud == session::azure_cloud::us_gcc_high ? "us-gcc-high" : "global") << "\n"
+        << p << "grant = " << (o.grant == session::oauth2_grant::client_credentials ? "client_credentials" : "authorization_code") << "\n"
         << p << "token-type = " << (o.token_type == session::oauth2_token_type::shared ? "shared" : "per-user") << "\n"
-        << p << "client-id = " << o.client_id << "\n"
-        << p << "client-secret = " << secrets::describe(o.client_secret) << "\n"
-        << p << "token-url = " << o.token_url << "\n"
+        << p << "client-id = " << o.client_id << "\n";
+    // A public client has no secret: "none" would not parse back as a reference.
+    if (!o.client_secret.empty()) out << p << "client-secret = " << secrets::describe(o.client_secret) << "\n";
+    if (!o.refresh_token.empty()) out << p << "refresh-token = " << secrets::describe(o.refresh_token) << "\n";
+    out << p << "token-url = " << o.token_url << "\n"
         << p << "authorize-url = " << o.authorize_url << "\n"
         << p << "redirect-uri = " << o.redirect_uri << "\n"
         << p << "scopes = " << scopes << "\n"

@@ -32,6 +32,14 @@ std::string_view grant_name(grant_type g) {
 
 void wipe(std::string& s) { std::fill(s.begin(), s.end(), '\0'); }
 
+// Servers may quote what they were sent in error_description.
+void redact(std::string& text, const std::string& secret, std::string_view placeholder) {
+  if (secret.empty()) return;
+  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + placeholder.size())) {
+    text.replace(at, secret.size(), placeholder);
+  }
+}
+
 // Who the token is for, for log lines: never a secret.
 std::string subject_of(const token_request& r) {
   switch (r.grant) {
@@ -232,6 +240,7 @@ awaitable<result<token_response>> token_cache::post(const token_request& request
 awaitable<result<token_cache::fetched_token>> token_cache::fetch(const token_request& request) {
   std::vector<std::pair<std::string, std::string>> form;
   std::string used_refresh_token;
+  std::string used_password;
   switch (request.grant) {
     case grant_type::client_credentials:
       form.emplace_back("grant_type", "client_credentials");
@@ -241,7 +250,8 @@ awaitable<result<token_cache::fetched_token>> token_cache::fetch(const token_req
       if (!password) co_return password.err();
       form.emplace_back("grant_type", "password");
       form.emplace_back("username", request.username);
-      form.emplace_back("password", std::move(password.value()));
+      used_password = std::move(password.value());
+      form.emplace_back("password", used_password);
       break;
     }
     case grant_type::refresh_token: {
@@ -266,6 +276,9 @@ awaitable<result<token_cache::fetched_token>> token_cache::fetch(const token_req
   auto parsed = co_await post(request, std::move(form));
   if (!parsed) {
     error e = parsed.err();
+    redact(e.message, used_refresh_token, "[refresh token]");
+    redact(e.message, used_password, "[password]");
+    wipe(used_password);
     if (e.code == errc::unauthenticated) {
       if (request.grant == grant_type::refresh_token && e.message.find("invalid_grant") != std::string::npos) {
         e.message = "the refresh token for '" + request.refresh_token_key + "' was rejected by " + request.token_url +
@@ -280,6 +293,7 @@ awaitable<result<token_cache::fetched_token>> token_cache::fetch(const token_req
     wipe(used_refresh_token);
     co_return e;
   }
+  wipe(used_password);
   auto& response = parsed.value();
   if (request.grant == grant_type::refresh_token && !response.refresh_token.empty() &&
       response.refresh_token != used_refresh_token) {
