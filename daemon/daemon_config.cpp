@@ -2,6 +2,7 @@
 
 #include "secrets/secret_ref.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -136,7 +137,17 @@ error finish_config(daemon_config& c) {
                                           ".token-type: per-user needs grant = authorization_code (client "
                                           "credentials tokens belong to the app, not to a user)"};
     }
-    if (auto e = session::normalise_oauth2(o, o.grant, "oauth2-connection." + name + "."); !e.ok()) return e;
+    if (auto e = session::normalise_oauth2(o, o.grant, "oauth2-connection." + name + "."); !e.ok()) {
+      // The shared checker names proto fields (tenant_id); the config spells keys tenant-id.
+      const std::string prefix = "oauth2-connection." + name + ".";
+      if (e.message.rfind(prefix, 0) == 0) {
+        const auto end = e.message.find(' ', prefix.size());
+        std::replace(e.message.begin() + static_cast<std::ptrdiff_t>(prefix.size()),
+                     e.message.begin() + static_cast<std::ptrdiff_t>(end == std::string::npos ? e.message.size() : end),
+                     '_', '-');
+      }
+      return e;
+    }
     o.connection = name;
   }
   return error::none();

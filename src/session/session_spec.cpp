@@ -201,6 +201,7 @@ error normalise_auth(session_spec& spec, const managed_connections* connections)
       return invalid(
           "spec.auth is required (basic, oauth2_client_credentials, oauth2_authorization_code or oauth2_managed)");
     case auth_method::basic:
+      spec.oauth2 = {};  // only the chosen method's fields count (fingerprint and first_difference agree)
       if (spec.username.empty()) return invalid("spec.auth.basic.username is required");
       if (spec.password.empty()) return invalid("spec.auth.basic.password is required (inline_value, env, file or vault)");
       if (spec.password.value.empty()) return invalid("spec.auth.basic.password is empty");
@@ -209,6 +210,7 @@ error normalise_auth(session_spec& spec, const managed_connections* connections)
     case auth_method::oauth2_authorization_code: {
       const auto grant = spec.auth == auth_method::oauth2_client_credentials ? oauth2_grant::client_credentials
                                                                              : oauth2_grant::authorization_code;
+      spec.password = {};
       spec.oauth2.connection.clear();
       if (auto e = normalise_oauth2(spec.oauth2, grant, af); !e.ok()) return e;
       if (spec.username.empty()) return invalid(af + "username (the mailbox to log in as) is required");
@@ -222,6 +224,7 @@ error normalise_auth(session_spec& spec, const managed_connections* connections)
                        "' is configured (oauth2-connection." + spec.oauth2.connection + ".* in the daemon config)");
       }
       const std::string name = spec.oauth2.connection;
+      spec.password = {};
       spec.oauth2 = it->second.settings;
       spec.oauth2.connection = name;
       if (spec.username.empty()) spec.username = it->second.username;

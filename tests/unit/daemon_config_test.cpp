@@ -176,18 +176,18 @@ TEST(daemon_config, FinishConfigRefusesBadConnections) {
        "oauth2-connection.c.token-type"},
       {"oauth2-connection.c.provider = microsoft\noauth2-connection.c.client-id = a\n"
        "oauth2-connection.c.client-secret = env:S\n",
-       "oauth2-connection.c.tenant_id"},
+       "oauth2-connection.c.tenant-id"},
       {"oauth2-connection.c.provider = google\noauth2-connection.c.client-id = a\n"
        "oauth2-connection.c.client-secret = env:S\n",
        "oauth2-connection.c.provider"},
       {"oauth2-connection.c.provider = google\noauth2-connection.c.client-id = a\n"
        "oauth2-connection.c.grant = authorization_code\noauth2-connection.c.redirect-uri = http://example.com:80/\n",
-       "oauth2-connection.c.redirect_uri"},
+       "oauth2-connection.c.redirect-uri"},
       {"oauth2-connection.c.provider = custom\noauth2-connection.c.client-id = a\n"
        "oauth2-connection.c.client-secret = env:S\n",
-       "oauth2-connection.c.token_url"},
+       "oauth2-connection.c.token-url"},
       {"oauth2-connection.c.token-url = https://idp/token\noauth2-connection.c.client-secret = env:S\n",
-       "oauth2-connection.c.client_id"},
+       "oauth2-connection.c.client-id"},
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(r.text);

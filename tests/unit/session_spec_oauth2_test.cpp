@@ -346,7 +346,7 @@ TEST(session_token_request, ManagedPerUserAndClientCredentials) {
   EXPECT_EQ(r.grant, auth::grant_type::refresh_token);
   EXPECT_EQ(r.refresh_token_key, "managed:corp:bob");
   EXPECT_EQ(r.client_secret.value, "corp-secret");
-  EXPECT_TRUE(contains(r.reauthorize_hint, "--connection corp --user bob")) << r.reauthorize_hint;
+  EXPECT_TRUE(contains(r.reauthorize_hint, "--oauth2-connection corp --user bob")) << r.reauthorize_hint;
   // Users of one per-user connection never share a token.
   const auto alice = make_token_request(*normalise(managed_spec("corp", "alice"), 0, &per_user), "s2");
   EXPECT_NE(r.cache_key(), alice.cache_key());
