@@ -1,23 +1,110 @@
 #!/usr/bin/env bash
-# Runs the benchmarks against a throwaway Dovecot and a real mailbrokerd process, on a
-# release build. Usage: bench/run.sh [attach_bench options, e.g. --attach 5000]
+# Runs the benchmarks against throwaway servers and a real mailbrokerd process, on a
+# release build.
+#
+#   bench/run.sh                        both benchmarks: attach_bench, then token_bench
+#   bench/run.sh [attach_bench options] both; the options go to attach_bench (e.g. --attach 5000)
+#   bench/run.sh attach [options]       only attach_bench (Dovecot + mailbrokerd)
+#   bench/run.sh token [options]        only token_bench (oidc-provider + Dovecot with the
+#                                       OAuth2 introspection passdb + a fresh mailbrokerd),
+#                                       e.g. token --sessions 50
+#
+# Knobs: MB_BENCH_BUILD (build dir, default build/release), MB_BENCH_TOKEN_TTL (access
+# token lifetime for token_bench, s, default 20: cold + warm phases must fit into 80 %
+# of it). Every process started here is stopped on exit, also on failure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MB_BENCH_BUILD:-$root/build/release}
+testbed=$root/scripts/testbed
+
+which=all
+case ${1:-} in
+  attach | token | all) which=$1; shift ;;
+esac
+attach_args=() token_args=()
+case $which in
+  attach | all) attach_args=("$@") ;;
+  token) token_args=("$@") ;;
+esac
+targets=(mailbrokerd)
+[[ $which != token ]] && targets+=(attach_bench)
+[[ $which != attach ]] && targets+=(token_bench)
+
 "$root/scripts/setup-debian.sh"
 cmake --preset release -S "$root" >/dev/null
-cmake --build "$build" --target mailbrokerd attach_bench -j2
+cmake --build "$build" --target "${targets[@]}" -j2
 
 state=$(mktemp -d /tmp/mb-bench-XXXXXX)
 chmod 755 "$state"  # Dovecot's mail processes (uid nobody) must reach the testbed below it
+daemon_pid= bench_pid=
+
+# SIGTERM makes mailbrokerd log every session out; SIGKILL if that takes over 15 s.
+stop_daemon() {
+  [[ -n $daemon_pid ]] || return 0
+  kill -TERM "$daemon_pid" 2>/dev/null || true
+  for _ in $(seq 150); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$daemon_pid" 2>/dev/null || true
+  wait "$daemon_pid" 2>/dev/null || true
+  daemon_pid=
+}
 cleanup() {
-  [[ -n ${daemon_pid:-} ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  "$root/scripts/testbed/dovecot.sh" stop "$state/dovecot" >/dev/null 2>&1 || true
+  local rc=$?
+  set +e
+  [[ -n $bench_pid ]] && kill -TERM "$bench_pid" 2>/dev/null && wait "$bench_pid" 2>/dev/null
+  stop_daemon
+  if ((rc != 0)) && [[ -s $state/mailbrokerd-token.log ]]; then
+    echo "--- last lines of mailbrokerd's log (token_bench) ---" >&2
+    tail -n 30 "$state/mailbrokerd-token.log" >&2
+  fi
+  for dir in "$state/dovecot" "$state/oauth"; do
+    [[ -d $dir ]] && "$testbed/dovecot.sh" stop "$dir" >/dev/null 2>&1 || true
+  done
+  [[ -d $state/oauth ]] && "$testbed/oauth2.sh" stop "$state/oauth" >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT
-env_file=$("$root/scripts/testbed/dovecot.sh" start "$state/dovecot" | tail -n1)
-"$build/daemon/mailbrokerd" --socket "$state/d.sock" --state-dir "$state/daemon-state" --log-level warn &
-daemon_pid=$!
-for _ in $(seq 100); do [[ -S $state/d.sock ]] && break; sleep 0.05; done
-"$build/bench/attach_bench" --target "unix:$state/d.sock" --testbed-env "$env_file" "$@"
+trap 'exit 130' INT TERM
+
+start_daemon() {  # SOCKET STATE_DIR [LOG_FILE]
+  if [[ -n ${3:-} ]]; then
+    "$build/daemon/mailbrokerd" --socket "$1" --state-dir "$2" --log-level warn 2>>"$3" &
+  else
+    "$build/daemon/mailbrokerd" --socket "$1" --state-dir "$2" --log-level warn &
+  fi
+  daemon_pid=$!
+  for _ in $(seq 100); do [[ -S $1 ]] && break; sleep 0.05; done
+  [[ -S $1 ]] || { echo "run.sh: mailbrokerd did not create $1" >&2; exit 1; }
+}
+
+# In the background + wait, so that a SIGTERM to this script runs the trap at once.
+run_bench() {
+  "$@" &
+  bench_pid=$!
+  wait "$bench_pid"
+  bench_pid=
+}
+
+if [[ $which != token ]]; then
+  echo "== attach_bench"
+  env_file=$("$testbed/dovecot.sh" start "$state/dovecot" | tail -n1)
+  start_daemon "$state/d.sock" "$state/daemon-state"
+  run_bench "$build/bench/attach_bench" --target "unix:$state/d.sock" --testbed-env "$env_file" "${attach_args[@]}"
+  # Free the CPU for the next benchmark.
+  stop_daemon
+  "$testbed/dovecot.sh" stop "$state/dovecot" >/dev/null 2>&1
+fi
+
+if [[ $which != attach ]]; then
+  echo "== token_bench"
+  # One dir for both servers (they share its CA). The oauth2 server also exits by itself
+  # once this script is gone (MB_OAUTH2_EXIT_WITH_PID), should the trap never run.
+  oauth_env=$(MB_OAUTH2_ACCESS_TTL=${MB_BENCH_TOKEN_TTL:-20} MB_OAUTH2_EXIT_WITH_PID=$$ \
+    "$testbed/oauth2.sh" start "$state/oauth" | tail -n1)
+  url=$(sed -n 's/^OAUTH2_INTROSPECT_URL_FOR_DOVECOT=//p' "$oauth_env")
+  dovecot_env=$(MB_TESTBED_OAUTH2_INTROSPECTION_URL=$url "$testbed/dovecot.sh" start "$state/oauth" | tail -n1)
+  # Fresh daemon: empty token cache. Its log goes to a file: every kicked session logs a
+  # warning (READY -> BACKOFF); the tail is shown if anything fails.
+  start_daemon "$state/t.sock" "$state/token-daemon-state" "$state/mailbrokerd-token.log"
+  run_bench "$build/bench/token_bench" --target "unix:$state/t.sock" --oauth2-env "$oauth_env" \
+    --testbed-env "$dovecot_env" --dovecot-sh "$testbed/dovecot.sh" "${token_args[@]}"
+fi
