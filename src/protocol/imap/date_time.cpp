@@ -91,8 +91,14 @@ std::optional<system_clock::time_point> assemble(int y, unsigned mon, int d, clo
   if (d < 1 || d > 31) return std::nullopt;
   const year_month_day ymd{year{y}, month{mon}, day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return std::nullopt;
-  const sys_seconds local = sys_days{ymd} + hours{t.hour} + minutes{t.minute} + seconds{t.second};
-  return system_clock::time_point{local - minutes{zone_minutes}};
+  const sys_seconds utc = sys_days{ymd} + hours{t.hour} + minutes{t.minute} + seconds{t.second} -
+                         minutes{zone_minutes};
+  // system_clock counts nanoseconds in 64 bits here (years 1678-2262): converting a date
+  // outside that range would overflow.
+  constexpr auto lo = time_point_cast<seconds>(system_clock::time_point::min()) + seconds{1};
+  constexpr auto hi = time_point_cast<seconds>(system_clock::time_point::max()) - seconds{1};
+  if (utc < lo || utc > hi) return std::nullopt;
+  return system_clock::time_point{utc};
 }
 
 // Splits on white space and ',' after replacing comments by a space; nullopt for an

@@ -10,7 +10,8 @@ namespace mailbroker::imap {
 
 // IMAP date-time (RFC 3501 INTERNALDATE): "17-Jul-1996 02:44:25 -0700"; the day may be
 // " 7", "07" or "7"; month names are case-insensitive. nullopt when malformed or the
-// date does not exist (31-Feb).
+// date does not exist (31-Feb), or it is outside system_clock's range (libstdc++:
+// nanoseconds, years 1678-2262).
 std::optional<std::chrono::system_clock::time_point> parse_internal_date(std::string_view s);
 
 // RFC 5322 section 3.3 date-time, as in a Date header or an ENVELOPE date:
@@ -22,7 +23,8 @@ std::optional<std::chrono::system_clock::time_point> parse_internal_date(std::st
 //   - zones UT, GMT, Z, EST/EDT/CST/CDT/MST/MDT/PST/PDT, and any other alphabetic zone of
 //     1-5 letters as +0000 (RFC 5322 4.3: military zones carry no information);
 //   - second 60 (a leap second) as second 59.
-// nullopt when it cannot be read like that (missing zone, 2-digit hour missing, ...): an
+// nullopt when it cannot be read like that (missing zone, no time, a date outside
+// system_clock's range as for parse_internal_date, ...): an
 // unparseable Date header is common in spam and is not an error for callers.
 std::optional<std::chrono::system_clock::time_point> parse_rfc5322_date(std::string_view s);
 
