@@ -34,6 +34,7 @@ PACKAGES=(
   libgmock-dev
   nlohmann-json3-dev
   libsqlite3-dev
+  libgmime-3.0-dev # MIME (issue #4): header decoding, later message parsing
   # test bed (scripts/testbed/dovecot.sh)
   dovecot-core
   dovecot-imapd
