@@ -83,6 +83,7 @@ error broker_server::start() {
     service_->set_journal(journal_.get());
   }
   vault_service_ = std::make_unique<vault_service>(state_.store);
+  mailbox_service_ = std::make_unique<mailbox_service>(*registry_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -94,6 +95,7 @@ error broker_server::start() {
   }
   builder.RegisterService(service_.get());
   builder.RegisterService(vault_service_.get());
+  builder.RegisterService(mailbox_service_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || (!config_.listen.empty() && tcp_port == 0)) {
     shutdown(std::chrono::milliseconds(0));

@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "daemon/daemon_config.hpp"
+#include "daemon/mailbox_service.hpp"
 #include "daemon/session_broker_service.hpp"
 #include "daemon/session_journal.hpp"
 #include "daemon/state_setup.hpp"
@@ -52,6 +53,7 @@ class broker_server {
   std::unique_ptr<session_journal> journal_;  // after registry_: destroyed first
   std::unique_ptr<session_broker_service> service_;
   std::unique_ptr<vault_service> vault_service_;
+  std::unique_ptr<mailbox_service> mailbox_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string unix_target_;
   std::string tcp_target_;

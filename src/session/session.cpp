@@ -429,6 +429,12 @@ void session::on_waiter_deadline(std::uint64_t waiter_id) {
   }
 }
 
+namespace {
+// Owns the operation while its why-not path runs: the coroutine frame keeps `op` (and so
+// the lambda captures it refers to) alive until it finishes.
+awaitable<void> run_refused(operation op, error why) { co_await op(nullptr, std::move(why)); }
+}  // namespace
+
 error session::enqueue(const std::string& lease_id, operation op) {
   {
     std::lock_guard lock(lease_mutex_);
@@ -441,13 +447,13 @@ error session::enqueue(const std::string& lease_id, operation op) {
     if (self->state_ != session_state::ready || !self->client_ || self->stop_requested_) {
       error why{errc::unavailable, "session '" + self->name_ + "' is " + std::string(state_name(self->state_)) +
                                        ", not READY: retry when it is (WatchStatus tells)"};
-      asio::co_spawn(self->strand_, op(nullptr, std::move(why)), asio::detached);
+      asio::co_spawn(self->strand_, run_refused(std::move(op), std::move(why)), asio::detached);
       return;
     }
     if (!self->operations_.push(lease_id, std::move(op))) {
       error why{errc::resource_exhausted, "lease_id: " + std::to_string(max_queued_per_lease) +
                                               " operations of this lease are already waiting; wait for some to finish"};
-      asio::co_spawn(self->strand_, op(nullptr, std::move(why)), asio::detached);
+      asio::co_spawn(self->strand_, run_refused(std::move(op), std::move(why)), asio::detached);
       return;
     }
     self->wake_.cancel();  // serve_ready() runs it in its turn
@@ -456,7 +462,7 @@ error session::enqueue(const std::string& lease_id, operation op) {
 }
 
 void session::fail_operations(const error& why) {
-  for (auto& op : operations_.drain()) asio::co_spawn(strand_, op(nullptr, why), asio::detached);
+  for (auto& op : operations_.drain()) asio::co_spawn(strand_, run_refused(std::move(op), why), asio::detached);
 }
 
 void session::renew(std::string lease_id, std::function<void(result<system_time>)> done) {

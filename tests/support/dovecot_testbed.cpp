@@ -94,4 +94,8 @@ int dovecot_testbed::who(const std::string& user) const {
 
 void dovecot_testbed::kick(const std::string& user) const { script("kick " + state_dir_ + " " + user); }
 
+void dovecot_testbed::deliver(const std::string& user, const std::string& file, const std::string& folder) const {
+  script("deliver " + state_dir_ + " " + user + " '" + file + "' '" + folder + "'");
+}
+
 }  // namespace mailbroker::testing

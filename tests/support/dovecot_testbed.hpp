@@ -29,6 +29,8 @@ class dovecot_testbed {
   int who(const std::string& user = {}) const;
   // Drops every connection of `user` (`doveadm kick`).
   void kick(const std::string& user) const;
+  // Appends the message in `file` to `folder` of `user` (created if missing; UTF-8 name).
+  void deliver(const std::string& user, const std::string& file, const std::string& folder = "INBOX") const;
   // Stops / restarts the same instance (same ports, users and CA): "server down" tests.
   void stop();
   void start();

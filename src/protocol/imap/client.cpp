@@ -70,6 +70,7 @@ awaitable<result<command_result>> client::execute_direct(const std::string& comm
       out.status = r->status;
       out.code = r->code;
       out.text = r->text;
+      out.code_text = r->code_text;
       if (auto caps = capabilities_of(*r); !caps.empty()) capabilities_ = std::move(caps);
       co_return out;
     }
@@ -239,7 +240,8 @@ awaitable<result<command_result>> client::execute(std::string command, std::chro
   int answered = 0;
   for (;;) {
     if (cmd->done) {
-      command_result out{cmd->done->status, cmd->done->code, cmd->done->text, std::move(cmd->untagged)};
+      command_result out{cmd->done->status, cmd->done->code, cmd->done->text, cmd->done->code_text,
+                         std::move(cmd->untagged)};
       co_return out;
     }
     if (cmd->failure) co_return *cmd->failure;

@@ -41,6 +41,7 @@ struct command_result {
   std::string status;  // "OK", "NO" or "BAD"
   std::string code;    // response code of the tagged reply, e.g. "AUTHENTICATIONFAILED"
   std::string text;
+  std::string code_text;  // arguments of that code, e.g. "38505 304 3956" for COPYUID
   std::vector<response> untagged;  // untagged responses received while it ran
 };
 

@@ -1,0 +1,39 @@
+#pragma once
+// gRPC Mailbox service (callback API): each call becomes one operation on the session
+// that holds its lease (session::enqueue: fair, bounded, on the strand) and finishes
+// from there. GetMessage queues one operation per 1 MiB chunk, so other bots' calls
+// interleave with a long download.
+#include "daemon/proto_convert.hpp"
+#include "mailbroker/v1/mailbox.grpc.pb.h"
+#include "session/session_registry.hpp"
+
+namespace mailbroker::daemon {
+
+class mailbox_service final : public pb::Mailbox::CallbackService {
+ public:
+  explicit mailbox_service(session::session_registry& registry) : registry_(registry) {}
+
+  grpc::ServerUnaryReactor* ListFolders(grpc::CallbackServerContext* context, const pb::ListFoldersRequest* request,
+                                        pb::ListFoldersResponse* response) override;
+  grpc::ServerUnaryReactor* ListMessages(grpc::CallbackServerContext* context, const pb::ListMessagesRequest* request,
+                                         pb::ListMessagesResponse* response) override;
+  grpc::ServerWriteReactor<pb::MessageChunk>* GetMessage(grpc::CallbackServerContext* context,
+                                                         const pb::GetMessageRequest* request) override;
+  grpc::ServerUnaryReactor* SetFlags(grpc::CallbackServerContext* context, const pb::SetFlagsRequest* request,
+                                     pb::SetFlagsResponse* response) override;
+  grpc::ServerUnaryReactor* MoveMessages(grpc::CallbackServerContext* context, const pb::MoveMessagesRequest* request,
+                                         pb::MoveMessagesResponse* response) override;
+  grpc::ServerUnaryReactor* CopyMessages(grpc::CallbackServerContext* context, const pb::MoveMessagesRequest* request,
+                                         pb::MoveMessagesResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteMessages(grpc::CallbackServerContext* context,
+                                           const pb::DeleteMessagesRequest* request,
+                                           pb::DeleteMessagesResponse* response) override;
+
+ private:
+  grpc::ServerUnaryReactor* move_or_copy(grpc::CallbackServerContext* context, const pb::MoveMessagesRequest* request,
+                                         pb::MoveMessagesResponse* response, bool move);
+
+  session::session_registry& registry_;
+};
+
+}  // namespace mailbroker::daemon

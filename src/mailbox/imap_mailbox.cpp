@@ -1,0 +1,291 @@
+#include "mailbox/imap_mailbox.hpp"
+
+#include <algorithm>
+#include <regex>
+
+#include "mime/header_text.hpp"
+#include "protocol/imap/client.hpp"
+#include "protocol/imap/command.hpp"
+
+namespace mailbroker::mailbox {
+namespace {
+
+using imap::command_result;
+
+error invalid(std::string message) { return {errc::invalid_argument, std::move(message)}; }
+
+// A NO/BAD answer as an error; `what` says which operation, for the message.
+error refused(const command_result& r, const std::string& what) {
+  const std::string detail = (r.code.empty() ? "" : "[" + r.code + "] ") + r.text;
+  if (r.code == "NONEXISTENT" || r.code == "TRYCREATE") return {errc::not_found, what + ": " + detail};
+  if (r.status == "BAD") return {errc::internal, what + ": the server called the command bad: " + detail};
+  return {errc::failed_precondition, what + ": " + detail};
+}
+
+awaitable<result<command_result>> run(session::connection_context& ctx, std::string command) {
+  co_return co_await ctx.imap.execute(std::move(command), ctx.command_timeout);
+}
+
+result<std::string> wire_name(const std::string& folder, const char* field) {
+  auto encoded = imap::encode_mailbox_name(folder.empty() ? "INBOX" : folder);
+  if (!encoded) return invalid(std::string(field) + ": " + encoded.err().message);
+  auto quoted = imap::astring(encoded.value());
+  if (!quoted) return invalid(std::string(field) + " cannot be sent to the server");
+  return *quoted;
+}
+
+// SELECTs `folder` unless it already is; keeps ctx.selected_mailbox / uid_validity.
+awaitable<error> select(session::connection_context& ctx, const std::string& folder) {
+  auto name = wire_name(folder, "folder");
+  if (!name) co_return name.err();
+  if (ctx.selected_mailbox == name.value()) co_return error::none();
+  ctx.selected_mailbox.clear();
+  std::string command = "SELECT " + name.value();
+  auto r = co_await run(ctx, std::move(command));
+  if (!r) co_return r.err();
+  if (r->status != "OK") {
+    auto e = refused(r.value(), "folder '" + folder + "'");
+    // Dovecot answers an unknown mailbox with NO [NONEXISTENT]; others with a bare NO.
+    if (e.code == errc::failed_precondition) e.code = errc::not_found;
+    e.message += " (does the folder exist? ListFolders shows them)";
+    co_return e;
+  }
+  ctx.uid_validity = 0;
+  for (const auto& u : r->untagged) {
+    if (u.code == "UIDVALIDITY") ctx.uid_validity = static_cast<std::uint32_t>(std::strtoul(u.code_text.c_str(), nullptr, 10));
+  }
+  ctx.selected_mailbox = name.value();
+  co_return error::none();
+}
+
+error check_uids(const std::vector<std::uint32_t>& uids) {
+  if (uids.empty()) return invalid("uids: at least one uid is required");
+  if (uids.size() > max_uids_per_call) {
+    return invalid("uids: at most " + std::to_string(max_uids_per_call) + " per call (got " +
+                   std::to_string(uids.size()) + ")");
+  }
+  if (std::find(uids.begin(), uids.end(), 0u) != uids.end()) return invalid("uids: 0 is not a uid");
+  return error::none();
+}
+
+address to_address(const imap::fetched_summary::address& a) {
+  return {mime::decode_phrase(a.name_raw), a.host.empty() ? a.mailbox : a.mailbox + "@" + a.host};
+}
+
+message_summary to_summary(const imap::fetched_summary& f) {
+  message_summary m;
+  m.uid = f.uid;
+  m.message_id = f.message_id;
+  for (const auto& a : f.from) m.from.push_back(to_address(a));
+  for (const auto& a : f.to) m.to.push_back(to_address(a));
+  for (const auto& a : f.cc) m.cc.push_back(to_address(a));
+  m.subject = mime::decode_header_text(f.subject_raw);
+  m.date = f.date;
+  m.internal_date = f.internal_date;
+  m.size = f.size;
+  m.flags = f.flags;
+  m.seen = std::any_of(f.flags.begin(), f.flags.end(), [](const std::string& s) {
+    return s.size() == 5 && std::equal(s.begin(), s.end(), "\\seen", [](char a, char b) { return std::tolower(a) == b; });
+  });
+  m.has_attachments = f.has_attachments;
+  return m;
+}
+
+}  // namespace
+
+awaitable<result<std::vector<folder>>> list_folders(session::connection_context& ctx, std::string pattern,
+                                                    std::string regex) {
+  std::optional<std::regex> filter;
+  if (!regex.empty()) {
+    try {
+      filter.emplace(regex, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      co_return invalid(std::string("regex: not a valid ECMAScript regular expression: ") + e.what());
+    }
+  }
+  auto encoded = imap::encode_mailbox_name(pattern.empty() ? "*" : pattern);
+  if (!encoded) co_return invalid("pattern: " + encoded.err().message);
+  auto quoted = imap::quote(encoded.value());
+  if (!quoted) co_return invalid("pattern cannot be sent to the server");
+  std::string command = "LIST \"\" " + *quoted;
+  auto r = co_await run(ctx, std::move(command));
+  if (!r) co_return r.err();
+  if (r->status != "OK") co_return refused(r.value(), "LIST");
+  std::vector<folder> out;
+  for (const auto& u : r->untagged) {
+    if (u.name != "LIST") continue;
+    auto entry = imap::parse_list_response(u);
+    if (!entry) continue;  // one unreadable name must not hide the others
+    if (filter && !std::regex_search(entry->name_utf8, *filter)) continue;
+    out.push_back({std::move(entry->name_utf8), std::move(entry->delimiter), std::move(entry->attributes)});
+  }
+  co_return out;
+}
+
+awaitable<result<message_page>> list_messages(session::connection_context& ctx, list_query query) {
+  if (query.limit == 0) query.limit = 100;
+  if (query.limit > max_list_limit) co_return invalid("limit: at most " + std::to_string(max_list_limit));
+  if (auto e = co_await select(ctx, query.folder); !e.ok()) co_return e;
+  const bool literal_plus = imap::has_capability(ctx.imap.capabilities(), "LITERAL+");
+  auto search = imap::build_uid_search(query.criteria, literal_plus);
+  if (!search) co_return search.err();
+  auto r = co_await run(ctx, search.value());
+  if (!r) co_return r.err();
+  if (r->status != "OK") co_return refused(r.value(), "SEARCH in '" + query.folder + "'");
+  auto uids = imap::parse_search_response(r->untagged);
+  // "n:*" also matches the highest uid when it is below n: drop those.
+  std::erase_if(uids, [&](std::uint32_t u) { return u <= query.criteria.after_uid; });
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+
+  message_page page;
+  page.uid_validity = ctx.uid_validity;
+  page.total_matching = static_cast<std::uint32_t>(uids.size());
+  if (uids.size() > query.limit) {
+    uids.resize(query.limit);
+    page.next_after_uid = uids.back();
+  }
+  if (uids.empty()) co_return page;
+  std::string fetch = "UID FETCH " + imap::format_uid_set(uids) + " (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)";
+  auto f = co_await run(ctx, std::move(fetch));
+  if (!f) co_return f.err();
+  if (f->status != "OK") co_return refused(f.value(), "FETCH in '" + query.folder + "'");
+  for (const auto& u : f->untagged) {
+    if (u.name != "FETCH") continue;
+    auto s = imap::parse_fetch_summary(u);
+    if (!s) continue;  // e.g. an unsolicited FLAGS update without the items we asked for
+    if (!std::binary_search(uids.begin(), uids.end(), s->uid)) continue;
+    page.messages.push_back(to_summary(s.value()));
+  }
+  std::sort(page.messages.begin(), page.messages.end(), [](const auto& a, const auto& b) { return a.uid < b.uid; });
+  co_return page;
+}
+
+awaitable<result<chunk>> fetch_chunk(session::connection_context& ctx, std::string folder, std::uint32_t uid,
+                                     std::uint64_t offset, std::uint64_t max_bytes) {
+  if (uid == 0) co_return invalid("uid is required");
+  max_bytes = std::clamp<std::uint64_t>(max_bytes, 1, max_chunk_bytes);
+  if (auto e = co_await select(ctx, folder); !e.ok()) co_return e;
+  std::string command = "UID FETCH " + std::to_string(uid) + " (RFC822.SIZE BODY.PEEK[]<" + std::to_string(offset) +
+                        "." + std::to_string(max_bytes) + ">)";
+  auto r = co_await run(ctx, std::move(command));
+  if (!r) co_return r.err();
+  if (r->status != "OK") co_return refused(r.value(), "FETCH of uid " + std::to_string(uid));
+  std::optional<chunk> out;
+  std::optional<std::uint64_t> size;
+  for (const auto& u : r->untagged) {
+    if (u.name != "FETCH") continue;
+    auto c = imap::parse_fetch_body_chunk(u, uid);
+    if (!c) continue;
+    if (c->total_size) size = c->total_size;
+    if (!out) out = chunk{c->offset, std::move(c->data), 0};
+  }
+  if (!out) {
+    co_return error{errc::not_found, "uid " + std::to_string(uid) + " is not in folder '" +
+                                         (folder.empty() ? "INBOX" : folder) + "' (deleted, or from another uidvalidity)"};
+  }
+  out->total_size = size.value_or(out->offset + out->data.size());
+  co_return *out;
+}
+
+awaitable<error> set_flags(session::connection_context& ctx, std::string folder, std::vector<std::uint32_t> uids,
+                           std::optional<bool> seen, std::optional<bool> flagged) {
+  if (auto e = check_uids(uids); !e.ok()) co_return e;
+  if (!seen && !flagged) co_return invalid("seen or flagged: say what to change");
+  if (auto e = co_await select(ctx, folder); !e.ok()) co_return e;
+  const std::string set = imap::format_uid_set(uids);
+  std::string add, remove;
+  auto append = [](std::string& list, const char* flag) { list += (list.empty() ? "" : " ") + std::string(flag); };
+  if (seen) append(*seen ? add : remove, "\\Seen");
+  if (flagged) append(*flagged ? add : remove, "\\Flagged");
+  // Built before the co_await (g++ 12 and temporaries in co_await operands).
+  std::vector<std::string> commands;
+  if (!add.empty()) commands.push_back("UID STORE " + set + " +FLAGS.SILENT (" + add + ")");
+  if (!remove.empty()) commands.push_back("UID STORE " + set + " -FLAGS.SILENT (" + remove + ")");
+  for (auto& command : commands) {
+    auto r = co_await run(ctx, std::move(command));
+    if (!r) co_return r.err();
+    if (r->status != "OK") co_return refused(r.value(), "STORE");
+  }
+  co_return error::none();
+}
+
+awaitable<result<std::vector<std::uint32_t>>> copy_messages(session::connection_context& ctx, std::string folder,
+                                                            std::vector<std::uint32_t> uids, std::string target,
+                                                            bool move) {
+  if (auto e = check_uids(uids); !e.ok()) co_return e;
+  if (target.empty()) co_return invalid("target_folder is required");
+  auto target_name = wire_name(target, "target_folder");
+  if (!target_name) co_return target_name.err();
+  const auto& caps = ctx.imap.capabilities();
+  const bool has_move = imap::has_capability(caps, "MOVE");
+  const bool has_uidplus = imap::has_capability(caps, "UIDPLUS");
+  if (move && !has_move && !has_uidplus) {
+    co_return error{errc::failed_precondition,
+                    "the server offers neither MOVE nor UIDPLUS, so a move of just these uids is not possible "
+                    "(CopyMessages then DeleteMessages would expunge other flagged messages too)"};
+  }
+  if (auto e = co_await select(ctx, folder); !e.ok()) co_return e;
+  const std::string set = imap::format_uid_set(uids);
+  std::string command = std::string(move && has_move ? "UID MOVE " : "UID COPY ") + set + " " + target_name.value();
+  auto r = co_await run(ctx, std::move(command));
+  if (!r) co_return r.err();
+  if (r->status != "OK") {
+    auto e = refused(r.value(), std::string(move ? "MOVE" : "COPY") + " to '" + target + "'");
+    if (e.code == errc::not_found) e.message += " (the target folder does not exist)";
+    co_return e;
+  }
+  // COPYUID arrives in the tagged OK (COPY) or an untagged OK (MOVE, RFC 6851).
+  std::optional<imap::copyuid> mapping;
+  if (r->code == "COPYUID") {
+    if (auto m = imap::parse_copyuid(r->code_text); m) mapping = m.value();
+  }
+  for (const auto& u : r->untagged) {
+    if (u.code == "COPYUID") {
+      if (auto m = imap::parse_copyuid(u.code_text); m) mapping = m.value();
+    }
+  }
+  if (move && !has_move) {
+    std::string store = "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)";
+    auto del = co_await run(ctx, std::move(store));
+    if (!del) co_return del.err();
+    std::string expunge = "UID EXPUNGE " + set;
+    auto ex = co_await run(ctx, std::move(expunge));
+    if (!ex) co_return ex.err();
+    if (ex->status != "OK") co_return refused(ex.value(), "EXPUNGE after COPY (the copies exist in the target)");
+  }
+  std::vector<std::uint32_t> out;
+  if (mapping) {
+    for (auto uid : uids) {
+      auto it = std::find(mapping->source.begin(), mapping->source.end(), uid);
+      if (it == mapping->source.end()) {
+        out.clear();
+        break;
+      }
+      out.push_back(mapping->dest[static_cast<std::size_t>(it - mapping->source.begin())]);
+    }
+  }
+  co_return out;
+}
+
+awaitable<error> delete_messages(session::connection_context& ctx, std::string folder, std::vector<std::uint32_t> uids) {
+  if (auto e = check_uids(uids); !e.ok()) co_return e;
+  if (!imap::has_capability(ctx.imap.capabilities(), "UIDPLUS")) {
+    co_return error{errc::failed_precondition,
+                    "the server lacks UIDPLUS: deleting just these uids would need an EXPUNGE that also removes "
+                    "messages other clients flagged \\Deleted; refused"};
+  }
+  if (auto e = co_await select(ctx, folder); !e.ok()) co_return e;
+  const std::string set = imap::format_uid_set(uids);
+  std::string store = "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)";
+  auto r = co_await run(ctx, std::move(store));
+  if (!r) co_return r.err();
+  if (r->status != "OK") co_return refused(r.value(), "STORE \\Deleted");
+  std::string expunge = "UID EXPUNGE " + set;
+  auto ex = co_await run(ctx, std::move(expunge));
+  if (!ex) co_return ex.err();
+  if (ex->status != "OK") co_return refused(ex.value(), "UID EXPUNGE");
+  co_return error::none();
+}
+
+}  // namespace mailbroker::mailbox

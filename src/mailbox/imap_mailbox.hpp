@@ -1,0 +1,97 @@
+#pragma once
+// Mailbox operations over a session's live IMAP connection: the coroutines behind the
+// Mailbox gRPC service. Each runs inside one turn of the session's operation queue
+// (session::connection_context), issues a few IMAP commands and returns core types.
+//
+// Folder names are UTF-8 here and modified UTF-7 on the wire. Every command is bounded
+// by ctx.command_timeout. Errors: not_found (folder or uid), failed_precondition (a
+// capability is missing), invalid_argument (a field, named), unavailable /
+// deadline_exceeded (the connection failed: the session reconnects), internal (the
+// server answered something we cannot read).
+//
+// Threading: on the session's strand only.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "net/asio.hpp"
+#include "protocol/imap/mailbox_codec.hpp"
+#include "session/operation.hpp"
+
+namespace mailbroker::mailbox {
+
+using time_point = std::chrono::system_clock::time_point;
+
+struct folder {
+  std::string name;
+  std::string delimiter;
+  std::vector<std::string> attributes;
+};
+
+struct address {
+  std::string name;     // decoded to UTF-8
+  std::string address;  // local@domain
+};
+
+struct message_summary {
+  std::uint32_t uid = 0;
+  std::string message_id;
+  std::vector<address> from, to, cc;
+  std::string subject;  // decoded to UTF-8
+  std::optional<time_point> date, internal_date;
+  std::uint64_t size = 0;
+  std::vector<std::string> flags;
+  bool seen = false;
+  bool has_attachments = false;
+};
+
+struct message_page {
+  std::vector<message_summary> messages;
+  std::uint32_t uid_validity = 0;
+  std::uint32_t next_after_uid = 0;  // 0: no further page
+  std::uint32_t total_matching = 0;
+};
+
+struct list_query {
+  std::string folder = "INBOX";
+  imap::search_criteria criteria;
+  std::uint32_t limit = 100;  // 1..max_list_limit
+};
+
+inline constexpr std::uint32_t max_list_limit = 1000;
+inline constexpr std::size_t max_uids_per_call = 1000;
+inline constexpr std::uint64_t max_chunk_bytes = 1024 * 1024;
+
+struct chunk {
+  std::uint64_t offset = 0;
+  std::string data;
+  std::uint64_t total_size = 0;
+};
+
+awaitable<result<std::vector<folder>>> list_folders(session::connection_context& ctx, std::string pattern,
+                                                    std::string regex);
+
+awaitable<result<message_page>> list_messages(session::connection_context& ctx, list_query query);
+
+// Bytes [offset, offset + max_bytes) of the message's raw RFC 5322 form (BODY.PEEK:
+// does not set \Seen). total_size comes from RFC822.SIZE. not_found for an unknown uid.
+awaitable<result<chunk>> fetch_chunk(session::connection_context& ctx, std::string folder, std::uint32_t uid,
+                                     std::uint64_t offset, std::uint64_t max_bytes);
+
+awaitable<error> set_flags(session::connection_context& ctx, std::string folder, std::vector<std::uint32_t> uids,
+                           std::optional<bool> seen, std::optional<bool> flagged);
+
+// Copies (or moves) `uids` to `target`; returns the new uids in `uids` order when the
+// server reports them (COPYUID), else empty.
+awaitable<result<std::vector<std::uint32_t>>> copy_messages(session::connection_context& ctx, std::string folder,
+                                                            std::vector<std::uint32_t> uids, std::string target,
+                                                            bool move);
+
+// \Deleted + UID EXPUNGE of exactly `uids` (needs UIDPLUS).
+awaitable<error> delete_messages(session::connection_context& ctx, std::string folder,
+                                 std::vector<std::uint32_t> uids);
+
+}  // namespace mailbroker::mailbox
