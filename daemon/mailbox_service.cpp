@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "mailbox/claims.hpp"
 #include "mailbox/imap_mailbox.hpp"
 
 namespace mailbroker::daemon {
@@ -44,6 +45,29 @@ std::chrono::sys_days day_of(const google::protobuf::Timestamp& t) {
 void to_proto(const mailbox::address& a, pb::Address* out) {
   out->set_name(a.name);
   out->set_address(a.address);
+}
+
+void to_proto(const mailbox::message_summary& m, pb::MessageSummary* out) {
+  out->set_uid(m.uid);
+  out->set_message_id(m.message_id);
+  for (const auto& a : m.from) to_proto(a, out->add_from());
+  for (const auto& a : m.to) to_proto(a, out->add_to());
+  for (const auto& a : m.cc) to_proto(a, out->add_cc());
+  out->set_subject(m.subject);
+  if (m.date) daemon::to_proto(*m.date, out->mutable_date());
+  if (m.internal_date) daemon::to_proto(*m.internal_date, out->mutable_internal_date());
+  out->set_size(m.size);
+  for (const auto& f : m.flags) out->add_flags(f);
+  out->set_seen(m.seen);
+  out->set_has_attachments(m.has_attachments);
+}
+
+imap::search_criteria::read_state read_state_of(pb::ReadFilter f) {
+  switch (f) {
+    case pb::READ_FILTER_UNREAD: return imap::search_criteria::read_state::unread;
+    case pb::READ_FILTER_READ: return imap::search_criteria::read_state::read;
+    default: return imap::search_criteria::read_state::all;
+  }
 }
 
 // Streams one message in chunks; deletes itself once gRPC is done with it and no chunk
@@ -174,11 +198,7 @@ grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerCont
   mailbox::list_query query;
   query.folder = request->folder().empty() ? "INBOX" : request->folder();
   query.limit = request->limit();
-  switch (request->read()) {
-    case pb::READ_FILTER_UNREAD: query.criteria.read = imap::search_criteria::read_state::unread; break;
-    case pb::READ_FILTER_READ: query.criteria.read = imap::search_criteria::read_state::read; break;
-    default: query.criteria.read = imap::search_criteria::read_state::all; break;
-  }
+  query.criteria.read = read_state_of(request->read());
   query.criteria.from_contains = request->from_contains();
   query.criteria.subject_contains = request->subject_contains();
   if (request->has_since()) query.criteria.since = day_of(request->since());
@@ -191,21 +211,7 @@ grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerCont
                      response->set_uid_validity(page->uid_validity);
                      response->set_next_after_uid(page->next_after_uid);
                      response->set_total_matching(page->total_matching);
-                     for (const auto& m : page->messages) {
-                       auto* out = response->add_messages();
-                       out->set_uid(m.uid);
-                       out->set_message_id(m.message_id);
-                       for (const auto& a : m.from) to_proto(a, out->add_from());
-                       for (const auto& a : m.to) to_proto(a, out->add_to());
-                       for (const auto& a : m.cc) to_proto(a, out->add_cc());
-                       out->set_subject(m.subject);
-                       if (m.date) daemon::to_proto(*m.date, out->mutable_date());
-                       if (m.internal_date) daemon::to_proto(*m.internal_date, out->mutable_internal_date());
-                       out->set_size(m.size);
-                       for (const auto& f : m.flags) out->add_flags(f);
-                       out->set_seen(m.seen);
-                       out->set_has_attachments(m.has_attachments);
-                     }
+                     for (const auto& m : page->messages) to_proto(m, response->add_messages());
                      co_return error::none();
                    });
 }
@@ -259,6 +265,67 @@ grpc::ServerUnaryReactor* mailbox_service::DeleteMessages(grpc::CallbackServerCo
   return run_unary(registry_, context, request->lease_id(),
                    [folder = request->folder(), uids = uids_of(request->uids())](connection_context& ctx)
                        -> awaitable<error> { co_return co_await mailbox::delete_messages(ctx, folder, uids); });
+}
+
+grpc::ServerUnaryReactor* mailbox_service::ClaimMessages(grpc::CallbackServerContext* context,
+                                                         const pb::ClaimMessagesRequest* request,
+                                                         pb::ClaimMessagesResponse* response) {
+  mailbox::claim_query query;
+  query.folder = request->folder();
+  query.criteria.read = read_state_of(request->read());
+  query.criteria.from_contains = request->from_contains();
+  query.criteria.subject_contains = request->subject_contains();
+  query.max = request->max();
+  query.ttl = std::chrono::seconds(request->claim_ttl_seconds());
+  return run_unary(registry_, context, request->lease_id(),
+                   [lease = request->lease_id(), query = std::move(query),
+                    response](connection_context& ctx) -> awaitable<error> {
+                     auto batch = co_await mailbox::claim_messages(ctx, lease, query);
+                     if (!batch) co_return batch.err();
+                     response->set_uid_validity(batch->uid_validity);
+                     for (const auto& c : batch->messages) {
+                       auto* out = response->add_messages();
+                       to_proto(c.summary, out->mutable_summary());
+                       daemon::to_proto(c.expires_at, out->mutable_claim_expires_at());
+                     }
+                     co_return error::none();
+                   });
+}
+
+grpc::ServerUnaryReactor* mailbox_service::AckMessage(grpc::CallbackServerContext* context,
+                                                      const pb::AckMessageRequest* request,
+                                                      pb::AckMessageResponse* /*response*/) {
+  mailbox::ack_action action;
+  switch (request->action()) {
+    case pb::ACK_ACTION_MARK_READ: action = mailbox::ack_action::mark_read; break;
+    case pb::ACK_ACTION_MOVE: action = mailbox::ack_action::move; break;
+    case pb::ACK_ACTION_DELETE: action = mailbox::ack_action::remove; break;
+    case pb::ACK_ACTION_NONE: action = mailbox::ack_action::none; break;
+    default: {
+      auto* reactor = context->DefaultReactor();
+      reactor->Finish(to_grpc_status(
+          {errc::invalid_argument, "action: one of ACK_ACTION_MARK_READ, ACK_ACTION_MOVE, ACK_ACTION_DELETE, ACK_ACTION_NONE"}));
+      return reactor;
+    }
+  }
+  return run_unary(registry_, context, request->lease_id(),
+                   [lease = request->lease_id(), folder = request->folder(), uid = request->uid(), action,
+                    target = request->target_folder()](connection_context& ctx) -> awaitable<error> {
+                     co_return co_await mailbox::ack_message(ctx, lease, folder, uid, action, target);
+                   });
+}
+
+grpc::ServerUnaryReactor* mailbox_service::ReleaseMessages(grpc::CallbackServerContext* context,
+                                                           const pb::ReleaseMessagesRequest* request,
+                                                           pb::ReleaseMessagesResponse* response) {
+  return run_unary(registry_, context, request->lease_id(),
+                   [lease = request->lease_id(), folder = request->folder(), uids = uids_of(request->uids()),
+                    response](connection_context& ctx) -> awaitable<error> {
+                     auto n = co_await mailbox::release_messages(ctx, lease, folder, uids);
+                     if (!n) co_return n.err();
+                     response->set_released(n.value());
+                     co_return error::none();
+                   });
 }
 
 }  // namespace mailbroker::daemon

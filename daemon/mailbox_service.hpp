@@ -29,6 +29,15 @@ class mailbox_service final : public pb::Mailbox::CallbackService {
                                            const pb::DeleteMessagesRequest* request,
                                            pb::DeleteMessagesResponse* response) override;
 
+  grpc::ServerUnaryReactor* ClaimMessages(grpc::CallbackServerContext* context,
+                                          const pb::ClaimMessagesRequest* request,
+                                          pb::ClaimMessagesResponse* response) override;
+  grpc::ServerUnaryReactor* AckMessage(grpc::CallbackServerContext* context, const pb::AckMessageRequest* request,
+                                       pb::AckMessageResponse* response) override;
+  grpc::ServerUnaryReactor* ReleaseMessages(grpc::CallbackServerContext* context,
+                                            const pb::ReleaseMessagesRequest* request,
+                                            pb::ReleaseMessagesResponse* response) override;
+
  private:
   grpc::ServerUnaryReactor* move_or_copy(grpc::CallbackServerContext* context, const pb::MoveMessagesRequest* request,
                                          pb::MoveMessagesResponse* response, bool move);

@@ -6,6 +6,8 @@
 #   dovecot.sh who     STATE_DIR [USER]           number of live IMAP connections
 #   dovecot.sh kick    STATE_DIR USER             drop all sessions of USER
 #   dovecot.sh deliver STATE_DIR USER FILE [FOLDER]  append a message
+#   dovecot.sh deliver-many STATE_DIR USER FOLDER COUNT  append COUNT small
+#                                                 messages "Job 1".."Job COUNT"
 #   dovecot.sh certs   STATE_DIR                  only make/reuse the CA + cert
 #
 # Opt-in OAuth2 (XOAUTH2/OAUTHBEARER checked by token introspection):
@@ -38,7 +40,7 @@ log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -634,6 +636,35 @@ cmd_deliver() {
     die "doveadm save -u $user -m $folder failed"
 }
 
+cmd_deliver_many() {
+  [[ $# -eq 4 && $4 =~ ^[0-9]+$ ]] || usage
+  set_paths "$1"
+  require_conf
+  local user=$2 folder=$3 count=$4 port password
+  port=$(sed -n 's/^IMAP_PORT=//p' "$ENV_FILE")
+  password=$(sed -n "s/^${user^^}_PASSWORD=//p" "$ENV_FILE")
+  [[ -n $port && -n $password ]] || die "no IMAP port or password for '$user' in $ENV_FILE"
+  doveadm_ mailbox create -u "$user" "$folder" 2>/dev/null || true
+  # One IMAP connection and APPEND per message: doveadm save costs ~0.1 s a message
+  # here, which makes a 1000-message corpus take minutes.
+  MB_DELIVER_PASSWORD=$password "$PYTHON" - "$port" "$user" "$folder" "$count" <<'PY' ||
+import imaplib, os, sys
+port, user, folder, count = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+password = os.environ["MB_DELIVER_PASSWORD"]
+imap = imaplib.IMAP4("127.0.0.1", port)
+imap.login(user, password)
+quoted = '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+for i in range(1, count + 1):
+    message = (f"From: jobs@example.org\r\nTo: {user}@example.org\r\nSubject: Job {i}\r\n"
+               f"Message-ID: <job-{i}@test>\r\n\r\nWork item {i}.\r\n").encode()
+    status, _ = imap.append(quoted, None, None, message)
+    if status != "OK":
+        sys.exit(f"APPEND {i} failed")
+imap.logout()
+PY
+    die "APPEND of $count messages to $folder failed"
+}
+
 main() {
   [[ $# -ge 1 ]] || usage
   local cmd=$1
@@ -644,6 +675,7 @@ main() {
     who) cmd_who "$@" ;;
     kick) cmd_kick "$@" ;;
     deliver) cmd_deliver "$@" ;;
+    deliver-many) cmd_deliver_many "$@" ;;
     certs) cmd_certs "$@" ;;
     -h | --help | help) usage ;;
     *) log "unknown command '$cmd'"; usage ;;

@@ -34,8 +34,9 @@ result<std::string> wire_name(const std::string& folder, const char* field) {
   return *quoted;
 }
 
-// SELECTs `folder` unless it already is; keeps ctx.selected_mailbox / uid_validity.
-awaitable<error> select(session::connection_context& ctx, const std::string& folder) {
+}  // namespace
+
+awaitable<error> select_folder(session::connection_context& ctx, const std::string& folder) {
   auto name = wire_name(folder, "folder");
   if (!name) co_return name.err();
   if (ctx.selected_mailbox == name.value()) co_return error::none();
@@ -57,6 +58,8 @@ awaitable<error> select(session::connection_context& ctx, const std::string& fol
   ctx.selected_mailbox = name.value();
   co_return error::none();
 }
+
+namespace {
 
 error check_uids(const std::vector<std::uint32_t>& uids) {
   if (uids.empty()) return invalid("uids: at least one uid is required");
@@ -125,7 +128,7 @@ awaitable<result<std::vector<folder>>> list_folders(session::connection_context&
 awaitable<result<message_page>> list_messages(session::connection_context& ctx, list_query query) {
   if (query.limit == 0) query.limit = 100;
   if (query.limit > max_list_limit) co_return invalid("limit: at most " + std::to_string(max_list_limit));
-  if (auto e = co_await select(ctx, query.folder); !e.ok()) co_return e;
+  if (auto e = co_await select_folder(ctx, query.folder); !e.ok()) co_return e;
   const bool literal_plus = imap::has_capability(ctx.imap.capabilities(), "LITERAL+");
   auto search = imap::build_uid_search(query.criteria, literal_plus);
   if (!search) co_return search.err();
@@ -146,26 +149,37 @@ awaitable<result<message_page>> list_messages(session::connection_context& ctx, 
     page.next_after_uid = uids.back();
   }
   if (uids.empty()) co_return page;
+  auto summaries = co_await fetch_summaries(ctx, std::move(uids));
+  if (!summaries) co_return summaries.err();
+  page.messages = std::move(summaries.value());
+  co_return page;
+}
+
+awaitable<result<std::vector<message_summary>>> fetch_summaries(session::connection_context& ctx,
+                                                                std::vector<std::uint32_t> uids) {
+  std::sort(uids.begin(), uids.end());
+  std::vector<message_summary> out;
+  if (uids.empty()) co_return out;
   std::string fetch = "UID FETCH " + imap::format_uid_set(uids) + " (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)";
   auto f = co_await run(ctx, std::move(fetch));
   if (!f) co_return f.err();
-  if (f->status != "OK") co_return refused(f.value(), "FETCH in '" + query.folder + "'");
+  if (f->status != "OK") co_return refused(f.value(), "FETCH");
   for (const auto& u : f->untagged) {
     if (u.name != "FETCH") continue;
     auto s = imap::parse_fetch_summary(u);
     if (!s) continue;  // e.g. an unsolicited FLAGS update without the items we asked for
     if (!std::binary_search(uids.begin(), uids.end(), s->uid)) continue;
-    page.messages.push_back(to_summary(s.value()));
+    out.push_back(to_summary(s.value()));
   }
-  std::sort(page.messages.begin(), page.messages.end(), [](const auto& a, const auto& b) { return a.uid < b.uid; });
-  co_return page;
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.uid < b.uid; });
+  co_return out;
 }
 
 awaitable<result<chunk>> fetch_chunk(session::connection_context& ctx, std::string folder, std::uint32_t uid,
                                      std::uint64_t offset, std::uint64_t max_bytes) {
   if (uid == 0) co_return invalid("uid is required");
   max_bytes = std::clamp<std::uint64_t>(max_bytes, 1, max_chunk_bytes);
-  if (auto e = co_await select(ctx, folder); !e.ok()) co_return e;
+  if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
   std::string command = "UID FETCH " + std::to_string(uid) + " (RFC822.SIZE BODY.PEEK[]<" + std::to_string(offset) +
                         "." + std::to_string(max_bytes) + ">)";
   auto r = co_await run(ctx, std::move(command));
@@ -192,7 +206,7 @@ awaitable<error> set_flags(session::connection_context& ctx, std::string folder,
                            std::optional<bool> seen, std::optional<bool> flagged) {
   if (auto e = check_uids(uids); !e.ok()) co_return e;
   if (!seen && !flagged) co_return invalid("seen or flagged: say what to change");
-  if (auto e = co_await select(ctx, folder); !e.ok()) co_return e;
+  if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
   const std::string set = imap::format_uid_set(uids);
   std::string add, remove;
   auto append = [](std::string& list, const char* flag) { list += (list.empty() ? "" : " ") + std::string(flag); };
@@ -225,7 +239,7 @@ awaitable<result<std::vector<std::uint32_t>>> copy_messages(session::connection_
                     "the server offers neither MOVE nor UIDPLUS, so a move of just these uids is not possible "
                     "(CopyMessages then DeleteMessages would expunge other flagged messages too)"};
   }
-  if (auto e = co_await select(ctx, folder); !e.ok()) co_return e;
+  if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
   const std::string set = imap::format_uid_set(uids);
   std::string command = std::string(move && has_move ? "UID MOVE " : "UID COPY ") + set + " " + target_name.value();
   auto r = co_await run(ctx, std::move(command));
@@ -275,7 +289,7 @@ awaitable<error> delete_messages(session::connection_context& ctx, std::string f
                     "the server lacks UIDPLUS: deleting just these uids would need an EXPUNGE that also removes "
                     "messages other clients flagged \\Deleted; refused"};
   }
-  if (auto e = co_await select(ctx, folder); !e.ok()) co_return e;
+  if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
   const std::string set = imap::format_uid_set(uids);
   std::string store = "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)";
   auto r = co_await run(ctx, std::move(store));

@@ -71,6 +71,15 @@ struct chunk {
   std::uint64_t total_size = 0;
 };
 
+// SELECTs `folder` ("" = INBOX) unless it is selected already; sets ctx.uid_validity.
+// Errors: not_found for a folder that does not exist.
+awaitable<error> select_folder(session::connection_context& ctx, const std::string& folder);
+
+// Summaries of `uids` in the selected folder, ascending; uids that do not exist are
+// left out.
+awaitable<result<std::vector<message_summary>>> fetch_summaries(session::connection_context& ctx,
+                                                                std::vector<std::uint32_t> uids);
+
 awaitable<result<std::vector<folder>>> list_folders(session::connection_context& ctx, std::string pattern,
                                                     std::string regex);
 

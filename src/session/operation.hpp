@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "net/asio.hpp"
+#include "session/claim_table.hpp"
 
 namespace mailbroker::imap {
 class client;
@@ -22,6 +23,8 @@ struct connection_context {
   std::string& selected_mailbox;  // modified-UTF-7 name of the SELECTed mailbox; "" = none
   std::uint32_t& uid_validity;    // of the selected mailbox
   std::chrono::milliseconds command_timeout;
+  claim_table& claims;            // the session's: outlives connections
+  claim_table::lease_alive_fn lease_alive;
 };
 
 // Called exactly once, on the session's strand: with the live connection and

@@ -181,7 +181,11 @@ awaitable<error> session::serve_ready() {
   for (;;) {
     // Queued operations first, one at a time, round-robin between leases.
     while (auto op = operations_.pop()) {
-      connection_context ctx{*client_, selected_mailbox_, uid_validity_, settings_.command_timeout};
+      connection_context ctx{*client_, selected_mailbox_, uid_validity_, settings_.command_timeout, claims_,
+                             [this](const std::string& lease) {
+                               std::lock_guard lock(lease_mutex_);
+                               return leases_.contains(lease);
+                             }};
       co_await (*op)(&ctx, error::none());
       refresh_counters();
       if (stop_requested_) co_return error::none();

@@ -155,6 +155,7 @@ class session : public std::enable_shared_from_this<session> {
   std::vector<std::function<void()>> stop_callbacks_;
   session_counters counters_base_;  // totals of earlier connections
   operation_queue<operation> operations_{max_queued_per_lease};
+  claim_table claims_;            // Mailbox.ClaimMessages: per session, across reconnects
   std::string selected_mailbox_;  // of the current connection
   std::uint32_t uid_validity_ = 0;
 

@@ -94,6 +94,10 @@ int dovecot_testbed::who(const std::string& user) const {
 
 void dovecot_testbed::kick(const std::string& user) const { script("kick " + state_dir_ + " " + user); }
 
+void dovecot_testbed::deliver_many(const std::string& user, const std::string& folder, int count) const {
+  script("deliver-many " + state_dir_ + " " + user + " '" + folder + "' " + std::to_string(count));
+}
+
 void dovecot_testbed::deliver(const std::string& user, const std::string& file, const std::string& folder) const {
   script("deliver " + state_dir_ + " " + user + " '" + file + "' '" + folder + "'");
 }

@@ -31,6 +31,8 @@ class dovecot_testbed {
   void kick(const std::string& user) const;
   // Appends the message in `file` to `folder` of `user` (created if missing; UTF-8 name).
   void deliver(const std::string& user, const std::string& file, const std::string& folder = "INBOX") const;
+  // Appends `count` small messages, subjects "Job 1".."Job count", to `folder`.
+  void deliver_many(const std::string& user, const std::string& folder, int count) const;
   // Stops / restarts the same instance (same ports, users and CA): "server down" tests.
   void stop();
   void start();
