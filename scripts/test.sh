@@ -10,4 +10,4 @@ scripts/setup-debian.sh
 cmake --preset debug >/dev/null
 cmake --build --preset debug
 ctest --preset debug --output-on-failure
-scripts/fuzz.sh "${MB_FUZZ_SECONDS:-120}"
+scripts/fuzz.sh "${MB_FUZZ_SECONDS:-150}"
