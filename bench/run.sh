@@ -2,9 +2,11 @@
 # Runs the benchmarks against throwaway servers and a real mailbrokerd process, on a
 # release build.
 #
-#   bench/run.sh                        both benchmarks: attach_bench, then token_bench
-#   bench/run.sh [attach_bench options] both; the options go to attach_bench (e.g. --attach 5000)
+#   bench/run.sh                        all benchmarks: attach_bench, mailbox_bench, token_bench
+#   bench/run.sh [attach_bench options] all; the options go to attach_bench (e.g. --attach 5000)
 #   bench/run.sh attach [options]       only attach_bench (Dovecot + mailbrokerd)
+#   bench/run.sh mailbox [options]      only mailbox_bench (Dovecot + mailbrokerd + 20 bot
+#                                       processes), e.g. mailbox --bots 10 --rounds 9
 #   bench/run.sh token [options]        only token_bench (oidc-provider + Dovecot with the
 #                                       OAuth2 introspection passdb + a fresh mailbrokerd),
 #                                       e.g. token --sessions 50
@@ -19,16 +21,19 @@ testbed=$root/scripts/testbed
 
 which=all
 case ${1:-} in
-  attach | token | all) which=$1; shift ;;
+  attach | mailbox | token | all) which=$1; shift ;;
 esac
-attach_args=() token_args=()
+attach_args=() mailbox_args=() token_args=()
 case $which in
   attach | all) attach_args=("$@") ;;
+  mailbox) mailbox_args=("$@") ;;
   token) token_args=("$@") ;;
 esac
+runs() { [[ $which == all || $which == "$1" ]]; }
 targets=(mailbrokerd)
-[[ $which != token ]] && targets+=(attach_bench)
-[[ $which != attach ]] && targets+=(token_bench)
+runs attach && targets+=(attach_bench)
+runs mailbox && targets+=(mailbox_bench)
+runs token && targets+=(token_bench)
 
 "$root/scripts/setup-debian.sh"
 cmake --preset release -S "$root" >/dev/null
@@ -56,7 +61,7 @@ cleanup() {
     echo "--- last lines of mailbrokerd's log (token_bench) ---" >&2
     tail -n 30 "$state/mailbrokerd-token.log" >&2
   fi
-  for dir in "$state/dovecot" "$state/oauth"; do
+  for dir in "$state/dovecot" "$state/mailbox" "$state/oauth"; do
     [[ -d $dir ]] && "$testbed/dovecot.sh" stop "$dir" >/dev/null 2>&1 || true
   done
   [[ -d $state/oauth ]] && "$testbed/oauth2.sh" stop "$state/oauth" >/dev/null 2>&1 || true
@@ -84,7 +89,7 @@ run_bench() {
   bench_pid=
 }
 
-if [[ $which != token ]]; then
+if runs attach; then
   echo "== attach_bench"
   env_file=$("$testbed/dovecot.sh" start "$state/dovecot" | tail -n1)
   start_daemon "$state/d.sock" "$state/daemon-state"
@@ -94,7 +99,18 @@ if [[ $which != token ]]; then
   "$testbed/dovecot.sh" stop "$state/dovecot" >/dev/null 2>&1
 fi
 
-if [[ $which != attach ]]; then
+if runs mailbox; then
+  echo "== mailbox_bench"
+  # A fresh Dovecot (empty mail store: the bench plants its corpus) and daemon.
+  env_file=$("$testbed/dovecot.sh" start "$state/mailbox" | tail -n1)
+  start_daemon "$state/m.sock" "$state/mailbox-daemon-state"
+  run_bench "$build/bench/mailbox_bench" --target "unix:$state/m.sock" --testbed-env "$env_file" \
+    --dovecot-sh "$testbed/dovecot.sh" "${mailbox_args[@]}"
+  stop_daemon
+  "$testbed/dovecot.sh" stop "$state/mailbox" >/dev/null 2>&1
+fi
+
+if runs token; then
   echo "== token_bench"
   # One dir for both servers (they share its CA). The oauth2 server also exits by itself
   # once this script is gone (MB_OAUTH2_EXIT_WITH_PID), should the trap never run.

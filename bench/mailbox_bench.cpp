@@ -1,0 +1,732 @@
+// mailbox_bench: N bot processes doing the same mailbox work through mailbrokerd's one
+// shared session vs each over its own fresh IMAPS connection, same Dovecot, same run.
+//
+// Each bot is a real process (this binary re-executed with --bot), so gRPC channels and
+// TLS contexts are per process as for real bots. All bots of a round are started, get
+// ready (process start-up is not timed), then are released together (a pipe the parent
+// closes). A bot's time runs from the release to its last step:
+//   daemon — new channel, Connect (attach to the shared session, same spec for all),
+//            ListMessages(folder, UNREAD, limit L), GetMessage of R listed uids (all
+//            chunks read), Disconnect (not force);
+//   direct — new TLS context, IMAPS connect + TLS + login with our own imap::client,
+//            SELECT, UID SEARCH UNSEEN, UID FETCH of the first L uids with the items the
+//            daemon fetches (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE,
+//            parsed), UID FETCH BODY.PEEK[] of the same R uids, LOGOUT.
+// A round's wall time runs from the release to the last bot's end. Modes alternate
+// round by round. Before the timed rounds: the corpus is planted (timed, printed), the
+// parent attaches once (the session is live: the product's premise) and one untimed
+// round of each mode runs with the bots held before Disconnect/LOGOUT while
+// `dovecot.sh who` counts Dovecot's connections. After them: a cold daemon round, the
+// session logged out first so the first bot's Connect creates it.
+//
+// Usage: mailbox_bench --target unix:/path --testbed-env DIR/testbed.env
+//                      [--dovecot-sh PATH] [--bots 20] [--rounds 5] [--messages 200]
+//                      [--list 100] [--read 10] [--user alice] [--folder Bench]
+// bench/run.sh starts Dovecot and mailbrokerd and runs this.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/broker_client.hpp"
+#include "mailbroker/v1/mailbox.grpc.pb.h"
+#include "net/tls_context.hpp"
+#include "protocol/imap/client.hpp"
+#include "protocol/imap/mailbox_codec.hpp"
+
+namespace {
+
+using namespace mailbroker;
+using clock_type = std::chrono::steady_clock;  // CLOCK_MONOTONIC: comparable across processes
+namespace pb = ::mailbroker::v1;
+
+constexpr const char* session_name = "mailbox-bench";
+constexpr int barrier_fd = 3;  // bot: EOF = go
+constexpr int results_fd = 4;  // bot: one line per event, shared pipe (writes < PIPE_BUF are atomic)
+constexpr int hold_fd = 5;     // bot (held rounds): EOF = finish (Disconnect / LOGOUT)
+
+[[noreturn]] void die(const std::string& why) {
+  std::fprintf(stderr, "mailbox_bench: %s\n", why.c_str());
+  std::exit(1);
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count();
+}
+
+std::map<std::string, std::string> read_env(const std::string& path) {
+  std::map<std::string, std::string> env;
+  std::ifstream in(path);
+  if (!in) die("cannot read " + path);
+  for (std::string line; std::getline(in, line);) {
+    if (auto eq = line.find('='); eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return env;
+}
+
+std::string need(const std::map<std::string, std::string>& env, const std::string& key) {
+  auto it = env.find(key);
+  if (it == env.end() || it->second.empty()) die("testbed.env has no " + key);
+  return it->second;
+}
+
+struct options {
+  std::string target, env_path, dovecot_sh, user = "alice", folder = "Bench";
+  int bots = 20, rounds = 5, messages = 200, list = 100, read = 10;
+  // --bot mode only
+  std::string bot_mode;
+  int index = 0;
+  bool hold = false;
+};
+
+struct testbed {
+  std::string state_dir, conf, ca_file, password;
+  std::uint16_t port = 0;
+};
+
+testbed load_testbed(const options& o) {
+  const auto env = read_env(o.env_path);
+  std::string upper;
+  for (char c : o.user) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  testbed t;
+  t.state_dir = need(env, "STATE_DIR");
+  t.conf = need(env, "DOVECOT_CONF");
+  t.ca_file = need(env, "CA_FILE");
+  t.password = need(env, upper + "_PASSWORD");
+  t.port = static_cast<std::uint16_t>(std::stoi(need(env, "IMAPS_PORT")));
+  return t;
+}
+
+pb::ConnectRequest connect_request(const options& o, const testbed& t, const std::string& client_name) {
+  pb::ConnectRequest request;
+  request.set_session(session_name);
+  request.set_client_name(client_name);
+  auto* server = request.mutable_spec()->mutable_server();
+  server->set_host("127.0.0.1");
+  server->set_port(t.port);
+  server->set_tls_mode(pb::TLS_MODE_IMPLICIT);
+  server->mutable_tls()->set_ca_file(t.ca_file);
+  auto* basic = request.mutable_spec()->mutable_auth()->mutable_basic();
+  basic->set_username(o.user);
+  basic->mutable_password()->set_inline_value(t.password);
+  return request;
+}
+
+// The listed uids a bot reads: R of them spread over the page, a different set per bot.
+std::vector<std::uint32_t> pick(const std::vector<std::uint32_t>& listed, int index, int read) {
+  std::vector<std::uint32_t> out;
+  if (listed.empty()) return out;
+  for (int k = 0; k < read; ++k) out.push_back(listed[(static_cast<std::size_t>(index) * 7 + k * 10) % listed.size()]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Bot side
+// ---------------------------------------------------------------------------------------
+
+void report(const std::string& line) {
+  const std::string l = line + "\n";
+  if (::write(results_fd, l.data(), l.size()) != static_cast<ssize_t>(l.size())) std::_Exit(3);
+}
+
+void wait_eof(int fd) {
+  char c;
+  for (;;) {
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n == 0) return;
+    if (n < 0 && errno != EINTR) std::_Exit(3);
+  }
+}
+
+struct bot_outcome {
+  std::string error;  // empty = ok
+  std::size_t listed = 0, read = 0;
+  std::uint64_t bytes = 0;
+};
+
+// The bot's work up to the point where it would let go; `finish` lets go.
+struct daemon_bot {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<client::broker_client> broker;
+  std::string lease;
+
+  bot_outcome work(const options& o, const testbed& t) {
+    bot_outcome out;
+    channel = client::make_channel(o.target);
+    broker = std::make_unique<client::broker_client>(channel);
+    auto mailbox = pb::Mailbox::NewStub(channel);
+    pb::ConnectResponse connected;
+    auto s = broker->connect(connect_request(o, t, "mailbox_bench bot " + std::to_string(o.index)), &connected);
+    if (!s.ok()) return {"Connect: " + s.error_message()};
+    lease = connected.lease_id();
+    pb::ListMessagesRequest list;
+    list.set_lease_id(lease);
+    list.set_folder(o.folder);
+    list.set_read(pb::READ_FILTER_UNREAD);
+    list.set_limit(static_cast<std::uint32_t>(o.list));
+    pb::ListMessagesResponse page;
+    {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      s = mailbox->ListMessages(&context, list, &page);
+    }
+    if (!s.ok()) return {"ListMessages: " + s.error_message()};
+    std::vector<std::uint32_t> uids;
+    for (const auto& m : page.messages()) uids.push_back(m.uid());
+    out.listed = uids.size();
+    for (std::uint32_t uid : pick(uids, o.index, o.read)) {
+      pb::GetMessageRequest get;
+      get.set_lease_id(lease);
+      get.set_folder(o.folder);
+      get.set_uid(uid);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      auto reader = mailbox->GetMessage(&context, get);
+      pb::MessageChunk chunk;
+      std::uint64_t got = 0, total = 0;
+      while (reader->Read(&chunk)) {
+        got += chunk.data().size();
+        total = chunk.total_size();
+      }
+      s = reader->Finish();
+      if (!s.ok()) return {"GetMessage " + std::to_string(uid) + ": " + s.error_message()};
+      if (got == 0 || got != total) return {"GetMessage " + std::to_string(uid) + ": short read"};
+      out.bytes += got;
+      ++out.read;
+    }
+    return out;
+  }
+
+  std::string finish() {
+    if (lease.empty()) return {};
+    pb::DisconnectResponse d;
+    auto s = broker->disconnect(lease, false, &d);
+    return s.ok() ? "" : "Disconnect: " + s.error_message();
+  }
+
+};
+
+struct direct_bot {
+  asio::io_context io;
+  std::shared_ptr<imap::client> c;
+
+  static constexpr std::chrono::milliseconds timeout{60000};
+
+  bot_outcome work(const options& o, const testbed& t) {
+    bot_outcome out;
+    auto tls = net::make_client_tls_context({t.ca_file, true});
+    if (!tls) return {"TLS context: " + tls.err().message};
+    c = std::make_shared<imap::client>(io.get_executor(), tls.value());
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          imap::connect_options options;
+          options.host = "127.0.0.1";
+          options.port = t.port;
+          options.tls = imap::tls_mode::implicit;
+          error e = co_await c->open(options);
+          if (e.ok()) e = co_await c->login(o.user, t.password);
+          if (!e.ok()) {
+            out.error = "open/login: " + e.message;
+            co_return;
+          }
+          auto run = [&](std::string command) -> awaitable<std::optional<imap::command_result>> {
+            auto r = co_await c->execute(command, timeout);
+            if (!r) {
+              out.error = command + ": " + r.err().message;
+              co_return std::nullopt;
+            }
+            if (r->status != "OK") {
+              out.error = command + ": " + r->status + " " + r->text;
+              co_return std::nullopt;
+            }
+            co_return std::move(r.value());
+          };
+          auto encoded = imap::encode_mailbox_name(o.folder);
+          auto quoted = encoded ? imap::astring(encoded.value()) : std::nullopt;
+          if (!quoted || !co_await run("SELECT " + *quoted)) {
+            if (out.error.empty()) out.error = "folder name";
+            co_return;
+          }
+          auto search = co_await run("UID SEARCH UNSEEN");
+          if (!search) co_return;
+          auto uids = imap::parse_search_response(search->untagged);
+          std::sort(uids.begin(), uids.end());
+          if (uids.size() > static_cast<std::size_t>(o.list)) uids.resize(static_cast<std::size_t>(o.list));
+          if (uids.empty()) {
+            out.error = "UID SEARCH UNSEEN found nothing";
+            co_return;
+          }
+          auto fetch = co_await run("UID FETCH " + imap::format_uid_set(uids) +
+                                    " (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)");
+          if (!fetch) co_return;
+          std::vector<std::uint32_t> listed;
+          for (const auto& u : fetch->untagged) {
+            if (u.name != "FETCH") continue;
+            if (auto s = imap::parse_fetch_summary(u); s && std::binary_search(uids.begin(), uids.end(), s->uid)) {
+              listed.push_back(s->uid);
+            }
+          }
+          std::sort(listed.begin(), listed.end());
+          out.listed = listed.size();
+          for (std::uint32_t uid : pick(listed, o.index, o.read)) {
+            auto body = co_await run("UID FETCH " + std::to_string(uid) + " BODY.PEEK[]");
+            if (!body) co_return;
+            std::uint64_t got = 0;
+            for (const auto& u : body->untagged) {
+              if (u.name != "FETCH") continue;
+              if (auto b = imap::parse_fetch_body_chunk(u, uid)) got += b->data.size();
+            }
+            if (got == 0) {
+              out.error = "UID FETCH " + std::to_string(uid) + " BODY.PEEK[]: no body";
+              co_return;
+            }
+            out.bytes += got;
+            ++out.read;
+          }
+        },
+        // The client's reader keeps a read pending: run() would not return by itself.
+        [this, &out](std::exception_ptr e) {
+          if (e && out.error.empty()) out.error = "exception in the IMAP client";
+          io.stop();
+        });
+    io.restart();
+    io.run();
+    return out;
+  }
+
+  std::string finish() {
+    if (!c) return {};
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          co_await c->logout(std::chrono::seconds(5));
+          c->close(error{errc::cancelled, "done"});
+        },
+        [this](std::exception_ptr) { io.stop(); });
+    io.restart();
+    io.run();
+    return {};
+  }
+};
+
+template <typename Bot>
+int run_bot(const options& o) {
+  const testbed t = load_testbed(o);
+  Bot bot;
+  report("R " + std::to_string(o.index));
+  wait_eof(barrier_fd);
+  const std::int64_t start = now_ns();
+  bot_outcome out = bot.work(o, t);
+  if (out.error.empty() && o.hold) {
+    report("H " + std::to_string(o.index));
+    wait_eof(hold_fd);
+  }
+  if (out.error.empty()) out.error = bot.finish();
+  const std::int64_t end = now_ns();
+  if (!out.error.empty()) {
+    std::string e = out.error;
+    std::replace(e.begin(), e.end(), '\n', ' ');
+    report("E " + std::to_string(o.index) + " " + e.substr(0, 300));
+    return 1;
+  }
+  report("D " + std::to_string(o.index) + " " + std::to_string(start) + " " + std::to_string(end) + " " +
+         std::to_string(out.listed) + " " + std::to_string(out.read) + " " + std::to_string(out.bytes));
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Parent side
+// ---------------------------------------------------------------------------------------
+
+std::string run_command(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) die("popen failed: " + command);
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  if (::pclose(p) != 0) die("command failed: " + command);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Deterministic corpus: sizes 5..50 KB, every third message multipart with an attachment.
+// Written as one mbox file (no body line starts with "From ") and imported with one
+// `doveadm import` (one `doveadm save` per message costs ~45 ms each here). Returns bytes.
+std::uint64_t plant_corpus(const options& o, const testbed& t) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(t.state_dir) / "mailbox-bench-corpus";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::mt19937 rng(20261126);
+  static const char* words[] = {"invoice", "order", "report", "delivery", "payment", "status", "quarter",
+                                "review",  "please", "attached", "kind",    "regards", "the",    "and"};
+  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::ofstream mbox(dir / o.folder, std::ios::binary);
+  std::uint64_t total = 0;
+  for (int i = 1; i <= o.messages; ++i) {
+    const std::size_t target = 5000 + rng() % 45001;
+    std::string m = "From bench@example.org Thu Nov 26 09:00:00 2026\n";
+    const std::size_t header_start = m.size();
+    m += "From: Sender " + std::to_string(i % 17) + " <sender" + std::to_string(i % 17) + "@example.org>\n";
+    m += "To: " + o.user + "@example.org\n";
+    m += "Subject: Bench message " + std::to_string(i) + " " + words[rng() % 14] + "\n";
+    m += "Date: Thu, 26 Nov 2026 " + std::to_string(10 + i % 10) + ":" + std::to_string(10 + i % 50) + ":00 +0000\n";
+    m += "Message-ID: <bench-" + std::to_string(i) + "@example.org>\nMIME-Version: 1.0\n";
+    const bool attachment = i % 3 == 0;
+    if (attachment) {
+      m += "Content-Type: multipart/mixed; boundary=bench-b\n\n--bench-b\nContent-Type: text/plain; charset=utf-8\n\n"
+           "See the attached file.\n--bench-b\nContent-Type: application/pdf; name=doc" +
+           std::to_string(i) + ".pdf\nContent-Disposition: attachment; filename=doc" + std::to_string(i) +
+           ".pdf\nContent-Transfer-Encoding: base64\n\n";
+      while (m.size() - header_start < target) {
+        for (int k = 0; k < 76; ++k) m += b64[rng() % 64];
+        m += '\n';
+      }
+      m += "--bench-b--\n";
+    } else {
+      m += "Content-Type: text/plain; charset=utf-8\n\n";
+      while (m.size() - header_start < target) {
+        std::string line;
+        while (line.size() < 70) line += std::string(words[rng() % 14]) + " ";
+        m += line + "\n";
+      }
+    }
+    total += m.size() - header_start;
+    mbox << m << "\n";
+  }
+  mbox.close();
+  // Dovecot's mail processes may run as another uid (nobody when we are root): the
+  // source mbox must be readable and its directory writable for the dotlock.
+  fs::permissions(dir, fs::perms::all);
+  fs::permissions(dir / o.folder, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                      fs::perms::group_write | fs::perms::others_read | fs::perms::others_write);
+  const std::string doveadm = "doveadm -c " + shell_quote(t.conf);
+  run_command(doveadm + " import -u " + shell_quote(o.user) + " " + shell_quote("mbox:" + dir.string() + ":INDEX=MEMORY") +
+              " '' mailbox " + shell_quote(o.folder));
+  const std::string status =
+      run_command(doveadm + " mailbox status -u " + shell_quote(o.user) + " 'messages unseen' " + shell_quote(o.folder));
+  // "Bench messages=200 unseen=200"
+  const std::string expected = "messages=" + std::to_string(o.messages) + " unseen=" + std::to_string(o.messages);
+  if (status.size() < expected.size() || status.compare(status.size() - expected.size(), expected.size(), expected) != 0) {
+    die("corpus: expected " + std::to_string(o.messages) + " unseen messages in " + o.folder + ", Dovecot says: " + status);
+  }
+  fs::remove_all(dir);
+  return total;
+}
+
+struct bot_result {
+  std::int64_t start = 0, end = 0;
+  std::size_t listed = 0, read = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct round_result {
+  double wall_ms = 0;
+  std::vector<double> bot_ms;
+  std::string who;  // held rounds: Dovecot's IMAP connections of the user, bots held
+};
+
+class round_runner {
+ public:
+  round_runner(const options& o, std::string self) : o_(o), self_(std::move(self)) {}
+
+  round_result run(const std::string& mode, bool hold) {
+    int barrier[2], results[2], holdp[2];
+    if (::pipe2(barrier, O_CLOEXEC) != 0 || ::pipe2(results, O_CLOEXEC) != 0 || ::pipe2(holdp, O_CLOEXEC) != 0) {
+      die(std::string("pipe2: ") + std::strerror(errno));
+    }
+    // Move them above the fixed bot fds so that dup2 below never hits its own source.
+    for (int* fd : {&barrier[0], &barrier[1], &results[0], &results[1], &holdp[0], &holdp[1]}) {
+      const int moved = ::fcntl(*fd, F_DUPFD_CLOEXEC, 10);
+      ::close(*fd);
+      *fd = moved;
+    }
+    std::vector<std::vector<std::string>> args;
+    for (int i = 0; i < o_.bots; ++i) {
+      args.push_back({self_, "--bot", mode, "--index", std::to_string(i), "--target", o_.target, "--testbed-env",
+                      o_.env_path, "--user", o_.user, "--folder", o_.folder, "--list", std::to_string(o_.list),
+                      "--read", std::to_string(o_.read), "--hold", hold ? "1" : "0"});
+    }
+    std::fflush(nullptr);
+    pids_.clear();
+    for (int i = 0; i < o_.bots; ++i) {
+      std::vector<char*> argv;
+      for (auto& a : args[static_cast<std::size_t>(i)]) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const pid_t pid = ::fork();
+      if (pid < 0) die(std::string("fork: ") + std::strerror(errno));
+      if (pid == 0) {  // only async-signal-safe calls until exec
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no bot outlives a killed benchmark
+        if (::dup2(barrier[0], barrier_fd) < 0 || ::dup2(results[1], results_fd) < 0 || ::dup2(holdp[0], hold_fd) < 0) {
+          ::_exit(127);
+        }
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      }
+      pids_.push_back(pid);
+    }
+    ::close(barrier[0]);
+    ::close(results[1]);
+    ::close(holdp[0]);
+    results_fd_ = results[0];
+
+    expect('R', "ready");
+    const std::int64_t released = now_ns();
+    ::close(barrier[1]);
+    round_result out;
+    if (hold) {
+      expect('H', "holding");
+      out.who = run_command(o_.dovecot_sh + " who " + shell_quote(state_dir_) + " " + shell_quote(o_.user));
+    }
+    ::close(holdp[1]);
+    auto done = expect('D', "done");
+    ::close(results_fd_);
+    for (pid_t pid : pids_) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("bot process " + std::to_string(pid) + " failed");
+    }
+    pids_.clear();
+    std::int64_t last = released;
+    for (const auto& line : done) {
+      std::istringstream in(line.substr(2));
+      int index;
+      bot_result b;
+      in >> index >> b.start >> b.end >> b.listed >> b.read >> b.bytes;
+      if (b.listed != static_cast<std::size_t>(std::min(o_.list, o_.messages)) ||
+          b.read != static_cast<std::size_t>(o_.read)) {
+        die(mode + " bot " + std::to_string(index) + " listed " + std::to_string(b.listed) + " and read " +
+            std::to_string(b.read) + " messages");
+      }
+      last = std::max(last, b.end);
+      out.bot_ms.push_back(static_cast<double>(b.end - b.start) / 1e6);
+      bytes_read_ = b.bytes;
+    }
+    out.wall_ms = static_cast<double>(last - released) / 1e6;
+    return out;
+  }
+
+  void set_state_dir(std::string dir) { state_dir_ = std::move(dir); }
+  std::uint64_t last_bytes_read() const { return bytes_read_; }
+
+ private:
+  // Reads lines from the bots until each one sent `kind`; an "E" line or a dead bot ends
+  // the benchmark (the other bots are killed).
+  std::vector<std::string> expect(char kind, const char* what) {
+    std::vector<std::string> lines;
+    const auto deadline = clock_type::now() + std::chrono::seconds(120);
+    while (lines.size() < static_cast<std::size_t>(o_.bots)) {
+      auto nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        if (!line.empty() && line[0] == 'E') fail("bot " + line.substr(2));
+        if (!line.empty() && line[0] == kind) lines.push_back(line);
+        continue;
+      }
+      if (clock_type::now() > deadline) fail(std::string("bots not ") + what + " after 120 s");
+      pollfd p{results_fd_, POLLIN, 0};
+      const int r = ::poll(&p, 1, 1000);
+      if (r < 0 && errno != EINTR) fail(std::string("poll: ") + std::strerror(errno));
+      if (r > 0) {
+        char buf[4096];
+        const ssize_t n = ::read(results_fd_, buf, sizeof buf);
+        if (n > 0) buffer_.append(buf, static_cast<std::size_t>(n));
+        else if (n == 0) fail(std::string("bots exited before all were ") + what);
+      }
+    }
+    return lines;
+  }
+
+  [[noreturn]] void fail(const std::string& why) {
+    for (pid_t pid : pids_) ::kill(pid, SIGKILL);
+    for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
+    die(why);
+  }
+
+  const options& o_;
+  std::string self_, state_dir_, buffer_;
+  std::vector<pid_t> pids_;
+  int results_fd_ = -1;
+  std::uint64_t bytes_read_ = 0;
+};
+
+struct stats {
+  double median, p95, min, max;
+};
+
+stats summarise(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]; };
+  return {at(0.5), at(0.95), v.front(), v.back()};
+}
+
+int run_parent(const options& o) {
+  const testbed t = load_testbed(o);
+  std::string self(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size());
+  if (n <= 0) die("readlink /proc/self/exe failed");
+  self.resize(static_cast<std::size_t>(n));
+
+  const auto p0 = clock_type::now();
+  const std::uint64_t corpus_bytes = plant_corpus(o, t);
+  const double plant_ms = std::chrono::duration<double, std::milli>(clock_type::now() - p0).count();
+
+  // The session is live before the timed rounds (the product's premise): this lease
+  // keeps it so between rounds; the list selects the folder and checks the corpus.
+  auto channel = client::make_channel(o.target);
+  client::broker_client broker(channel);
+  auto mailbox = pb::Mailbox::NewStub(channel);
+  const auto request = connect_request(o, t, "mailbox_bench");
+  auto attach = [&]() {
+    pb::ConnectResponse r;
+    auto s = broker.connect(request, &r);
+    if (!s.ok()) die("Connect failed: " + s.error_message());
+    return r.lease_id();
+  };
+  std::string lease = attach();
+  {
+    pb::ListMessagesRequest list;
+    list.set_lease_id(lease);
+    list.set_folder(o.folder);
+    list.set_read(pb::READ_FILTER_UNREAD);
+    pb::ListMessagesResponse page;
+    grpc::ClientContext context;
+    auto s = mailbox->ListMessages(&context, list, &page);
+    if (!s.ok()) die("ListMessages failed: " + s.error_message());
+    if (page.total_matching() != static_cast<std::uint32_t>(o.messages)) {
+      die("ListMessages sees " + std::to_string(page.total_matching()) + " unread messages, expected " +
+          std::to_string(o.messages));
+    }
+  }
+
+  round_runner runner(o, self);
+  runner.set_state_dir(t.state_dir);
+  // Untimed: warm-up (page cache, Dovecot's indexes, the daemon's allocator) and the
+  // connection count with every bot held just before it lets go.
+  // The parent's lease keeps the daemon's one connection logged in throughout.
+  const int idle = std::stoi(run_command(o.dovecot_sh + " who " + shell_quote(t.state_dir) + " " + shell_quote(o.user)));
+  const auto held_daemon = runner.run("daemon", true);
+  const auto held_direct = runner.run("direct", true);
+
+  std::vector<double> wall_daemon, wall_direct, bots_daemon, bots_direct;
+  for (int r = 0; r < o.rounds; ++r) {
+    for (const char* mode : {"daemon", "direct"}) {
+      const auto res = runner.run(mode, false);
+      const bool d = std::string(mode) == "daemon";
+      (d ? wall_daemon : wall_direct).push_back(res.wall_ms);
+      auto& bots = d ? bots_daemon : bots_direct;
+      bots.insert(bots.end(), res.bot_ms.begin(), res.bot_ms.end());
+      std::fprintf(stderr, "  round %d %-6s wall %8.1f ms\n", r + 1, mode, res.wall_ms);
+    }
+  }
+
+  // Cold: log the session out, wait until it is gone from Dovecot, then one round in
+  // which the first Connect creates it and the other 19 wait for READY.
+  {
+    pb::DisconnectResponse d;
+    broker.disconnect(lease, true, &d);
+  }
+  for (int i = 0;; ++i) {
+    pb::StatusResponse st;
+    auto s = broker.status(session_name, &st);
+    const bool closed = s.ok() && st.sessions_size() == 1 && st.sessions(0).state() != pb::SESSION_STATE_READY;
+    if (closed && run_command(o.dovecot_sh + " who " + shell_quote(t.state_dir) + " " + shell_quote(o.user)) == "0") break;
+    if (i > 100) die("the session did not close after a forced Disconnect");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto cold = runner.run("daemon", false);
+  // Log it out again (the cold round's bots left it lingering).
+  lease = attach();
+  {
+    pb::DisconnectResponse d;
+    broker.disconnect(lease, true, &d);
+  }
+
+  const auto wd = summarise(wall_daemon), wf = summarise(wall_direct);
+  const auto bd = summarise(bots_daemon), bf = summarise(bots_direct), bc = summarise(cold.bot_ms);
+  std::printf("corpus: %d messages, %.1f MB (5-50 KB each, 1/3 with an attachment), all unread, in '%s' of %s; "
+              "planted in %.0f ms (one doveadm import)\n",
+              o.messages, static_cast<double>(corpus_bytes) / 1e6, o.folder.c_str(), o.user.c_str(), plant_ms);
+  std::printf("%d bot processes at once, each: list %d unread summaries + read %d messages (~%.0f KB); %d rounds per "
+              "mode, alternating\n",
+              o.bots, o.list, o.read, static_cast<double>(runner.last_bytes_read()) / 1e3, o.rounds);
+  std::printf("  (Dovecot connections: `dovecot.sh who` with all bots held just before Disconnect / LOGOUT)\n");
+  std::printf("  through mailbrokerd (1 live session):  wall median %8.1f ms (min %.1f, max %.1f)   per bot median "
+              "%7.1f ms  p95 %7.1f ms   Dovecot connections: %s\n",
+              wd.median, wd.min, wd.max, bd.median, bd.p95, held_daemon.who.c_str());
+  std::printf("  own IMAPS connection per bot:          wall median %8.1f ms (min %.1f, max %.1f)   per bot median "
+              "%7.1f ms  p95 %7.1f ms   Dovecot connections: %d (+%d: the daemon's, idle)\n",
+              wf.median, wf.min, wf.max, bf.median, bf.p95, std::stoi(held_direct.who) - idle, idle);
+  std::printf("  cold, through mailbrokerd (1st bot's Connect logs in, n=1): wall %8.1f ms   per bot median %7.1f ms  "
+              "p95 %7.1f ms\n",
+              cold.wall_ms, bc.median, bc.p95);
+  std::printf("ratio own-connection/mailbrokerd (wall medians): %.2fx\n", wf.median / wd.median);
+  std::printf("(claim + ack messages/s through one session: not measured, that API does not exist yet)\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  std::string dovecot_sh;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--target") o.target = v;
+    else if (k == "--testbed-env") o.env_path = v;
+    else if (k == "--dovecot-sh") o.dovecot_sh = v;
+    else if (k == "--bots") o.bots = std::stoi(v);
+    else if (k == "--rounds") o.rounds = std::stoi(v);
+    else if (k == "--messages") o.messages = std::stoi(v);
+    else if (k == "--list") o.list = std::stoi(v);
+    else if (k == "--read") o.read = std::stoi(v);
+    else if (k == "--user") o.user = v;
+    else if (k == "--folder") o.folder = v;
+    else if (k == "--bot") o.bot_mode = v;
+    else if (k == "--index") o.index = std::stoi(v);
+    else if (k == "--hold") o.hold = v == "1";
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (o.target.empty() || o.env_path.empty() || o.bots < 1 || o.rounds < 1 || o.messages < 1 || o.list < 1 ||
+      o.list > 1000 || o.read < 1 || (o.bot_mode.empty() && o.dovecot_sh.empty())) {
+    std::fprintf(stderr,
+                 "usage: mailbox_bench --target unix:/path --testbed-env FILE --dovecot-sh PATH [--bots 20] [--rounds 5]\n"
+                 "                     [--messages 200] [--list 100] [--read 10] [--user alice] [--folder Bench]\n");
+    return 2;
+  }
+  if (o.bot_mode == "daemon") return run_bot<daemon_bot>(o);
+  if (o.bot_mode == "direct") return run_bot<direct_bot>(o);
+  if (!o.bot_mode.empty()) {
+    std::fprintf(stderr, "--bot daemon|direct\n");
+    return 2;
+  }
+  return run_parent(o);
+}
