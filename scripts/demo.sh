@@ -43,7 +43,7 @@ export MAILBROKER_TARGET=unix:$state/mailbrokerd.sock
 
 connect_demo() {
   "$bin/client/cli/mailbroker" connect demo --host 127.0.0.1 --port "$IMAPS_PORT" --tls implicit \
-    --ca-file "$CA_FILE" --user alice --password-file "$state/alice.password" --client-name "$1"
+    --ca-file "$CA_FILE" --user alice --password-file "$state/alice.password" --client-name "$1" "${@:2}"
 }
 
 say "bot-1: mailbroker connect demo ... (creates the session: TLS + login once)"
@@ -53,6 +53,16 @@ connect_demo bot-2
 say "mailbroker status"
 "$bin/client/cli/mailbroker" status
 say "Dovecot's view: IMAP connections for alice = $("$root/scripts/testbed/dovecot.sh" who "$state/dovecot" alice)"
+
+say "two messages arrive; bot-3 lists them through the daemon's connection (mailbroker messages LEASE)"
+printf 'From: =?UTF-8?B?SsO2cmcgTcO8bGxlcg==?= <jorg@example.org>\r\nTo: alice@example.org\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= from the demo\r\nDate: %s\r\n\r\nHello.\r\n' \
+  "$(date -R)" >"$state/m1.eml"
+printf 'From: scanner@example.org\r\nTo: alice@example.org\r\nSubject: Scan 42\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nScan.\r\n--b\r\nContent-Type: application/pdf; name=scan.pdf\r\nContent-Disposition: attachment; filename=scan.pdf\r\n\r\nJVBERi0=\r\n--b--\r\n' \
+  "$(date -R)" >"$state/m2.eml"
+"$root/scripts/testbed/dovecot.sh" deliver "$state/dovecot" alice "$state/m1.eml"
+"$root/scripts/testbed/dovecot.sh" deliver "$state/dovecot" alice "$state/m2.eml"
+lease=$(connect_demo bot-3 --json 2>/dev/null | sed -n 's/.*"lease_id": *"\([^"]*\)".*/\1/p')
+"$bin/client/cli/mailbroker" messages "$lease"
 
 if [[ $hold == 1 ]]; then
   say "mailbrokerd keeps the session alive; try: MAILBROKER_TARGET=$MAILBROKER_TARGET $bin/client/cli/mailbroker watch"

@@ -71,6 +71,9 @@ constexpr option_def authorize_options[] = {
     {"--login-hint", "ACCOUNT"},
 };
 constexpr option_def vault_options[] = {{"--from-file", "PATH"}};
+constexpr option_def folders_options[] = {{"--pattern", "PATTERN"}, {"--regex", "REGEX"}};
+constexpr option_def messages_options[] = {
+    {"--folder", "FOLDER"}, {"--unread", ""}, {"--from", "TEXT"}, {"--subject", "TEXT"}, {"--limit", "N"}};
 constexpr option_def disconnect_options[] = {{"--force", ""}};
 constexpr option_def watch_options[] = {{"--until-state", "STATE"}};
 
@@ -83,6 +86,8 @@ constexpr command commands[] = {
     {"authorize", "sign in with OAuth2 in a browser; the daemon keeps the refresh token", authorize_options,
      run_authorize},
     {"vault", "put, list or delete the daemon's encrypted secrets", vault_options, run_vault},
+    {"folders", "list the folders of a session's mailbox (by lease)", folders_options, run_folders},
+    {"messages", "list message summaries of a folder (by lease)", messages_options, run_messages},
 };
 
 std::chrono::milliseconds call_timeout(const invocation& inv) { return inv.globals.timeout.value_or(default_timeout); }

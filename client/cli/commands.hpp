@@ -44,6 +44,8 @@ int run_status(const invocation& inv);
 int run_watch(const invocation& inv);
 int run_authorize(const invocation& inv);
 int run_vault(const invocation& inv);
+int run_folders(const invocation& inv);
+int run_messages(const invocation& inv);
 
 // ------------------------------------------------------------ shared by the commands
 

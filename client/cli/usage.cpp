@@ -132,6 +132,22 @@ from the command line; one trailing newline is dropped; at most 64 KiB. Values a
 never shown again: `list` prints names and times only.
 )txt";
 
+constexpr std::string_view folders_text = R"txt(Usage: mailbroker folders LEASE_ID [--pattern PATTERN] [--regex REGEX]
+
+Lists the folders of the session holding LEASE_ID (from `connect`), through its live
+connection: IMAP LIST PATTERN (* = everything, % = one level) [*], then the ECMAScript
+REGEX on the UTF-8 names. With --json: the ListFoldersResponse.
+)txt";
+
+constexpr std::string_view messages_text = R"txt(Usage: mailbroker messages LEASE_ID [--folder FOLDER] [--unread] [--from TEXT] [--subject TEXT] [--limit N]
+
+Lists message summaries (oldest first) of FOLDER [INBOX] in the session holding LEASE_ID,
+through its live connection: uid, '*' when unread, '@' when it has attachments, date,
+sender, subject (RFC 2047 decoded). --from / --subject match substrings at the server;
+--limit 1..1000 [100]. Reading does not mark anything read. With --json: the
+ListMessagesResponse (paging, uid validity, all fields).
+)txt";
+
 constexpr std::string_view disconnect_text = R"txt(Usage: mailbroker disconnect LEASE_ID [--force]
 
 Releases a lease taken by `connect`. When the session's last lease goes, the session
@@ -193,6 +209,8 @@ Commands:
   watch [SESSION]         stream state changes until Ctrl-C or --until-state
   authorize SESSION ...   sign a user in with OAuth2 (browser); the daemon keeps the token
   vault put|list|delete   the daemon's encrypted secrets
+  folders LEASE_ID        list the folders of a session's mailbox
+  messages LEASE_ID       list message summaries of a folder
   help [COMMAND]          this help, or a command's (same as COMMAND --help)
 )txt";
   text += global_options_text;
@@ -210,6 +228,8 @@ std::string command_help(std::string_view command) {
   else if (command == "watch") body = watch_text;
   else if (command == "authorize") body = authorize_text;
   else if (command == "vault") body = vault_text;
+  else if (command == "folders") body = folders_text;
+  else if (command == "messages") body = messages_text;
   else return {};
   std::string text(body);
   text += global_options_text;

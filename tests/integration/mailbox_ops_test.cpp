@@ -366,12 +366,14 @@ TEST_F(mailbox_ops, BadRequestsGetClearErrors) {
 
 TEST_F(mailbox_ops, CallsDuringAReconnectAreUnavailableNotLost) {
   dovecot().kick(user);
-  ASSERT_TRUE(wait_for_state("mbx", pb::SESSION_STATE_BACKOFF, std::chrono::seconds(5)));
+  ASSERT_TRUE(wait_for_status("mbx", [](const pb::SessionStatus& s) { return s.reconnect_count() >= 1; }));
   grpc::Status st;
   list({}, &st);
   // Either refused while reconnecting (UNAVAILABLE, retry) or already served after it.
   EXPECT_TRUE(st.ok() || st.error_code() == grpc::StatusCode::UNAVAILABLE) << st.error_message();
-  ASSERT_TRUE(wait_for_state("mbx", pb::SESSION_STATE_READY, std::chrono::seconds(10)));
+  ASSERT_TRUE(wait_for_status("mbx", [](const pb::SessionStatus& s) {
+    return s.state() == pb::SESSION_STATE_READY && s.counters().connects() == 2;
+  }));
   EXPECT_EQ(list({}).messages_size(), 5);
 }
 

@@ -126,8 +126,9 @@ TEST_F(oauth2_delegated, PkceAuthorizationThenSessionRefreshesByItself) {
   const int before = o().stat("token_requests.refresh_token");
   std::this_thread::sleep_for(std::chrono::seconds(shared_access_ttl_seconds));
   o().dovecot().kick("bob");
-  ASSERT_TRUE(wait_for_state("ac-basic", pb::SESSION_STATE_BACKOFF, std::chrono::seconds(5)));
-  ASSERT_TRUE(wait_for_state("ac-basic", pb::SESSION_STATE_READY, std::chrono::seconds(10)));
+  ASSERT_TRUE(wait_for_status("ac-basic", [](const pb::SessionStatus& s) {
+    return s.state() == pb::SESSION_STATE_READY && s.counters().connects() == 2;
+  }));
   EXPECT_GE(o().stat("token_requests.refresh_token"), before + 1);
   // Rotation is on: the server answered with a new refresh token, stored at once.
   const std::string rotated = stored_refresh_token("session:ac-basic");
@@ -306,7 +307,9 @@ TEST_F(oauth2_delegated, TokenEndpointDownMeansBackoffThenReadyWhenItReturns) {
   o().stop_server();
   std::this_thread::sleep_for(std::chrono::seconds(shared_access_ttl_seconds));
   o().dovecot().kick(o().env("OAUTH2_CC_MAIL_USER"));
-  ASSERT_TRUE(wait_for_state("cc-endpoint-down", pb::SESSION_STATE_BACKOFF, std::chrono::seconds(5)));
+  ASSERT_TRUE(wait_for_status("cc-endpoint-down", [](const pb::SessionStatus& s) {
+    return s.reconnect_count() >= 1 && s.state() != pb::SESSION_STATE_READY;
+  }));
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const auto st = status_of("cc-endpoint-down");
   EXPECT_NE(st.state(), pb::SESSION_STATE_FAILED) << "an unreachable token endpoint is not a permanent failure";

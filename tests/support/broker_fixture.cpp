@@ -116,6 +116,12 @@ bool broker_fixture::wait_for_state(const std::string& session, pb::SessionState
   return eventually([&] { return status_of(session).state() == state; }, timeout);
 }
 
+bool broker_fixture::wait_for_status(const std::string& session,
+                                     const std::function<bool(const pb::SessionStatus&)>& pred,
+                                     std::chrono::milliseconds timeout) {
+  return eventually([&] { return pred(status_of(session)); }, timeout);
+}
+
 bool broker_fixture::wait_for_who(const std::string& user, int count, std::chrono::milliseconds timeout) {
   return eventually([&] { return dovecot().who(user) == count; }, timeout);
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,11 @@ class broker_fixture : public ::testing::Test {
   // Waits (polling Status, bounded) until the session is in `state`.
   bool wait_for_state(const std::string& session, pb::SessionState state,
                       std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  // Waits (polling Status, bounded) until `pred` holds for the session's status. Use it
+  // instead of waiting for a short-lived state (BACKOFF between quick reconnects) that a
+  // poll can miss: e.g. "READY with counters().connects() == 2".
+  bool wait_for_status(const std::string& session, const std::function<bool(const pb::SessionStatus&)>& pred,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(15));
   // Waits (polling doveadm who, bounded) until `user` has `count` IMAP connections.
   bool wait_for_who(const std::string& user, int count, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
