@@ -11,12 +11,6 @@
 namespace mailbroker::daemon {
 namespace {
 
-grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const error& e) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(to_grpc_status(e));
-  return reactor;
-}
-
 error invalid(std::string message) { return {errc::invalid_argument, std::move(message)}; }
 
 }  // namespace
@@ -25,34 +19,34 @@ grpc::ServerUnaryReactor* session_broker_service::BeginAuthorization(grpc::Callb
                                                                      const pb::BeginAuthorizationRequest* request,
                                                                      pb::BeginAuthorizationResponse* response) {
   session::session_spec spec;
-  if (auto e = from_proto(request->auth(), spec); !e.ok()) return finish(context, e);
+  if (auto e = from_proto(request->auth(), spec); !e.ok()) return finish_unary(context, e);
   const bool managed = spec.auth == session::auth_method::oauth2_managed;
   if (spec.auth != session::auth_method::oauth2_authorization_code && !managed) {
-    return finish(context, invalid("auth: BeginAuthorization needs oauth2_authorization_code or oauth2_managed"));
+    return finish_unary(context, invalid("auth: BeginAuthorization needs oauth2_authorization_code or oauth2_managed"));
   }
   if (!managed) {
-    if (auto e = session::validate_session_name(request->session()); !e.ok()) return finish(context, e);
+    if (auto e = session::validate_session_name(request->session()); !e.ok()) return finish_unary(context, e);
   }
   const std::string f = session::auth_field(spec) + ".";
   if (auto e = session::normalise_auth(spec, &registry_.oauth2_connections()); !e.ok()) {
     // A managed connection without a default user needs one only when tokens are per user.
     const bool shared_without_user = managed && spec.username.empty() &&
                                      e.message.find("username") != std::string::npos;
-    if (!shared_without_user) return finish(context, e);
+    if (!shared_without_user) return finish_unary(context, e);
   }
   if (spec.oauth2.grant != session::oauth2_grant::authorization_code) {
-    return finish(context, invalid(f + "connection '" + spec.oauth2.connection +
+    return finish_unary(context, invalid(f + "connection '" + spec.oauth2.connection +
                                    "' uses the client credentials grant: it needs no authorization"));
   }
   if (managed && spec.oauth2.token_type == session::oauth2_token_type::per_user && spec.username.empty()) {
-    return finish(context, invalid(f + "username is required: connection '" + spec.oauth2.connection +
+    return finish_unary(context, invalid(f + "username is required: connection '" + spec.oauth2.connection +
                                    "' keeps a token per user"));
   }
   if (spec.oauth2.authorize_url.empty()) {
-    return finish(context, invalid(f + "authorize_url is required to authorize with a custom OAuth2 server"));
+    return finish_unary(context, invalid(f + "authorize_url is required to authorize with a custom OAuth2 server"));
   }
   if (spec.oauth2.redirect_uri.empty()) {
-    return finish(context, invalid(f + "redirect_uri is required for a custom OAuth2 server (a loopback http URI "
+    return finish_unary(context, invalid(f + "redirect_uri is required for a custom OAuth2 server (a loopback http URI "
                                        "such as http://127.0.0.1:9999/callback)"));
   }
 
@@ -72,23 +66,23 @@ grpc::ServerUnaryReactor* session_broker_service::BeginAuthorization(grpc::Callb
   response->set_state(begun.state);
   to_proto(begun.expires_at, response->mutable_expires_at());
   spdlog::info("authorize: flow started for '{}' ({} pending)", key, flows_.pending());
-  return finish(context, error::none());
+  return finish_unary(context, error::none());
 }
 
 grpc::ServerUnaryReactor* session_broker_service::CompleteAuthorization(
     grpc::CallbackServerContext* context, const pb::CompleteAuthorizationRequest* request,
     pb::CompleteAuthorizationResponse* response) {
   auto pending = flows_.take(request->state());
-  if (!pending) return finish(context, pending.err());
+  if (!pending) return finish_unary(context, pending.err());
   const std::string key = pending->request.refresh_token_key;
   if (!request->error().empty()) {
     const std::string why = clean_text(request->error(), 100) +
                             (request->error_description().empty() ? "" : ": " + clean_text(request->error_description(), 300));
     spdlog::warn("authorize: '{}' refused at the provider ({})", key, why);
-    return finish(context, {errc::unauthenticated, "the authorization was refused at the provider (" + why +
+    return finish_unary(context, {errc::unauthenticated, "the authorization was refused at the provider (" + why +
                                                        "): nothing was stored; run `mailbroker authorize` again"});
   }
-  if (request->code().empty()) return finish(context, invalid("code is required (from the redirect's query)"));
+  if (request->code().empty()) return finish_unary(context, invalid("code is required (from the redirect's query)"));
 
   auto* reactor = context->DefaultReactor();
   auto tokens = registry_.tokens();

@@ -141,6 +141,12 @@ error from_proto(const pb::AuthSpec& auth, session::session_spec& s) {
   return error::none();
 }
 
+grpc::ServerUnaryReactor* finish_unary(grpc::CallbackServerContext* context, const error& e) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(to_grpc_status(e));
+  return reactor;
+}
+
 result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
   session::connect_request out;
   out.name = request.session();

@@ -12,6 +12,10 @@ namespace pb = ::mailbroker::v1;
 
 grpc::Status to_grpc_status(const error& e);
 
+// A unary callback handler's answer when it can answer at once: finishes the call's
+// default reactor with `e` (OK for error::none()) and returns it.
+grpc::ServerUnaryReactor* finish_unary(grpc::CallbackServerContext* context, const error& e);
+
 // Request → core. Unknown enum values become invalid_argument naming the field.
 result<session::connect_request> from_proto(const pb::ConnectRequest& request);
 // The auth part of a spec (also used by BeginAuthorization). Errors: invalid_argument.

@@ -5,12 +5,6 @@
 namespace mailbroker::daemon {
 namespace {
 
-grpc::ServerUnaryReactor* finish(grpc::CallbackServerContext* context, const error& e) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(to_grpc_status(e));
-  return reactor;
-}
-
 const error no_store{errc::failed_precondition,
                      "the daemon runs without a store (state-dir none), so it has no vault: start it with a state "
                      "directory"};
@@ -20,41 +14,41 @@ const error no_store{errc::failed_precondition,
 grpc::ServerUnaryReactor* vault_service::PutSecret(grpc::CallbackServerContext* context,
                                                    const pb::PutSecretRequest* request,
                                                    pb::PutSecretResponse* response) {
-  if (!store_) return finish(context, no_store);
+  if (!store_) return finish_unary(context, no_store);
   if (request->value().size() > max_value_bytes) {
-    return finish(context, {errc::invalid_argument,
+    return finish_unary(context, {errc::invalid_argument,
                             "value: " + std::to_string(request->value().size()) + " bytes; at most " +
                                 std::to_string(max_value_bytes) + " are accepted"});
   }
   const bool existed = static_cast<bool>(store_->get_secret(request->name()));
-  if (auto e = store_->put_secret(request->name(), request->value()); !e.ok()) return finish(context, e);
+  if (auto e = store_->put_secret(request->name(), request->value()); !e.ok()) return finish_unary(context, e);
   response->set_created(!existed);
   spdlog::info("vault: entry '{}' {}", request->name(), existed ? "replaced" : "created");
-  return finish(context, error::none());
+  return finish_unary(context, error::none());
 }
 
 grpc::ServerUnaryReactor* vault_service::ListSecrets(grpc::CallbackServerContext* context,
                                                      const pb::ListSecretsRequest* /*request*/,
                                                      pb::ListSecretsResponse* response) {
-  if (!store_) return finish(context, no_store);
+  if (!store_) return finish_unary(context, no_store);
   auto entries = store_->list_secrets();
-  if (!entries) return finish(context, entries.err());
+  if (!entries) return finish_unary(context, entries.err());
   for (const auto& e : entries.value()) {
     auto* out = response->add_entries();
     out->set_name(e.name);
     to_proto(e.created_at, out->mutable_created_at());
     to_proto(e.updated_at, out->mutable_updated_at());
   }
-  return finish(context, error::none());
+  return finish_unary(context, error::none());
 }
 
 grpc::ServerUnaryReactor* vault_service::DeleteSecret(grpc::CallbackServerContext* context,
                                                       const pb::DeleteSecretRequest* request,
                                                       pb::DeleteSecretResponse* /*response*/) {
-  if (!store_) return finish(context, no_store);
-  if (auto e = store_->delete_secret(request->name()); !e.ok()) return finish(context, e);
+  if (!store_) return finish_unary(context, no_store);
+  if (auto e = store_->delete_secret(request->name()); !e.ok()) return finish_unary(context, e);
   spdlog::info("vault: entry '{}' deleted", request->name());
-  return finish(context, error::none());
+  return finish_unary(context, error::none());
 }
 
 }  // namespace mailbroker::daemon
