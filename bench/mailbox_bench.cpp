@@ -19,9 +19,21 @@
 // `dovecot.sh who` counts Dovecot's connections. After them: a cold daemon round, the
 // session logged out first so the first bot's Connect creates it.
 //
+// Then claim + ack (work distribution, the session live again): a folder is planted with
+// C small "Job i" messages (one doveadm import, untimed), N claim bots are released
+// together; each: new channel, Connect (attach), then ClaimMessages(folder, UNREAD, max
+// M, TTL 120 s) -> AckMessage(DELETE or MARK_READ) of every claimed message, until a
+// claim comes back empty. Wall time: release to the last bot's empty claim; messages/s =
+// C / wall; per-ack and per-claim latencies are each call's round trip as the bot saw
+// it. Exactly once is checked from the bots' reports (every uid and every subject "Job
+// 1".."Job C" acked once, nothing else) and from Dovecot (the folder drained); anything
+// else exits 1. The same drain with 1 bot (1 lease), on a second folder, is the baseline.
+//
 // Usage: mailbox_bench --target unix:/path --testbed-env DIR/testbed.env
 //                      [--dovecot-sh PATH] [--bots 20] [--rounds 5] [--messages 200]
 //                      [--list 100] [--read 10] [--user alice] [--folder Bench]
+//                      [--claims 1000] [--claim-max 10] [--claim-action delete|read]
+//   --claims 0 skips the claim + ack drains.
 // bench/run.sh starts Dovecot and mailbrokerd and runs this.
 #include <fcntl.h>
 #include <poll.h>
@@ -37,6 +49,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -90,6 +103,9 @@ std::string need(const std::map<std::string, std::string>& env, const std::strin
 struct options {
   std::string target, env_path, dovecot_sh, user = "alice", folder = "Bench";
   int bots = 20, rounds = 5, messages = 200, list = 100, read = 10;
+  // Claim + ack phase: messages per drain (0 = skip the phase), ClaimMessages max, ack.
+  int claims = 1000, claim_max = 10;
+  std::string claim_action = "delete";  // delete | read
   // --bot mode only
   std::string bot_mode;
   int index = 0;
@@ -352,6 +368,85 @@ int run_bot(const options& o) {
   return 0;
 }
 
+// Claim + ack bot: new channel, Connect (attach), then ClaimMessages(folder, UNREAD, max
+// M) -> AckMessage of each claimed message, until a claim comes back empty. Its time runs
+// from the release to that empty claim (Disconnect after it is not timed). Afterwards
+// (untimed) it reports one line per processed message, "M index uid ack_us subject", one
+// per claim call, "Q index claim_us n", and "D index start end claims acks 0".
+int run_claim_bot(const options& o) {
+  const testbed t = load_testbed(o);
+  const pb::AckAction action = o.claim_action == "read" ? pb::ACK_ACTION_MARK_READ : pb::ACK_ACTION_DELETE;
+  report("R " + std::to_string(o.index));
+  wait_eof(barrier_fd);
+  const std::int64_t start = now_ns();
+  auto channel = client::make_channel(o.target);
+  client::broker_client broker(channel);
+  auto mailbox = pb::Mailbox::NewStub(channel);
+  const std::string me = std::to_string(o.index);
+  auto fail = [&](const std::string& what, const grpc::Status& s) {
+    std::string e = what + ": " + s.error_message();
+    std::replace(e.begin(), e.end(), '\n', ' ');
+    report("E " + me + " " + e.substr(0, 300));
+    return 1;
+  };
+  pb::ConnectResponse connected;
+  auto s = broker.connect(connect_request(o, t, "mailbox_bench claim bot " + me), &connected);
+  if (!s.ok()) return fail("Connect", s);
+  const std::string lease = connected.lease_id();
+  struct processed {
+    std::uint32_t uid;
+    std::int64_t ack_ns;
+    std::string subject;
+  };
+  std::vector<processed> done;
+  std::vector<std::pair<std::int64_t, int>> claims;  // latency, messages claimed
+  for (;;) {
+    pb::ClaimMessagesRequest claim;
+    claim.set_lease_id(lease);
+    claim.set_folder(o.folder);
+    claim.set_read(pb::READ_FILTER_UNREAD);
+    claim.set_max(static_cast<std::uint32_t>(o.claim_max));
+    claim.set_claim_ttl_seconds(120);
+    pb::ClaimMessagesResponse batch;
+    const std::int64_t c0 = now_ns();
+    {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      s = mailbox->ClaimMessages(&context, claim, &batch);
+    }
+    if (!s.ok()) return fail("ClaimMessages", s);
+    claims.emplace_back(now_ns() - c0, batch.messages_size());
+    if (batch.messages_size() == 0) break;
+    for (const auto& m : batch.messages()) {
+      pb::AckMessageRequest ack;
+      ack.set_lease_id(lease);
+      ack.set_folder(o.folder);
+      ack.set_uid(m.summary().uid());
+      ack.set_action(action);
+      pb::AckMessageResponse acked;
+      const std::int64_t a0 = now_ns();
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      s = mailbox->AckMessage(&context, ack, &acked);
+      if (!s.ok()) return fail("AckMessage " + std::to_string(m.summary().uid()), s);
+      done.push_back({m.summary().uid(), now_ns() - a0, m.summary().subject()});
+    }
+  }
+  const std::int64_t end = now_ns();
+  pb::DisconnectResponse d;
+  s = broker.disconnect(lease, false, &d);
+  if (!s.ok()) return fail("Disconnect", s);
+  for (const auto& p : done) {
+    std::string subject = p.subject.substr(0, 200);
+    std::replace(subject.begin(), subject.end(), '\n', ' ');
+    report("M " + me + " " + std::to_string(p.uid) + " " + std::to_string(p.ack_ns / 1000) + " " + subject);
+  }
+  for (const auto& [ns, n] : claims) report("Q " + me + " " + std::to_string(ns / 1000) + " " + std::to_string(n));
+  report("D " + me + " " + std::to_string(start) + " " + std::to_string(end) + " " + std::to_string(claims.size()) +
+         " " + std::to_string(done.size()) + " 0");
+  return 0;
+}
+
 // ---------------------------------------------------------------------------------------
 // Parent side
 // ---------------------------------------------------------------------------------------
@@ -371,6 +466,36 @@ std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
+}
+
+// "FOLDER messages=M unseen=U" from doveadm.
+std::string folder_status(const testbed& t, const std::string& user, const std::string& folder) {
+  return run_command("doveadm -c " + shell_quote(t.conf) + " mailbox status -u " + shell_quote(user) +
+                     " 'messages unseen' " + shell_quote(folder));
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Imports DIR/FOLDER (an mbox file) into FOLDER with one `doveadm import`, checks that it
+// now holds COUNT unread messages, removes DIR.
+void import_mbox(const options& o, const testbed& t, const std::filesystem::path& dir, const std::string& folder,
+                 int count) {
+  namespace fs = std::filesystem;
+  // Dovecot's mail processes may run as another uid (nobody when we are root): the
+  // source mbox must be readable and its directory writable for the dotlock.
+  fs::permissions(dir, fs::perms::all);
+  fs::permissions(dir / folder, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                    fs::perms::group_write | fs::perms::others_read | fs::perms::others_write);
+  run_command("doveadm -c " + shell_quote(t.conf) + " import -u " + shell_quote(o.user) + " " +
+              shell_quote("mbox:" + dir.string() + ":INDEX=MEMORY") + " '' mailbox " + shell_quote(folder));
+  // "Bench messages=200 unseen=200"
+  const std::string status = folder_status(t, o.user, folder);
+  if (!ends_with(status, "messages=" + std::to_string(count) + " unseen=" + std::to_string(count))) {
+    die("corpus: expected " + std::to_string(count) + " unseen messages in " + folder + ", Dovecot says: " + status);
+  }
+  fs::remove_all(dir);
 }
 
 // Deterministic corpus: sizes 5..50 KB, every third message multipart with an attachment.
@@ -419,23 +544,25 @@ std::uint64_t plant_corpus(const options& o, const testbed& t) {
     mbox << m << "\n";
   }
   mbox.close();
-  // Dovecot's mail processes may run as another uid (nobody when we are root): the
-  // source mbox must be readable and its directory writable for the dotlock.
-  fs::permissions(dir, fs::perms::all);
-  fs::permissions(dir / o.folder, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                                      fs::perms::group_write | fs::perms::others_read | fs::perms::others_write);
-  const std::string doveadm = "doveadm -c " + shell_quote(t.conf);
-  run_command(doveadm + " import -u " + shell_quote(o.user) + " " + shell_quote("mbox:" + dir.string() + ":INDEX=MEMORY") +
-              " '' mailbox " + shell_quote(o.folder));
-  const std::string status =
-      run_command(doveadm + " mailbox status -u " + shell_quote(o.user) + " 'messages unseen' " + shell_quote(o.folder));
-  // "Bench messages=200 unseen=200"
-  const std::string expected = "messages=" + std::to_string(o.messages) + " unseen=" + std::to_string(o.messages);
-  if (status.size() < expected.size() || status.compare(status.size() - expected.size(), expected.size(), expected) != 0) {
-    die("corpus: expected " + std::to_string(o.messages) + " unseen messages in " + o.folder + ", Dovecot says: " + status);
-  }
-  fs::remove_all(dir);
+  import_mbox(o, t, dir, o.folder, o.messages);
   return total;
+}
+
+// Claim corpus: COUNT small messages "Job 1".."Job COUNT" (as `dovecot.sh deliver-many`
+// appends, but one doveadm import instead of ~4 s of APPENDs per 1000), all unread.
+void plant_jobs(const options& o, const testbed& t, const std::string& folder, int count) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(t.state_dir) / "mailbox-bench-jobs";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream mbox(dir / folder, std::ios::binary);
+  for (int i = 1; i <= count; ++i) {
+    mbox << "From jobs@example.org Thu Nov 26 09:00:00 2026\nFrom: jobs@example.org\nTo: " << o.user
+         << "@example.org\nSubject: Job " << i << "\nMessage-ID: <job-" << i << "@bench>\n\nWork item " << i
+         << ".\n\n";
+  }
+  mbox.close();
+  import_mbox(o, t, dir, folder, count);
 }
 
 struct bot_result {
@@ -448,13 +575,17 @@ struct round_result {
   double wall_ms = 0;
   std::vector<double> bot_ms;
   std::string who;  // held rounds: Dovecot's IMAP connections of the user, bots held
+  std::vector<std::string> other;  // claim mode: the bots' M and Q lines
 };
 
 class round_runner {
  public:
   round_runner(const options& o, std::string self) : o_(o), self_(std::move(self)) {}
 
-  round_result run(const std::string& mode, bool hold) {
+  // `bots` bot processes (0 = --bots); claim mode: `folder` instead of --folder.
+  round_result run(const std::string& mode, bool hold, int bots = 0, const std::string& folder = {}) {
+    n_ = bots > 0 ? bots : o_.bots;
+    other_.clear();
     int barrier[2], results[2], holdp[2];
     if (::pipe2(barrier, O_CLOEXEC) != 0 || ::pipe2(results, O_CLOEXEC) != 0 || ::pipe2(holdp, O_CLOEXEC) != 0) {
       die(std::string("pipe2: ") + std::strerror(errno));
@@ -466,14 +597,15 @@ class round_runner {
       *fd = moved;
     }
     std::vector<std::vector<std::string>> args;
-    for (int i = 0; i < o_.bots; ++i) {
+    for (int i = 0; i < n_; ++i) {
       args.push_back({self_, "--bot", mode, "--index", std::to_string(i), "--target", o_.target, "--testbed-env",
-                      o_.env_path, "--user", o_.user, "--folder", o_.folder, "--list", std::to_string(o_.list),
-                      "--read", std::to_string(o_.read), "--hold", hold ? "1" : "0"});
+                      o_.env_path, "--user", o_.user, "--folder", folder.empty() ? o_.folder : folder, "--list",
+                      std::to_string(o_.list), "--read", std::to_string(o_.read), "--hold", hold ? "1" : "0",
+                      "--claim-max", std::to_string(o_.claim_max), "--claim-action", o_.claim_action});
     }
     std::fflush(nullptr);
     pids_.clear();
-    for (int i = 0; i < o_.bots; ++i) {
+    for (int i = 0; i < n_; ++i) {
       std::vector<char*> argv;
       for (auto& a : args[static_cast<std::size_t>(i)]) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -517,16 +649,18 @@ class round_runner {
       int index;
       bot_result b;
       in >> index >> b.start >> b.end >> b.listed >> b.read >> b.bytes;
-      if (b.listed != static_cast<std::size_t>(std::min(o_.list, o_.messages)) ||
-          b.read != static_cast<std::size_t>(o_.read)) {
+      if (mode != "claim" && (b.listed != static_cast<std::size_t>(std::min(o_.list, o_.messages)) ||
+                              b.read != static_cast<std::size_t>(o_.read))) {
         die(mode + " bot " + std::to_string(index) + " listed " + std::to_string(b.listed) + " and read " +
             std::to_string(b.read) + " messages");
       }
       last = std::max(last, b.end);
       out.bot_ms.push_back(static_cast<double>(b.end - b.start) / 1e6);
-      bytes_read_ = b.bytes;
+      if (mode != "claim") bytes_read_ = b.bytes;
     }
     out.wall_ms = static_cast<double>(last - released) / 1e6;
+    out.other = std::move(other_);
+    other_.clear();
     return out;
   }
 
@@ -539,13 +673,14 @@ class round_runner {
   std::vector<std::string> expect(char kind, const char* what) {
     std::vector<std::string> lines;
     const auto deadline = clock_type::now() + std::chrono::seconds(120);
-    while (lines.size() < static_cast<std::size_t>(o_.bots)) {
+    while (lines.size() < static_cast<std::size_t>(n_)) {
       auto nl = buffer_.find('\n');
       if (nl != std::string::npos) {
         std::string line = buffer_.substr(0, nl);
         buffer_.erase(0, nl + 1);
         if (!line.empty() && line[0] == 'E') fail("bot " + line.substr(2));
         if (!line.empty() && line[0] == kind) lines.push_back(line);
+        else if (!line.empty()) other_.push_back(std::move(line));
         continue;
       }
       if (clock_type::now() > deadline) fail(std::string("bots not ") + what + " after 120 s");
@@ -571,6 +706,8 @@ class round_runner {
   const options& o_;
   std::string self_, state_dir_, buffer_;
   std::vector<pid_t> pids_;
+  std::vector<std::string> other_;  // lines other than the awaited kind (claim mode: M, Q)
+  int n_ = 0;
   int results_fd_ = -1;
   std::uint64_t bytes_read_ = 0;
 };
@@ -583,6 +720,94 @@ stats summarise(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]; };
   return {at(0.5), at(0.95), v.front(), v.back()};
+}
+
+struct claim_result {
+  int bots = 0;
+  double wall_ms = 0, per_s = 0;
+  stats ack_ms{}, claim_ms{};
+  std::size_t claim_calls = 0, min_per_bot = 0, max_per_bot = 0;
+  std::string problem;  // empty: every message processed exactly once, folder drained
+  std::string status;   // Dovecot's view of the folder afterwards
+};
+
+// One drain: `bots` claim bots released together on a folder planted with o.claims
+// "Job i" messages. Checks from the bots' reports that every uid and every subject "Job
+// 1".."Job N" was acked exactly once, and from Dovecot that the folder is drained.
+claim_result run_claim_drain(const options& o, const testbed& t, round_runner& runner, int bots,
+                             const std::string& folder) {
+  plant_jobs(o, t, folder, o.claims);
+  const auto r = runner.run("claim", false, bots, folder);
+  claim_result out;
+  out.bots = bots;
+  out.wall_ms = r.wall_ms;
+  std::vector<double> ack_ms, claim_ms;
+  std::map<std::uint32_t, int> uids;
+  std::map<std::string, int> subjects;
+  std::map<int, std::size_t> per_bot;
+  for (const auto& line : r.other) {
+    std::istringstream in(line.substr(2));
+    int index = 0;
+    if (line[0] == 'M') {
+      std::uint32_t uid = 0;
+      std::int64_t us = 0;
+      in >> index >> uid >> us;
+      std::string subject;
+      std::getline(in, subject);
+      if (!subject.empty() && subject[0] == ' ') subject.erase(0, 1);
+      ++uids[uid];
+      ++subjects[subject];
+      ++per_bot[index];
+      ack_ms.push_back(static_cast<double>(us) / 1e3);
+    } else if (line[0] == 'Q') {
+      std::int64_t us = 0;
+      in >> index >> us;
+      claim_ms.push_back(static_cast<double>(us) / 1e3);
+    }
+  }
+  const auto n = static_cast<std::size_t>(o.claims);
+  std::size_t processed = ack_ms.size(), duplicates = 0, missing = 0, strange = 0;
+  for (const auto& [uid, k] : uids) duplicates += static_cast<std::size_t>(k - 1);
+  for (int i = 1; i <= o.claims; ++i) {
+    auto it = subjects.find("Job " + std::to_string(i));
+    if (it == subjects.end()) ++missing;
+    else if (it->second > 1) duplicates += static_cast<std::size_t>(it->second - 1);
+  }
+  for (const auto& [subject, k] : subjects) {
+    if (subject.rfind("Job ", 0) != 0) strange += static_cast<std::size_t>(k);
+  }
+  out.status = folder_status(t, o.user, folder);
+  const std::string drained = o.claim_action == "read" ? "messages=" + std::to_string(o.claims) + " unseen=0"
+                                                       : "messages=0 unseen=0";
+  std::ostringstream problem;
+  if (processed != n || uids.size() != n || duplicates || missing || strange) {
+    problem << processed << " acks for " << n << " messages: " << uids.size() << " distinct uids, " << duplicates
+            << " duplicates, " << missing << " subjects missing, " << strange << " unexpected subjects; ";
+  }
+  if (!ends_with(out.status, drained)) problem << "Dovecot says " << out.status << ", expected " << drained;
+  out.problem = problem.str();
+  out.per_s = out.wall_ms > 0 ? static_cast<double>(processed) / (out.wall_ms / 1e3) : 0;
+  if (!ack_ms.empty()) out.ack_ms = summarise(ack_ms);
+  if (!claim_ms.empty()) out.claim_ms = summarise(claim_ms);
+  out.claim_calls = claim_ms.size();
+  if (!per_bot.empty()) {
+    out.min_per_bot = bots > static_cast<int>(per_bot.size()) ? 0 : std::numeric_limits<std::size_t>::max();
+    for (const auto& [index, k] : per_bot) {
+      out.min_per_bot = std::min(out.min_per_bot, k);
+      out.max_per_bot = std::max(out.max_per_bot, k);
+    }
+  }
+  std::fprintf(stderr, "  claim drain %2d bot(s) wall %8.1f ms\n", bots, out.wall_ms);
+  return out;
+}
+
+void print_claim_result(const claim_result& c) {
+  std::printf("  %2d bot process%s (%2d lease%s): wall %8.1f ms = %6.0f messages/s   per ack median %6.2f ms  p95 "
+              "%6.2f ms   per claim median %6.2f ms  p95 %6.2f ms (%zu calls)   acks per bot %zu..%zu\n",
+              c.bots, c.bots == 1 ? "   " : "es", c.bots, c.bots == 1 ? " " : "s", c.wall_ms, c.per_s, c.ack_ms.median,
+              c.ack_ms.p95, c.claim_ms.median, c.claim_ms.p95, c.claim_calls, c.min_per_bot, c.max_per_bot);
+  std::printf("      exactly once: %s; afterwards Dovecot: %s\n", c.problem.empty() ? "yes (uids + subjects)" : "NO",
+              c.status.c_str());
 }
 
 int run_parent(const options& o) {
@@ -660,8 +885,14 @@ int run_parent(const options& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const auto cold = runner.run("daemon", false);
-  // Log it out again (the cold round's bots left it lingering).
+  // The claim + ack drains run on the live session (this lease keeps it), then log it
+  // out again (the bots left it lingering).
   lease = attach();
+  std::vector<claim_result> claim_results;
+  if (o.claims > 0) {
+    claim_results.push_back(run_claim_drain(o, t, runner, o.bots, "Claims-" + std::to_string(o.bots)));
+    if (o.bots > 1) claim_results.push_back(run_claim_drain(o, t, runner, 1, "Claims-1"));
+  }
   {
     pb::DisconnectResponse d;
     broker.disconnect(lease, true, &d);
@@ -686,8 +917,28 @@ int run_parent(const options& o) {
               "p95 %7.1f ms\n",
               cold.wall_ms, bc.median, bc.p95);
   std::printf("ratio own-connection/mailbrokerd (wall medians): %.2fx\n", wf.median / wd.median);
-  std::printf("(claim + ack messages/s through one session: not measured, that API does not exist yet)\n");
-  return 0;
+  if (claim_results.empty()) {
+    std::printf("(claim + ack: skipped, --claims 0)\n");
+    return 0;
+  }
+  std::printf("claim + ack through 1 live session: %d small unread messages ('Job i', one doveadm import) per drain; "
+              "each bot: Connect, then ClaimMessages(max %d, UNREAD) -> AckMessage(%s) of each, until a claim is "
+              "empty\n",
+              o.claims, o.claim_max, o.claim_action == "read" ? "MARK_READ" : "DELETE");
+  bool ok = true;
+  for (const auto& c : claim_results) {
+    print_claim_result(c);
+    ok = ok && c.problem.empty();
+  }
+  if (claim_results.size() == 2 && claim_results[1].per_s > 0) {
+    std::printf("ratio %d leases / 1 lease (messages/s): %.2fx\n", claim_results[0].bots,
+                claim_results[0].per_s / claim_results[1].per_s);
+  }
+  std::fflush(stdout);
+  for (const auto& c : claim_results) {
+    if (!c.problem.empty()) std::fprintf(stderr, "mailbox_bench: claim drain with %d bot(s): %s\n", c.bots, c.problem.c_str());
+  }
+  return ok ? 0 : 1;
 }
 
 }  // namespace
@@ -710,22 +961,28 @@ int main(int argc, char** argv) {
     else if (k == "--bot") o.bot_mode = v;
     else if (k == "--index") o.index = std::stoi(v);
     else if (k == "--hold") o.hold = v == "1";
+    else if (k == "--claims") o.claims = std::stoi(v);
+    else if (k == "--claim-max") o.claim_max = std::stoi(v);
+    else if (k == "--claim-action") o.claim_action = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
     }
   }
   if (o.target.empty() || o.env_path.empty() || o.bots < 1 || o.rounds < 1 || o.messages < 1 || o.list < 1 ||
-      o.list > 1000 || o.read < 1 || (o.bot_mode.empty() && o.dovecot_sh.empty())) {
+      o.list > 1000 || o.read < 1 || (o.bot_mode.empty() && o.dovecot_sh.empty()) || o.claims < 0 ||
+      o.claim_max < 1 || o.claim_max > 100 || (o.claim_action != "delete" && o.claim_action != "read")) {
     std::fprintf(stderr,
                  "usage: mailbox_bench --target unix:/path --testbed-env FILE --dovecot-sh PATH [--bots 20] [--rounds 5]\n"
-                 "                     [--messages 200] [--list 100] [--read 10] [--user alice] [--folder Bench]\n");
+                 "                     [--messages 200] [--list 100] [--read 10] [--user alice] [--folder Bench]\n"
+                 "                     [--claims 1000] [--claim-max 10] [--claim-action delete|read]\n");
     return 2;
   }
   if (o.bot_mode == "daemon") return run_bot<daemon_bot>(o);
   if (o.bot_mode == "direct") return run_bot<direct_bot>(o);
+  if (o.bot_mode == "claim") return run_claim_bot(o);
   if (!o.bot_mode.empty()) {
-    std::fprintf(stderr, "--bot daemon|direct\n");
+    std::fprintf(stderr, "--bot daemon|direct|claim\n");
     return 2;
   }
   return run_parent(o);
