@@ -62,7 +62,9 @@ std::size_t session_journal::restore(std::chrono::seconds grace) {
       continue;
     }
     ++started;
-    registry_.connect(std::move(converted.value()), std::chrono::steady_clock::now() + std::chrono::minutes(5),
+    converted->restored = true;
+    // Waits as long as it takes: the mail server may be down at our start.
+    registry_.connect(std::move(converted.value()), std::chrono::steady_clock::now() + std::chrono::hours(24),
                       [name](result<session::connect_outcome> outcome) {
                         if (outcome) {
                           spdlog::info("store: session '{}' restored", name);

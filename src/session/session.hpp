@@ -72,6 +72,10 @@ class session : public std::enable_shared_from_this<session> {
 
   // Starts the connection loop. Errors building the TLS context end in FAILED.
   void start();
+  // Before start(): treat transient failures of the very first connection like later
+  // ones (BACKOFF, retry) rather than FAILED. For sessions restored after a restart,
+  // which bots relied on before; a new session reports its first failure instead.
+  void retry_before_first_login() { ever_ready_ = true; }
 
   // Calls `done` once READY with a new lease, or with the failure: the session's error
   // when it ends in FAILED, deadline_exceeded at `deadline`, cancelled if it closes.

@@ -134,6 +134,7 @@ std::shared_ptr<session> session_registry::make_session_locked(const connect_req
       executor_, request.name, request.spec, settings_.session,
       [this](const status_event& ev) { on_session_event(ev); },
       [this](const std::string& lease_id) { on_lease_gone(lease_id); });
+  if (request.restored) s->retry_before_first_login();
   sessions_[request.name] = s;
   return s;
 }

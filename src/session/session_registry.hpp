@@ -41,6 +41,9 @@ struct connect_request {
   bool replace = false;
   std::chrono::seconds lease_ttl{0};  // 0 = default
   std::string client_name;
+  // Recreated from the store at daemon start: transient failures (server down) mean
+  // BACKOFF and retry even before the first login, instead of FAILED.
+  bool restored = false;
 };
 
 struct connect_outcome {
