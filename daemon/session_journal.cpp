@@ -6,7 +6,8 @@ namespace mailbroker::daemon {
 
 session_journal::session_journal(std::shared_ptr<store::state_store> store, session::session_registry& registry)
     : store_(std::move(store)), registry_(registry) {
-  watch_id_ = registry_.watch("", [this](const session::status_event& ev) { on_event(ev); });
+  watch_id_ = registry_.watch("", [this](const session::status_event& ev) { on_event(ev); },
+                              /*state_changes_only=*/true);
 }
 
 session_journal::~session_journal() { registry_.unwatch(watch_id_); }

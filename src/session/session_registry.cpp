@@ -177,7 +177,7 @@ result<std::vector<status_snapshot>> session_registry::status(const std::string&
   return out;
 }
 
-std::uint64_t session_registry::watch(std::string name, watch_fn on_event) {
+std::uint64_t session_registry::watch(std::string name, watch_fn on_event, bool state_changes_only) {
   std::lock_guard watch_lock(watch_mutex_);
   {
     std::lock_guard lock(mutex_);
@@ -192,20 +192,29 @@ std::uint64_t session_registry::watch(std::string name, watch_fn on_event) {
     }
   }
   const auto id = next_watcher_id_++;
-  watchers_.emplace(id, watcher{std::move(name), std::move(on_event)});
-  *watcher_count_ = watchers_.size();
+  watchers_.emplace(id, watcher{std::move(name), std::move(on_event), state_changes_only});
+  count_lease_watchers_locked();
   return id;
 }
 
 void session_registry::unwatch(std::uint64_t id) {
   std::lock_guard lock(watch_mutex_);
   watchers_.erase(id);
-  *watcher_count_ = watchers_.size();
+  count_lease_watchers_locked();
+}
+
+void session_registry::count_lease_watchers_locked() {
+  // Sessions publish lease-count events (a strand hop on every fast-path attach) only
+  // while someone wants them.
+  *watcher_count_ = static_cast<std::size_t>(
+      std::count_if(watchers_.begin(), watchers_.end(), [](const auto& w) { return !w.second.state_changes_only; }));
 }
 
 void session_registry::on_session_event(const status_event& ev) {
   std::lock_guard lock(watch_mutex_);
+  const bool state_changed = ev.previous_state != ev.status.state;
   for (const auto& [id, w] : watchers_) {
+    if (w.state_changes_only && !state_changed) continue;
     if (w.name.empty() || w.name == ev.status.name) w.on_event(ev);
   }
 }

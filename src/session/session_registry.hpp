@@ -81,7 +81,9 @@ class session_registry {
   // delivers the current state of every matching session as events with reason
   // "current state", so nothing is missed. `on_event` runs under the registry's
   // watcher lock: it must only queue the event.
-  std::uint64_t watch(std::string name, watch_fn on_event);
+  // `state_changes_only`: no lease-count events (cheaper: a fast-path attach then needs
+  // no strand hop); the "current state" events are delivered either way.
+  std::uint64_t watch(std::string name, watch_fn on_event, bool state_changes_only = false);
   void unwatch(std::uint64_t id);
 
   // Refuses new connects, logs every session out, then calls `done`.
@@ -116,7 +118,9 @@ class session_registry {
   struct watcher {
     std::string name;
     watch_fn on_event;
+    bool state_changes_only = false;
   };
+  void count_lease_watchers_locked();
   mutable std::mutex watch_mutex_;
   std::map<std::uint64_t, watcher> watchers_;
   std::shared_ptr<std::atomic<std::size_t>> watcher_count_;  // shared with the sessions
