@@ -104,7 +104,7 @@ void token_cache::store_token(entry& e, fetched_token token) {
   e.state.last_error.reset();
 }
 
-awaitable<result<std::string>> token_cache::get(const token_request& request) {
+awaitable<result<std::string>> token_cache::get(token_request request) {
   const std::string key = request.cache_key();
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
@@ -315,7 +315,7 @@ awaitable<result<token_cache::fetched_token>> token_cache::fetch(const token_req
   co_return fetched_token{std::move(response.access_token), lifetime};
 }
 
-awaitable<result<token_state>> token_cache::redeem(const token_request& request, const authorization_code& code) {
+awaitable<result<token_state>> token_cache::redeem(token_request request, authorization_code code) {
   if (request.grant != grant_type::refresh_token) {
     co_return error{errc::internal, "redeem() needs a refresh_token request"};
   }

@@ -105,13 +105,15 @@ class token_cache {
   // invalid_grant, ...: the message says what to fix), unavailable (endpoint unreachable
   // or failing after retries), failed_precondition (certificate, unreadable secret, no
   // refresh token yet), invalid_argument (bad token_url), internal (store failure).
-  awaitable<result<std::string>> get(const token_request& request);
+  // Parameters are taken by value: a coroutine that holds a reference to a caller's
+  // temporary would read freed memory once the caller's full-expression ends.
+  awaitable<result<std::string>> get(token_request request);
 
   // Redeems an authorization code for `request` (grant refresh_token): the refresh
   // token in the answer is saved under request.refresh_token_key and the access token
   // seeds the cache. Errors as get(); failed_precondition when the server issues no
   // refresh token (ask for offline_access).
-  awaitable<result<token_state>> redeem(const token_request& request, const authorization_code& code);
+  awaitable<result<token_state>> redeem(token_request request, authorization_code code);
 
   token_state state(const token_request& request) const;
   // Token requests sent so far, all keys (for tests and metrics).
