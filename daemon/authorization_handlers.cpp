@@ -28,11 +28,9 @@ grpc::ServerUnaryReactor* session_broker_service::BeginAuthorization(grpc::Callb
     if (auto e = session::validate_session_name(request->session()); !e.ok()) return finish_unary(context, e);
   }
   const std::string f = session::auth_field(spec) + ".";
-  if (auto e = session::normalise_auth(spec, &registry_.oauth2_connections()); !e.ok()) {
-    // A managed connection without a default user needs one only when tokens are per user.
-    const bool shared_without_user = managed && spec.username.empty() &&
-                                     e.message.find("username") != std::string::npos;
-    if (!shared_without_user) return finish_unary(context, e);
+  // A managed connection needs a user only when its tokens are per user (checked below).
+  if (auto e = session::normalise_auth(spec, &registry_.oauth2_connections(), /*require_username=*/!managed); !e.ok()) {
+    return finish_unary(context, e);
   }
   if (spec.oauth2.grant != session::oauth2_grant::authorization_code) {
     return finish_unary(context, invalid(f + "connection '" + spec.oauth2.connection +

@@ -1,5 +1,7 @@
 #include "daemon/vault_service.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace mailbroker::daemon {
@@ -20,7 +22,11 @@ grpc::ServerUnaryReactor* vault_service::PutSecret(grpc::CallbackServerContext* 
                             "value: " + std::to_string(request->value().size()) + " bytes; at most " +
                                 std::to_string(max_value_bytes) + " are accepted"});
   }
-  const bool existed = static_cast<bool>(store_->get_secret(request->name()));
+  // Whether it existed, from the names only: no need to decrypt the old value.
+  auto entries = store_->list_secrets();
+  if (!entries) return finish_unary(context, entries.err());
+  const bool existed = std::any_of(entries->begin(), entries->end(),
+                                   [&](const store::vault_entry_info& e) { return e.name == request->name(); });
   if (auto e = store_->put_secret(request->name(), request->value()); !e.ok()) return finish_unary(context, e);
   response->set_created(!existed);
   spdlog::info("vault: entry '{}' {}", request->name(), existed ? "replaced" : "created");

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "protocol/imap/client.hpp"
-#include "protocol/imap/command.hpp"
 
 namespace mailbroker::mailbox {
 namespace {
@@ -23,18 +21,9 @@ awaitable<result<claim_batch>> claim_messages(session::connection_context& ctx, 
   }
   query.folder = folder_or_inbox(query.folder);
   query.criteria.after_uid = 0;
-  if (auto e = co_await select_folder(ctx, query.folder); !e.ok()) co_return e;
-  const bool literal_plus = imap::has_capability(ctx.imap.capabilities(), "LITERAL+");
-  auto command = imap::build_uid_search(query.criteria, literal_plus);
-  if (!command) co_return command.err();
-  auto r = co_await ctx.imap.execute(std::move(command.value()), ctx.command_timeout);
-  if (!r) co_return r.err();
-  if (r->status != "OK") {
-    co_return error{errc::failed_precondition, "SEARCH in '" + query.folder + "': " + r->text};
-  }
-  auto uids = imap::parse_search_response(r->untagged);
-  std::sort(uids.begin(), uids.end());
-  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  auto found = co_await search_uids(ctx, query.folder, query.criteria);
+  if (!found) co_return found.err();
+  const auto& uids = found.value();
 
   const auto now = clock::now();
   ctx.claims.purge(now, ctx.lease_alive);

@@ -125,21 +125,29 @@ awaitable<result<std::vector<folder>>> list_folders(session::connection_context&
   co_return out;
 }
 
+awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_context& ctx, const std::string& folder,
+                                                          const imap::search_criteria& criteria) {
+  if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
+  const bool literal_plus = imap::has_capability(ctx.imap.capabilities(), "LITERAL+");
+  auto search = imap::build_uid_search(criteria, literal_plus);
+  if (!search) co_return search.err();
+  auto r = co_await run(ctx, std::move(search.value()));
+  if (!r) co_return r.err();
+  if (r->status != "OK") co_return refused(r.value(), "SEARCH in '" + folder + "'");
+  auto uids = imap::parse_search_response(r->untagged);
+  // "n:*" also matches the highest uid when it is below n: drop those.
+  std::erase_if(uids, [&](std::uint32_t u) { return u <= criteria.after_uid; });
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  co_return uids;
+}
+
 awaitable<result<message_page>> list_messages(session::connection_context& ctx, list_query query) {
   if (query.limit == 0) query.limit = 100;
   if (query.limit > max_list_limit) co_return invalid("limit: at most " + std::to_string(max_list_limit));
-  if (auto e = co_await select_folder(ctx, query.folder); !e.ok()) co_return e;
-  const bool literal_plus = imap::has_capability(ctx.imap.capabilities(), "LITERAL+");
-  auto search = imap::build_uid_search(query.criteria, literal_plus);
-  if (!search) co_return search.err();
-  auto r = co_await run(ctx, search.value());
-  if (!r) co_return r.err();
-  if (r->status != "OK") co_return refused(r.value(), "SEARCH in '" + query.folder + "'");
-  auto uids = imap::parse_search_response(r->untagged);
-  // "n:*" also matches the highest uid when it is below n: drop those.
-  std::erase_if(uids, [&](std::uint32_t u) { return u <= query.criteria.after_uid; });
-  std::sort(uids.begin(), uids.end());
-  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  auto found = co_await search_uids(ctx, query.folder, query.criteria);
+  if (!found) co_return found.err();
+  auto& uids = found.value();
 
   message_page page;
   page.uid_validity = ctx.uid_validity;

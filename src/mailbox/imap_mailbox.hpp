@@ -75,6 +75,12 @@ struct chunk {
 // Errors: not_found for a folder that does not exist.
 awaitable<error> select_folder(session::connection_context& ctx, const std::string& folder);
 
+// SELECTs `folder` and returns the uids matching `criteria`, ascending and unique (only
+// those above criteria.after_uid). References must outlive the call (callers co_await it
+// at once).
+awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_context& ctx, const std::string& folder,
+                                                          const imap::search_criteria& criteria);
+
 // Summaries of `uids` in the selected folder, ascending; uids that do not exist are
 // left out.
 awaitable<result<std::vector<message_summary>>> fetch_summaries(session::connection_context& ctx,

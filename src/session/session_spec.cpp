@@ -194,7 +194,7 @@ std::string refresh_token_key(const session_spec& spec, std::string_view session
   return {};
 }
 
-error normalise_auth(session_spec& spec, const managed_connections* connections) {
+error normalise_auth(session_spec& spec, const managed_connections* connections, bool require_username) {
   const std::string af = auth_field(spec) + ".";
   switch (spec.auth) {
     case auth_method::none:
@@ -213,7 +213,9 @@ error normalise_auth(session_spec& spec, const managed_connections* connections)
       spec.password = {};
       spec.oauth2.connection.clear();
       if (auto e = normalise_oauth2(spec.oauth2, grant, af); !e.ok()) return e;
-      if (spec.username.empty()) return invalid(af + "username (the mailbox to log in as) is required");
+      if (require_username && spec.username.empty()) {
+        return invalid(af + "username (the mailbox to log in as) is required");
+      }
       break;
     }
     case auth_method::oauth2_managed: {
@@ -228,7 +230,9 @@ error normalise_auth(session_spec& spec, const managed_connections* connections)
       spec.oauth2 = it->second.settings;
       spec.oauth2.connection = name;
       if (spec.username.empty()) spec.username = it->second.username;
-      if (spec.username.empty()) return invalid(af + "username (the mailbox to log in as) is required");
+      if (require_username && spec.username.empty()) {
+        return invalid(af + "username (the mailbox to log in as) is required");
+      }
       break;
     }
   }

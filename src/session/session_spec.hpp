@@ -99,8 +99,10 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port,
                                const managed_connections* connections = nullptr);
 
 // The auth part of normalise(): checks spec.auth and its fields, resolves a managed
-// connection into spec.oauth2. Errors: invalid_argument naming the field.
-error normalise_auth(session_spec& spec, const managed_connections* connections);
+// connection into spec.oauth2. `require_username` false skips the mailbox-user check of
+// the OAuth2 methods (authorizing a shared managed connection needs no user).
+// Errors: invalid_argument naming the field.
+error normalise_auth(session_spec& spec, const managed_connections* connections, bool require_username = true);
 
 // Checks and fills in one set of OAuth2 settings for `grant` (provider presets,
 // redirect URI rules); `field` prefixes error messages. Used for session specs and for
