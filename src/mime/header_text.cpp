@@ -6,14 +6,18 @@
 #include <vector>
 
 #include "common/base64.hpp"
+#include "mime/gmime_support.hpp"
 
 namespace mailbroker::mime {
-namespace {
+namespace detail {
 
-void init_once() {
+void init_gmime() {
   static std::once_flag once;
   std::call_once(once, [] { g_mime_init(); });
 }
+
+}  // namespace detail
+namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -28,12 +32,14 @@ struct b_word {
   std::string_view charset, text;
 };
 
+}  // namespace
+
 // GMime 3.2.13 (Debian 12) joins the base64 text of adjacent B words of one charset
 // before decoding it, so "=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?=" decodes to "Hello"
 // (jstedfast/gmime#133, fixed upstream later). Such runs are merged here into one word
 // whose base64 is that of the joined bytes, which is what GMime meant to decode; charset
 // conversion stays with GMime.
-std::string merge_padded_b_words(std::string_view raw) {
+std::string detail::merge_padded_b_words(std::string_view raw) {
   std::vector<b_word> words;
   for (std::size_t pos = raw.find("=?"); pos != std::string_view::npos; pos = raw.find("=?", pos + 2)) {
     const auto q1 = raw.find('?', pos + 2);
@@ -75,13 +81,15 @@ std::string merge_padded_b_words(std::string_view raw) {
   return out;
 }
 
+namespace {
+
 using decoder = char* (*)(GMimeParserOptions*, const char*);
 
 std::string decode_with(decoder decode, std::string_view raw) {
   raw = raw.substr(0, raw.find('\0'));
   if (raw.empty()) return {};
-  init_once();
-  const std::string text = merge_padded_b_words(raw);
+  detail::init_gmime();
+  const std::string text = detail::merge_padded_b_words(raw);
   char* decoded = decode(nullptr, text.c_str());
   if (decoded == nullptr) return {};
   std::string out(decoded);
