@@ -21,12 +21,19 @@ std::string lower(std::string_view s) {
 
 std::string str(const char* s) { return s == nullptr ? std::string() : std::string(s); }
 
+// Line breaks decoded out of encoded words ("=0D=0A") become spaces: a value copied into
+// a reply (subject, names) must not be refused as header injection, nor cause one.
+std::string without_line_breaks(std::string text) {
+  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  return text;
+}
+
 // Header text for humans: folding removed (GMime's decoders keep it), encoded words decoded.
 std::string header_text(const std::string& raw) {
   char* unfolded = g_mime_utils_header_unfold(raw.c_str());
   std::string text = decode_header_text(unfolded);
   g_free(unfolded);
-  return text;
+  return without_line_breaks(std::move(text));
 }
 
 std::string trim(std::string_view s) {
@@ -144,7 +151,7 @@ void collect_addresses(InternetAddressList* list, std::vector<mailbox_address>& 
     if (INTERNET_ADDRESS_IS_GROUP(a)) {
       collect_addresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)), out);
     } else if (INTERNET_ADDRESS_IS_MAILBOX(a)) {
-      out.push_back({str(internet_address_get_name(a)), str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)))});
+      out.push_back({without_line_breaks(str(internet_address_get_name(a))), str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)))});
     }
   }
 }
@@ -260,9 +267,19 @@ result<parsed_message> parse_message(std::string_view raw) {
   GMimeObject* object = GMIME_OBJECT(message.get());
   parsed_message out;
 
-  GMimeHeaderList* list = g_mime_object_get_header_list(object);
-  for (int i = 0; i < g_mime_header_list_get_count(list); ++i) {
-    GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
+  // GMime files the top-level Content-* fields under the body part: both lists are merged
+  // back into the order they were written in.
+  GMimeObject* body = g_mime_message_get_mime_part(message.get());
+  std::vector<GMimeHeader*> fields;
+  for (GMimeObject* owner : {object, body}) {
+    GMimeHeaderList* list = owner == nullptr ? nullptr : g_mime_object_get_header_list(owner);
+    for (int i = 0; list != nullptr && i < g_mime_header_list_get_count(list); ++i) {
+      fields.push_back(g_mime_header_list_get_header_at(list, i));
+    }
+  }
+  std::stable_sort(fields.begin(), fields.end(),
+                   [](GMimeHeader* a, GMimeHeader* b) { return g_mime_header_get_offset(a) < g_mime_header_get_offset(b); });
+  for (GMimeHeader* h : fields) {
     out.headers.push_back({str(g_mime_header_get_name(h)), trim(header_text(str(g_mime_header_get_raw_value(h))))});
   }
   out.subject = trim(header_text(raw_header_values(object, "Subject")));
@@ -286,7 +303,6 @@ result<parsed_message> parse_message(std::string_view raw) {
     }
   }
 
-  GMimeObject* body = g_mime_message_get_mime_part(message.get());
   if (body != nullptr) {
     body_collector collect(out, uses_crlf(raw));
     leaf_walker walker([&collect](const std::string& id, GMimeObject* leaf) { collect(id, leaf); });

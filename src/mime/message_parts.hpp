@@ -30,6 +30,9 @@ struct mailbox_address {
   std::string address;  // "local@domain" as written
 };
 
+// Decoded header text (values, subject, display names) never contains CR or LF: line
+// breaks decoded out of encoded words become spaces, so the text is safe to copy into a
+// reply's headers.
 struct header_field {
   std::string name;   // as written, e.g. "X-Mailer"
   std::string value;  // unfolded, RFC 2047 decoded, UTF-8

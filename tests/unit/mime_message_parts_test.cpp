@@ -148,9 +148,22 @@ TEST(MimeMessageParts, MissingOrBrokenHeadersGiveEmptyValues) {
   EXPECT_EQ(bad_date.message_id, "<no-brackets@example.org>");
 }
 
+TEST(MimeMessageParts, DecodedLineBreaksBecomeSpaces) {
+  const parsed_message m = parse_ok(
+      "From: =?UTF-8?Q?Eve=0D=0ABcc:_x@example.com?= <eve@example.com>\r\n"
+      "Subject: =?UTF-8?Q?hi=0D=0ABcc:_victim@example.com?=\r\n\r\nx");
+  EXPECT_EQ(m.subject, "hi  Bcc: victim@example.com");
+  ASSERT_EQ(m.from.size(), 1u);
+  EXPECT_EQ(m.from[0].name.find_first_of("\r\n"), std::string::npos) << m.from[0].name;
+}
+
 TEST(MimeMessageParts, HtmlOnly) {
   const parsed_message m = parse_ok(header_block("Content-Type: text/html; charset=utf-8\r\n") + "<p>Hi &amp; bye</p>\r\n");
   EXPECT_EQ(m.html_body, "<p>Hi &amp; bye</p>\n");
+  ASSERT_EQ(m.headers.size(), 6u) << "Content-Type is a top-level field too (GMime files it under the body)";
+  EXPECT_EQ(m.headers[4].name, "MIME-Version");
+  EXPECT_EQ(m.headers[5].name, "Content-Type");
+  EXPECT_EQ(m.headers[5].value, "text/html; charset=utf-8");
   EXPECT_EQ(m.text_body, "");
   EXPECT_TRUE(m.attachments.empty());
 }
