@@ -11,9 +11,14 @@
 #include <optional>
 #include <set>
 
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
 #include "net/tls_context.hpp"
 #include "protocol/pop3/client.hpp"
 #include "support/dovecot_testbed.hpp"
+#include "support/oauth2_testbed.hpp"
 
 namespace mailbroker::testing {
 namespace {
@@ -296,6 +301,72 @@ TEST_F(Pop3Client, DeleThenDropDoesNotCommit) {
   auto after = listing();
   ASSERT_TRUE(after.ok()) << after.err().message;
   EXPECT_EQ(*after, *before);
+}
+
+
+// OAUTHBEARER against the Dovecot of the shared authorization server (oidc-provider,
+// token introspection). Only logs in: the maildrop of that Dovecot is left alone.
+class Pop3ClientOAuth : public ::testing::Test {
+ protected:
+  static std::string fetch_token() {
+    auto& o = shared_oauth2();
+    const std::string out = run_command(
+        "curl -sS --fail --cacert '" + o.env("OAUTH2_CA_FILE") + "' -u '" + o.env("OAUTH2_CC_CLIENT_ID") + ":" +
+        o.env("OAUTH2_CC_CLIENT_SECRET") + "' -d grant_type=client_credentials -d scope=" + o.env("OAUTH2_SCOPE") +
+        " '" + o.env("OAUTH2_TOKEN_URL") + "'");
+    return nlohmann::json::parse(out).at("access_token").get<std::string>();
+  }
+
+  result<std::string> authenticate(std::string token) {
+    auto& o = shared_oauth2();
+    asio::io_context io;
+    auto ctx = net::make_client_tls_context({o.dovecot().ca_file(), true});
+    if (!ctx) return ctx.err();
+    auto c = std::make_shared<pop3::client>(io.get_executor(), *ctx);
+    pop3::connect_options opts;
+    opts.host = o.dovecot().host();
+    std::ifstream in(o.dovecot().state_dir() + "/testbed.env");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("POP3S_PORT=", 0) == 0) opts.port = static_cast<std::uint16_t>(std::stoi(line.substr(11)));
+    }
+    opts.timeout = 10s;
+    std::optional<result<std::string>> out;
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          if (auto e = co_await c->open(opts); !e.ok()) {
+            out = e;
+          } else {
+            auto r = co_await c->authenticate_oauth(o.env("OAUTH2_CC_MAIL_USER"), token);
+            if (r.ok()) {
+              if (auto s = co_await c->stat(5s); !s.ok()) r = s.err();
+            }
+            out = r;
+          }
+          c->close(error{errc::cancelled, "test over"});
+          io.stop();
+        },
+        asio::detached);
+    io.run_for(30s);
+    if (!out) return error{errc::internal, "test body did not finish"};
+    return *out;
+  }
+};
+
+TEST_F(Pop3ClientOAuth, FetchedTokenLogsInWithOauthbearer) {
+  auto r = authenticate(fetch_token());
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  EXPECT_EQ(*r, "OAUTHBEARER");
+}
+
+TEST_F(Pop3ClientOAuth, BogusTokenIsUnauthenticatedWithTheServersReason) {
+  const std::string token = "bogus-token-" + std::to_string(::getpid());
+  auto r = authenticate(token);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::unauthenticated) << r.err().message;
+  EXPECT_NE(r.err().message.find("OAUTHBEARER"), std::string::npos) << r.err().message;
+  EXPECT_NE(r.err().message.find("status"), std::string::npos) << "the decoded error challenge: " << r.err().message;
+  EXPECT_EQ(r.err().message.find(token), std::string::npos) << r.err().message;
 }
 
 }  // namespace
