@@ -46,13 +46,15 @@ PACKAGES=(
   iproute2
   curl
 )
-# nodejs and npm (for scripts/testbed/oauth2.sh) are not in the list: they are
+# nodejs and npm (for scripts/testbed/oauth2.sh and smtp.sh) are not in the list: they are
 # installed from Debian only when the commands are missing. This project's
 # machines come with Node.js 20 + npm from NodeSource as the dpkg package
 # "nodejs" (which Provides and Conflicts with "npm"): listing "npm" would make
 # the dpkg check below call it missing and 'apt-get install npm' then fails.
 # Debian 12's own Node.js 18 is enough: the OAuth2 test server pins
-# oidc-provider 8.8.1, the newest release that supports Node.js 18.
+# oidc-provider 8.8.1, the newest release that supports Node.js 18, and the SMTP
+# test server pins smtp-server 3.16.1 (Node.js >= 18.18) for the same reason.
+# python3 also runs scripts/testbed/parse_eml.py (standard library only).
 
 log() { printf 'setup-debian: %s\n' "$*" >&2; }
 
