@@ -14,10 +14,11 @@
 # carol and dave with fresh random passwords; either way smtp.env lists them.
 # XOAUTH2 only with MB_SMTP_OAUTH2_INTROSPECTION_URL (e.g. the oauth2.sh's
 # OAUTH2_INTROSPECT_URL_FOR_DOVECOT): a token is accepted when introspection says
-# active and its username is the SASL user. SIZE 10 MiB, 8BITMIME, SMTPUTF8.
+# active and its username is the SASL user. MB_SMTP_AUTH_METHODS=LOGIN (or PLAIN)
+# offers only that password mechanism. SIZE 10 MiB, 8BITMIME, SMTPUTF8.
 # Recipient hooks: reject...@ → 550 5.1.1, defer...@ → 451 4.3.0. Every accepted
 # message goes to SMTP_MESSAGES_DIR as NNNNNN.eml + NNNNNN.json (cleared on every
-# start unless MB_SMTP_KEEP_MESSAGES=1). See scripts/testbed/README.md.
+# start unless MB_SMTP_KEEP_MESSAGES=1). Read them with parse_eml.py (Python's email).
 set -euo pipefail
 
 readonly PROG=${0##*/}
@@ -199,6 +200,9 @@ cmd_start() {
     --host 127.0.0.1 --smtp-port "${MB_SMTP_PORT:-0}" --smtps-port "${MB_SMTPS_PORT:-0}"
   )
   [[ -n $url ]] && args+=(--introspection-url "$url")
+  local methods=${MB_SMTP_AUTH_METHODS:-PLAIN,LOGIN}
+  [[ $methods =~ ^(PLAIN|LOGIN)(,(PLAIN|LOGIN))?$ ]] || die "MB_SMTP_AUTH_METHODS must be PLAIN, LOGIN or PLAIN,LOGIN"
+  args+=(--auth-methods "$methods")
   # Background, every standard stream redirected: a caller reading our stdout to EOF
   # must not wait for the server.
   "$NODE" "${args[@]}" </dev/null >>"$LOGFILE" 2>&1 &

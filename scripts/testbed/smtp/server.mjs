@@ -16,17 +16,17 @@ import { SMTPServer } from 'smtp-server';
 function usage(code) {
   console.log(`usage: node server.mjs --users FILE --cert FILE --key FILE --messages DIR
   [--host 127.0.0.1] [--smtp-port 0] [--smtps-port 0] [--size 10485760]
-  [--introspection-url http://ID:SECRET@HOST:PORT/PATH]
+  [--introspection-url http://ID:SECRET@HOST:PORT/PATH] [--auth-methods PLAIN,LOGIN]
 --users: JSON object {"user": "password", ...}`);
   process.exit(code);
 }
 
 function parseArgs(argv) {
-  const opts = { host: '127.0.0.1', smtpPort: 0, smtpsPort: 0, size: 10 * 1024 * 1024 };
+  const opts = { host: '127.0.0.1', smtpPort: 0, smtpsPort: 0, size: 10 * 1024 * 1024, authMethods: 'PLAIN,LOGIN' };
   const names = {
     '--users': 'users', '--cert': 'cert', '--key': 'key', '--messages': 'messages', '--host': 'host',
     '--smtp-port': 'smtpPort', '--smtps-port': 'smtpsPort', '--size': 'size',
-    '--introspection-url': 'introspectionUrl',
+    '--introspection-url': 'introspectionUrl', '--auth-methods': 'authMethods',
   };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--help' || argv[i] === '-h') usage(0);
@@ -182,7 +182,8 @@ function onData(stream, session, callback) {
 }
 
 function makeServer(secure) {
-  const authMethods = ['PLAIN', 'LOGIN'];
+  // Password mechanisms as configured (a client's choice can be forced by offering one).
+  const authMethods = opts.authMethods.split(',').map((m) => m.trim().toUpperCase()).filter((m) => m === 'PLAIN' || m === 'LOGIN');
   if (opts.introspectionUrl) authMethods.push('XOAUTH2');
   return new SMTPServer({
     secure,
