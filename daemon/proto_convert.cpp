@@ -182,6 +182,30 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
   s.allow_plaintext = server.allow_plaintext();
 
   if (auto e = from_proto(spec.auth(), s); !e.ok()) return e;
+  if (spec.has_smtp()) {
+    const auto& leg = spec.smtp();
+    auto& l = s.smtp.emplace();
+    const auto& ep = leg.server();
+    l.host = ep.host();
+    l.port = ep.port();
+    switch (ep.tls_mode()) {
+      case pb::TLS_MODE_UNSPECIFIED:
+      case pb::TLS_MODE_IMPLICIT: l.tls = session::tls_mode::implicit; break;
+      case pb::TLS_MODE_STARTTLS: l.tls = session::tls_mode::starttls; break;
+      case pb::TLS_MODE_PLAIN: l.tls = session::tls_mode::plain; break;
+      default: return invalid("spec.smtp.server.tls_mode: unknown value " + std::to_string(ep.tls_mode()));
+    }
+    l.ca_file = ep.tls().ca_file();
+    l.insecure_skip_verify = ep.tls().insecure_skip_verify();
+    l.tls_server_name = ep.tls().server_name();
+    l.allow_plaintext = ep.allow_plaintext();
+    if (leg.has_basic()) {
+      l.own_credentials = true;
+      l.username = leg.basic().username();
+      l.password = from_proto(leg.basic().password());
+    }
+  }
+  s.poll_interval = std::chrono::seconds(spec.poll_interval_seconds());
   s.keepalive = std::chrono::seconds(spec.keepalive_seconds());
   s.connect_timeout = std::chrono::milliseconds(spec.connect_timeout_ms());
   if (spec.has_linger_seconds()) s.linger = std::chrono::seconds(spec.linger_seconds());

@@ -240,28 +240,81 @@ error normalise_auth(session_spec& spec, const managed_connections* connections,
   return error::none();
 }
 
+namespace {
+
+// The endpoint fields shared by the main server and the SMTP leg; `field` is their
+// request prefix ("spec.server", "spec.smtp.server").
+struct endpoint_ref {
+  std::string& host;
+  std::uint32_t port;
+  tls_mode& tls;
+  std::string& ca_file;
+  bool& insecure_skip_verify;
+  std::string& tls_server_name;
+  bool allow_plaintext;
+};
+
+result<std::uint16_t> normalise_endpoint(endpoint_ref ep, std::uint16_t implicit_port, std::uint16_t other_port,
+                                         const std::string& field) {
+  ep.host = lower(ep.host);
+  if (ep.host.empty()) return invalid(field + ".host is required");
+  if (!valid_host(ep.host)) return invalid(field + ".host '" + ep.host + "' is not a host name or IP address");
+  if (ep.port > 65535) return invalid(field + ".port " + std::to_string(ep.port) + " is out of range (1..65535)");
+  auto port = static_cast<std::uint16_t>(ep.port);
+  if (port == 0) port = ep.tls == tls_mode::implicit ? implicit_port : other_port;
+  if (ep.tls == tls_mode::plain && !ep.allow_plaintext) {
+    return invalid(field + ".tls_mode PLAIN sends credentials in clear: set " + field +
+                   ".allow_plaintext to confirm, or use TLS_MODE_IMPLICIT / TLS_MODE_STARTTLS");
+  }
+  if (ep.tls == tls_mode::plain) {
+    ep.ca_file.clear();
+    ep.insecure_skip_verify = false;
+    ep.tls_server_name.clear();
+  }
+  ep.tls_server_name = lower(ep.tls_server_name);
+  return port;
+}
+
+error normalise_smtp_leg(smtp_leg& leg) {
+  auto port = normalise_endpoint({leg.host, leg.port, leg.tls, leg.ca_file, leg.insecure_skip_verify,
+                                  leg.tls_server_name, leg.allow_plaintext},
+                                 465, 587, "spec.smtp.server");
+  if (!port) return port.err();
+  leg.port = port.value();
+  if (!leg.own_credentials) {
+    leg.username.clear();
+    leg.password = {};
+    return error::none();
+  }
+  if (leg.username.empty()) return invalid("spec.smtp.basic.username is required (or leave spec.smtp.basic unset to use the session's auth)");
+  if (leg.password.empty()) return invalid("spec.smtp.basic.password is required (inline_value, env, file or vault)");
+  if (leg.password.value.empty()) return invalid("spec.smtp.basic.password is empty");
+  return error::none();
+}
+
+}  // namespace
+
 result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const managed_connections* connections) {
-  if (spec.proto != protocol::imap) {
-    return error{errc::unimplemented, "spec.protocol: only PROTOCOL_IMAP is implemented so far"};
+  if (spec.proto != protocol::imap && spec.proto != protocol::pop3) {
+    return error{errc::unimplemented,
+                 "spec.protocol: PROTOCOL_IMAP and PROTOCOL_POP3 are implemented; for sending, add an SMTP leg "
+                 "(spec.smtp) to an IMAP or POP3 session"};
   }
-  spec.host = lower(spec.host);
-  if (spec.host.empty()) return invalid("spec.server.host is required");
-  if (!valid_host(spec.host)) return invalid("spec.server.host '" + spec.host + "' is not a host name or IP address");
-  if (raw_port > 65535) return invalid("spec.server.port " + std::to_string(raw_port) + " is out of range (1..65535)");
-  spec.port = static_cast<std::uint16_t>(raw_port);
-  if (spec.port == 0) spec.port = spec.tls == tls_mode::implicit ? 993 : 143;
-  if (spec.tls == tls_mode::plain && !spec.allow_plaintext) {
-    return invalid("spec.server.tls_mode PLAIN sends credentials in clear: set spec.server.allow_plaintext to "
-                   "confirm, or use TLS_MODE_IMPLICIT / TLS_MODE_STARTTLS");
+  const bool pop3 = spec.proto == protocol::pop3;
+  auto port = normalise_endpoint({spec.host, raw_port, spec.tls, spec.ca_file, spec.insecure_skip_verify,
+                                  spec.tls_server_name, spec.allow_plaintext},
+                                 pop3 ? 995 : 993, pop3 ? 110 : 143, "spec.server");
+  if (!port) return port.err();
+  spec.port = port.value();
+  if (spec.smtp) {
+    if (auto e = normalise_smtp_leg(*spec.smtp); !e.ok()) return e;
   }
-  if (spec.tls == tls_mode::plain) {
-    spec.ca_file.clear();
-    spec.insecure_skip_verify = false;
-    spec.tls_server_name.clear();
-  }
-  spec.tls_server_name = lower(spec.tls_server_name);
 
   if (auto e = normalise_auth(spec, connections); !e.ok()) return e;
+  if (spec.poll_interval.count() == 0) spec.poll_interval = default_poll_interval;
+  if (spec.poll_interval.count() < 1 || spec.poll_interval > max_poll_interval) {
+    return invalid("spec.poll_interval_seconds must be between 1 and " + std::to_string(max_poll_interval.count()));
+  }
 
   if (spec.keepalive.count() == 0) spec.keepalive = default_keepalive;
   if (spec.keepalive < min_keepalive || spec.keepalive > max_keepalive) {
@@ -304,6 +357,16 @@ std::string fingerprint(const session_spec& s) {
     add("scopes", scopes);
     add("token_ca_file", s.oauth2.token_ca_file);
   }
+  if (s.smtp) {
+    add("smtp.host", s.smtp->host);
+    add("smtp.port", std::to_string(s.smtp->port));
+    add("smtp.tls", tls_mode_name(s.smtp->tls));
+    add("smtp.ca_file", s.smtp->ca_file);
+    add("smtp.skip_verify", s.smtp->insecure_skip_verify ? "1" : "0");
+    add("smtp.server_name", s.smtp->tls_server_name);
+    add("smtp.username", s.smtp->own_credentials ? s.smtp->username : std::string("(session)"));
+    add("smtp.password", secrets::identity(s.smtp->password));
+  }
   return sha256_hex(canonical);
 }
 
@@ -328,6 +391,19 @@ std::string first_difference(const session_spec& a, const session_spec& b) {
   if (secrets::identity(a.oauth2.client_secret) != secrets::identity(b.oauth2.client_secret)) return f + "client_secret";
   if (a.oauth2.scopes != b.oauth2.scopes) return f + "scopes";
   if (a.oauth2.token_ca_file != b.oauth2.token_ca_file) return f + "token_ca_file";
+  if (a.smtp.has_value() != b.smtp.has_value()) return a.smtp ? "spec.smtp (set vs unset)" : "spec.smtp (unset vs set)";
+  if (a.smtp) {
+    const auto &x = *a.smtp, &y = *b.smtp;
+    if (x.host != y.host) return diff("spec.smtp.server.host", x.host, y.host);
+    if (x.port != y.port) return diff("spec.smtp.server.port", std::to_string(x.port), std::to_string(y.port));
+    if (x.tls != y.tls) return diff("spec.smtp.server.tls_mode", std::string(tls_mode_name(x.tls)), std::string(tls_mode_name(y.tls)));
+    if (x.ca_file != y.ca_file) return diff("spec.smtp.server.tls.ca_file", x.ca_file, y.ca_file);
+    if (x.insecure_skip_verify != y.insecure_skip_verify) return "spec.smtp.server.tls.insecure_skip_verify";
+    if (x.tls_server_name != y.tls_server_name) return diff("spec.smtp.server.tls.server_name", x.tls_server_name, y.tls_server_name);
+    if (x.own_credentials != y.own_credentials) return "spec.smtp.basic (set vs unset)";
+    if (x.username != y.username) return diff("spec.smtp.basic.username", x.username, y.username);
+    if (secrets::identity(x.password) != secrets::identity(y.password)) return "spec.smtp.basic.password";
+  }
   return {};
 }
 

@@ -58,6 +58,21 @@ std::string_view protocol_name(protocol p);
 std::string_view tls_mode_name(tls_mode m);
 std::string_view auth_method_name(auth_method m);
 
+// SMTP submission next to a session's IMAP or POP3 connection (SessionSpec.smtp).
+struct smtp_leg {
+  std::string host;
+  std::uint32_t port = 0;  // 0 = 465 implicit, 587 otherwise (checked by normalise())
+  tls_mode tls = tls_mode::implicit;
+  std::string ca_file;
+  bool insecure_skip_verify = false;
+  std::string tls_server_name;
+  bool allow_plaintext = false;
+  // Basic credentials of its own; false = the session's auth (same user, password or token).
+  bool own_credentials = false;
+  std::string username;
+  secrets::secret_ref password;
+};
+
 struct session_spec {
   protocol proto = protocol::imap;
   std::string host;
@@ -73,10 +88,13 @@ struct session_spec {
   secrets::secret_ref password;   // basic
   oauth2_settings oauth2;         // every oauth2_* method
 
+  std::optional<smtp_leg> smtp;   // part of the fingerprint
+
   // Tuning: not part of the fingerprint.
   std::chrono::seconds keepalive{0};              // 0 = default
   std::chrono::milliseconds connect_timeout{0};   // 0 = default
   std::optional<std::chrono::seconds> linger;     // unset = daemon default
+  std::chrono::seconds poll_interval{0};          // 0 = default
 };
 
 inline constexpr std::size_t max_session_name_length = 128;
@@ -87,6 +105,8 @@ inline constexpr std::chrono::seconds max_keepalive{1740};
 inline constexpr std::chrono::milliseconds default_connect_timeout{15000};
 inline constexpr std::chrono::milliseconds max_connect_timeout{300000};
 inline constexpr std::chrono::seconds max_linger{86400};
+inline constexpr std::chrono::seconds default_poll_interval{30};
+inline constexpr std::chrono::seconds max_poll_interval{3600};
 
 // 1..128 characters from [A-Za-z0-9._-]. Errors: invalid_argument naming `session`.
 error validate_session_name(std::string_view name);
@@ -94,7 +114,8 @@ error validate_session_name(std::string_view name);
 // Checks every field and applies defaults. `spec.port` out of range cannot be
 // represented here, so callers pass the raw port to check. `connections` resolves
 // oauth2_managed (nullptr: none configured). Errors: invalid_argument naming the field
-// (e.g. "spec.server.host is required"), unimplemented for protocols not built yet.
+// (e.g. "spec.server.host is required"), unimplemented for protocols not built yet
+// (SMTP as the main protocol, EWS).
 result<session_spec> normalise(session_spec spec, std::uint32_t raw_port,
                                const managed_connections* connections = nullptr);
 

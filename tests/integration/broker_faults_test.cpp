@@ -44,8 +44,12 @@ TEST_F(broker_faults, BadRequestsGetClearErrorsAndHarmNothing) {
        grpc::StatusCode::INVALID_ARGUMENT, "keepalive_seconds"},
       {"lease ttl too long", [](auto& r, auto&) { r.set_lease_ttl_seconds(10000000); },
        grpc::StatusCode::INVALID_ARGUMENT, "lease_ttl_seconds"},
-      {"pop3 not yet", [](auto& r, auto&) { r.mutable_spec()->set_protocol(pb::PROTOCOL_POP3); },
+      {"ews not yet", [](auto& r, auto&) { r.mutable_spec()->set_protocol(pb::PROTOCOL_EWS); },
        grpc::StatusCode::UNIMPLEMENTED, "spec.protocol"},
+      {"smtp leg without host", [](auto& r, auto&) { r.mutable_spec()->mutable_smtp()->mutable_server()->set_port(587); },
+       grpc::StatusCode::INVALID_ARGUMENT, "spec.smtp.server.host"},
+      {"poll interval", [](auto& r, auto&) { r.mutable_spec()->set_poll_interval_seconds(3601); },
+       grpc::StatusCode::INVALID_ARGUMENT, "spec.poll_interval_seconds"},
       {"env var unset",
        [](auto& r, auto&) {
          r.mutable_spec()->mutable_auth()->mutable_basic()->mutable_password()->set_env("MB_TEST_UNSET_VARIABLE");

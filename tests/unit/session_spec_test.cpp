@@ -63,8 +63,8 @@ TEST(session_spec_normalise, RejectsWithTheFieldNamed) {
        errc::invalid_argument, "keepalive"},
       {"linger", [](session_spec& s, std::uint32_t&) { s.linger = std::chrono::seconds(86401); },
        errc::invalid_argument, "linger"},
-      {"pop3", [](session_spec& s, std::uint32_t&) { s.proto = protocol::pop3; }, errc::unimplemented,
-       "spec.protocol"},
+      {"smtp as the main protocol", [](session_spec& s, std::uint32_t&) { s.proto = protocol::smtp; },
+       errc::unimplemented, "spec.smtp"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -187,6 +187,71 @@ TEST(session_spec_oauth2, RejectionsNameTheField) {
     EXPECT_EQ(r.err().code, errc::invalid_argument);
     EXPECT_NE(r.err().message.find(t.field), std::string::npos) << r.err().message;
   }
+}
+
+}  // namespace
+}  // namespace mailbroker::session
+
+namespace mailbroker::session {
+namespace {
+
+TEST(session_spec_pop3, DefaultsPortsPerTlsMode) {
+  auto spec = valid_spec();
+  spec.proto = protocol::pop3;
+  EXPECT_EQ(normalise(spec, 0)->port, 995);
+  spec.tls = tls_mode::starttls;
+  EXPECT_EQ(normalise(spec, 0)->port, 110);
+  spec.proto = protocol::ews;
+  EXPECT_EQ(normalise(spec, 0).err().code, errc::unimplemented);
+}
+
+TEST(session_spec_smtp_leg, NormalisesAndNamesItsFields) {
+  auto spec = valid_spec();
+  spec.smtp.emplace();
+  spec.smtp->host = "SMTP.Example.ORG";
+  auto r = normalise(spec, 0);
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  EXPECT_EQ(r->smtp->host, "smtp.example.org");
+  EXPECT_EQ(r->smtp->port, 465u);
+  EXPECT_EQ(r->poll_interval, default_poll_interval);
+  spec.smtp->tls = tls_mode::starttls;
+  EXPECT_EQ(normalise(spec, 0)->smtp->port, 587u);
+
+  auto bad = spec;
+  bad.smtp->host.clear();
+  EXPECT_NE(normalise(bad, 0).err().message.find("spec.smtp.server.host"), std::string::npos);
+  bad = spec;
+  bad.smtp->port = 70000;
+  EXPECT_NE(normalise(bad, 0).err().message.find("spec.smtp.server.port"), std::string::npos);
+  bad = spec;
+  bad.smtp->tls = tls_mode::plain;
+  EXPECT_NE(normalise(bad, 0).err().message.find("spec.smtp.server.allow_plaintext"), std::string::npos);
+  bad = spec;
+  bad.smtp->own_credentials = true;
+  EXPECT_NE(normalise(bad, 0).err().message.find("spec.smtp.basic.username"), std::string::npos);
+  bad.smtp->username = "sender";
+  EXPECT_NE(normalise(bad, 0).err().message.find("spec.smtp.basic.password"), std::string::npos);
+  bad = spec;
+  bad.poll_interval = std::chrono::seconds(4000);
+  EXPECT_NE(normalise(bad, 0).err().message.find("spec.poll_interval_seconds"), std::string::npos);
+}
+
+TEST(session_spec_smtp_leg, IsPartOfTheFingerprint) {
+  auto with = valid_spec();
+  with.smtp.emplace();
+  with.smtp->host = "smtp.example.org";
+  const auto a = normalise(valid_spec(), 0).value();
+  const auto b = normalise(with, 0).value();
+  EXPECT_NE(fingerprint(a), fingerprint(b));
+  EXPECT_EQ(first_difference(a, b), "spec.smtp (unset vs set)");
+  auto other_port = with;
+  other_port.smtp->port = 2525;
+  const auto c = normalise(other_port, 0).value();
+  EXPECT_NE(fingerprint(b), fingerprint(c));
+  EXPECT_EQ(first_difference(b, c), "spec.smtp.server.port ('465' vs '2525')");
+  auto slower = with;
+  slower.poll_interval = std::chrono::seconds(99);  // tuning, not identity
+  EXPECT_EQ(fingerprint(b), fingerprint(normalise(slower, 0).value()));
 }
 
 }  // namespace
