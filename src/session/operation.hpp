@@ -9,22 +9,36 @@
 #include "common/error.hpp"
 #include "net/asio.hpp"
 #include "session/claim_table.hpp"
+#include "session/session_spec.hpp"
 
 namespace mailbroker::imap {
+class client;
+}
+namespace mailbroker::pop3 {
 class client;
 }
 
 namespace mailbroker::session {
 
+class pop3_maildrop;
+class smtp_sender;
+
 // What an operation gets: the connection and its per-connection mailbox state, which
 // operations keep up to date (a new connection starts with nothing selected).
 struct connection_context {
-  imap::client& imap;
-  std::string& selected_mailbox;  // modified-UTF-7 name of the SELECTed mailbox; "" = none
-  std::uint32_t& uid_validity;    // of the selected mailbox
+  imap::client* imap;  // exactly one of imap / pop3 is set, after spec.proto
+  pop3::client* pop3;
+  std::string& selected_mailbox;  // IMAP: modified-UTF-7 name of the SELECTed mailbox; "" = none
+  std::uint32_t& uid_validity;    // IMAP: of the selected mailbox
   std::chrono::milliseconds command_timeout;
   claim_table& claims;            // the session's: outlives connections
   claim_table::lease_alive_fn lease_alive;
+  const session_spec& spec;
+  pop3_maildrop* maildrop;        // POP3: the session's uid numbering and header cache
+  // POP3: QUIT (which commits DELEs, RFC 1939 6) and log in again; ctx.pop3 then points
+  // at the new connection. An error means the session lost its connection (it reconnects).
+  std::function<awaitable<error>()> reopen;
+  smtp_sender* smtp;              // the SMTP leg; nullptr when the spec has none
 };
 
 // Called exactly once, on the session's strand: with the live connection and

@@ -6,7 +6,9 @@
 #include "session/token_request.hpp"
 #include "net/tls_context.hpp"
 #include "protocol/imap/client.hpp"
+#include "protocol/pop3/client.hpp"
 #include "secrets/secret_ref.hpp"
+#include "session/smtp_sender.hpp"
 
 namespace mailbroker::session {
 namespace {
@@ -19,13 +21,18 @@ bool is_permanent(const error& e) {
          e.code == errc::invalid_argument || e.code == errc::unimplemented || e.code == errc::internal;
 }
 
-imap::tls_mode to_imap(tls_mode m) {
-  switch (m) {
-    case tls_mode::implicit: return imap::tls_mode::implicit;
-    case tls_mode::starttls: return imap::tls_mode::starttls;
-    case tls_mode::plain: return imap::tls_mode::plain;
-  }
-  return imap::tls_mode::implicit;
+// IDLE ends early for these: new mail (RFC 2177; RECENT for servers that send it alone).
+bool announces_new_mail(const imap::response& r) {
+  return r.type == imap::response_type::untagged && (r.name == "EXISTS" || r.name == "RECENT");
+}
+
+// The POP3 uid numbering must differ between sessions and daemon runs (uids do not
+// survive either), and be non-zero.
+std::uint32_t fresh_pop3_uid_validity() {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  static std::atomic<std::uint32_t> counter{0};
+  const auto v = static_cast<std::uint32_t>(now.count()) + counter++;
+  return v == 0 ? 1 : v;
 }
 
 }  // namespace
@@ -60,9 +67,41 @@ session::session(asio::any_io_executor executor, std::string name, session_spec 
   snapshot_.tls_verified = spec_.tls != tls_mode::plain && !spec_.insecure_skip_verify;
   snapshot_.auth_mode = std::string(auth_method_name(spec_.auth));
   snapshot_.username = spec_.username;
+  if (spec_.proto == protocol::pop3) maildrop_ = std::make_unique<pop3_maildrop>(fresh_pop3_uid_validity());
+  if (spec_.smtp) make_smtp_sender();
 }
 
 session::~session() = default;
+
+void session::make_smtp_sender() {
+  // Credentials are resolved at each login and wiped after it, like the main connection's.
+  // smtp_ is owned by this session and only used by its operations: `this` outlives it.
+  auto credentials = [this]() -> awaitable<result<smtp_sender::credentials>> {
+    const auto& leg = *spec_.smtp;
+    smtp_sender::credentials c;
+    if (leg.own_credentials) {
+      auto password = secrets::resolve(leg.password, "spec.smtp.basic.password", settings_.vault.get());
+      if (!password) co_return password.err();
+      c.user = leg.username;
+      c.secret = std::move(password.value());
+      co_return c;
+    }
+    c.user = spec_.username;
+    if (spec_.auth == auth_method::basic) {
+      auto password = secrets::resolve(spec_.password, "spec.auth.basic.password", settings_.vault.get());
+      if (!password) co_return password.err();
+      c.secret = std::move(password.value());
+      co_return c;
+    }
+    if (!settings_.tokens) co_return error{errc::internal, "no token cache configured"};
+    auto token = co_await settings_.tokens->get(oauth2_request());
+    if (!token) co_return token.err();
+    c.secret = std::move(token.value());
+    c.oauth = true;
+    co_return c;
+  };
+  smtp_ = std::make_unique<smtp_sender>(strand_, *spec_.smtp, settings_.command_timeout, std::move(credentials));
+}
 
 void session::start() {
   asio::co_spawn(strand_, [self = shared_from_this()] { return self->run(); }, asio::detached);
@@ -96,6 +135,7 @@ awaitable<void> session::run() {
       // the Connect that created it instead of retrying into the void.
       if (client_) client_->close(e);
       client_.reset();
+      if (smtp_) co_await smtp_->close();
       finish(session_state::failed, e.message);
       co_return;
     }
@@ -111,6 +151,7 @@ awaitable<void> session::run() {
     co_await sleep_interruptibly(delay);
   }
 
+  if (smtp_) co_await smtp_->close();
   if (client_ && client_->is_open()) {
     co_await client_->logout(settings_.logout_timeout);
     spdlog::info("session '{}': logged out ({})", name_, stop_reason_);
@@ -124,11 +165,9 @@ awaitable<void> session::run() {
 
 awaitable<error> session::connect_once() {
   set_state(session_state::connecting, "connecting to " + spec_.host + ":" + std::to_string(spec_.port));
-  client_ = std::make_shared<imap::client>(strand_, tls_context_);
+  client_ = make_upstream(spec_.proto, strand_, tls_context_);
   lost_.reset();
-  imap::connect_options options{spec_.host, spec_.port, to_imap(spec_.tls), spec_.tls_server_name,
-                                !spec_.insecure_skip_verify, spec_.connect_timeout};
-  if (auto e = co_await client_->open(options); !e.ok()) co_return e;
+  if (auto e = co_await client_->open(spec_); !e.ok()) co_return e;
   {
     std::lock_guard lock(snapshot_mutex_);
     snapshot_.greeting = client_->greeting();
@@ -137,12 +176,19 @@ awaitable<error> session::connect_once() {
   if (stop_requested_) co_return error{errc::cancelled, stop_reason_};
 
   set_state(session_state::authenticating, "logging in as " + spec_.username);
+  co_return co_await open_and_login(*client_);
+}
+
+awaitable<error> session::open_and_login(upstream& conn) {
+  if (!conn.is_open()) {
+    if (auto e = co_await conn.open(spec_); !e.ok()) co_return e;
+  }
   if (spec_.auth != auth_method::basic) {
     if (!settings_.tokens) co_return error{errc::internal, "no token cache configured"};
     auto token = co_await settings_.tokens->get(oauth2_request());
     refresh_token_status({});
     if (!token) co_return token.err();
-    auto mechanism = co_await client_->authenticate_oauth(spec_.username, token.value());
+    auto mechanism = co_await conn.authenticate_oauth(spec_.username, token.value());
     std::fill(token.value().begin(), token.value().end(), '\0');
     if (!mechanism) co_return mechanism.err();
     refresh_token_status(mechanism.value());
@@ -150,16 +196,55 @@ awaitable<error> session::connect_once() {
   }
   auto password = secrets::resolve(spec_.password, "spec.auth.basic.password", settings_.vault.get());
   if (!password) co_return password.err();
-  error e = co_await client_->login(spec_.username, password.value());
+  error e = co_await conn.login(spec_.username, password.value());
   std::fill(password.value().begin(), password.value().end(), '\0');
   co_return e;
+}
+
+awaitable<error> session::reopen_pop3() {
+  // QUIT first: it is what commits this connection's DELEs (RFC 1939 6).
+  error committed = error::none();
+  if (auto* pop3 = client_ ? client_->pop3() : nullptr; pop3 != nullptr && pop3->is_open()) {
+    committed = co_await pop3->quit(settings_.command_timeout);
+  }
+  counters_base_.commands_sent += client_->commands_sent();
+  counters_base_.bytes_in += client_->bytes_in();
+  counters_base_.bytes_out += client_->bytes_out();
+  maildrop_->forget_listing();
+  auto fresh = make_upstream(spec_.proto, strand_, tls_context_);
+  client_ = fresh;
+  error e = co_await open_and_login(*fresh);
+  if (!e.ok()) {
+    fresh->close(e);
+    co_return error{errc::unavailable, "re-opening the POP3 maildrop failed: " + e.message};
+  }
+  ++counters_base_.connects;
+  refresh_counters();
+  co_return committed;
+}
+
+connection_context session::make_context() {
+  return connection_context{client_->imap(),
+                            client_->pop3(),
+                            selected_mailbox_,
+                            uid_validity_,
+                            settings_.command_timeout,
+                            claims_,
+                            [this](const std::string& lease) {
+                              std::lock_guard lock(lease_mutex_);
+                              return leases_.contains(lease);
+                            },
+                            spec_,
+                            maildrop_.get(),
+                            {},
+                            smtp_.get()};
 }
 
 awaitable<error> session::serve_ready() {
   client_->set_on_lost([weak = weak_from_this()](error why) {
     if (auto self = weak.lock()) {
       self->lost_ = std::move(why);
-      self->wake_.cancel();
+      self->wake();
     }
   });
   {
@@ -178,19 +263,27 @@ awaitable<error> session::serve_ready() {
 
   selected_mailbox_.clear();
   uid_validity_ = 0;
+  if (maildrop_) maildrop_->forget_listing();
   for (;;) {
     // Queued operations first, one at a time, round-robin between leases.
     while (auto op = operations_.pop()) {
-      connection_context ctx{*client_, selected_mailbox_, uid_validity_, settings_.command_timeout, claims_,
-                             [this](const std::string& lease) {
-                               std::lock_guard lock(lease_mutex_);
-                               return leases_.contains(lease);
-                             }};
+      connection_context ctx = make_context();
+      ctx.reopen = [this, &ctx]() -> awaitable<error> {
+        error e = co_await reopen_pop3();
+        ctx.pop3 = client_->pop3();
+        co_return e;
+      };
       co_await (*op)(&ctx, error::none());
       refresh_counters();
       if (stop_requested_) co_return error::none();
       if (lost_) co_return *lost_;
       if (!client_->is_open()) co_return error{errc::unavailable, "the connection closed during an operation"};
+    }
+    if (!watchers_.empty()) {
+      if (auto e = co_await watch_and_wait(); !e.ok()) co_return e;
+      if (stop_requested_) co_return error::none();
+      if (lost_) co_return *lost_;
+      continue;
     }
     error_code ec;
     wake_.expires_after(spec_.keepalive);
@@ -200,6 +293,102 @@ awaitable<error> session::serve_ready() {
     if (!ec) {
       if (auto e = co_await client_->noop(settings_.command_timeout); !e.ok()) co_return e;
       refresh_counters();
+    }
+  }
+}
+
+awaitable<error> session::watch_and_wait() {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, w] : watchers_) ids.push_back(id);
+  for (auto id : ids) {
+    auto it = watchers_.find(id);
+    if (it == watchers_.end()) continue;
+    auto poll = it->second.poll;  // the watch may end while its poll runs
+    connection_context ctx = make_context();
+    ctx.reopen = [this, &ctx]() -> awaitable<error> {
+      error e = co_await reopen_pop3();
+      ctx.pop3 = client_->pop3();
+      co_return e;
+    };
+    error e = co_await poll(ctx);
+    refresh_counters();
+    if (stop_requested_ || lost_) co_return error::none();
+    if (!client_->is_open()) {
+      co_return e.ok() ? error{errc::unavailable, "the connection closed while watching"} : e;
+    }
+    if (!e.ok()) {
+      if (auto done = watchers_.find(id); done != watchers_.end()) {
+        auto on_end = std::move(done->second.on_end);
+        watchers_.erase(done);
+        if (on_end) on_end(e);
+      }
+    }
+    if (!operations_.empty()) co_return error::none();  // queued calls first
+  }
+  if (watchers_.empty() || !operations_.empty()) co_return error::none();
+
+  // Every watch on one folder, already selected by its poll, and IDLE offered: wait in
+  // IDLE. Anything else polls again after the poll interval.
+  auto* imap = client_->imap();
+  bool one_folder = true;
+  for (const auto& [id, w] : watchers_) one_folder = one_folder && w.folder_wire == watchers_.begin()->second.folder_wire;
+  if (imap != nullptr && one_folder && imap::has_capability(imap->capabilities(), "IDLE") &&
+      selected_mailbox_ == watchers_.begin()->second.folder_wire) {
+    idling_ = true;
+    auto r = co_await imap->idle(settings_.idle_restart, settings_.command_timeout, announces_new_mail);
+    idling_ = false;
+    if (!r) co_return r.err();
+    if (r->status == "OK") co_return error::none();
+    spdlog::warn("session '{}': IDLE refused ({} {}); polling instead", name_, r->status, r->text);
+  }
+  error_code ec;
+  const auto interval = std::min<std::chrono::milliseconds>(spec_.poll_interval, spec_.keepalive);
+  wake_.expires_at(started + interval);
+  co_await wake_.async_wait(redirect_error(use_awaitable, ec));
+  co_return error::none();
+}
+
+void session::wake() {
+  wake_.cancel();
+  if (idling_ && client_ && client_->imap()) client_->imap()->interrupt_idle();
+}
+
+result<std::uint64_t> session::add_watcher(const std::string& lease_id, watcher w) {
+  {
+    std::lock_guard lock(lease_mutex_);
+    if (!leases_.renew(lease_id, std::chrono::steady_clock::now())) {
+      return error{errc::not_found, "lease_id: no such lease on session '" + name_ + "' (expired or released)"};
+    }
+  }
+  const auto id = next_watcher_id_++;
+  asio::post(strand_, [self = shared_from_this(), id, w = std::move(w)]() mutable {
+    if (self->stop_requested_ || !is_live(self->state_)) {
+      w.on_end(error{errc::cancelled, "session '" + self->name_ + "' is closing"});
+      return;
+    }
+    spdlog::debug("session '{}': watch {} added for lease {}…", self->name_, id, w.lease_id.substr(0, 8));
+    self->watchers_.emplace(id, std::move(w));
+    self->wake();
+  });
+  return id;
+}
+
+void session::remove_watcher(std::uint64_t id) {
+  asio::post(strand_, [self = shared_from_this(), id] {
+    self->watchers_.erase(id);
+    self->wake();
+  });
+}
+
+void session::end_watchers(const error& why, const std::function<bool(const watcher&)>& which) {
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    if (which(it->second)) {
+      auto on_end = std::move(it->second.on_end);
+      it = watchers_.erase(it);
+      if (on_end) on_end(why);
+    } else {
+      ++it;
     }
   }
 }
@@ -288,6 +477,9 @@ status_snapshot session::snapshot() const {
 
 void session::finish(session_state final_state, const std::string& reason) {
   accepting_ = false;
+  end_watchers(error{errc::cancelled, "session '" + name_ + "' is " +
+                                          (final_state == session_state::failed ? "FAILED" : "closed") + ": " + reason},
+               [](const watcher&) { return true; });
   fail_operations(error{errc::cancelled, "session '" + name_ + "' is " +
                                             (final_state == session_state::failed ? "FAILED" : "closed") + ": " + reason});
   {
@@ -460,7 +652,7 @@ error session::enqueue(const std::string& lease_id, operation op) {
       asio::co_spawn(self->strand_, run_refused(std::move(op), std::move(why)), asio::detached);
       return;
     }
-    self->wake_.cancel();  // serve_ready() runs it in its turn
+    self->wake();  // serve_ready() runs it in its turn
   });
   return error::none();
 }
@@ -498,6 +690,8 @@ void session::release(std::string lease_id, bool force, std::function<void(resul
     }
     spdlog::info("session '{}': lease {}… released{} ({} left)", self->name_, lease_id.substr(0, 8),
                  force ? " with force" : "", left);
+    self->end_watchers(error{errc::not_found, "lease_id: the lease was released"},
+                       [&lease_id](const watcher& w) { return w.lease_id == lease_id; });
     if (force) {
       self->begin_stop("force disconnect by lease " + lease_id.substr(0, 8) + "…");
     } else {
@@ -566,6 +760,8 @@ void session::on_lease_timer() {
   {
     std::lock_guard lock(lease_mutex_);
     lease_timer_at_.reset();  // it just fired; arm_lease_timer() below sets it again
+    // An open watch keeps its lease alive (a bot waiting on the stream has nothing to renew for).
+    for (const auto& [id, w] : watchers_) leases_.renew(w.lease_id, now);
     expired = leases_.expire(now);
     linger_over = linger_until_ && *linger_until_ <= now && leases_.empty() && waiters_.empty();
     // Decided under the lock: a fast-path attach either came first (no stop) or
@@ -612,7 +808,7 @@ void session::begin_stop(std::string reason) {
   accepting_ = false;
   stop_reason_ = std::move(reason);
   spdlog::info("session '{}': closing: {}", name_, stop_reason_);
-  wake_.cancel();
+  wake();
   // A connection still being opened is aborted rather than waited for.
   if (client_ && state_ != session_state::ready) client_->close(error{errc::cancelled, stop_reason_});
 }

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,12 +25,11 @@
 #include "session/lease_table.hpp"
 #include "session/operation.hpp"
 #include "session/operation_queue.hpp"
+#include "session/pop3_maildrop.hpp"
 #include "session/session_spec.hpp"
 #include "session/status.hpp"
+#include "session/upstream.hpp"
 
-namespace mailbroker::imap {
-class client;
-}
 namespace mailbroker::auth {
 class token_cache;
 struct token_request;
@@ -39,6 +39,8 @@ class vault_reader;
 }
 
 namespace mailbroker::session {
+
+class smtp_sender;
 
 struct session_settings {
   std::shared_ptr<auth::token_cache> tokens;  // shared by every OAuth2 session
@@ -50,6 +52,20 @@ struct session_settings {
   backoff_policy reconnect;
   std::chrono::milliseconds command_timeout{30000};
   std::chrono::milliseconds logout_timeout{3000};
+  // IMAP IDLE is ended and issued again after this long (RFC 2177: servers may drop a
+  // client idle for 30 minutes, so re-issue before 29).
+  std::chrono::milliseconds idle_restart{std::chrono::minutes(28)};
+};
+
+// A watch on a folder (Mailbox.WatchMessages), run by the session whenever its
+// connection has nothing queued. `poll` checks for news and reports it itself; it runs
+// on the strand with the live connection. An error from it ends this watch alone
+// (on_end), unless the connection is gone (then the session reconnects and polls again).
+struct watcher {
+  std::string lease_id;
+  std::string folder_wire;  // IMAP: modified-UTF-7 name; IDLE is used when all watches share one
+  std::function<awaitable<error>(connection_context& ctx)> poll;
+  std::function<void(const error& why)> on_end;  // once: lease gone, session closed, poll error
 };
 
 struct lease_grant {
@@ -97,6 +113,12 @@ class session : public std::enable_shared_from_this<session> {
   static constexpr std::size_t max_queued_per_lease = 64;
   error enqueue(const std::string& lease_id, operation op);
 
+  // Adds a watch on behalf of `lease_id`; while it is open the lease is renewed by the
+  // session. Returns its id (for remove_watcher); not_found for an unknown lease.
+  result<std::uint64_t> add_watcher(const std::string& lease_id, watcher w);
+  // Ends the watch without calling on_end (the caller went away).
+  void remove_watcher(std::uint64_t id);
+
   // Logs out and closes; `done` (optional) once CLOSED or FAILED.
   void stop(std::string reason, std::function<void()> done = {});
 
@@ -112,7 +134,19 @@ class session : public std::enable_shared_from_this<session> {
 
   awaitable<void> run();
   awaitable<error> connect_once();
+  // Opens `conn` and logs in with the spec's credentials.
+  awaitable<error> open_and_login(upstream& conn);
   awaitable<error> serve_ready();
+  // Polls every watch, then waits for news (IMAP IDLE or the poll interval), a queued
+  // operation or the keepalive, whichever comes first.
+  awaitable<error> watch_and_wait();
+  // POP3: QUIT (commits DELEs) and log in on a new connection, in place.
+  awaitable<error> reopen_pop3();
+  // Wakes serve_ready(): cancels its sleep and interrupts IDLE.
+  void wake();
+  void end_watchers(const error& why, const std::function<bool(const watcher&)>& which);
+  connection_context make_context();
+  void make_smtp_sender();
   awaitable<void> sleep_interruptibly(std::chrono::milliseconds delay);
 
   void set_state(session_state next, std::string reason);
@@ -146,7 +180,12 @@ class session : public std::enable_shared_from_this<session> {
   // ---- strand-owned state
   session_state state_ = session_state::connecting;
   std::shared_ptr<asio::ssl::context> tls_context_;
-  std::shared_ptr<imap::client> client_;  // the connection being opened or in use
+  std::shared_ptr<upstream> client_;  // the connection being opened or in use
+  std::unique_ptr<smtp_sender> smtp_;  // the SMTP leg, when the spec has one
+  std::unique_ptr<pop3_maildrop> maildrop_;  // POP3 sessions
+  std::map<std::uint64_t, watcher> watchers_;
+  std::atomic<std::uint64_t> next_watcher_id_{1};  // add_watcher() runs on gRPC threads
+  bool idling_ = false;  // an IMAP IDLE is in progress: wake() must interrupt it
   std::optional<error> lost_;             // set when the READY connection drops
   bool stop_requested_ = false;
   std::string stop_reason_;

@@ -247,6 +247,15 @@ error session_registry::enqueue(const std::string& lease_id, operation op) {
   return s->enqueue(lease_id, std::move(op));
 }
 
+result<session_registry::watch_handle> session_registry::add_watcher(const std::string& lease_id,
+                                                                      ::mailbroker::session::watcher w) {
+  auto s = find_by_lease(lease_id);
+  if (!s) return error{errc::not_found, "lease_id: no such lease (expired, released, or the daemon restarted): Connect again"};
+  auto id = s->add_watcher(lease_id, std::move(w));
+  if (!id) return id.err();
+  return watch_handle{s, id.value()};
+}
+
 result<session_spec> session_registry::normalise_spec(session_spec spec, std::uint32_t raw_port) const {
   return normalise(std::move(spec), raw_port, &settings_.oauth2_connections);
 }

@@ -71,6 +71,16 @@ class session_registry {
   // Queues a mailbox operation on the session holding `lease_id` (see session::enqueue).
   // Errors (op not called): not_found for an unknown lease.
   error enqueue(const std::string& lease_id, operation op);
+  // Adds a watch on the session holding `lease_id` (see session::add_watcher). The
+  // returned handle removes it; not_found for an unknown lease.
+  struct watch_handle {
+    std::weak_ptr<session> owner;
+    std::uint64_t id = 0;
+    void remove() const {
+      if (auto s = owner.lock()) s->remove_watcher(id);
+    }
+  };
+  result<watch_handle> add_watcher(const std::string& lease_id, ::mailbroker::session::watcher w);
   // The session holding `lease_id`, or nullptr.
   std::shared_ptr<session> session_of_lease(const std::string& lease_id) const { return find_by_lease(lease_id); }
 

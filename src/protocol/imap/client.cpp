@@ -29,6 +29,7 @@ struct client::pending_command {
   std::vector<std::string> continuations;  // continuation texts not yet answered
   std::optional<response> done;
   std::optional<error> failure;
+  bool wake_on_untagged = false;  // IDLE: every untagged response may end it
   asio::steady_timer wake;
 };
 
@@ -189,6 +190,7 @@ void client::dispatch(response r) {
     cmd->wake.cancel();
   } else {
     cmd->untagged.push_back(std::move(r));
+    if (cmd->wake_on_untagged) cmd->wake.cancel();
   }
 }
 
@@ -266,6 +268,82 @@ awaitable<result<command_result>> client::execute(std::string command, std::chro
       co_return e;
     }
   }
+}
+
+awaitable<result<command_result>> client::idle(std::chrono::milliseconds max_duration,
+                                               std::chrono::milliseconds timeout,
+                                               std::function<bool(const response&)> stop_on) {
+  if (!is_open()) co_return error{errc::unavailable, "connection is not open"};
+  if (pending_) co_return error{errc::internal, "a command is already in flight"};
+  auto cmd = std::make_shared<pending_command>(executor_);
+  cmd->tag = tags_.next();
+  cmd->wake_on_untagged = true;
+  pending_ = cmd;
+  idle_interrupted_ = false;
+  struct clear_pending {
+    client* self;
+    ~clear_pending() { self->pending_.reset(); }
+  } clear{this};
+
+  auto timed_out = [this](const char* what, std::chrono::milliseconds t) {
+    error e{errc::deadline_exceeded, std::string("server did not answer ") + what + " within " +
+                                         std::to_string(t.count()) + " ms"};
+    close(e);
+    return e;
+  };
+  auto finished = [&cmd]() -> command_result {
+    return {cmd->done->status, cmd->done->code, cmd->done->text, cmd->done->code_text, std::move(cmd->untagged)};
+  };
+
+  if (auto e = co_await write_line(cmd->tag + " IDLE", timeout); !e.ok()) {
+    close(e);
+    co_return e;
+  }
+  // The server accepts with a continuation ("+ idling") or refuses with NO/BAD.
+  const auto confirm_by = std::chrono::steady_clock::now() + timeout;
+  while (cmd->continuations.empty() && !cmd->done && !cmd->failure) {
+    error_code ec;
+    cmd->wake.expires_at(confirm_by);
+    co_await cmd->wake.async_wait(redirect_error(use_awaitable, ec));
+    if (!ec && cmd->continuations.empty() && !cmd->done && !cmd->failure) co_return timed_out("IDLE", timeout);
+  }
+  if (cmd->failure) co_return *cmd->failure;
+  if (cmd->done) co_return finished();
+  cmd->continuations.clear();
+
+  const auto idle_until = std::chrono::steady_clock::now() + max_duration;
+  std::size_t examined = 0;
+  for (;;) {
+    if (cmd->failure) co_return *cmd->failure;
+    if (cmd->done) co_return finished();  // the server ended IDLE itself
+    bool stop = idle_interrupted_;
+    for (; examined < cmd->untagged.size(); ++examined) {
+      if (stop_on && stop_on(cmd->untagged[examined])) stop = true;
+    }
+    if (stop || std::chrono::steady_clock::now() >= idle_until) break;
+    error_code ec;
+    cmd->wake.expires_at(idle_until);
+    co_await cmd->wake.async_wait(redirect_error(use_awaitable, ec));
+  }
+
+  if (auto e = co_await write_line("DONE", timeout); !e.ok()) {
+    close(e);
+    co_return e;
+  }
+  const auto done_by = std::chrono::steady_clock::now() + timeout;
+  while (!cmd->done && !cmd->failure) {
+    error_code ec;
+    cmd->wake.expires_at(done_by);
+    co_await cmd->wake.async_wait(redirect_error(use_awaitable, ec));
+    if (!ec && !cmd->done && !cmd->failure) co_return timed_out("DONE", timeout);
+  }
+  if (cmd->failure) co_return *cmd->failure;
+  co_return finished();
+}
+
+void client::interrupt_idle() {
+  idle_interrupted_ = true;
+  if (auto cmd = pending_; cmd && cmd->wake_on_untagged) cmd->wake.cancel();
 }
 
 awaitable<error> client::login(const std::string& user, const std::string& password) {

@@ -80,6 +80,16 @@ class client : public std::enable_shared_from_this<client> {
   awaitable<result<command_result>> execute(std::string command, std::chrono::milliseconds timeout,
                                             continuation_fn on_continuation = {});
 
+  // IDLE (RFC 2177) on the selected mailbox: waits until `stop_on` returns true for an
+  // untagged response (e.g. EXISTS), interrupt_idle() is called, or `max_duration`
+  // passes; then sends DONE and returns the tagged reply with the untagged responses seen.
+  // A server that refuses IDLE answers NO/BAD (a result, not an error). `timeout` bounds
+  // the server's answers (the continuation, the reply to DONE).
+  awaitable<result<command_result>> idle(std::chrono::milliseconds max_duration, std::chrono::milliseconds timeout,
+                                         std::function<bool(const response&)> stop_on);
+  // Ends a running idle() soon (it sends DONE); a no-op when none runs.
+  void interrupt_idle();
+
   // NOOP; any status other than OK is an error.
   awaitable<error> noop(std::chrono::milliseconds timeout);
 
@@ -125,6 +135,7 @@ class client : public std::enable_shared_from_this<client> {
   bool preauth_ = false;
   bool open_ = false;
   bool closing_ = false;  // logout()/close() in progress: a drop is expected
+  bool idle_interrupted_ = false;
   std::uint64_t commands_sent_ = 0;
 };
 

@@ -1,0 +1,60 @@
+#pragma once
+// The session's main connection, whatever its protocol: what the session's connection
+// loop needs (open, log in, keep alive, log out, notice a drop) behind one interface, so
+// the state machine is written once for IMAP and POP3. Operations reach the protocol
+// client itself through imap() / pop3().
+//
+// Threading: like the clients it wraps — on the session's strand only.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "net/asio.hpp"
+#include "session/session_spec.hpp"
+
+namespace mailbroker::imap {
+class client;
+}
+namespace mailbroker::pop3 {
+class client;
+}
+
+namespace mailbroker::session {
+
+class upstream {
+ public:
+  virtual ~upstream() = default;
+
+  // Connects, secures and reads the greeting (and capabilities) per `spec`.
+  virtual awaitable<error> open(const session_spec& spec) = 0;
+  virtual awaitable<error> login(std::string user, std::string password) = 0;
+  // Returns the SASL mechanism used.
+  virtual awaitable<result<std::string>> authenticate_oauth(std::string user, std::string access_token) = 0;
+  virtual awaitable<error> noop(std::chrono::milliseconds timeout) = 0;
+  // Ends the session politely (IMAP LOGOUT, POP3 QUIT); never fails.
+  virtual awaitable<void> logout(std::chrono::milliseconds timeout) = 0;
+  virtual void close(const error& why) = 0;
+  // Called once when the connection drops while idle (IMAP: noticed at once by its
+  // reader; POP3 has no unsolicited data, so the next command notices).
+  virtual void set_on_lost(std::function<void(error)> on_lost) = 0;
+  virtual bool is_open() const = 0;
+
+  virtual std::string greeting() const = 0;
+  virtual std::vector<std::string> capabilities() const = 0;
+  virtual std::uint64_t commands_sent() const = 0;
+  virtual std::uint64_t bytes_in() const = 0;
+  virtual std::uint64_t bytes_out() const = 0;
+
+  virtual imap::client* imap() { return nullptr; }
+  virtual pop3::client* pop3() { return nullptr; }
+};
+
+// An unopened connection for spec.proto (IMAP or POP3).
+std::shared_ptr<upstream> make_upstream(protocol proto, asio::any_io_executor executor,
+                                        std::shared_ptr<asio::ssl::context> tls_context);
+
+}  // namespace mailbroker::session
