@@ -88,6 +88,8 @@ error broker_server::start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // SendMessage carries attachments inline; the proto documents this limit.
+  builder.SetMaxReceiveMessageSize(48 * 1024 * 1024);
   if (!socket_path.empty()) builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
   int tcp_port = 0;
   if (!config_.listen.empty()) {

@@ -1,66 +1,19 @@
 #include "daemon/mailbox_service.hpp"
 
 #include <mutex>
+#include <optional>
+#include <regex>
 
 #include "mailbox/claims.hpp"
+#include "daemon/mailbox_convert.hpp"
 #include "mailbox/imap_mailbox.hpp"
+#include "mailbox/pop3_mailbox.hpp"
+#include "protocol/pop3/client.hpp"
 
 namespace mailbroker::daemon {
 namespace {
 
 using session::connection_context;
-
-// Queues `body` (a coroutine run with the live connection that returns the call's
-// status) on the lease's session; the reactor finishes with whatever comes first: the
-// refusal to queue, the why-not, or the body's status.
-template <class Body>
-grpc::ServerUnaryReactor* run_unary(session::session_registry& registry, grpc::CallbackServerContext* context,
-                                    const std::string& lease_id, Body body) {
-  auto* reactor = context->DefaultReactor();
-  if (lease_id.empty()) {
-    reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
-    return reactor;
-  }
-  auto e = registry.enqueue(lease_id, [reactor, body = std::move(body)](connection_context* ctx,
-                                                                          error why_not) -> awaitable<void> {
-    if (ctx == nullptr) {
-      reactor->Finish(to_grpc_status(why_not));
-      co_return;
-    }
-    error outcome = co_await body(*ctx);
-    reactor->Finish(to_grpc_status(outcome));
-  });
-  if (!e.ok()) reactor->Finish(to_grpc_status(e));
-  return reactor;
-}
-
-std::vector<std::uint32_t> uids_of(const google::protobuf::RepeatedField<std::uint32_t>& uids) {
-  return {uids.begin(), uids.end()};
-}
-
-std::chrono::sys_days day_of(const google::protobuf::Timestamp& t) {
-  return std::chrono::floor<std::chrono::days>(std::chrono::sys_seconds(std::chrono::seconds(t.seconds())));
-}
-
-void to_proto(const mailbox::address& a, pb::Address* out) {
-  out->set_name(a.name);
-  out->set_address(a.address);
-}
-
-void to_proto(const mailbox::message_summary& m, pb::MessageSummary* out) {
-  out->set_uid(m.uid);
-  out->set_message_id(m.message_id);
-  for (const auto& a : m.from) to_proto(a, out->add_from());
-  for (const auto& a : m.to) to_proto(a, out->add_to());
-  for (const auto& a : m.cc) to_proto(a, out->add_cc());
-  out->set_subject(m.subject);
-  if (m.date) daemon::to_proto(*m.date, out->mutable_date());
-  if (m.internal_date) daemon::to_proto(*m.internal_date, out->mutable_internal_date());
-  out->set_size(m.size);
-  for (const auto& f : m.flags) out->add_flags(f);
-  out->set_seen(m.seen);
-  out->set_has_attachments(m.has_attachments);
-}
 
 imap::search_criteria::read_state read_state_of(pb::ReadFilter f) {
   switch (f) {
@@ -127,8 +80,13 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
         finish(why_not);
         co_return;
       }
-      auto c = co_await mailbox::fetch_chunk(*ctx, request_.folder(), request_.uid(), next_offset_,
-                                             mailbox::max_chunk_bytes);
+      result<mailbox::chunk> c = mailbox::chunk{};
+      if (ctx->pop3 != nullptr) {
+        c = co_await pop3_chunk(*ctx);
+      } else {
+        c = co_await mailbox::fetch_chunk(*ctx, request_.folder(), request_.uid(), next_offset_,
+                                          mailbox::max_chunk_bytes);
+      }
       if (!c) {
         finish(c.err());
         co_return;
@@ -154,6 +112,22 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
     }
   }
 
+  // POP3 cannot read part of a message: the first turn RETRs all of it (up to
+  // mailbox::max_whole_message_bytes) and later chunks come from memory.
+  awaitable<result<mailbox::chunk>> pop3_chunk(connection_context& ctx) {
+    if (!whole_) {
+      if (auto e = mailbox::pop3_ops::check_folder(request_.folder()); !e.ok()) co_return e;
+      auto raw = co_await mailbox::pop3_ops::retrieve(ctx, request_.uid(), mailbox::max_whole_message_bytes);
+      if (!raw) co_return raw.err();
+      whole_ = std::move(raw.value());
+    }
+    mailbox::chunk c;
+    c.offset = next_offset_;
+    c.total_size = whole_->size();
+    if (next_offset_ < whole_->size()) c.data = whole_->substr(next_offset_, mailbox::max_chunk_bytes);
+    co_return c;
+  }
+
   void finish(const error& e) {
     std::lock_guard lock(mutex_);
     if (finished_) return;
@@ -166,6 +140,7 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
   pb::MessageChunk chunk_;  // the chunk being written; untouched until OnWriteDone
   std::uint64_t next_offset_ = 0;
   std::uint64_t total_size_ = 0;
+  std::optional<std::string> whole_;  // POP3
   std::mutex mutex_;
   bool op_pending_ = false;
   bool cancelled_ = false;
@@ -180,6 +155,22 @@ grpc::ServerUnaryReactor* mailbox_service::ListFolders(grpc::CallbackServerConte
                                                        pb::ListFoldersResponse* response) {
   return run_unary(registry_, context, request->lease_id(),
                    [request, response](connection_context& ctx) -> awaitable<error> {
+                     if (ctx.pop3 != nullptr) {  // one folder; the pattern and regex still apply
+                       std::regex re;
+                       if (!request->regex().empty()) {
+                         try {
+                           re = std::regex(request->regex(), std::regex::ECMAScript);
+                         } catch (const std::regex_error& e) {
+                           co_return error{errc::invalid_argument, std::string("regex: ") + e.what()};
+                         }
+                       }
+                       const auto& p = request->pattern();
+                       if ((p.empty() || p == "*" || p == "%" || p == "INBOX") &&
+                           (request->regex().empty() || std::regex_search("INBOX", re))) {
+                         response->add_folders()->set_name("INBOX");
+                       }
+                       co_return error::none();
+                     }
                      auto folders = co_await mailbox::list_folders(ctx, request->pattern(), request->regex());
                      if (!folders) co_return folders.err();
                      for (const auto& f : folders.value()) {
@@ -206,7 +197,12 @@ grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerCont
   query.criteria.after_uid = request->after_uid();
   return run_unary(registry_, context, request->lease_id(),
                    [query = std::move(query), response](connection_context& ctx) -> awaitable<error> {
-                     auto page = co_await mailbox::list_messages(ctx, query);
+                     result<mailbox::message_page> page = mailbox::message_page{};
+                     if (ctx.pop3 != nullptr) {
+                       page = co_await mailbox::pop3_ops::list_messages(ctx, query);
+                     } else {
+                       page = co_await mailbox::list_messages(ctx, query);
+                     }
                      if (!page) co_return page.err();
                      response->set_uid_validity(page->uid_validity);
                      response->set_next_after_uid(page->next_after_uid);
@@ -230,6 +226,7 @@ grpc::ServerUnaryReactor* mailbox_service::SetFlags(grpc::CallbackServerContext*
   return run_unary(registry_, context, request->lease_id(),
                    [folder = request->folder(), uids = uids_of(request->uids()), seen,
                     flagged](connection_context& ctx) -> awaitable<error> {
+                     if (ctx.pop3 != nullptr) co_return mailbox::pop3_ops::unsupported("SetFlags");
                      co_return co_await mailbox::set_flags(ctx, folder, uids, seen, flagged);
                    });
 }
@@ -240,6 +237,7 @@ grpc::ServerUnaryReactor* mailbox_service::move_or_copy(grpc::CallbackServerCont
   return run_unary(registry_, context, request->lease_id(),
                    [folder = request->folder(), uids = uids_of(request->uids()), target = request->target_folder(),
                     response, move](connection_context& ctx) -> awaitable<error> {
+                     if (ctx.pop3 != nullptr) co_return mailbox::pop3_ops::unsupported(move ? "MoveMessages" : "CopyMessages");
                      auto moved = co_await mailbox::copy_messages(ctx, folder, uids, target, move);
                      if (!moved) co_return moved.err();
                      for (auto uid : moved.value()) response->add_target_uids(uid);
@@ -264,7 +262,14 @@ grpc::ServerUnaryReactor* mailbox_service::DeleteMessages(grpc::CallbackServerCo
                                                           pb::DeleteMessagesResponse* /*response*/) {
   return run_unary(registry_, context, request->lease_id(),
                    [folder = request->folder(), uids = uids_of(request->uids())](connection_context& ctx)
-                       -> awaitable<error> { co_return co_await mailbox::delete_messages(ctx, folder, uids); });
+                       -> awaitable<error> {
+                     if (ctx.pop3 == nullptr) co_return co_await mailbox::delete_messages(ctx, folder, uids);
+                     if (auto e = mailbox::pop3_ops::check_folder(folder); !e.ok()) co_return e;
+                     if (uids.empty() || uids.size() > mailbox::max_uids_per_call) {
+                       co_return error{errc::invalid_argument, "uids: 1.." + std::to_string(mailbox::max_uids_per_call) + " uids"};
+                     }
+                     co_return co_await mailbox::pop3_ops::delete_messages(ctx, uids);
+                   });
 }
 
 grpc::ServerUnaryReactor* mailbox_service::ClaimMessages(grpc::CallbackServerContext* context,

@@ -38,6 +38,24 @@ class mailbox_service final : public pb::Mailbox::CallbackService {
                                             const pb::ReleaseMessagesRequest* request,
                                             pb::ReleaseMessagesResponse* response) override;
 
+  // mailbox_parts_handlers.cpp
+  grpc::ServerUnaryReactor* GetMessageParts(grpc::CallbackServerContext* context, const pb::GetMessageRequest* request,
+                                            pb::MessageParts* response) override;
+  grpc::ServerWriteReactor<pb::MessageChunk>* GetAttachment(grpc::CallbackServerContext* context,
+                                                            const pb::GetAttachmentRequest* request) override;
+  // mailbox_watch_reactor.cpp
+  grpc::ServerWriteReactor<pb::MessageEvent>* WatchMessages(grpc::CallbackServerContext* context,
+                                                            const pb::WatchMessagesRequest* request) override;
+  // mailbox_send_handlers.cpp
+  grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* context, const pb::SendMessageRequest* request,
+                                        pb::SendMessageResponse* response) override;
+  grpc::ServerUnaryReactor* ReplyToMessage(grpc::CallbackServerContext* context,
+                                           const pb::ReplyToMessageRequest* request,
+                                           pb::SendMessageResponse* response) override;
+  grpc::ServerUnaryReactor* ForwardMessage(grpc::CallbackServerContext* context,
+                                           const pb::ForwardMessageRequest* request,
+                                           pb::SendMessageResponse* response) override;
+
  private:
   grpc::ServerUnaryReactor* move_or_copy(grpc::CallbackServerContext* context, const pb::MoveMessagesRequest* request,
                                          pb::MoveMessagesResponse* response, bool move);

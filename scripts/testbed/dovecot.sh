@@ -8,6 +8,7 @@
 #   dovecot.sh deliver STATE_DIR USER FILE [FOLDER]  append a message
 #   dovecot.sh deliver-many STATE_DIR USER FOLDER COUNT  append COUNT small
 #                                                 messages "Job 1".."Job COUNT"
+#   dovecot.sh expunge STATE_DIR USER FOLDER      remove every message of FOLDER
 #   dovecot.sh certs   STATE_DIR                  only make/reuse the CA + cert
 #
 # Opt-in OAuth2 (XOAUTH2/OAUTHBEARER checked by token introspection):
@@ -23,7 +24,7 @@ set -euo pipefail
 readonly PROG=${0##*/}
 # shellcheck source=lib.sh
 source "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
-readonly TESTBED_USERS=(alice bob carol dave)
+readonly TESTBED_USERS=(alice bob carol dave erin frank grace)
 
 DOVECOT_BIN=${DOVECOT_BIN:-$(command -v dovecot || echo /usr/sbin/dovecot)}
 DOVEADM_BIN=${DOVEADM_BIN:-$(command -v doveadm || echo /usr/bin/doveadm)}
@@ -40,7 +41,7 @@ log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -620,6 +621,13 @@ cmd_kick() {
   ((rc == 0 || rc == 68)) || die "doveadm kick $2 failed (exit $rc)"
 }
 
+cmd_expunge() {
+  [[ $# -eq 3 ]] || usage
+  set_paths "$1"
+  require_conf
+  doveadm_ expunge -u "$2" mailbox "$3" all >&2 || die "doveadm expunge for $2 in '$3' failed"
+}
+
 cmd_deliver() {
   [[ $# -eq 3 || $# -eq 4 ]] || usage
   set_paths "$1"
@@ -676,6 +684,7 @@ main() {
     kick) cmd_kick "$@" ;;
     deliver) cmd_deliver "$@" ;;
     deliver-many) cmd_deliver_many "$@" ;;
+    expunge) cmd_expunge "$@" ;;
     certs) cmd_certs "$@" ;;
     -h | --help | help) usage ;;
     *) log "unknown command '$cmd'"; usage ;;

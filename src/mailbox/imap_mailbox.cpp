@@ -23,8 +23,10 @@ error refused(const command_result& r, const std::string& what) {
 }
 
 awaitable<result<command_result>> run(session::connection_context& ctx, std::string command) {
-  co_return co_await ctx.imap.execute(std::move(command), ctx.command_timeout);
+  co_return co_await ctx.imap->execute(std::move(command), ctx.command_timeout);
 }
+
+}  // namespace
 
 result<std::string> wire_name(const std::string& folder, const char* field) {
   auto encoded = imap::encode_mailbox_name(folder.empty() ? "INBOX" : folder);
@@ -33,8 +35,6 @@ result<std::string> wire_name(const std::string& folder, const char* field) {
   if (!quoted) return invalid(std::string(field) + " cannot be sent to the server");
   return *quoted;
 }
-
-}  // namespace
 
 awaitable<error> select_folder(session::connection_context& ctx, const std::string& folder) {
   auto name = wire_name(folder, "folder");
@@ -128,7 +128,7 @@ awaitable<result<std::vector<folder>>> list_folders(session::connection_context&
 awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_context& ctx, const std::string& folder,
                                                           const imap::search_criteria& criteria) {
   if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
-  const bool literal_plus = imap::has_capability(ctx.imap.capabilities(), "LITERAL+");
+  const bool literal_plus = imap::has_capability(ctx.imap->capabilities(), "LITERAL+");
   auto search = imap::build_uid_search(criteria, literal_plus);
   if (!search) co_return search.err();
   auto r = co_await run(ctx, std::move(search.value()));
@@ -239,7 +239,7 @@ awaitable<result<std::vector<std::uint32_t>>> copy_messages(session::connection_
   if (target.empty()) co_return invalid("target_folder is required");
   auto target_name = wire_name(target, "target_folder");
   if (!target_name) co_return target_name.err();
-  const auto& caps = ctx.imap.capabilities();
+  const auto& caps = ctx.imap->capabilities();
   const bool has_move = imap::has_capability(caps, "MOVE");
   const bool has_uidplus = imap::has_capability(caps, "UIDPLUS");
   if (move && !has_move && !has_uidplus) {
@@ -292,7 +292,7 @@ awaitable<result<std::vector<std::uint32_t>>> copy_messages(session::connection_
 
 awaitable<error> delete_messages(session::connection_context& ctx, std::string folder, std::vector<std::uint32_t> uids) {
   if (auto e = check_uids(uids); !e.ok()) co_return e;
-  if (!imap::has_capability(ctx.imap.capabilities(), "UIDPLUS")) {
+  if (!imap::has_capability(ctx.imap->capabilities(), "UIDPLUS")) {
     co_return error{errc::failed_precondition,
                     "the server lacks UIDPLUS: deleting just these uids would need an EXPUNGE that also removes "
                     "messages other clients flagged \\Deleted; refused"};

@@ -46,6 +46,7 @@ struct message_summary {
   std::vector<std::string> flags;
   bool seen = false;
   bool has_attachments = false;
+  std::string unique_id;  // POP3: the UIDL
 };
 
 struct message_page {
@@ -64,12 +65,19 @@ struct list_query {
 inline constexpr std::uint32_t max_list_limit = 1000;
 inline constexpr std::size_t max_uids_per_call = 1000;
 inline constexpr std::uint64_t max_chunk_bytes = 1024 * 1024;
+// Calls that need a whole message in memory (parsing it, POP3 reads, replies and
+// forwards) refuse larger ones with failed_precondition.
+inline constexpr std::uint64_t max_whole_message_bytes = 32 * 1024 * 1024;
 
 struct chunk {
   std::uint64_t offset = 0;
   std::string data;
   std::uint64_t total_size = 0;
 };
+
+// The folder's name as sent in commands (modified UTF-7, quoted when needed), the form
+// connection_context::selected_mailbox holds. `field` names the request field in errors.
+result<std::string> wire_name(const std::string& folder, const char* field);
 
 // SELECTs `folder` ("" = INBOX) unless it is selected already; sets ctx.uid_validity.
 // Errors: not_found for a folder that does not exist.

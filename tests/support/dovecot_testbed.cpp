@@ -98,6 +98,10 @@ void dovecot_testbed::deliver_many(const std::string& user, const std::string& f
   script("deliver-many " + state_dir_ + " " + user + " '" + folder + "' " + std::to_string(count));
 }
 
+void dovecot_testbed::expunge(const std::string& user, const std::string& folder) const {
+  script("expunge " + state_dir_ + " " + user + " '" + folder + "'");
+}
+
 void dovecot_testbed::deliver(const std::string& user, const std::string& file, const std::string& folder) const {
   script("deliver " + state_dir_ + " " + user + " '" + file + "' '" + folder + "'");
 }

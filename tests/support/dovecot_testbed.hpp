@@ -20,9 +20,11 @@ class dovecot_testbed {
   std::string host() const { return "127.0.0.1"; }
   std::uint16_t imap_port() const { return port("IMAP_PORT"); }
   std::uint16_t imaps_port() const { return port("IMAPS_PORT"); }
+  std::uint16_t pop3_port() const { return port("POP3_PORT"); }
+  std::uint16_t pop3s_port() const { return port("POP3S_PORT"); }
   std::string ca_file() const { return env_.at("CA_FILE"); }
   std::string log_file() const { return env_.at("DOVECOT_LOG"); }
-  // Password of a testbed user: alice, bob, carol or dave.
+  // Password of a testbed user: alice, bob, carol, dave, erin, frank or grace.
   std::string password(const std::string& user) const;
 
   // Live IMAP connections of `user` (all users when empty), from `doveadm who`.
@@ -33,6 +35,8 @@ class dovecot_testbed {
   void deliver(const std::string& user, const std::string& file, const std::string& folder = "INBOX") const;
   // Appends `count` small messages, subjects "Job 1".."Job count", to `folder`.
   void deliver_many(const std::string& user, const std::string& folder, int count) const;
+  // Removes every message of `folder` of `user`.
+  void expunge(const std::string& user, const std::string& folder) const;
   // Stops / restarts the same instance (same ports, users and CA): "server down" tests.
   void stop();
   void start();

@@ -1,0 +1,68 @@
+#pragma once
+// What the Mailbox service's handler files share: running a call as one operation on
+// the lease's session, and core ↔ proto conversions of mailbox types.
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "daemon/proto_convert.hpp"
+#include "mailbox/imap_mailbox.hpp"
+#include "mailbroker/v1/mailbox.grpc.pb.h"
+#include "session/session_registry.hpp"
+
+namespace mailbroker::daemon {
+
+// Queues `body` (a coroutine run with the live connection that returns the call's
+// status) on the lease's session; the reactor finishes with whatever comes first: the
+// refusal to queue, the why-not, or the body's status.
+template <class Body>
+grpc::ServerUnaryReactor* run_unary(session::session_registry& registry, grpc::CallbackServerContext* context,
+                                    const std::string& lease_id, Body body) {
+  auto* reactor = context->DefaultReactor();
+  if (lease_id.empty()) {
+    reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
+    return reactor;
+  }
+  auto e = registry.enqueue(lease_id, [reactor, body = std::move(body)](session::connection_context* ctx,
+                                                                          error why_not) -> awaitable<void> {
+    if (ctx == nullptr) {
+      reactor->Finish(to_grpc_status(why_not));
+      co_return;
+    }
+    error outcome = co_await body(*ctx);
+    reactor->Finish(to_grpc_status(outcome));
+  });
+  if (!e.ok()) reactor->Finish(to_grpc_status(e));
+  return reactor;
+}
+
+inline std::vector<std::uint32_t> uids_of(const google::protobuf::RepeatedField<std::uint32_t>& uids) {
+  return {uids.begin(), uids.end()};
+}
+
+inline std::chrono::sys_days day_of(const google::protobuf::Timestamp& t) {
+  return std::chrono::floor<std::chrono::days>(std::chrono::sys_seconds(std::chrono::seconds(t.seconds())));
+}
+
+inline void to_proto(const mailbox::address& a, pb::Address* out) {
+  out->set_name(a.name);
+  out->set_address(a.address);
+}
+
+inline void to_proto(const mailbox::message_summary& m, pb::MessageSummary* out) {
+  out->set_uid(m.uid);
+  out->set_message_id(m.message_id);
+  for (const auto& a : m.from) to_proto(a, out->add_from());
+  for (const auto& a : m.to) to_proto(a, out->add_to());
+  for (const auto& a : m.cc) to_proto(a, out->add_cc());
+  out->set_subject(m.subject);
+  if (m.date) daemon::to_proto(*m.date, out->mutable_date());
+  if (m.internal_date) daemon::to_proto(*m.internal_date, out->mutable_internal_date());
+  out->set_size(m.size);
+  for (const auto& f : m.flags) out->add_flags(f);
+  out->set_seen(m.seen);
+  out->set_has_attachments(m.has_attachments);
+  out->set_unique_id(m.unique_id);
+}
+
+}  // namespace mailbroker::daemon
