@@ -211,6 +211,11 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
     return parse_duration(key, value, 0, 30 * 86400, r.dead_session_retention);
   } else if (key == "command-timeout-ms") {
     return parse_duration(key, value, 100, 3600000, r.session.command_timeout);
+  } else if (key == "imap-idle-restart-seconds") {
+    // RFC 2177: servers may log out a client idle for 30 minutes; 29 is the most.
+    std::chrono::seconds restart{};
+    if (auto e = parse_duration(key, value, 1, 1740, restart); !e.ok()) return e;
+    r.session.idle_restart = restart;
   } else if (key == "state-dir") {
     c.state_dir = value;
   } else if (key == "store-path") {
@@ -273,6 +278,8 @@ std::string render_config(const daemon_config& c) {
       << "reconnect-initial-ms = " << c.registry.session.reconnect.initial.count() << "\n"
       << "reconnect-max-ms = " << c.registry.session.reconnect.max.count() << "\n"
       << "command-timeout-ms = " << c.registry.session.command_timeout.count() << "\n"
+      << "imap-idle-restart-seconds = "
+      << std::chrono::duration_cast<std::chrono::seconds>(c.registry.session.idle_restart).count() << "\n"
       << "dead-session-retention-seconds = " << c.registry.dead_session_retention.count() << "\n"
       << "state-dir = " << (c.state_dir == "none" ? "none" : effective_state_dir(c)) << "\n"
       << "store-path = " << effective_store_path(c) << "\n"

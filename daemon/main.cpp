@@ -43,7 +43,9 @@ Options (each may also be set in the config file as `key = value`, without "--")
   --max-sessions N              live sessions at once [1000]
   --reconnect-initial-ms N      first reconnect delay; doubles, with jitter [500]
   --reconnect-max-ms N          reconnect delay cap [60000]
-  --command-timeout-ms N        bound on each IMAP command (NOOP, LOGOUT, ...) [30000]
+  --command-timeout-ms N        bound on each mail command (NOOP, LOGOUT, ...) [30000]
+  --imap-idle-restart-seconds N IMAP IDLE (WatchMessages) is ended and issued again after
+                                this long; at most 1740 (RFC 2177's 29 minutes) [1680]
   --dead-session-retention-seconds N
                                 FAILED/CLOSED sessions stay in Status this long [3600]
   --state-dir DIR               durable state: the store and the vault key ("none": keep

@@ -94,6 +94,30 @@ TEST_F(watch_messages, idle_reports_a_delivery_within_one_second) {
   s.reader->Finish();
 }
 
+TEST_F(watch_messages, idle_is_reissued_and_still_reports) {
+  daemon::daemon_config config;
+  config.registry.session.idle_restart = std::chrono::seconds(1);  // instead of 28 minutes
+  start_broker(config);
+  const auto lease = connect("reissue");
+  auto s = watch(lease, folder_);
+  pb::MessageEvent ev;
+  ASSERT_TRUE(s.reader->Read(&ev));
+  EXPECT_EQ(ev.mode(), "IDLE");
+  const auto before = status_of("reissue-" + suffix_).counters().commands_sent();
+  std::this_thread::sleep_for(3500ms);
+  // Each cycle: DONE, SEARCH for news, IDLE again — on the same connection.
+  const auto after = status_of("reissue-" + suffix_).counters().commands_sent();
+  EXPECT_GE(after - before, 6u) << "IDLE was not re-issued";
+  EXPECT_EQ(status_of("reissue-" + suffix_).counters().connects(), 1u);
+  deliver("after-reissue", folder_);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(s.reader->Read(&ev));
+  EXPECT_EQ(ev.message().subject(), "after-reissue");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  s.context->TryCancel();
+  s.reader->Finish();
+}
+
 TEST_F(watch_messages, a_queued_call_interrupts_idle_and_the_watch_goes_on) {
   const auto lease = connect("interrupt");
   auto s = watch(lease, folder_);

@@ -152,3 +152,85 @@ TEST_F(imap_client_fake, UnansweredNoopTimesOutAndCloses) {
 
 }  // namespace
 }  // namespace mailbroker::testing
+
+namespace mailbroker::testing {
+namespace {
+
+// IDLE (RFC 2177): what ends it, and that DONE is always sent and answered.
+class imap_client_idle : public imap_client_fake {
+ protected:
+  static bool exists(const imap::response& r) { return r.name == "EXISTS"; }
+
+  // open() then idle(max_duration, timeout); `during` runs once IDLE is on.
+  result<imap::command_result> idle_against(scripted_server& server, std::chrono::milliseconds max_duration,
+                                            std::chrono::milliseconds timeout = 2000ms,
+                                            std::function<void(imap::client&)> during = {}) {
+    return run<result<imap::command_result>>([&](auto c) -> awaitable<result<imap::command_result>> {
+      if (auto e = co_await c->open(plain(server.port())); !e.ok()) co_return e;
+      if (during) {
+        auto timer = std::make_shared<asio::steady_timer>(io_, 100ms);
+        timer->async_wait([timer, c, during](error_code) { during(*c); });
+      }
+      co_return co_await c->idle(max_duration, timeout, exists);
+    });
+  }
+};
+
+const char* idle_greeting = "* OK [CAPABILITY IMAP4rev1 IDLE] fake ready\r\n";
+
+TEST_F(imap_client_idle, NewMailEndsItWithDone) {
+  scripted_server server({step::send(idle_greeting), step::read_line(), step::send("+ idling\r\n"),
+                          step::send("* OK Still here\r\n* 4 EXISTS\r\n"), step::read_line(),
+                          step::send("{tag} OK Idle completed\r\n")});
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = idle_against(server, 10s);
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(r->status, "OK");
+  ASSERT_EQ(r->untagged.size(), 2u);
+  EXPECT_EQ(r->untagged[1].name, "EXISTS");
+  EXPECT_EQ(server.received(), (std::vector<std::string>{"A0001 IDLE", "DONE"}));
+}
+
+TEST_F(imap_client_idle, EndsAfterMaxDurationSoItCanBeReissued) {
+  scripted_server server({step::send(idle_greeting), step::read_line(), step::send("+ idling\r\n"),
+                          step::send("* OK Still here\r\n"), step::read_line(),
+                          step::send("{tag} OK Idle completed\r\n")});
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = idle_against(server, 300ms);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  EXPECT_EQ(r->status, "OK");
+  EXPECT_GE(took, 300ms);  // an untagged response that is not news does not end it
+  EXPECT_LT(took, 2s);
+  EXPECT_EQ(server.received().back(), "DONE");
+}
+
+TEST_F(imap_client_idle, InterruptEndsItAtOnce) {
+  scripted_server server({step::send(idle_greeting), step::read_line(), step::send("+ idling\r\n"),
+                          step::read_line(), step::send("{tag} OK Idle completed\r\n")});
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = idle_against(server, 10s, 2000ms, [](imap::client& c) { c.interrupt_idle(); });
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(server.received().back(), "DONE");
+}
+
+TEST_F(imap_client_idle, RefusalIsAResultNotAnError) {
+  scripted_server server({step::send(idle_greeting), step::read_line(), step::send("{tag} BAD IDLE not here\r\n")});
+  auto r = idle_against(server, 10s);
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  EXPECT_EQ(r->status, "BAD");
+}
+
+TEST_F(imap_client_idle, UnansweredDoneTimesOut) {
+  scripted_server server({step::send(idle_greeting), step::read_line(), step::send("+ idling\r\n"),
+                          step::read_line(), step::stall()});
+  auto r = idle_against(server, 100ms, 300ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::deadline_exceeded);
+  EXPECT_NE(r.err().message.find("DONE"), std::string::npos) << r.err().message;
+}
+
+}  // namespace
+}  // namespace mailbroker::testing
