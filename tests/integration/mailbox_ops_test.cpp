@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "common/base64.hpp"
 #include "mailbroker/v1/mailbox.grpc.pb.h"
 #include "support/broker_fixture.hpp"
 
@@ -283,6 +284,62 @@ TEST_F(mailbox_ops, LargeMessageStreamsInChunksByteForByte) {
   pb::ListMessagesRequest unread;
   unread.set_read(pb::READ_FILTER_UNREAD);
   EXPECT_EQ(list(unread).messages_size(), 5);
+}
+
+TEST_F(mailbox_ops, PartsAreDecodedAndAttachmentsStreamByteForByte) {
+  auto parts_of = [&](const std::string& subject) {
+    pb::GetMessageRequest request;
+    request.set_lease_id(lease_);
+    request.set_folder(folder_);
+    request.set_uid(uid_of(subject));
+    grpc::ClientContext context;
+    pb::MessageParts parts;
+    auto st = mailbox_->GetMessageParts(&context, request, &parts);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return parts;
+  };
+  const auto encoded = parts_of("Grüße aus Köln");
+  EXPECT_EQ(encoded.summary().from(0).name(), "Jörg Müller");
+  EXPECT_EQ(encoded.text_body().rfind("Grüße", 0), 0u) << encoded.text_body();
+  EXPECT_EQ(parts_of("HTML only newsletter").html_body().rfind("<p>Café</p>", 0), 0u);
+
+  const auto large = parts_of("Large scan");
+  ASSERT_EQ(large.attachments_size(), 1);
+  EXPECT_EQ(large.attachments(0).filename(), "scan.tif");
+  EXPECT_EQ(large.attachments(0).content_type(), "image/tiff");
+  std::string encoded_block = base64_block(2'600'000, 2);
+  std::erase(encoded_block, '\n');
+  const auto expected = base64_decode(encoded_block);
+  ASSERT_TRUE(expected.has_value());
+  EXPECT_EQ(large.attachments(0).size(), expected->size());
+
+  pb::GetAttachmentRequest request;
+  request.set_lease_id(lease_);
+  request.set_folder(folder_);
+  request.set_uid(uid_of("Large scan"));
+  request.set_part_id(large.attachments(0).part_id());
+  grpc::ClientContext context;
+  auto reader = mailbox_->GetAttachment(&context, request);
+  std::string bytes;
+  int chunks = 0;
+  pb::MessageChunk chunk;
+  while (reader->Read(&chunk)) {
+    EXPECT_EQ(chunk.offset(), bytes.size());
+    EXPECT_LE(chunk.data().size(), 1024u * 1024u);
+    bytes += chunk.data();
+    ++chunks;
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_GE(chunks, 2);
+  EXPECT_TRUE(bytes == *expected) << "attachment differs (" << bytes.size() << " vs " << expected->size() << " bytes)";
+
+  request.set_part_id("9.9");
+  grpc::ClientContext missing_context;
+  auto missing = mailbox_->GetAttachment(&missing_context, request);
+  EXPECT_FALSE(missing->Read(&chunk));
+  auto st = missing->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_NE(st.error_message().find("9.9"), std::string::npos);
 }
 
 TEST_F(mailbox_ops, ASmallCallIsNotStarvedByAnotherBotsDownloads) {
