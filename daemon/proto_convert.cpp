@@ -105,6 +105,16 @@ error oauth2_common_from_proto(const Message& m, const std::string& f, session::
   return error::none();
 }
 
+result<session::tls_mode> tls_mode_from_proto(int mode, const std::string& field) {
+  switch (mode) {
+    case pb::TLS_MODE_UNSPECIFIED:
+    case pb::TLS_MODE_IMPLICIT: return session::tls_mode::implicit;
+    case pb::TLS_MODE_STARTTLS: return session::tls_mode::starttls;
+    case pb::TLS_MODE_PLAIN: return session::tls_mode::plain;
+    default: return invalid(field + ": unknown value " + std::to_string(mode));
+  }
+}
+
 }  // namespace
 
 error from_proto(const pb::AuthSpec& auth, session::session_spec& s) {
@@ -169,13 +179,9 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
   const auto& server = spec.server();
   s.host = server.host();
   out.raw_port = server.port();
-  switch (server.tls_mode()) {
-    case pb::TLS_MODE_UNSPECIFIED:
-    case pb::TLS_MODE_IMPLICIT: s.tls = session::tls_mode::implicit; break;
-    case pb::TLS_MODE_STARTTLS: s.tls = session::tls_mode::starttls; break;
-    case pb::TLS_MODE_PLAIN: s.tls = session::tls_mode::plain; break;
-    default: return invalid("spec.server.tls_mode: unknown value " + std::to_string(server.tls_mode()));
-  }
+  auto tls = tls_mode_from_proto(server.tls_mode(), "spec.server.tls_mode");
+  if (!tls) return tls.err();
+  s.tls = tls.value();
   s.ca_file = server.tls().ca_file();
   s.insecure_skip_verify = server.tls().insecure_skip_verify();
   s.tls_server_name = server.tls().server_name();
@@ -188,13 +194,9 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
     const auto& ep = leg.server();
     l.host = ep.host();
     l.port = ep.port();
-    switch (ep.tls_mode()) {
-      case pb::TLS_MODE_UNSPECIFIED:
-      case pb::TLS_MODE_IMPLICIT: l.tls = session::tls_mode::implicit; break;
-      case pb::TLS_MODE_STARTTLS: l.tls = session::tls_mode::starttls; break;
-      case pb::TLS_MODE_PLAIN: l.tls = session::tls_mode::plain; break;
-      default: return invalid("spec.smtp.server.tls_mode: unknown value " + std::to_string(ep.tls_mode()));
-    }
+    auto leg_tls = tls_mode_from_proto(ep.tls_mode(), "spec.smtp.server.tls_mode");
+    if (!leg_tls) return leg_tls.err();
+    l.tls = leg_tls.value();
     l.ca_file = ep.tls().ca_file();
     l.insecure_skip_verify = ep.tls().insecure_skip_verify();
     l.tls_server_name = ep.tls().server_name();

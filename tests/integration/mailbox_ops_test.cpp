@@ -13,21 +13,12 @@
 #include "common/base64.hpp"
 #include "mailbroker/v1/mailbox.grpc.pb.h"
 #include "support/broker_fixture.hpp"
+#include "support/mail_text.hpp"
 
 namespace mailbroker::testing {
 namespace {
 
 constexpr const char* user = "dave";
-
-// CRLF line ends, as IMAP returns them: a fetched message then equals the file byte for byte.
-std::string crlf(const std::string& lf) {
-  std::string out;
-  for (char c : lf) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
 
 std::string base64_block(std::size_t bytes, unsigned seed) {
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

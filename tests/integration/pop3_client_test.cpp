@@ -18,6 +18,7 @@
 #include "net/tls_context.hpp"
 #include "protocol/pop3/client.hpp"
 #include "support/dovecot_testbed.hpp"
+#include "support/mail_text.hpp"
 #include "support/oauth2_testbed.hpp"
 
 namespace mailbroker::testing {
@@ -26,16 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* user = "dave";
-
-// POP3 sends CRLF line ends whatever the store holds (RFC 1939 3).
-std::string crlf(const std::string& lf) {
-  std::string out;
-  for (char c : lf) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
 
 class Pop3Client : public ::testing::Test {
  protected:

@@ -11,21 +11,13 @@
 
 #include "mailbroker/v1/mailbox.grpc.pb.h"
 #include "support/broker_fixture.hpp"
+#include "support/mail_text.hpp"
 
 namespace mailbroker::testing {
 namespace {
 
 using namespace std::chrono_literals;
 constexpr const char* user = "erin";
-
-std::string crlf(const std::string& lf) {
-  std::string out;
-  for (char c : lf) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
 
 // "Привет" in KOI8-R, base64: a charset GMime/iconv must convert.
 const std::string koi8_body_base64 = "8NLJ18XU\n";  // F0 D2 C9 D7 C5 D4
