@@ -28,6 +28,14 @@ std::optional<std::string> parsed_args::value(std::string_view name) const {
   return std::nullopt;
 }
 
+std::vector<std::string> parsed_args::values(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const auto& [n, v] : options) {
+    if (n == name) out.push_back(v);
+  }
+  return out;
+}
+
 parsed_args parse_args(std::span<const std::string_view> args, option_table globals,
                        const std::function<std::optional<option_table>(std::string_view)>& command_options) {
   parsed_args out;

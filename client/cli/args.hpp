@@ -39,6 +39,8 @@ struct parsed_args {
   std::size_t count(std::string_view name) const;
   // The last occurrence wins, as with most Unix tools.
   std::optional<std::string> value(std::string_view name) const;
+  // Every occurrence, in command-line order (repeatable options such as --to).
+  std::vector<std::string> values(std::string_view name) const;
 };
 
 // `command_options(name)` gives a subcommand's own options, or nullopt if there is no

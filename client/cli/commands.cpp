@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <limits>
 
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/format.hpp"
@@ -12,6 +13,15 @@ namespace mailbroker::cli {
 namespace {
 
 constexpr auto default_timeout = std::chrono::seconds(10);
+// gRPC's default 4 MiB receive limit is below what the daemon may answer (a
+// GetMessageParts of a message up to 32 MiB); the daemon accepts requests up to 48 MiB.
+constexpr int max_reply_bytes = 64 * 1024 * 1024;
+
+std::shared_ptr<grpc::Channel> make_cli_channel(const std::string& target) {
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(max_reply_bytes);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), channel_args);
+}
 
 constexpr option_def connect_options[] = {
     {"--host", "HOST"},
@@ -47,6 +57,22 @@ constexpr option_def connect_options[] = {
     {"--lease-ttl", "SECONDS"},
     {"--replace", ""},
     {"--client-name", "NAME"},
+    {"--protocol", "PROTOCOL"},
+    {"--poll-interval", "SECONDS"},
+    {"--smtp-host", "HOST"},
+    {"--smtp-port", "N"},
+    {"--smtp-tls", "MODE"},
+    {"--smtp-ca-file", "PATH"},
+    {"--smtp-insecure-skip-verify", ""},
+    {"--smtp-server-name", "NAME"},
+    {"--smtp-allow-plaintext", ""},
+    {"--smtp-user", "USER"},
+    {"--smtp-password-env", "VAR"},
+    {"--smtp-password-file", "PATH"},
+    {"--smtp-password-daemon-env", "VAR"},
+    {"--smtp-password-daemon-file", "PATH"},
+    {"--smtp-password-vault", "NAME"},
+    {"--smtp-password", "VALUE", smtp_password_on_argv_refusal},
 };
 constexpr option_def authorize_options[] = {
     {"--user", "USER"},
@@ -74,6 +100,22 @@ constexpr option_def vault_options[] = {{"--from-file", "PATH"}};
 constexpr option_def folders_options[] = {{"--pattern", "PATTERN"}, {"--regex", "REGEX"}};
 constexpr option_def messages_options[] = {
     {"--folder", "FOLDER"}, {"--unread", ""}, {"--from", "TEXT"}, {"--subject", "TEXT"}, {"--limit", "N"}};
+constexpr option_def show_options[] = {{"--folder", "FOLDER"}};
+constexpr option_def save_attachments_options[] = {{"--folder", "FOLDER"}, {"--dir", "DIR"}, {"--part", "PART_ID"}};
+constexpr option_def watch_mail_options[] = {{"--folder", "FOLDER"}};
+constexpr option_def send_options[] = {
+    {"--to", "ADDR"},         {"--cc", "ADDR"},        {"--bcc", "ADDR"},  {"--reply-to", "ADDR"},
+    {"--from", "ADDR"},       {"--subject", "TEXT"},   {"--text", "TEXT"}, {"--text-file", "PATH"},
+    {"--html-file", "PATH"}, {"--attach", "PATH"},
+};
+constexpr option_def reply_options[] = {
+    {"--folder", "FOLDER"}, {"--all", ""},           {"--from", "ADDR"},   {"--text", "TEXT"},
+    {"--text-file", "PATH"}, {"--html-file", "PATH"}, {"--attach", "PATH"},
+};
+constexpr option_def forward_options[] = {
+    {"--folder", "FOLDER"}, {"--to", "ADDR"},   {"--cc", "ADDR"},
+    {"--from", "ADDR"},     {"--text", "TEXT"}, {"--text-file", "PATH"},
+};
 constexpr option_def disconnect_options[] = {{"--force", ""}};
 constexpr option_def watch_options[] = {{"--until-state", "STATE"}};
 
@@ -88,6 +130,13 @@ constexpr command commands[] = {
     {"vault", "put, list or delete the daemon's encrypted secrets", vault_options, run_vault},
     {"folders", "list the folders of a session's mailbox (by lease)", folders_options, run_folders},
     {"messages", "list message summaries of a folder (by lease)", messages_options, run_messages},
+    {"show", "show one message: headers, body, attachment list", show_options, run_show},
+    {"save-attachments", "save a message's attachments into a directory", save_attachments_options,
+     run_save_attachments},
+    {"watch-mail", "stream new messages of a folder until Ctrl-C", watch_mail_options, run_watch_mail},
+    {"send", "send a message over the session's SMTP leg", send_options, run_send},
+    {"reply", "reply to a message (--all: to every recipient)", reply_options, run_reply},
+    {"forward", "forward a message as an attachment", forward_options, run_forward},
 };
 
 std::chrono::milliseconds call_timeout(const invocation& inv) { return inv.globals.timeout.value_or(default_timeout); }
@@ -102,7 +151,7 @@ const command* find_command(std::string_view name) {
 }
 
 daemon_link::daemon_link(const global_options& globals)
-    : target(globals.target), channel(client::make_channel(globals.target)), client(channel) {}
+    : target(globals.target), channel(make_cli_channel(globals.target)), client(channel) {}
 
 int daemon_link::fail(const grpc::Status& status) const { return report_rpc_failure(status, *channel, target); }
 
@@ -132,6 +181,19 @@ bool print_json(const google::protobuf::Message& message) {
   }
   std::cout << *json << '\n' << std::flush;
   return true;
+}
+
+void set_call_deadline(grpc::ClientContext& context, const invocation& inv, std::chrono::milliseconds fallback) {
+  context.set_deadline(std::chrono::system_clock::now() + inv.globals.timeout.value_or(fallback));
+}
+
+std::optional<std::uint32_t> uid_argument(const invocation& inv, const std::string& text) {
+  auto uid = parse_uint(text, std::numeric_limits<std::uint32_t>::max());
+  if (!uid || *uid == 0) {
+    usage_error(inv.args.command, "UID: '" + text + "' is not a message uid (a whole number from 1)");
+    return std::nullopt;
+  }
+  return uid;
 }
 
 int run_disconnect(const invocation& inv) {

@@ -2,6 +2,7 @@
 // The subcommands: their option tables, and what they share (the daemon connection,
 // output and error reporting).
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -46,6 +47,12 @@ int run_authorize(const invocation& inv);
 int run_vault(const invocation& inv);
 int run_folders(const invocation& inv);
 int run_messages(const invocation& inv);
+int run_show(const invocation& inv);
+int run_save_attachments(const invocation& inv);
+int run_watch_mail(const invocation& inv);
+int run_send(const invocation& inv);
+int run_reply(const invocation& inv);
+int run_forward(const invocation& inv);
 
 // ------------------------------------------------------------ shared by the commands
 
@@ -70,5 +77,11 @@ std::optional<std::vector<std::string>> positionals(const invocation& inv, std::
 
 // Writes `message` as one JSON line; false (after a message on stderr) if it cannot.
 bool print_json(const google::protobuf::Message& message);
+
+// Sets the call's deadline: --timeout, else `fallback`.
+void set_call_deadline(grpc::ClientContext& context, const invocation& inv, std::chrono::milliseconds fallback);
+
+// A positional UID (1..2^32-1); nullopt after reporting a usage error.
+std::optional<std::uint32_t> uid_argument(const invocation& inv, const std::string& text);
 
 }  // namespace mailbroker::cli

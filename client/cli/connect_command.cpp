@@ -10,6 +10,7 @@
 #include "client/cli/commands.hpp"
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/format.hpp"
+#include "client/cli/password.hpp"
 
 namespace mailbroker::cli {
 namespace {
@@ -22,6 +23,12 @@ std::string default_client_name() {
   char host[HOST_NAME_MAX + 1] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "mailbroker-cli";
   return std::string("mailbroker-cli@") + host;
+}
+
+std::optional<pb::Protocol> parse_protocol(std::string_view text) {
+  if (text == "imap") return pb::PROTOCOL_IMAP;
+  if (text == "pop3") return pb::PROTOCOL_POP3;
+  return std::nullopt;
 }
 
 std::optional<pb::TlsMode> parse_tls(std::string_view text) {
@@ -43,6 +50,61 @@ bool read_uint(const invocation& inv, std::string_view name, std::uint32_t max, 
   return true;
 }
 
+// The --smtp-* options that only make sense with --smtp-host.
+constexpr std::string_view smtp_detail_options[] = {
+    "--smtp-port",       "--smtp-tls",    "--smtp-ca-file",        "--smtp-insecure-skip-verify",
+    "--smtp-server-name", "--smtp-allow-plaintext", "--smtp-user",
+};
+
+// SessionSpec.smtp from the --smtp-* options; nothing when --smtp-host is absent.
+// Returns an exit code after a usage error. Reads the SMTP password source, so it runs
+// after every other check of the command line.
+std::optional<int> fill_smtp(const invocation& inv, pb::SessionSpec* spec) {
+  const auto host = inv.args.value("--smtp-host");
+  if (!host) {
+    for (auto name : smtp_detail_options) {
+      if (inv.args.has(name)) return usage_error("connect", std::string(name) + " needs --smtp-host HOST");
+    }
+    if (secret_given(inv.args, "--smtp-password")) {
+      return usage_error("connect", "an --smtp-password-* source needs --smtp-host HOST and --smtp-user USER");
+    }
+    return std::nullopt;
+  }
+  pb::TlsMode tls = pb::TLS_MODE_IMPLICIT;
+  if (auto text = inv.args.value("--smtp-tls")) {
+    auto parsed = parse_tls(*text);
+    if (!parsed) return usage_error("connect", "--smtp-tls: '" + *text + "' is not one of implicit, starttls, plain");
+    tls = *parsed;
+  }
+  std::optional<std::uint32_t> port;
+  if (!read_uint(inv, "--smtp-port", 65535, port)) return exit_usage;
+
+  auto* server = spec->mutable_smtp()->mutable_server();
+  server->set_host(*host);
+  server->set_port(port.value_or(0));
+  server->set_tls_mode(tls);
+  server->set_allow_plaintext(inv.args.has("--smtp-allow-plaintext"));
+  auto* tls_options = server->mutable_tls();
+  tls_options->set_ca_file(inv.args.value("--smtp-ca-file").value_or(""));
+  tls_options->set_insecure_skip_verify(inv.args.has("--smtp-insecure-skip-verify"));
+  tls_options->set_server_name(inv.args.value("--smtp-server-name").value_or(""));
+
+  const auto user = inv.args.value("--smtp-user");
+  if (!user) {
+    if (secret_given(inv.args, "--smtp-password")) {
+      return usage_error("connect", "an --smtp-password-* source needs --smtp-user USER");
+    }
+    return std::nullopt;  // SMTP logs in with the session's own credentials
+  }
+  if (user->empty()) return usage_error("connect", "--smtp-user must not be empty");
+  auto password = secret_from_args(inv.args, "--smtp-password", *user, "connect --smtp-user", false);
+  if (!password) return usage_error("connect", password.err().message);
+  auto* basic = spec->mutable_smtp()->mutable_basic();
+  basic->set_username(*user);
+  *basic->mutable_password() = std::move(password.value());
+  return std::nullopt;
+}
+
 }  // namespace
 
 int run_connect(const invocation& inv) {
@@ -53,14 +115,20 @@ int run_connect(const invocation& inv) {
   const auto user = inv.args.value("--user");
   if (!user && !inv.args.has("--oauth2-connection")) return usage_error("connect", "connect needs --user USER");
 
+  std::optional<pb::Protocol> protocol = pb::PROTOCOL_IMAP;
+  if (auto text = inv.args.value("--protocol")) {
+    protocol = parse_protocol(*text);
+    if (!protocol) return usage_error("connect", "--protocol: '" + *text + "' is not one of imap, pop3");
+  }
   std::optional<pb::TlsMode> tls = pb::TLS_MODE_IMPLICIT;
   if (auto text = inv.args.value("--tls")) {
     tls = parse_tls(*text);
     if (!tls) return usage_error("connect", "--tls: '" + *text + "' is not one of implicit, starttls, plain");
   }
   constexpr auto u32_max = std::numeric_limits<std::uint32_t>::max();
-  std::optional<std::uint32_t> port, keepalive, connect_timeout_ms, linger, lease_ttl;
+  std::optional<std::uint32_t> port, keepalive, connect_timeout_ms, linger, lease_ttl, poll_interval;
   if (!read_uint(inv, "--port", 65535, port) || !read_uint(inv, "--keepalive", u32_max, keepalive) ||
+      !read_uint(inv, "--poll-interval", u32_max, poll_interval) ||
       !read_uint(inv, "--connect-timeout-ms", u32_max, connect_timeout_ms) ||
       !read_uint(inv, "--linger", u32_max, linger) || !read_uint(inv, "--lease-ttl", u32_max, lease_ttl)) {
     return exit_usage;
@@ -73,7 +141,7 @@ int run_connect(const invocation& inv) {
   request.set_client_name(inv.args.value("--client-name").value_or(default_client_name()));
 
   auto* spec = request.mutable_spec();
-  spec->set_protocol(pb::PROTOCOL_IMAP);
+  spec->set_protocol(*protocol);
   auto* server = spec->mutable_server();
   server->set_host(*host);
   server->set_port(port.value_or(0));
@@ -86,8 +154,10 @@ int run_connect(const invocation& inv) {
   spec->set_keepalive_seconds(keepalive.value_or(0));
   spec->set_connect_timeout_ms(connect_timeout_ms.value_or(0));
   if (linger) spec->set_linger_seconds(*linger);
+  spec->set_poll_interval_seconds(poll_interval.value_or(0));
 
   // Last, so that a typo elsewhere never costs the user a typed password.
+  if (auto rc = fill_smtp(inv, spec)) return *rc;
   if (auto rc = fill_auth(inv, "connect", user.value_or(""), spec->mutable_auth())) return *rc;
 
   daemon_link link(inv.globals);

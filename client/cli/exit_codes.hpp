@@ -11,6 +11,7 @@ enum exit_code : int {
   exit_rpc_error = 3,    // the daemon answered with an error status
   exit_unreachable = 4,  // the daemon could not be reached at all
   exit_deadline = 5,     // DEADLINE_EXCEEDED (--timeout or the daemon's own wait)
+  exit_partial = 6,      // send/reply/forward: sent, but the server refused some recipients
 };
 
 }  // namespace mailbroker::cli

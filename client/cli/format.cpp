@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <chrono>
 #include <ctime>
 
 #include <google/protobuf/util/json_util.h>
@@ -132,6 +133,48 @@ std::string event_line(const pb::SessionEvent& event) {
   if (!event.reason().empty()) line += ": " + event.reason();
   line += " (leases " + std::to_string(s.lease_count()) + ')';
   return line;
+}
+
+std::string format_address(const pb::Address& a) {
+  if (a.name().empty()) return a.address();
+  // A name with specials is quoted, so "Doe, Jane" stays one name in a list and the
+  // line can be pasted back into --to.
+  if (a.name().find_first_of(",;:<>@\"\\()[]") == std::string::npos) return a.name() + " <" + a.address() + ">";
+  std::string quoted = "\"";
+  for (char c : a.name()) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "\" <" + a.address() + ">";
+}
+
+std::string format_addresses(const google::protobuf::RepeatedPtrField<pb::Address>& list) {
+  std::string out;
+  for (const auto& a : list) {
+    if (!out.empty()) out += ", ";
+    out += format_address(a);
+  }
+  return out;
+}
+
+std::string message_event_line(const pb::MessageEvent& event, std::string_view folder) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  google::protobuf::Timestamp at;
+  at.set_seconds(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  at.set_nanos(static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() %
+                                         1'000'000'000));
+  std::string line = format_time(at, true) + ' ' + std::string(folder) + ' ';
+  if (event.kind() == pb::MESSAGE_EVENT_KIND_WATCHING) {
+    return line + "watching (" + event.mode() + "): uids above " + std::to_string(event.last_uid()) +
+           ", uidvalidity " + std::to_string(event.uid_validity());
+  }
+  if (event.kind() == pb::MESSAGE_EVENT_KIND_NEW_MESSAGE) {
+    const auto& m = event.message();
+    const std::string from = m.from().empty() ? std::string("-") : format_address(m.from(0));
+    return line + "new uid " + std::to_string(m.uid()) + ' ' + (m.has_attachments() ? "@ " : "") + from + "  " +
+           m.subject();
+  }
+  return line + "event " + std::to_string(static_cast<int>(event.kind()));  // a kind newer than this CLI
 }
 
 std::optional<std::string> to_json(const google::protobuf::Message& message) {

@@ -11,6 +11,7 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include "client/broker_client.hpp"
+#include "mailbroker/v1/mailbox.pb.h"
 
 namespace mailbroker::cli {
 
@@ -33,6 +34,17 @@ void print_status_block(std::ostream& out, const pb::SessionStatus& status);
 
 // One line per watch event, without the newline.
 std::string event_line(const pb::SessionEvent& event);
+
+// "Name <a@b>", or "a@b" when there is no name.
+std::string format_address(const pb::Address& address);
+
+// The addresses joined with ", "; "" for none.
+std::string format_addresses(const google::protobuf::RepeatedPtrField<pb::Address>& list);
+
+// One line per watch-mail event, without the newline, stamped with the current time:
+//   TIME FOLDER watching (MODE): uids above N, uidvalidity V
+//   TIME FOLDER new uid U [@ ]FROM  SUBJECT        ('@' when it has attachments)
+std::string message_event_line(const pb::MessageEvent& event, std::string_view folder);
 
 // The message as compact JSON (proto field names, defaults included) on one line;
 // nullopt if protobuf refuses, which would be a bug.

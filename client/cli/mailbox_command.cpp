@@ -11,14 +11,10 @@
 namespace mailbroker::cli {
 namespace {
 
-void set_deadline(grpc::ClientContext& context, const invocation& inv) {
-  context.set_deadline(std::chrono::system_clock::now() + inv.globals.timeout.value_or(std::chrono::seconds(30)));
-}
+constexpr auto mailbox_timeout = std::chrono::seconds(30);
 
 std::string first_address(const google::protobuf::RepeatedPtrField<pb::Address>& list) {
-  if (list.empty()) return "";
-  const auto& a = list.Get(0);
-  return a.name().empty() ? a.address() : a.name() + " <" + a.address() + ">";
+  return list.empty() ? std::string() : format_address(list.Get(0));
 }
 
 }  // namespace
@@ -34,7 +30,7 @@ int run_folders(const invocation& inv) {
   request.set_regex(inv.args.value("--regex").value_or(""));
   pb::ListFoldersResponse response;
   grpc::ClientContext context;
-  set_deadline(context, inv);
+  set_call_deadline(context, inv, mailbox_timeout);
   if (auto st = stub->ListFolders(&context, request, &response); !st.ok()) return link.fail(st);
   if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
   for (const auto& f : response.folders()) std::cout << f.name() << '\n';
@@ -59,7 +55,7 @@ int run_messages(const invocation& inv) {
   auto stub = pb::Mailbox::NewStub(link.channel);
   pb::ListMessagesResponse response;
   grpc::ClientContext context;
-  set_deadline(context, inv);
+  set_call_deadline(context, inv, mailbox_timeout);
   if (auto st = stub->ListMessages(&context, request, &response); !st.ok()) return link.fail(st);
   if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
   for (const auto& m : response.messages()) {

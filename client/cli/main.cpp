@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
     return exit_ok;
   }
   if (!args.error.empty()) return usage_error(hint_command, args.error);
-  if (cmd == nullptr) return usage_error("", "missing command (connect, disconnect, renew, status, watch)");
+  if (cmd == nullptr) return usage_error("", "missing command (connect, status, messages, show, send, ...; see --help)");
 
   invocation inv;
   inv.globals.target = resolve_target(args);

@@ -26,4 +26,19 @@ result<pb::SecretRef> password_from_args(const parsed_args& args, std::string_vi
 // True when any password source is among `args` (optional secrets, e.g. public clients).
 bool password_given(const parsed_args& args);
 
+// The same for another family of options: PREFIX-stdin, PREFIX-env, PREFIX-file,
+// PREFIX-daemon-env, PREFIX-daemon-file, PREFIX-vault (only those in the command's
+// option table can appear), e.g. prefix "--smtp-password". `needed_by` starts the
+// message when no source is given ("connect --smtp-user"); `stdin_offered` says
+// whether that message lists PREFIX-stdin.
+result<pb::SecretRef> secret_from_args(const parsed_args& args, std::string_view prefix, std::string_view user,
+                                       std::string_view needed_by, bool stdin_offered);
+bool secret_given(const parsed_args& args, std::string_view prefix);
+
+// Shown when someone tries `--smtp-password VALUE`.
+inline constexpr std::string_view smtp_password_on_argv_refusal =
+    "--smtp-password is refused: a password on the command line is visible to other users "
+    "(ps, /proc) and lands in shell history. Use one of --smtp-password-env VAR, --smtp-password-file PATH, "
+    "--smtp-password-daemon-env VAR, --smtp-password-daemon-file PATH or --smtp-password-vault NAME.";
+
 }  // namespace mailbroker::cli

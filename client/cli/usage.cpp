@@ -12,7 +12,9 @@ Global options (before or after the command):
   --target TARGET     mailbrokerd's address: unix:/path or host:port
   --json              machine output: protobuf JSON (proto field names), one object per line
   --timeout SECONDS   call deadline; fractions allowed
-                      [connect: 30, disconnect/renew/status: 10, watch: none]
+                      [connect: 30, disconnect/renew/status: 10, folders/messages/
+                      show: 30, save-attachments: 120 per attachment, send/reply/
+                      forward: 60, watch/watch-mail: none]
   -h, --help          this help; `mailbroker COMMAND --help` for a command's
   --version           print the version
 )txt";
@@ -27,6 +29,8 @@ Exit codes:
      (e.g. UNAUTHENTICATED, NOT_FOUND, UNAVAILABLE when the mail server is down)
   4  mailbrokerd could not be reached (not running, wrong --target)
   5  DEADLINE_EXCEEDED: --timeout passed, or the session was not READY in time
+  6  send/reply/forward: the message went out, but the server refused some of the
+     recipients (listed as REFUSED); when it refuses all of them, exit 3
 )txt";
 
 constexpr std::string_view connect_text = R"txt(Usage: mailbroker connect SESSION --host HOST --user USER PASSWORD-SOURCE [OPTIONS]
@@ -38,8 +42,11 @@ takes a lease: the session stays logged in while a lease or its linger time last
 Release the lease with `mailbroker disconnect LEASE_ID`.
 
 Server:
-  --host HOST                  IMAP server: DNS name or IP literal (required)
-  --port N                     [993 with --tls implicit, else 143]
+  --protocol PROTOCOL          imap | pop3 [imap]. POP3 has one folder (INBOX), no
+                               flags and no server-side search (see the API docs)
+  --host HOST                  IMAP or POP3 server: DNS name or IP literal (required)
+  --port N                     [IMAP: 993 with --tls implicit, else 143;
+                                POP3: 995 with --tls implicit, else 110]
   --tls MODE                   implicit | starttls | plain [implicit]
   --allow-plaintext            required with --tls plain: the password then crosses
                                the network in clear
@@ -84,8 +91,27 @@ and --user is the mailbox to log in as):
                                client id or secret here; --user may default to the
                                connection's)
 
+Sending (an SMTP submission leg next to the session, for send / reply / forward):
+  --smtp-host HOST             SMTP submission server; without it the session cannot send
+  --smtp-port N                [465 with --smtp-tls implicit, else 587]
+  --smtp-tls MODE              implicit | starttls | plain [implicit]
+  --smtp-allow-plaintext       required with --smtp-tls plain
+  --smtp-ca-file PATH          PEM CA certificates on the daemon's machine [system store]
+  --smtp-insecure-skip-verify  skip certificate and host-name checks (tests only)
+  --smtp-server-name NAME      name to verify and send as SNI [the SMTP HOST]
+  --smtp-user USER             log in to SMTP as USER, with exactly one of:
+    --smtp-password-env VAR, --smtp-password-file PATH (read by the CLI),
+    --smtp-password-daemon-env VAR, --smtp-password-daemon-file PATH,
+    --smtp-password-vault NAME (resolved by mailbrokerd)
+                               [no --smtp-user: the session's own user and password
+                               or OAuth2 token]. --smtp-password is refused.
+  The SMTP settings are part of the session's identity: a connect with different ones
+  does not attach to the live session (use --replace).
+
 Session and lease:
   --keepalive SECONDS          NOOP interval while idle, 5..1740 [60]
+  --poll-interval SECONDS      how often watch-mail polls where IMAP IDLE is missing,
+                               and how often POP3 re-opens the maildrop, 1..3600 [30]
   --connect-timeout-ms N       bound on each connection attempt [15000]
   --linger SECONDS             keep the connection this long after the last lease,
                                0..86400 (0: log out at once) [daemon default: 60]
@@ -94,7 +120,7 @@ Session and lease:
                                has a different spec
   --client-name NAME           shown in the daemon's logs [mailbroker-cli@HOSTNAME]
 
-Tuning options (keepalive, timeouts, linger) only apply when the session is created;
+Tuning options (keepalive, timeouts, linger, poll interval) only apply when the session is created;
 an attach keeps the creator's values.
 
 Prints "session SESSION: STATE (created|attached)", the lease id and its expiry,
@@ -184,6 +210,94 @@ Line format: TIME SESSION [PREVIOUS ->] STATE: REASON (leases N)
 With --json: one SessionEvent per line.
 )txt";
 
+constexpr std::string_view show_text = R"txt(Usage: mailbroker show LEASE_ID UID [--folder FOLDER]
+
+Shows message UID of FOLDER [INBOX], parsed by the daemon: From, To, Cc, Subject and
+Date (UTC), the text body (or, when there is none, the HTML source), then the
+attachments: part id (for save-attachments --part), file name, type, size and
+"inline" for parts the HTML shows. Does not mark the message read. Messages over
+32 MiB are refused (FAILED_PRECONDITION). With --json: the MessageParts (every
+header, both bodies, References, In-Reply-To).
+)txt";
+
+constexpr std::string_view save_attachments_text = R"txt(Usage: mailbroker save-attachments LEASE_ID UID --dir DIR [--folder FOLDER] [--part PART_ID]
+
+Saves every attachment of message UID in FOLDER [INBOX] (or only --part PART_ID, as
+listed by `show`) into DIR (created if missing), and prints one path per file.
+
+File names come from the sender, so they are made safe: only the last path component
+is kept ('/' and '\' both count), leading dots and spaces go, control characters
+become '_', long names are cut to 200 bytes; an empty name becomes "part-PART_ID".
+An existing file is never overwritten: "report (2).pdf", "report (3).pdf", ... A
+download that fails half-way leaves no file behind. With --json: one object per file
+{"part_id", "filename", "content_type", "path", "size"}.
+)txt";
+
+constexpr std::string_view watch_mail_text = R"txt(Usage: mailbroker watch-mail LEASE_ID [--folder FOLDER]
+
+Streams new messages of FOLDER [INBOX] as they arrive (IMAP IDLE, else polling every
+--poll-interval of the session; POP3: the maildrop re-opened as often), one line
+each, until Ctrl-C (exit 0), --timeout (exit 5), or the daemon ends the stream: the
+lease ended (NOT_FOUND, exit 3) or the session closed (CANCELLED, exit 3). The open
+stream keeps the lease alive.
+
+Lines:
+  TIME FOLDER watching (MODE): uids above N, uidvalidity V    armed; MODE is IDLE,
+                                                              POLL or POP3_POLL
+  TIME FOLDER new uid U [@ ]FROM  SUBJECT                      '@': has attachments
+With --json: one MessageEvent per line.
+)txt";
+
+constexpr std::string_view send_text = R"txt(Usage: mailbroker send LEASE_ID --to ADDR [--to ADDR ...] [--cc ADDR ...] [--bcc ADDR ...]
+                       --subject TEXT [--text TEXT | --text-file PATH] [--html-file PATH]
+                       [--attach PATH ...] [--from ADDR] [--reply-to ADDR ...]
+
+Sends a message over the SMTP leg of the session holding LEASE_ID (connect
+--smtp-host; FAILED_PRECONDITION without one). The daemon builds the MIME message:
+text and HTML become multipart/alternative, attachments multipart/mixed.
+
+  --to, --cc, --bcc ADDR   one address each, repeat for more: "a@example.com" or
+                           "Name <a@example.com>" (quote the name if it has a comma:
+                           '"Doe, Jane" <j@example.com>'). At least one recipient.
+                           Bcc goes only into the envelope.
+  --from ADDR              [the session's user name, if it is an address]
+  --reply-to ADDR          Reply-To header (repeatable)
+  --subject TEXT           required (may be "")
+  --text TEXT              plain text body
+  --text-file PATH         plain text body from PATH (- for stdin), as UTF-8
+  --html-file PATH         HTML body from PATH (- for stdin)
+  --attach PATH            attach a file (repeatable), named by its last path
+                           component; type from its extension (pdf, png, jpg, txt, csv,
+                           zip, docx, xlsx, ... else application/octet-stream).
+                           Everything together: at most 47 MiB (one request).
+
+Prints "sent <MESSAGE-ID> (SIZE): SERVER REPLY", then one line per recipient:
+"accepted ADDR CODE" or "REFUSED ADDR CODE ENHANCED-CODE TEXT". Exit 6 when some
+recipients were refused (the others got the message); exit 3 (FAILED_PRECONDITION)
+when all were, or UNAVAILABLE when the server deferred the whole message.
+With --json: the SendMessageResponse (exit codes as above).
+)txt";
+
+constexpr std::string_view reply_text = R"txt(Usage: mailbroker reply LEASE_ID UID [--folder FOLDER] [--all] [--text TEXT | --text-file PATH]
+                        [--html-file PATH] [--attach PATH ...] [--from ADDR]
+
+Replies to message UID of FOLDER [INBOX] over the session's SMTP leg: To is its
+Reply-To (else From), the subject gets "Re: ", In-Reply-To and References are set,
+and the original text is quoted below TEXT.
+
+  --all          reply to all: the original To and Cc as well (minus yourself)
+  --from ADDR    [the session's user name, if it is an address]
+Bodies and attachments as for `send`. Output and exit codes as for `send`.
+)txt";
+
+constexpr std::string_view forward_text = R"txt(Usage: mailbroker forward LEASE_ID UID --to ADDR [--to ADDR ...] [--cc ADDR ...] [--folder FOLDER]
+                          [--text TEXT | --text-file PATH] [--from ADDR]
+
+Forwards message UID of FOLDER [INBOX] over the session's SMTP leg, attached whole
+(message/rfc822), with "Fwd: " before its subject and TEXT above it. Addresses as for
+`send`. Output and exit codes as for `send`.
+)txt";
+
 std::string target_text() {
   std::string text = "\nTarget: --target, else $MAILBROKER_TARGET";
   if (const char* env = std::getenv("MAILBROKER_TARGET"); env != nullptr && *env != '\0') {
@@ -197,9 +311,10 @@ std::string target_text() {
 std::string global_help() {
   std::string text = R"txt(Usage: mailbroker [GLOBAL OPTIONS] COMMAND [ARGUMENTS] [OPTIONS]
 
-Controls mailbrokerd, the daemon that holds live, authenticated IMAP sessions keyed
-by session name for automation bots. Bots attach to a session with a lease; this
-tool does the same from a shell, and shows what the daemon holds.
+Controls mailbrokerd, the daemon that holds live, authenticated IMAP and POP3
+sessions (with an optional SMTP leg for sending) keyed by session name for automation
+bots. Bots attach to a session with a lease; this tool does the same from a shell,
+and shows what the daemon holds.
 
 Commands:
   connect SESSION ...     create or attach to a session and take a lease
@@ -211,6 +326,15 @@ Commands:
   vault put|list|delete   the daemon's encrypted secrets
   folders LEASE_ID        list the folders of a session's mailbox
   messages LEASE_ID       list message summaries of a folder
+  show LEASE_ID UID       show a message: headers, body, attachment list
+  save-attachments LEASE_ID UID --dir DIR
+                          save a message's attachments (safe names, no overwrite)
+  watch-mail LEASE_ID     stream new messages of a folder until Ctrl-C
+  send LEASE_ID --to ADDR --subject TEXT ...
+                          send a message (text, HTML, attachments) over SMTP
+  reply LEASE_ID UID      reply (--all: to all) to a message
+  forward LEASE_ID UID --to ADDR
+                          forward a message as an attachment
   help [COMMAND]          this help, or a command's (same as COMMAND --help)
 )txt";
   text += global_options_text;
@@ -230,6 +354,12 @@ std::string command_help(std::string_view command) {
   else if (command == "vault") body = vault_text;
   else if (command == "folders") body = folders_text;
   else if (command == "messages") body = messages_text;
+  else if (command == "show") body = show_text;
+  else if (command == "save-attachments") body = save_attachments_text;
+  else if (command == "watch-mail") body = watch_mail_text;
+  else if (command == "send") body = send_text;
+  else if (command == "reply") body = reply_text;
+  else if (command == "forward") body = forward_text;
   else return {};
   std::string text(body);
   text += global_options_text;

@@ -1,69 +1,13 @@
 // `mailbroker watch`: prints the event stream until Ctrl-C, --until-state or --timeout.
-#include <pthread.h>
-#include <signal.h>
-
-#include <atomic>
-#include <ctime>
 #include <iostream>
-#include <thread>
 
 #include "client/cli/commands.hpp"
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/format.hpp"
+#include "client/cli/interrupt_watcher.hpp"
+#include "mailbroker/v1/mailbox.grpc.pb.h"
 
 namespace mailbroker::cli {
-namespace {
-
-// Turns SIGINT/SIGTERM into a clean cancellation of the call. A signal handler may
-// not touch gRPC, so the signals are blocked and a thread collects them with
-// sigtimedwait. The mask is inherited, so this must exist before gRPC starts its own
-// threads, i.e. before the channel is created.
-class interrupt_watcher {
- public:
-  interrupt_watcher() {
-    sigemptyset(&signals_);
-    sigaddset(&signals_, SIGINT);
-    sigaddset(&signals_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
-  }
-  interrupt_watcher(const interrupt_watcher&) = delete;
-  interrupt_watcher& operator=(const interrupt_watcher&) = delete;
-
-  // The mask stays blocked afterwards: the process is about to exit 0, and a second
-  // Ctrl-C must not turn that into death by signal.
-  ~interrupt_watcher() { stop(); }
-
-  // Must run before the context given to cancel_on_signal() goes away.
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
-  void cancel_on_signal(grpc::ClientContext& context) {
-    thread_ = std::thread([this, &context] {
-      // Polling keeps shutdown simple: the destructor only has to set a flag.
-      const timespec tick{0, 100'000'000};
-      while (!stop_) {
-        const int sig = sigtimedwait(&signals_, nullptr, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
-          interrupted_ = true;
-          context.TryCancel();
-          return;
-        }
-      }
-    });
-  }
-
-  bool interrupted() const { return interrupted_; }
-
- private:
-  sigset_t signals_{};
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> interrupted_{false};
-};
-
-}  // namespace
 
 int run_watch(const invocation& inv) {
   auto args = positionals(inv, 0, 1, "at most one SESSION");
@@ -117,6 +61,49 @@ int run_watch(const invocation& inv) {
     std::cerr << '\n';
     return exit_deadline;
   }
+  return link.fail(status);
+}
+
+int run_watch_mail(const invocation& inv) {
+  auto args = positionals(inv, 1, 1, "exactly one LEASE_ID");
+  if (!args) return exit_usage;
+  pb::WatchMessagesRequest request;
+  request.set_lease_id((*args)[0]);
+  request.set_folder(inv.args.value("--folder").value_or("INBOX"));
+
+  interrupt_watcher interrupts;  // before the channel: see the class comment
+  daemon_link link(inv.globals);
+  auto stub = pb::Mailbox::NewStub(link.channel);
+  grpc::ClientContext context;
+  if (inv.globals.timeout) context.set_deadline(std::chrono::system_clock::now() + *inv.globals.timeout);
+  interrupts.cancel_on_signal(context);
+
+  auto reader = stub->WatchMessages(&context, request);
+  pb::MessageEvent event;
+  bool output_failed = false;
+  while (!output_failed && reader->Read(&event)) {
+    if (inv.globals.json) {
+      output_failed = !print_json(event);
+    } else {
+      std::cout << message_event_line(event, request.folder()) << '\n' << std::flush;
+    }
+    output_failed = output_failed || !std::cout;
+  }
+  if (output_failed) {
+    context.TryCancel();
+    while (reader->Read(&event)) {
+    }
+  }
+  const grpc::Status status = reader->Finish();
+  interrupts.stop();
+
+  if (output_failed) return exit_internal;
+  if (interrupts.interrupted() || status.ok()) return exit_ok;
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && inv.globals.timeout) {
+    std::cerr << "mailbroker: DEADLINE_EXCEEDED: --timeout passed\n";
+    return exit_deadline;
+  }
+  // The lease ending (NOT_FOUND) or the session closing (CANCELLED) end the stream too.
   return link.fail(status);
 }
 

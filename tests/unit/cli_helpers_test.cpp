@@ -1,0 +1,144 @@
+#include "client/cli/mail_helpers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace mailbroker::cli {
+namespace {
+
+struct address_case {
+  std::string input;
+  std::string name;
+  std::string address;
+};
+
+const address_case good_addresses[] = {
+    {"a@b", "", "a@b"},
+    {"  bob@example.com  ", "", "bob@example.com"},
+    {"<bob@example.com>", "", "bob@example.com"},
+    {"Bob Smith <bob@example.com>", "Bob Smith", "bob@example.com"},
+    {"Bob<bob@example.com>", "Bob", "bob@example.com"},
+    {"\"Smith, Bob\" <bob@example.com>", "Smith, Bob", "bob@example.com"},
+    {"\"Say \\\"hi\\\" \\\\ bye\" <x@y.z>", "Say \"hi\" \\ bye", "x@y.z"},
+    {"Zoë Ünicode <zoë@exämple.org>", "Zoë Ünicode", "zoë@exämple.org"},
+    {"\"\" <a@b>", "", "a@b"},
+};
+
+TEST(CliParseAddress, AcceptsBareNamedAndQuotedForms) {
+  for (const auto& c : good_addresses) {
+    auto parsed = parse_address(c.input);
+    ASSERT_TRUE(parsed.ok()) << c.input << ": " << parsed.err().message;
+    EXPECT_EQ(parsed->name, c.name) << c.input;
+    EXPECT_EQ(parsed->address, c.address) << c.input;
+  }
+}
+
+struct bad_case {
+  std::string input;
+  std::string reason;  // a substring of the message
+};
+
+const bad_case bad_addresses[] = {
+    {"", "empty"},
+    {"Bob <>", "empty"},
+    {"bob", "no '@'"},
+    {"@example.com", "nothing before '@'"},
+    {"bob@", "nothing after '@'"},
+    {"a@b@c", "more than one '@'"},
+    {"bob smith@example.com", "spaces"},
+    {"Bob <bob@example.com", "missing '>'"},
+    {"\"Bob <bob@example.com>", "unterminated"},
+    {"\"Bob\" bob@example.com", "needs <address>"},
+    {"a@b, c@d", "< > , ;"},
+    {"Bob <bob@example.com> <x@y>", "< > , ;"},
+    {"bo\rb@example.com", "control"},
+    {"Bo\x01" "b <b@c>", "control"},
+};
+
+TEST(CliParseAddress, RefusesMalformedWithReasonAndInput) {
+  for (const auto& c : bad_addresses) {
+    auto parsed = parse_address(c.input);
+    ASSERT_FALSE(parsed.ok()) << c.input << " parsed as " << parsed->address;
+    EXPECT_EQ(parsed.err().code, errc::invalid_argument);
+    EXPECT_NE(parsed.err().message.find(c.reason), std::string::npos) << c.input << ": " << parsed.err().message;
+    EXPECT_NE(parsed.err().message.find("'" + c.input + "'"), std::string::npos) << parsed.err().message;
+  }
+}
+
+TEST(CliSafeFilename, KeepsOrdinaryNames) {
+  EXPECT_EQ(safe_filename("report.pdf", "2"), "report.pdf");
+  EXPECT_EQ(safe_filename("Rapport annuel 2024 (final).xlsx", "3"), "Rapport annuel 2024 (final).xlsx");
+  EXPECT_EQ(safe_filename("über-straße.txt", "2"), "über-straße.txt");
+}
+
+TEST(CliSafeFilename, StripsPathComponentsOfBothKinds) {
+  EXPECT_EQ(safe_filename("../../etc/passwd", "2"), "passwd");
+  EXPECT_EQ(safe_filename("/etc/cron.d/evil", "2"), "evil");
+  EXPECT_EQ(safe_filename("C:\\Users\\x\\evil.exe", "2"), "evil.exe");
+  EXPECT_EQ(safe_filename("dir/..\\..\\boot.ini", "2"), "boot.ini");
+}
+
+TEST(CliSafeFilename, DropsLeadingDotsAndSpaces) {
+  EXPECT_EQ(safe_filename(".bashrc", "2"), "bashrc");
+  EXPECT_EQ(safe_filename("...hidden.txt", "2"), "hidden.txt");
+  EXPECT_EQ(safe_filename("  . x.txt  ", "2"), "x.txt");
+}
+
+TEST(CliSafeFilename, EmptyOrDotsOnlyBecomesPartId) {
+  EXPECT_EQ(safe_filename("", "2"), "part-2");
+  EXPECT_EQ(safe_filename("..", "1.2"), "part-1.2");
+  EXPECT_EQ(safe_filename("a/b/", "3"), "part-3");
+  EXPECT_EQ(safe_filename("\\", "4"), "part-4");
+  EXPECT_EQ(safe_filename("", "../x"), "part-x");
+  EXPECT_EQ(safe_filename("", ""), "part-unknown");
+}
+
+TEST(CliSafeFilename, ReplacesControlCharacters) {
+  EXPECT_EQ(safe_filename(std::string("a\nb\tc\x7f\0d.txt", 12), "2"), "a_b_c__d.txt");
+}
+
+TEST(CliSafeFilename, CutsLongNamesAtUtf8BoundaryKeepingExtension) {
+  // One ASCII byte first puts the 2-byte sequences at odd offsets, so a plain cut at
+  // byte 196 would split one.
+  std::string long_name = "x";
+  for (int i = 0; i < 150; ++i) long_name += "é";  // 301 bytes
+  std::string expected = "x";
+  for (int i = 0; i < 97; ++i) expected += "é";  // 195 bytes: the 196th would split
+  EXPECT_EQ(safe_filename(long_name + ".pdf", "2"), expected + ".pdf");
+  // No extension worth keeping: cut the whole name.
+  const std::string plain = safe_filename(std::string(250, 'x'), "2");
+  EXPECT_EQ(plain, std::string(200, 'x'));
+}
+
+TEST(CliNumberedFilename, InsertsNumberBeforeExtension) {
+  EXPECT_EQ(numbered_filename("report.pdf", 1), "report.pdf");
+  EXPECT_EQ(numbered_filename("report.pdf", 2), "report (2).pdf");
+  EXPECT_EQ(numbered_filename("archive.tar.gz", 3), "archive.tar (3).gz");
+  EXPECT_EQ(numbered_filename("README", 2), "README (2)");
+  EXPECT_EQ(numbered_filename("part-1.2", 10), "part-1 (10).2");
+}
+
+TEST(CliGuessContentType, KnownExtensionsCaseInsensitive) {
+  EXPECT_EQ(guess_content_type("a.pdf"), "application/pdf");
+  EXPECT_EQ(guess_content_type("A.PDF"), "application/pdf");
+  EXPECT_EQ(guess_content_type("photo.JpEg"), "image/jpeg");
+  EXPECT_EQ(guess_content_type("/tmp/dir.d/notes.txt"), "text/plain");
+  EXPECT_EQ(guess_content_type("table.csv"), "text/csv");
+  EXPECT_EQ(guess_content_type("x.png"), "image/png");
+  EXPECT_EQ(guess_content_type("x.zip"), "application/zip");
+  EXPECT_EQ(guess_content_type("x.docx"),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+  EXPECT_EQ(guess_content_type("mail.eml"), "message/rfc822");
+}
+
+TEST(CliGuessContentType, UnknownOrMissingExtensionIsOctetStream) {
+  EXPECT_EQ(guess_content_type("binary.xyz"), "application/octet-stream");
+  EXPECT_EQ(guess_content_type("Makefile"), "application/octet-stream");
+  EXPECT_EQ(guess_content_type(".pdf"), "application/octet-stream");  // a hidden file, not a PDF
+  EXPECT_EQ(guess_content_type("dir.pdf/file"), "application/octet-stream");
+  EXPECT_EQ(guess_content_type("trailing."), "application/octet-stream");
+}
+
+}  // namespace
+}  // namespace mailbroker::cli
