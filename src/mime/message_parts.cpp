@@ -328,7 +328,8 @@ error extract_attachment(std::string_view raw, std::string_view part_id, std::si
   }
   if (found == nullptr) {
     return {errc::not_found, "part_id: message has no leaf part \"" + clean_text(part_id, 64) +
-                                 "\" (list its parts with parse_message; containers have no bytes)"};
+                                 "\" (GetMessageParts lists the attachments and their part ids; multipart "
+                                 "containers have no bytes of their own)"};
   }
   return decode_leaf(found, uses_crlf(raw), chunk_bytes, sink);
 }
