@@ -258,6 +258,21 @@ void to_proto(const session::status_snapshot& s, pb::SessionStatus* out) {
       to_proto(s.token->last_refresh_error->at, e->mutable_at());
     }
   }
+  if (s.smtp) {
+    auto* m = out->mutable_smtp();
+    m->set_host(s.smtp->host);
+    m->set_port(s.smtp->port);
+    m->set_connected(s.smtp->connected);
+    m->set_messages_sent(s.smtp->messages_sent);
+    m->set_send_failures(s.smtp->send_failures);
+    if (s.smtp->last_error) {
+      auto* e = m->mutable_last_error();
+      e->set_code(std::string(errc_name(s.smtp->last_error->code)));
+      e->set_message(s.smtp->last_error->message);
+      to_proto(s.smtp->last_error->at, e->mutable_at());
+    }
+  }
+  out->set_watch_count(s.watch_count);
 }
 
 void to_proto(const session::status_event& e, pb::SessionEvent* out) {

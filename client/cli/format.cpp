@@ -118,6 +118,15 @@ void print_status_block(std::ostream& out, const pb::SessionStatus& s) {
       out << "  token error: " << t.last_refresh_error().code() << ": " << t.last_refresh_error().message() << '\n';
     }
   }
+  if (s.has_smtp()) {
+    const auto& m = s.smtp();
+    out << "  smtp:      " << m.host() << ':' << m.port() << (m.connected() ? " connected" : " not connected")
+        << "  sent=" << m.messages_sent() << " failed=" << m.send_failures() << '\n';
+    if (m.has_last_error()) {
+      out << "  smtp error: " << m.last_error().code() << ": " << m.last_error().message() << '\n';
+    }
+  }
+  if (s.watch_count() > 0) out << "  watches:   " << s.watch_count() << '\n';
   if (s.has_linger_until()) out << "  linger until: " << format_time(s.linger_until()) << '\n';
   if (!s.close_reason().empty()) out << "  close reason: " << s.close_reason() << '\n';
 }

@@ -68,7 +68,12 @@ session::session(asio::any_io_executor executor, std::string name, session_spec 
   snapshot_.auth_mode = std::string(auth_method_name(spec_.auth));
   snapshot_.username = spec_.username;
   if (spec_.proto == protocol::pop3) maildrop_ = std::make_unique<pop3_maildrop>(fresh_pop3_uid_validity());
-  if (spec_.smtp) make_smtp_sender();
+  if (spec_.smtp) {
+    make_smtp_sender();
+    auto& m = snapshot_.smtp.emplace();
+    m.host = spec_.smtp->host;
+    m.port = static_cast<std::uint16_t>(spec_.smtp->port);
+  }
 }
 
 session::~session() = default;
@@ -321,6 +326,7 @@ awaitable<error> session::watch_and_wait() {
       if (auto done = watchers_.find(id); done != watchers_.end()) {
         auto on_end = std::move(done->second.on_end);
         watchers_.erase(done);
+        refresh_counters();
         if (on_end) on_end(e);
       }
     }
@@ -369,6 +375,7 @@ result<std::uint64_t> session::add_watcher(const std::string& lease_id, watcher 
     }
     spdlog::debug("session '{}': watch {} added for lease {}…", self->name_, id, w.lease_id.substr(0, 8));
     self->watchers_.emplace(id, std::move(w));
+    self->refresh_counters();
     self->wake();
   });
   return id;
@@ -377,6 +384,7 @@ result<std::uint64_t> session::add_watcher(const std::string& lease_id, watcher 
 void session::remove_watcher(std::uint64_t id) {
   asio::post(strand_, [self = shared_from_this(), id] {
     self->watchers_.erase(id);
+    self->refresh_counters();
     self->wake();
   });
 }
@@ -386,6 +394,7 @@ void session::end_watchers(const error& why, const std::function<bool(const watc
     if (which(it->second)) {
       auto on_end = std::move(it->second.on_end);
       it = watchers_.erase(it);
+      refresh_counters();
       if (on_end) on_end(why);
     } else {
       ++it;
@@ -420,6 +429,14 @@ void session::refresh_token_status(const std::string& mechanism) {
 
 void session::refresh_counters() {
   std::lock_guard lock(snapshot_mutex_);
+  snapshot_.watch_count = static_cast<std::uint32_t>(watchers_.size());
+  if (smtp_ && snapshot_.smtp) {
+    auto& m = *snapshot_.smtp;
+    m.connected = smtp_->connected();
+    m.messages_sent = smtp_->messages_sent();
+    m.send_failures = smtp_->send_failures();
+    if (auto e = smtp_->last_error()) m.last_error = error_record{e->code, e->message, smtp_->last_error_at()};
+  }
   auto& c = snapshot_.counters;
   c.commands_sent = counters_base_.commands_sent;
   c.bytes_in = counters_base_.bytes_in;

@@ -82,12 +82,24 @@ awaitable<result<smtp::send_result>> smtp_sender::send(smtp::envelope env, std::
       client_.reset();
     }
   }
+  auto failed = [this](const error& e) {
+    ++send_failures_;
+    last_error_ = e;
+    last_error_at_ = std::chrono::system_clock::now();
+  };
   if (!client_ || !client_->is_open()) {
-    if (auto e = co_await connect(); !e.ok()) co_return e;
+    if (auto e = co_await connect(); !e.ok()) {
+      failed(e);
+      co_return e;
+    }
   }
   auto r = co_await client_->send(std::move(env), std::move(message), timeout_);
   last_used_ = std::chrono::steady_clock::now();
-  if (r) ++messages_sent_;
+  if (r) {
+    ++messages_sent_;
+  } else {
+    failed(r.err());
+  }
   co_return r;
 }
 

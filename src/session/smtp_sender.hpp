@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/error.hpp"
@@ -38,6 +39,10 @@ class smtp_sender {
   awaitable<void> close();
 
   std::uint64_t messages_sent() const { return messages_sent_; }
+  std::uint64_t send_failures() const { return send_failures_; }
+  // The last failed send's error (no secret in it) and when.
+  const std::optional<error>& last_error() const { return last_error_; }
+  std::chrono::system_clock::time_point last_error_at() const { return last_error_at_; }
   bool connected() const { return client_ && client_->is_open(); }
 
  private:
@@ -51,6 +56,9 @@ class smtp_sender {
   std::shared_ptr<smtp::client> client_;
   std::chrono::steady_clock::time_point last_used_{};
   std::uint64_t messages_sent_ = 0;
+  std::uint64_t send_failures_ = 0;
+  std::optional<error> last_error_;
+  std::chrono::system_clock::time_point last_error_at_{};
 };
 
 }  // namespace mailbroker::session

@@ -43,6 +43,15 @@ struct token_status {
   std::optional<error_record> last_refresh_error;
 };
 
+struct smtp_status {
+  std::string host;
+  std::uint16_t port = 0;
+  bool connected = false;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t send_failures = 0;
+  std::optional<error_record> last_error;
+};
+
 struct status_snapshot {
   std::string name;
   session_state state = session_state::connecting;
@@ -64,6 +73,8 @@ struct status_snapshot {
   std::string close_reason;
   std::optional<system_time> linger_until;
   std::optional<token_status> token;  // OAuth2 sessions only
+  std::optional<smtp_status> smtp;    // sessions with an SMTP leg only
+  std::uint32_t watch_count = 0;
 };
 
 struct status_event {

@@ -157,6 +157,13 @@ TEST_F(send_mail, builds_mime_that_another_parser_reads_back_byte_for_byte) {
   EXPECT_EQ(parts[2]["sha256"], sha256_hex(pdf));
   EXPECT_EQ(parts[3]["filename"], "Übersicht.txt");
   EXPECT_EQ(parts[3]["sha256"], sha256_hex(notes));
+
+  const auto status = status_of("send-" + suffix_);
+  ASSERT_TRUE(status.has_smtp());
+  EXPECT_EQ(status.smtp().port(), smtp_->smtp_port());
+  EXPECT_TRUE(status.smtp().connected());  // kept for the next send
+  EXPECT_EQ(status.smtp().messages_sent(), 1u);
+  EXPECT_EQ(status.smtp().send_failures(), 0u);
 }
 
 TEST_F(send_mail, refused_recipients_are_reported_one_by_one) {
@@ -233,6 +240,10 @@ TEST_F(send_mail, bad_input_gets_a_clear_error_and_the_session_stays) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
   EXPECT_EQ(st.error_message().find("wrong-smtp-password-123"), std::string::npos);
   EXPECT_EQ(captured_logs().find("wrong-smtp-password-123"), std::string::npos);
+  const auto status = status_of("badsmtp-" + suffix_);
+  EXPECT_EQ(status.smtp().send_failures(), 1u);
+  EXPECT_EQ(status.smtp().last_error().code(), "UNAUTHENTICATED");
+  EXPECT_EQ(status.smtp().last_error().message().find("wrong-smtp-password-123"), std::string::npos);
   EXPECT_TRUE(wait_for_state("badsmtp-" + suffix_, pb::SESSION_STATE_READY));
   EXPECT_TRUE(wait_for_state("send-" + suffix_, pb::SESSION_STATE_READY));
 }

@@ -140,6 +140,7 @@ TEST_F(watch_messages, a_queued_call_interrupts_idle_and_the_watch_goes_on) {
     EXPECT_LT(took, 500ms);
     std::this_thread::sleep_for(100ms);
   }
+  EXPECT_EQ(status_of("interrupt-" + suffix_).watch_count(), 1u);
   deliver("after-calls", folder_);
   ASSERT_TRUE(s.reader->Read(&ev));
   EXPECT_EQ(ev.message().subject(), "after-calls");
