@@ -38,6 +38,9 @@ awaitable<error> folder_watch::poll_imap(session::connection_context& ctx) {
     arm(ctx.uid_validity, highest, idle ? "IDLE" : "POLL");
     co_return error::none();
   }
+  // NOOP first: it is the command every server must answer with news of the selected
+  // mailbox (RFC 3501 6.1.2); some report new messages on nothing else.
+  if (auto e = co_await ctx.imap->noop(ctx.command_timeout); !e.ok()) co_return e;
   const std::string command = "UID SEARCH UID " + std::to_string(last_uid_ + 1) + ":*";
   auto r = co_await ctx.imap->execute(command, ctx.command_timeout);
   if (!r) co_return r.err();

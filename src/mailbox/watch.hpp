@@ -3,7 +3,7 @@
 // whenever its connection is idle (session::watcher); poll() reports what arrived since
 // the last call through `emit`, in uid order, each message once.
 //
-// IMAP: SELECT, then UID SEARCH UID last+1:* (the session waits in IDLE between polls
+// IMAP: SELECT, NOOP, then UID SEARCH UID last+1:* (the session waits in IDLE between polls
 // when it can). POP3: the maildrop listing, re-opened when older than the poll interval
 // (POP3 shows the maildrop as it was at login).
 #include <cstdint>
