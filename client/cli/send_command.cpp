@@ -132,6 +132,19 @@ int report_sent(const invocation& inv, const pb::SendMessageResponse& response) 
   return refused ? exit_partial : exit_ok;
 }
 
+// Makes one of the three sending calls (`rpc` is the stub method) and reports it.
+template <class Request>
+int submit(const invocation& inv, const Request& request,
+           grpc::Status (pb::Mailbox::Stub::*rpc)(grpc::ClientContext*, const Request&, pb::SendMessageResponse*)) {
+  daemon_link link(inv.globals);
+  auto stub = pb::Mailbox::NewStub(link.channel);
+  grpc::ClientContext context;
+  set_call_deadline(context, inv, send_timeout);
+  pb::SendMessageResponse response;
+  if (auto st = ((*stub).*rpc)(&context, request, &response); !st.ok()) return link.fail(st);
+  return report_sent(inv, response);
+}
+
 }  // namespace
 
 int run_send(const invocation& inv) {
@@ -157,13 +170,7 @@ int run_send(const invocation& inv) {
     return *rc;
   }
 
-  daemon_link link(inv.globals);
-  auto stub = pb::Mailbox::NewStub(link.channel);
-  grpc::ClientContext context;
-  set_call_deadline(context, inv, send_timeout);
-  pb::SendMessageResponse response;
-  if (auto st = stub->SendMessage(&context, request, &response); !st.ok()) return link.fail(st);
-  return report_sent(inv, response);
+  return submit(inv, request, &pb::Mailbox::Stub::SendMessage);
 }
 
 int run_reply(const invocation& inv) {
@@ -184,13 +191,7 @@ int run_reply(const invocation& inv) {
     return *rc;
   }
 
-  daemon_link link(inv.globals);
-  auto stub = pb::Mailbox::NewStub(link.channel);
-  grpc::ClientContext context;
-  set_call_deadline(context, inv, send_timeout);
-  pb::SendMessageResponse response;
-  if (auto st = stub->ReplyToMessage(&context, request, &response); !st.ok()) return link.fail(st);
-  return report_sent(inv, response);
+  return submit(inv, request, &pb::Mailbox::Stub::ReplyToMessage);
 }
 
 int run_forward(const invocation& inv) {
@@ -209,13 +210,7 @@ int run_forward(const invocation& inv) {
   if (auto rc = fill_from(inv, request.mutable_from())) return *rc;
   if (auto rc = fill_bodies(inv, request.mutable_text_body(), nullptr)) return *rc;
 
-  daemon_link link(inv.globals);
-  auto stub = pb::Mailbox::NewStub(link.channel);
-  grpc::ClientContext context;
-  set_call_deadline(context, inv, send_timeout);
-  pb::SendMessageResponse response;
-  if (auto st = stub->ForwardMessage(&context, request, &response); !st.ok()) return link.fail(st);
-  return report_sent(inv, response);
+  return submit(inv, request, &pb::Mailbox::Stub::ForwardMessage);
 }
 
 }  // namespace mailbroker::cli

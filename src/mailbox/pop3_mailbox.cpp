@@ -65,8 +65,8 @@ awaitable<result<std::vector<session::pop3_listing_entry>>> listing(session::con
                                                                      std::chrono::seconds max_age) {
   auto& drop = *ctx.maildrop;
   const auto now = std::chrono::steady_clock::now();
-  if (drop.listing && now - drop.listed_at < max_age) co_return *drop.listing;
-  if (drop.connection_used) {
+  if (drop.listing() && now - drop.listed_at() < max_age) co_return *drop.listing();
+  if (drop.connection_used()) {
     // This connection's view is stale: log in again to see what arrived since.
     if (auto e = co_await ctx.reopen(); !e.ok()) co_return e;
   }
@@ -77,9 +77,7 @@ awaitable<result<std::vector<session::pop3_listing_entry>>> listing(session::con
   for (const auto& e : entries.value()) {
     out.push_back({e.number, e.size, e.unique_id, drop.uid_of(e.unique_id)});
   }
-  drop.listing = out;
-  drop.listed_at = std::chrono::steady_clock::now();
-  drop.connection_used = true;
+  drop.set_listing(out, std::chrono::steady_clock::now());
   co_return out;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/random.hpp"
+#include "common/text.hpp"
 #include "mime/gmime_support.hpp"
 #include "mime/header_text.hpp"
 
@@ -93,20 +94,6 @@ error validate(const compose_request& r) {
     if (!is_msg_id(r.references[i])) return invalid("references[" + std::to_string(i) + "]", "must be one \"<id@host>\"");
   }
   return error::none();
-}
-
-std::string to_lf(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\r') {
-      out += '\n';
-      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
 }
 
 // GMime's best encoding is DEFAULT when the content needs none (7-bit, short lines).

@@ -176,20 +176,6 @@ std::vector<std::string> message_ids(const std::string& raw) {
   return out;
 }
 
-std::string normalise_newlines(std::string text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\r') {
-      out += '\n';
-      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 std::string mime_type(GMimeObject* object) {
   GMimeContentType* type = g_mime_object_get_content_type(object);
   if (type == nullptr) return "application/octet-stream";
@@ -246,7 +232,7 @@ class body_collector {
 
  private:
   std::string body_text(GMimeObject* leaf) const {
-    return normalise_newlines(to_utf8(decode_all(leaf, crlf_), str(g_mime_object_get_content_type_parameter(leaf, "charset"))));
+    return to_lf(to_utf8(decode_all(leaf, crlf_), str(g_mime_object_get_content_type_parameter(leaf, "charset"))));
   }
 
   parsed_message& out_;

@@ -33,22 +33,28 @@ class pop3_maildrop {
     return it->second;
   }
 
-  // The listing of the current connection (LIST + UIDL), uids assigned; empty after
+  // The listing of the current connection (LIST + UIDL), uids assigned; none after
   // forget_listing() (a new connection: message numbers changed).
-  std::optional<std::vector<pop3_listing_entry>> listing;
-  std::chrono::steady_clock::time_point listed_at{};  // when the maildrop was opened for it
-  bool connection_used = false;  // the current connection already served a listing
+  const std::optional<std::vector<pop3_listing_entry>>& listing() const { return listing_; }
+  std::chrono::steady_clock::time_point listed_at() const { return listed_at_; }
+  bool connection_used() const { return connection_used_; }  // this connection already listed
+
+  void set_listing(std::vector<pop3_listing_entry> entries, std::chrono::steady_clock::time_point at) {
+    by_uid_.clear();
+    for (std::size_t i = 0; i < entries.size(); ++i) by_uid_.emplace(entries[i].uid, i);
+    listing_ = std::move(entries);
+    listed_at_ = at;
+    connection_used_ = true;
+  }
   void forget_listing() {
-    listing.reset();
-    connection_used = false;
+    listing_.reset();
+    by_uid_.clear();
+    connection_used_ = false;
   }
 
   const pop3_listing_entry* find(std::uint32_t uid) const {
-    if (!listing) return nullptr;
-    for (const auto& e : *listing) {
-      if (e.uid == uid) return &e;
-    }
-    return nullptr;
+    auto it = by_uid_.find(uid);
+    return it == by_uid_.end() ? nullptr : &(*listing_)[it->second];
   }
 
   // Header blocks (TOP n 0) by unique id: they never change, so each is read once.
@@ -59,6 +65,10 @@ class pop3_maildrop {
  private:
   std::uint32_t uid_validity_;
   std::uint32_t next_uid_ = 1;
+  std::optional<std::vector<pop3_listing_entry>> listing_;
+  std::unordered_map<std::uint32_t, std::size_t> by_uid_;  // uid → index in listing_
+  std::chrono::steady_clock::time_point listed_at_{};
+  bool connection_used_ = false;
   std::map<std::string, std::uint32_t> uids_;
 };
 

@@ -228,6 +228,15 @@ awaitable<error> session::reopen_pop3() {
   co_return committed;
 }
 
+void session::bind_reopen(connection_context& ctx) {
+  // Refers to `ctx` itself: the new connection's client replaces the old one in it.
+  ctx.reopen = [this, &ctx]() -> awaitable<error> {
+    error e = co_await reopen_pop3();
+    ctx.pop3 = client_->pop3();
+    co_return e;
+  };
+}
+
 connection_context session::make_context() {
   return connection_context{client_->imap(),
                             client_->pop3(),
@@ -273,11 +282,7 @@ awaitable<error> session::serve_ready() {
     // Queued operations first, one at a time, round-robin between leases.
     while (auto op = operations_.pop()) {
       connection_context ctx = make_context();
-      ctx.reopen = [this, &ctx]() -> awaitable<error> {
-        error e = co_await reopen_pop3();
-        ctx.pop3 = client_->pop3();
-        co_return e;
-      };
+      bind_reopen(ctx);
       co_await (*op)(&ctx, error::none());
       refresh_counters();
       if (stop_requested_) co_return error::none();
@@ -311,11 +316,7 @@ awaitable<error> session::watch_and_wait() {
     if (it == watchers_.end()) continue;
     auto poll = it->second.poll;  // the watch may end while its poll runs
     connection_context ctx = make_context();
-    ctx.reopen = [this, &ctx]() -> awaitable<error> {
-      error e = co_await reopen_pop3();
-      ctx.pop3 = client_->pop3();
-      co_return e;
-    };
+    bind_reopen(ctx);
     error e = co_await poll(ctx);
     refresh_counters();
     if (stop_requested_ || lost_) co_return error::none();

@@ -146,6 +146,8 @@ class session : public std::enable_shared_from_this<session> {
   void wake();
   void end_watchers(const error& why, const std::function<bool(const watcher&)>& which);
   connection_context make_context();
+  // Sets ctx.reopen (POP3: re-open the maildrop in place); ctx must stay where it is.
+  void bind_reopen(connection_context& ctx);
   void make_smtp_sender();
   awaitable<void> sleep_interruptibly(std::chrono::milliseconds delay);
 
