@@ -73,6 +73,8 @@ error broker_server::start() {
   auto registry_settings = config_.registry;
   registry_settings.session.tokens = state_.tokens;
   registry_settings.session.vault = state_.vault;
+  registry_settings.session.shared_cache_budget =
+      std::make_shared<session::cache_budget>(config_.message_cache_total_mb << 20);
 
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io_.get_executor());
   for (unsigned i = 0; i < config_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });

@@ -216,6 +216,12 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
     std::chrono::seconds restart{};
     if (auto e = parse_duration(key, value, 1, 1740, restart); !e.ok()) return e;
     r.session.idle_restart = restart;
+  } else if (key == "message-cache-session-mb") {
+    if (auto e = parse_uint(key, value, 0, 1u << 20, n); !e.ok()) return e;
+    r.session.cache.session_bytes = static_cast<std::size_t>(n) << 20;
+  } else if (key == "message-cache-total-mb") {
+    if (auto e = parse_uint(key, value, 0, 1u << 24, n); !e.ok()) return e;
+    c.message_cache_total_mb = static_cast<std::size_t>(n);
   } else if (key == "state-dir") {
     c.state_dir = value;
   } else if (key == "store-path") {
@@ -281,6 +287,8 @@ std::string render_config(const daemon_config& c) {
       << "imap-idle-restart-seconds = "
       << std::chrono::duration_cast<std::chrono::seconds>(c.registry.session.idle_restart).count() << "\n"
       << "dead-session-retention-seconds = " << c.registry.dead_session_retention.count() << "\n"
+      << "message-cache-session-mb = " << (c.registry.session.cache.session_bytes >> 20) << "\n"
+      << "message-cache-total-mb = " << c.message_cache_total_mb << "\n"
       << "state-dir = " << (c.state_dir == "none" ? "none" : effective_state_dir(c)) << "\n"
       << "store-path = " << effective_store_path(c) << "\n"
       << "vault-key-file = " << effective_vault_key_file(c) << "\n"

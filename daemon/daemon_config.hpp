@@ -30,6 +30,8 @@ struct daemon_config {
   std::string vault_key_file;  // "" = STATE_DIR/vault.key (created 0600 on first start)
   // Sessions restored at start are held this long for their bots to attach again.
   std::chrono::seconds restore_grace{300};
+  // The message cache: what the cache of all sessions together may hold (MiB).
+  std::size_t message_cache_total_mb = 1024;
   session::registry_settings registry;  // registry.oauth2_connections: oauth2-connection.NAME.*
 };
 

@@ -17,7 +17,8 @@ namespace mailbroker::daemon {
 // refusal to queue, the why-not, or the body's status.
 template <class Body>
 grpc::ServerUnaryReactor* run_unary(session::session_registry& registry, grpc::CallbackServerContext* context,
-                                    const std::string& lease_id, Body body) {
+                                    const std::string& lease_id, Body body,
+                                    session::operation_traits traits = {}) {
   auto* reactor = context->DefaultReactor();
   if (lease_id.empty()) {
     reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
@@ -31,9 +32,17 @@ grpc::ServerUnaryReactor* run_unary(session::session_registry& registry, grpc::C
     }
     error outcome = co_await body(*ctx);
     reactor->Finish(to_grpc_status(outcome));
-  });
+  }, std::move(traits));
   if (!e.ok()) reactor->Finish(to_grpc_status(e));
   return reactor;
+}
+
+// Traits of a call that only reads in `folder`: it may be pipelined with other reads of
+// that folder (session::enqueue). An unusable name gives none (the call then reports it).
+inline session::operation_traits reads_in(const std::string& folder) {
+  session::operation_traits traits;
+  if (auto wire = mailbox::wire_name(folder, "folder")) traits.shared_folder = std::move(wire.value());
+  return traits;
 }
 
 inline std::vector<std::uint32_t> uids_of(const google::protobuf::RepeatedField<std::uint32_t>& uids) {

@@ -37,12 +37,14 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
       finish({errc::invalid_argument, "uid is required"});
       return;
     }
+    if (serve_from_cache()) return;
     queue_next();
   }
 
   void OnWriteDone(bool ok) override {
     if (!ok) return finish({errc::cancelled, "the client went away"});
     if (next_offset_ >= total_size_) return finish(error::none());
+    if (cached_) return write_cached();
     queue_next();
   }
 
@@ -102,7 +104,7 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
       chunk_.set_data(std::move(c->data));
       next_offset_ = c->offset + chunk_.data().size();
       StartWrite(&chunk_);
-    });
+    }, reads_in(request_.folder()));
     if (!e.ok()) {
       {
         std::lock_guard lock(mutex_);
@@ -110,6 +112,42 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
       }
       finish(e);
     }
+  }
+
+  // A message in the session's cache is answered here, on the gRPC thread, without a
+  // turn in the queue: the folder must be the one selected on the live connection (so
+  // its UIDVALIDITY is current). Otherwise the uid is marked wanted, so the fetch that
+  // serves another caller first can bring it along.
+  bool serve_from_cache() {
+    auto s = registry_.session_of_lease(request_.lease_id());
+    if (!s || s->spec().proto != session::protocol::imap) return false;
+    auto wire = mailbox::wire_name(request_.folder(), "folder");
+    if (!wire) return false;
+    auto& cache = *s->cache();
+    const auto validity = cache.selected_uid_validity(wire.value());
+    auto body = validity ? cache.body(wire.value(), *validity, request_.uid()) : nullptr;
+    if (!body) {
+      cache.want(wire.value(), request_.uid());
+      return false;
+    }
+    if (!s->touch_lease(request_.lease_id())) return false;  // queue_next() reports the lease
+    cached_ = std::move(body);
+    total_size_ = cached_->size();
+    if (total_size_ == 0) {
+      finish(error::none());
+      return true;
+    }
+    write_cached();
+    return true;
+  }
+
+  void write_cached() {
+    const auto n = std::min<std::uint64_t>(mailbox::max_chunk_bytes, total_size_ - next_offset_);
+    chunk_.set_offset(next_offset_);
+    chunk_.set_total_size(total_size_);
+    chunk_.set_data(cached_->substr(next_offset_, n));
+    next_offset_ += n;
+    StartWrite(&chunk_);
   }
 
   // POP3 cannot read part of a message: the first turn RETRs all of it (up to
@@ -141,6 +179,7 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
   std::uint64_t next_offset_ = 0;
   std::uint64_t total_size_ = 0;
   std::optional<std::string> whole_;  // POP3
+  std::shared_ptr<const std::string> cached_;  // served from the session's message cache
   std::mutex mutex_;
   bool op_pending_ = false;
   bool cancelled_ = false;
@@ -195,6 +234,11 @@ grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerCont
   if (request->has_since()) query.criteria.since = day_of(request->since());
   if (request->has_before()) query.criteria.before = day_of(request->before());
   query.criteria.after_uid = request->after_uid();
+  query.order = request->order() == pb::LIST_ORDER_NEWEST_FIRST ? mailbox::list_order::newest_first
+                                                                : mailbox::list_order::oldest_first;
+  query.before_uid = request->before_uid();
+  query.arrived = std::chrono::steady_clock::now();
+  const std::string folder = query.folder;
   return run_unary(registry_, context, request->lease_id(),
                    [query = std::move(query), response](connection_context& ctx) -> awaitable<error> {
                      result<mailbox::message_page> page = mailbox::message_page{};
@@ -206,10 +250,12 @@ grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerCont
                      if (!page) co_return page.err();
                      response->set_uid_validity(page->uid_validity);
                      response->set_next_after_uid(page->next_after_uid);
+                     response->set_next_before_uid(page->next_before_uid);
                      response->set_total_matching(page->total_matching);
                      for (const auto& m : page->messages) to_proto(m, response->add_messages());
                      co_return error::none();
-                   });
+                   },
+                   reads_in(folder));
 }
 
 grpc::ServerWriteReactor<pb::MessageChunk>* mailbox_service::GetMessage(grpc::CallbackServerContext* /*context*/,

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "mailbox/imap_mailbox.hpp"
+#include "daemon/mailbox_convert.hpp"
 #include "mailbox/pop3_mailbox.hpp"
 
 namespace mailbroker::daemon {
@@ -27,7 +28,7 @@ struct read_state : std::enable_shared_from_this<read_state> {
         co_return;
       }
       co_await self->step(*ctx);
-    });
+    }, reads_in(folder));
     if (!e.ok()) done(e);
   }
 

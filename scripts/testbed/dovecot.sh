@@ -9,6 +9,7 @@
 #   dovecot.sh deliver-many STATE_DIR USER FOLDER COUNT  append COUNT small
 #                                                 messages "Job 1".."Job COUNT"
 #   dovecot.sh expunge STATE_DIR USER FOLDER      remove every message of FOLDER
+#   dovecot.sh doveadm STATE_DIR ARGS...          any doveadm command on the instance
 #   dovecot.sh certs   STATE_DIR                  only make/reuse the CA + cert
 #
 # Opt-in OAuth2 (XOAUTH2/OAUTHBEARER checked by token introspection):
@@ -628,6 +629,16 @@ cmd_expunge() {
   doveadm_ expunge -u "$2" mailbox "$3" all >&2 || die "doveadm expunge for $2 in '$3' failed"
 }
 
+# Any doveadm command against the instance, e.g. for tests that change a mailbox the
+# way another client would: doveadm DIR flags add -u USER '\Seen' mailbox F uid 3
+cmd_doveadm() {
+  [[ $# -ge 2 ]] || usage
+  set_paths "$1"
+  require_conf
+  shift
+  doveadm_ "$@"
+}
+
 cmd_deliver() {
   [[ $# -eq 3 || $# -eq 4 ]] || usage
   set_paths "$1"
@@ -685,6 +696,7 @@ main() {
     deliver) cmd_deliver "$@" ;;
     deliver-many) cmd_deliver_many "$@" ;;
     expunge) cmd_expunge "$@" ;;
+    doveadm) cmd_doveadm "$@" ;;
     certs) cmd_certs "$@" ;;
     -h | --help | help) usage ;;
     *) log "unknown command '$cmd'"; usage ;;

@@ -1,6 +1,7 @@
 #include "mailbox/imap_mailbox.hpp"
 
 #include <algorithm>
+#include <map>
 #include <regex>
 
 #include "mime/header_text.hpp"
@@ -56,6 +57,7 @@ awaitable<error> select_folder(session::connection_context& ctx, const std::stri
     if (u.code == "UIDVALIDITY") ctx.uid_validity = static_cast<std::uint32_t>(std::strtoul(u.code_text.c_str(), nullptr, 10));
   }
   ctx.selected_mailbox = name.value();
+  ctx.cache.selected(ctx.selected_mailbox, ctx.uid_validity);
   co_return error::none();
 }
 
@@ -75,6 +77,13 @@ address to_address(const imap::fetched_summary::address& a) {
   return {mime::decode_phrase(a.name_raw), a.host.empty() ? a.mailbox : a.mailbox + "@" + a.host};
 }
 
+void set_flags_of(message_summary& m, std::vector<std::string> flags) {
+  m.seen = std::any_of(flags.begin(), flags.end(), [](const std::string& s) {
+    return s.size() == 5 && std::equal(s.begin(), s.end(), "\\seen", [](char a, char b) { return std::tolower(a) == b; });
+  });
+  m.flags = std::move(flags);
+}
+
 message_summary to_summary(const imap::fetched_summary& f) {
   message_summary m;
   m.uid = f.uid;
@@ -86,12 +95,26 @@ message_summary to_summary(const imap::fetched_summary& f) {
   m.date = f.date;
   m.internal_date = f.internal_date;
   m.size = f.size;
-  m.flags = f.flags;
-  m.seen = std::any_of(f.flags.begin(), f.flags.end(), [](const std::string& s) {
-    return s.size() == 5 && std::equal(s.begin(), s.end(), "\\seen", [](char a, char b) { return std::tolower(a) == b; });
-  });
+  set_flags_of(m, f.flags);
   m.has_attachments = f.has_attachments;
   return m;
+}
+
+// Everything that makes two list calls the same question (the cache's coalescing key).
+std::string list_key(const std::string& folder_wire, const list_query& q) {
+  const auto& c = q.criteria;
+  auto day = [](const std::optional<std::chrono::sys_days>& d) {
+    return d ? std::to_string(d->time_since_epoch().count()) : std::string("-");
+  };
+  std::string key = folder_wire;
+  for (const std::string& part :
+       {std::to_string(static_cast<int>(c.read)), c.from_contains, c.subject_contains, day(c.since), day(c.before),
+        std::to_string(c.after_uid), std::to_string(q.limit), std::to_string(static_cast<int>(q.order)),
+        std::to_string(q.before_uid)}) {
+    key += '\0';
+    key += part;
+  }
+  return key;
 }
 
 }  // namespace
@@ -127,14 +150,24 @@ awaitable<result<std::vector<folder>>> list_folders(session::connection_context&
 
 awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_context& ctx, const std::string& folder,
                                                           const imap::search_criteria& criteria) {
+  auto wire = wire_name(folder, "folder");
+  if (!wire) co_return wire.err();
+  const bool just_selected = ctx.selected_mailbox != wire.value();
   if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
   const bool literal_plus = imap::has_capability(ctx.imap->capabilities(), "LITERAL+");
   auto search = imap::build_uid_search(criteria, literal_plus);
   if (!search) co_return search.err();
-  auto r = co_await run(ctx, std::move(search.value()));
+  // A server shows a selected mailbox's news (new mail, expunges by others) only when a
+  // command synchronises it: NOOP goes first, pipelined with the SEARCH (one round trip),
+  // so the call sees the mailbox as of the call. A fresh SELECT needs none.
+  std::vector<std::string> commands;
+  if (!just_selected) commands.emplace_back("NOOP");
+  commands.push_back(std::move(search.value()));
+  auto r = co_await ctx.imap->execute_all(std::move(commands), ctx.command_timeout);
   if (!r) co_return r.err();
-  if (r->status != "OK") co_return refused(r.value(), "SEARCH in '" + folder + "'");
-  auto uids = imap::parse_search_response(r->untagged);
+  const auto& searched = r->back();
+  if (searched.status != "OK") co_return refused(searched, "SEARCH in '" + folder + "'");
+  auto uids = imap::parse_search_response(searched.untagged);
   // "n:*" also matches the highest uid when it is below n: drop those.
   std::erase_if(uids, [&](std::uint32_t u) { return u <= criteria.after_uid; });
   std::sort(uids.begin(), uids.end());
@@ -145,21 +178,41 @@ awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_co
 awaitable<result<message_page>> list_messages(session::connection_context& ctx, list_query query) {
   if (query.limit == 0) query.limit = 100;
   if (query.limit > max_list_limit) co_return invalid("limit: at most " + std::to_string(max_list_limit));
+  auto folder_wire = wire_name(query.folder, "folder");
+  if (!folder_wire) co_return folder_wire.err();
+  // A call that arrived before an identical one started asks nothing new of the server.
+  const std::string key = list_key(folder_wire.value(), query);
+  if (query.arrived) {
+    if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
+  }
+  const auto started = std::chrono::steady_clock::now();
   auto found = co_await search_uids(ctx, query.folder, query.criteria);
   if (!found) co_return found.err();
   auto& uids = found.value();
+  if (query.order == list_order::newest_first && query.before_uid != 0) {
+    std::erase_if(uids, [&](std::uint32_t u) { return u >= query.before_uid; });
+  }
 
   message_page page;
   page.uid_validity = ctx.uid_validity;
   page.total_matching = static_cast<std::uint32_t>(uids.size());
-  if (uids.size() > query.limit) {
+  if (query.order == list_order::newest_first) {
+    // The highest `limit` uids; the older ones' summaries are never fetched.
+    if (uids.size() > query.limit) {
+      uids.erase(uids.begin(), uids.end() - query.limit);
+      page.next_before_uid = uids.front();
+    }
+  } else if (uids.size() > query.limit) {
     uids.resize(query.limit);
     page.next_after_uid = uids.back();
   }
-  if (uids.empty()) co_return page;
-  auto summaries = co_await fetch_summaries(ctx, std::move(uids));
-  if (!summaries) co_return summaries.err();
-  page.messages = std::move(summaries.value());
+  if (!uids.empty()) {
+    auto summaries = co_await fetch_summaries(ctx, std::move(uids));
+    if (!summaries) co_return summaries.err();
+    page.messages = std::move(summaries.value());
+    if (query.order == list_order::newest_first) std::reverse(page.messages.begin(), page.messages.end());
+  }
+  ctx.cache.put_list(key, started, page);
   co_return page;
 }
 
@@ -168,19 +221,72 @@ awaitable<result<std::vector<message_summary>>> fetch_summaries(session::connect
   std::sort(uids.begin(), uids.end());
   std::vector<message_summary> out;
   if (uids.empty()) co_return out;
-  std::string fetch = "UID FETCH " + imap::format_uid_set(uids) + " (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)";
-  auto f = co_await run(ctx, std::move(fetch));
-  if (!f) co_return f.err();
-  if (f->status != "OK") co_return refused(f.value(), "FETCH");
-  for (const auto& u : f->untagged) {
-    if (u.name != "FETCH") continue;
-    auto s = imap::parse_fetch_summary(u);
-    if (!s) continue;  // e.g. an unsolicited FLAGS update without the items we asked for
-    if (!std::binary_search(uids.begin(), uids.end(), s->uid)) continue;
-    out.push_back(to_summary(s.value()));
+  // What never changes comes from the cache; flags are always asked for.
+  const std::string folder = ctx.selected_mailbox;
+  const std::uint32_t validity = ctx.uid_validity;
+  std::vector<std::uint32_t> missing;
+  std::map<std::uint32_t, message_summary> known;
+  for (auto uid : uids) {
+    if (auto cached = ctx.cache.summary(folder, validity, uid)) {
+      known.emplace(uid, *cached);
+    } else {
+      missing.push_back(uid);
+    }
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.uid < b.uid; });
+  std::vector<std::string> commands;
+  if (!missing.empty()) {
+    commands.push_back("UID FETCH " + imap::format_uid_set(missing) +
+                       " (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)");
+  }
+  if (!known.empty()) {
+    std::vector<std::uint32_t> cached;
+    for (const auto& [uid, m] : known) cached.push_back(uid);
+    commands.push_back("UID FETCH " + imap::format_uid_set(cached) + " (UID FLAGS)");
+  }
+  std::map<std::uint32_t, std::vector<std::string>> flags;
+  // Disjoint uid sets: both FETCHes go out together (one round trip).
+  auto answers = co_await ctx.imap->execute_all(std::move(commands), ctx.command_timeout);
+  if (!answers) co_return answers.err();
+  for (auto& f : answers.value()) {
+    if (f.status != "OK") co_return refused(f, "FETCH");
+    for (const auto& u : f.untagged) {
+      if (u.name != "FETCH") continue;
+      auto s = imap::parse_fetch_summary(u);
+      if (!s) continue;
+      if (!std::binary_search(uids.begin(), uids.end(), s->uid)) continue;
+      if (std::binary_search(missing.begin(), missing.end(), s->uid) && !s->internal_date) {
+        flags[s->uid] = s->flags;  // an unsolicited FLAGS update for a message not yet described
+        continue;
+      }
+      if (!known.contains(s->uid)) {
+        auto m = to_summary(s.value());
+        ctx.cache.put_summary(folder, validity, m);
+        known.emplace(s->uid, std::move(m));
+      }
+      flags[s->uid] = std::move(s->flags);
+    }
+  }
+  // A uid with no FLAGS in the answers no longer exists: it is left out (and forgotten).
+  std::vector<std::uint32_t> gone;
+  for (auto& [uid, m] : known) {
+    auto it = flags.find(uid);
+    if (it == flags.end()) {
+      gone.push_back(uid);
+      continue;
+    }
+    set_flags_of(m, std::move(it->second));
+    out.push_back(std::move(m));
+  }
+  if (!gone.empty()) ctx.cache.forget(folder, validity, gone);
   co_return out;
+}
+
+chunk slice_of(const std::string& body, std::uint64_t offset, std::uint64_t max_bytes) {
+  chunk c;
+  c.offset = offset;
+  c.total_size = body.size();
+  if (offset < body.size()) c.data = body.substr(offset, max_bytes);
+  return c;
 }
 
 awaitable<result<chunk>> fetch_chunk(session::connection_context& ctx, std::string folder, std::uint32_t uid,
@@ -188,19 +294,46 @@ awaitable<result<chunk>> fetch_chunk(session::connection_context& ctx, std::stri
   if (uid == 0) co_return invalid("uid is required");
   max_bytes = std::clamp<std::uint64_t>(max_bytes, 1, max_chunk_bytes);
   if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
-  std::string command = "UID FETCH " + std::to_string(uid) + " (RFC822.SIZE BODY.PEEK[]<" + std::to_string(offset) +
-                        "." + std::to_string(max_bytes) + ">)";
+  const std::string& wire = ctx.selected_mailbox;
+  const std::uint32_t validity = ctx.uid_validity;
+  if (auto body = ctx.cache.body(wire, validity, uid)) co_return slice_of(*body, offset, max_bytes);
+
+  // Bodies other callers wait for in this folder, known to be small, come along in the
+  // same command: one round trip instead of one each.
+  std::vector<std::uint32_t> batch{uid};
+  if (offset == 0) {
+    for (auto wanted : ctx.cache.take_wanted(wire, max_batched_bodies)) {
+      if (wanted == uid || ctx.cache.contains_body(wire, validity, wanted)) continue;
+      auto known = ctx.cache.summary(wire, validity, wanted);
+      if (!known || known->size > ctx.cache.limits().max_body_bytes) continue;
+      batch.push_back(wanted);
+    }
+    std::sort(batch.begin(), batch.end());
+  }
+  std::string command = "UID FETCH " + imap::format_uid_set(batch) + " (RFC822.SIZE BODY.PEEK[]<" +
+                        std::to_string(offset) + "." + std::to_string(max_bytes) + ">)";
   auto r = co_await run(ctx, std::move(command));
   if (!r) co_return r.err();
   if (r->status != "OK") co_return refused(r.value(), "FETCH of uid " + std::to_string(uid));
   std::optional<chunk> out;
   std::optional<std::uint64_t> size;
-  for (const auto& u : r->untagged) {
+  for (auto& u : r->untagged) {
     if (u.name != "FETCH") continue;
-    auto c = imap::parse_fetch_body_chunk(u, uid);
-    if (!c) continue;
-    if (c->total_size) size = c->total_size;
-    if (!out) out = chunk{c->offset, std::move(c->data), 0};
+    for (auto candidate : batch) {
+      auto c = imap::parse_fetch_body_chunk(u, candidate);
+      if (!c) continue;
+      const bool whole = c->offset == 0 && c->total_size && *c->total_size == c->data.size();
+      if (candidate == uid) {
+        if (c->total_size) size = c->total_size;
+        if (!out) {
+          if (whole) ctx.cache.put_body(wire, validity, uid, c->data);
+          out = chunk{c->offset, std::move(c->data), 0};
+        }
+      } else if (whole) {
+        ctx.cache.put_body(wire, validity, candidate, std::move(c->data));
+      }
+      break;
+    }
   }
   if (!out) {
     co_return error{errc::not_found, "uid " + std::to_string(uid) + " is not in folder '" +
@@ -224,6 +357,7 @@ awaitable<error> set_flags(session::connection_context& ctx, std::string folder,
   std::vector<std::string> commands;
   if (!add.empty()) commands.push_back("UID STORE " + set + " +FLAGS.SILENT (" + add + ")");
   if (!remove.empty()) commands.push_back("UID STORE " + set + " -FLAGS.SILENT (" + remove + ")");
+  ctx.cache.forget_lists();
   for (auto& command : commands) {
     auto r = co_await run(ctx, std::move(command));
     if (!r) co_return r.err();
@@ -249,6 +383,8 @@ awaitable<result<std::vector<std::uint32_t>>> copy_messages(session::connection_
   }
   if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
   const std::string set = imap::format_uid_set(uids);
+  if (move) ctx.cache.forget(ctx.selected_mailbox, ctx.uid_validity, uids);
+  ctx.cache.forget_lists();
   std::string command = std::string(move && has_move ? "UID MOVE " : "UID COPY ") + set + " " + target_name.value();
   auto r = co_await run(ctx, std::move(command));
   if (!r) co_return r.err();
@@ -299,6 +435,7 @@ awaitable<error> delete_messages(session::connection_context& ctx, std::string f
   }
   if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
   const std::string set = imap::format_uid_set(uids);
+  ctx.cache.forget(ctx.selected_mailbox, ctx.uid_validity, uids);
   std::string store = "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)";
   auto r = co_await run(ctx, std::move(store));
   if (!r) co_return r.err();

@@ -18,53 +18,30 @@
 
 #include "common/error.hpp"
 #include "net/asio.hpp"
+#include "mailbox/message_types.hpp"
 #include "protocol/imap/mailbox_codec.hpp"
 #include "session/operation.hpp"
 
 namespace mailbroker::mailbox {
 
-using time_point = std::chrono::system_clock::time_point;
-
-struct folder {
-  std::string name;
-  std::string delimiter;
-  std::vector<std::string> attributes;
-};
-
-struct address {
-  std::string name;     // decoded to UTF-8
-  std::string address;  // local@domain
-};
-
-struct message_summary {
-  std::uint32_t uid = 0;
-  std::string message_id;
-  std::vector<address> from, to, cc;
-  std::string subject;  // decoded to UTF-8
-  std::optional<time_point> date, internal_date;
-  std::uint64_t size = 0;
-  std::vector<std::string> flags;
-  bool seen = false;
-  bool has_attachments = false;
-  std::string unique_id;  // POP3: the UIDL
-};
-
-struct message_page {
-  std::vector<message_summary> messages;
-  std::uint32_t uid_validity = 0;
-  std::uint32_t next_after_uid = 0;  // 0: no further page
-  std::uint32_t total_matching = 0;
-};
+enum class list_order { oldest_first, newest_first };
 
 struct list_query {
   std::string folder = "INBOX";
-  imap::search_criteria criteria;
-  std::uint32_t limit = 100;  // 1..max_list_limit
+  imap::search_criteria criteria;  // criteria.after_uid pages oldest first
+  std::uint32_t limit = 100;       // 1..max_list_limit
+  list_order order = list_order::oldest_first;
+  std::uint32_t before_uid = 0;    // newest first: only uids below this; 0 = no bound
+  // When the call was made: an identical list whose commands started later answers it
+  // (message_cache::list_since). Unset: always asks the server.
+  std::optional<std::chrono::steady_clock::time_point> arrived;
 };
 
 inline constexpr std::uint32_t max_list_limit = 1000;
 inline constexpr std::size_t max_uids_per_call = 1000;
 inline constexpr std::uint64_t max_chunk_bytes = 1024 * 1024;
+// Bodies fetched together with the one a call needs, when other callers wait for them.
+inline constexpr std::size_t max_batched_bodies = 32;
 // Calls that need a whole message in memory (parsing it, POP3 reads, replies and
 // forwards) refuse larger ones with failed_precondition.
 inline constexpr std::uint64_t max_whole_message_bytes = 32 * 1024 * 1024;

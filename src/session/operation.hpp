@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "net/asio.hpp"
 #include "session/claim_table.hpp"
+#include "session/message_cache.hpp"
 #include "session/session_spec.hpp"
 
 namespace mailbroker::imap {
@@ -39,6 +40,7 @@ struct connection_context {
   // at the new connection. An error means the session lost its connection (it reconnects).
   std::function<awaitable<error>()> reopen;
   smtp_sender* smtp;              // the SMTP leg; nullptr when the spec has none
+  message_cache& cache;           // the session's: summaries and bodies, outlives connections
 };
 
 // Called exactly once, on the session's strand: with the live connection and
@@ -46,5 +48,14 @@ struct connection_context {
 // connection was lost before its turn, the session is closing, the lease's queue is
 // full). The operation answers its caller itself and must not throw.
 using operation = std::function<awaitable<void>(connection_context* ctx, error why_not)>;
+
+// How an operation may share the connection with others (IMAP pipelining, RFC 3501 5.5).
+struct operation_traits {
+  // Set for an operation that only reads in this folder (wire form, as
+  // connection_context::selected_mailbox holds it): it may then run while other such
+  // reads of the same folder are in flight, when that folder is selected. Empty: the
+  // operation runs alone (it changes something, or needs another folder).
+  std::string shared_folder;
+};
 
 }  // namespace mailbroker::session

@@ -29,19 +29,31 @@ class operation_queue {
 
   // The next item: the oldest of the lease after the one served last (round-robin).
   std::optional<Item> pop() {
+    return pop_if([](const std::string&) { return true; });
+  }
+
+  // The same, skipping leases for which `eligible(lease)` is false (e.g. a lease whose
+  // previous item is still running: its items stay in order).
+  template <class Pred>
+  std::optional<Item> pop_if(Pred eligible) {
     if (size_ == 0) return std::nullopt;
     auto it = queues_.upper_bound(last_served_);
-    for (std::size_t tries = 0; tries <= queues_.size(); ++tries) {
+    for (std::size_t tries = 0, n = queues_.size(); tries < n; ++tries) {
       if (it == queues_.end()) it = queues_.begin();
-      if (!it->second.empty()) {
-        Item item = std::move(it->second.front());
-        it->second.pop_front();
-        --size_;
-        last_served_ = it->first;
-        if (it->second.empty()) queues_.erase(it);
-        return item;
+      if (it->second.empty()) {
+        it = queues_.erase(it);
+        continue;
       }
-      it = queues_.erase(it);
+      if (!eligible(it->first)) {
+        ++it;
+        continue;
+      }
+      Item item = std::move(it->second.front());
+      it->second.pop_front();
+      --size_;
+      last_served_ = it->first;
+      if (it->second.empty()) queues_.erase(it);
+      return item;
     }
     return std::nullopt;
   }

@@ -56,7 +56,8 @@ session::session(asio::any_io_executor executor, std::string name, session_spec 
       on_lease_gone_(std::move(on_lease_gone)),
       backoff_(settings.reconnect),
       wake_(strand_),
-      lease_timer_(strand_) {
+      lease_timer_(strand_),
+      cache_(std::make_shared<message_cache>(settings.cache, settings.shared_cache_budget)) {
   snapshot_.name = name_;
   snapshot_.state = state_;
   snapshot_.state_since = std::chrono::system_clock::now();
@@ -130,6 +131,7 @@ awaitable<void> session::run() {
       ever_ready_ = true;
       backoff_.reset();
       e = co_await serve_ready();
+      cache_->connection_reset();
       fail_operations(error{errc::unavailable, "session '" + name_ + "' lost its connection (" + e.message +
                                                    "); it is reconnecting: retry the call"});
       if (stop_requested_) break;
@@ -251,7 +253,13 @@ connection_context session::make_context() {
                             spec_,
                             maildrop_.get(),
                             {},
-                            smtp_.get()};
+                            smtp_.get(),
+                            *cache_};
+}
+
+bool session::touch_lease(const std::string& lease_id) {
+  std::lock_guard lock(lease_mutex_);
+  return leases_.renew(lease_id, std::chrono::steady_clock::now()).has_value();
 }
 
 awaitable<error> session::serve_ready() {
@@ -277,34 +285,72 @@ awaitable<error> session::serve_ready() {
 
   selected_mailbox_.clear();
   uid_validity_ = 0;
+  cache_->connection_reset();
   if (maildrop_) maildrop_->forget_listing();
   for (;;) {
-    // Queued operations first, one at a time, round-robin between leases.
-    while (auto op = operations_.pop()) {
-      connection_context ctx = make_context();
-      bind_reopen(ctx);
-      co_await (*op)(&ctx, error::none());
-      refresh_counters();
-      if (stop_requested_) co_return error::none();
-      if (lost_) co_return *lost_;
-      if (!client_->is_open()) co_return error{errc::unavailable, "the connection closed during an operation"};
+    // Queued operations first, round-robin between leases; reads of the selected
+    // folder overlap (pipelined), everything else runs alone.
+    for (;;) {
+      if (stop_requested_ || lost_ || !client_->is_open()) break;
+      if (!held_) held_ = operations_.pop_if([this](const std::string& lease) { return !busy_leases_.contains(lease); });
+      if (!held_ || !may_start(*held_)) break;
+      start_operation(std::move(*held_));
+      held_.reset();
     }
+    error_code ec;
+    if (in_flight_ > 0 || stop_requested_ || lost_ || !client_->is_open()) {
+      if (in_flight_ == 0) {
+        if (stop_requested_) co_return error::none();
+        if (lost_) co_return *lost_;
+        co_return error{errc::unavailable, "the connection closed during an operation"};
+      }
+      // An operation ending (or a new one arriving) wakes us.
+      wake_.expires_after(spec_.keepalive);
+      co_await wake_.async_wait(redirect_error(use_awaitable, ec));
+      continue;
+    }
+    if (held_ || !operations_.empty()) continue;
     if (!watchers_.empty()) {
       if (auto e = co_await watch_and_wait(); !e.ok()) co_return e;
       if (stop_requested_) co_return error::none();
       if (lost_) co_return *lost_;
       continue;
     }
-    error_code ec;
     wake_.expires_after(spec_.keepalive);
     co_await wake_.async_wait(redirect_error(use_awaitable, ec));
     if (stop_requested_) co_return error::none();
     if (lost_) co_return *lost_;
-    if (!ec) {
+    if (!ec && in_flight_ == 0 && !held_ && operations_.empty()) {
       if (auto e = co_await client_->noop(settings_.command_timeout); !e.ok()) co_return e;
       refresh_counters();
     }
   }
+}
+
+bool session::may_start(const queued_operation& op) const {
+  if (in_flight_ == 0) return true;
+  return client_->imap() != nullptr && in_flight_shared_ && in_flight_ < settings_.max_pipelined &&
+         !op.traits.shared_folder.empty() && op.traits.shared_folder == selected_mailbox_;
+}
+
+void session::start_operation(queued_operation op) {
+  in_flight_shared_ = (in_flight_ == 0 || in_flight_shared_) && !op.traits.shared_folder.empty();
+  ++in_flight_;
+  busy_leases_.insert(op.lease_id);
+  asio::co_spawn(
+      strand_,
+      [self = shared_from_this(), op = std::move(op)]() -> awaitable<void> {
+        {
+          connection_context ctx = self->make_context();
+          self->bind_reopen(ctx);
+          co_await op.run(&ctx, error::none());
+        }
+        self->busy_leases_.erase(op.lease_id);
+        if (--self->in_flight_ == 0) self->in_flight_shared_ = false;
+        self->refresh_counters();
+        self->wake();
+      },
+      asio::detached);
 }
 
 awaitable<error> session::watch_and_wait() {
@@ -331,9 +377,9 @@ awaitable<error> session::watch_and_wait() {
         if (on_end) on_end(e);
       }
     }
-    if (!operations_.empty()) co_return error::none();  // queued calls first
+    if (!operations_.empty() || held_) co_return error::none();  // queued calls first
   }
-  if (watchers_.empty() || !operations_.empty()) co_return error::none();
+  if (watchers_.empty() || !operations_.empty() || held_) co_return error::none();
 
   // Every watch on one folder, already selected by its poll, and IDLE offered: wait in
   // IDLE. Anything else polls again after the poll interval.
@@ -649,14 +695,14 @@ namespace {
 awaitable<void> run_refused(operation op, error why) { co_await op(nullptr, std::move(why)); }
 }  // namespace
 
-error session::enqueue(const std::string& lease_id, operation op) {
+error session::enqueue(const std::string& lease_id, operation op, operation_traits traits) {
   {
     std::lock_guard lock(lease_mutex_);
     if (!leases_.renew(lease_id, std::chrono::steady_clock::now())) {
       return {errc::not_found, "lease_id: no such lease on session '" + name_ + "' (expired or released)"};
     }
   }
-  asio::post(strand_, [self = shared_from_this(), lease_id, op = std::move(op)]() mutable {
+  asio::post(strand_, [self = shared_from_this(), lease_id, op = std::move(op), traits = std::move(traits)]() mutable {
     self->arm_lease_timer();
     if (self->state_ != session_state::ready || !self->client_ || self->stop_requested_) {
       error why{errc::unavailable, "session '" + self->name_ + "' is " + std::string(state_name(self->state_)) +
@@ -664,10 +710,11 @@ error session::enqueue(const std::string& lease_id, operation op) {
       asio::co_spawn(self->strand_, run_refused(std::move(op), std::move(why)), asio::detached);
       return;
     }
-    if (!self->operations_.push(lease_id, std::move(op))) {
+    queued_operation queued{lease_id, std::move(op), std::move(traits)};
+    if (!self->operations_.push(lease_id, std::move(queued))) {
       error why{errc::resource_exhausted, "lease_id: " + std::to_string(max_queued_per_lease) +
                                               " operations of this lease are already waiting; wait for some to finish"};
-      asio::co_spawn(self->strand_, run_refused(std::move(op), std::move(why)), asio::detached);
+      asio::co_spawn(self->strand_, run_refused(std::move(queued.run), std::move(why)), asio::detached);
       return;
     }
     self->wake();  // serve_ready() runs it in its turn
@@ -676,7 +723,11 @@ error session::enqueue(const std::string& lease_id, operation op) {
 }
 
 void session::fail_operations(const error& why) {
-  for (auto& op : operations_.drain()) asio::co_spawn(strand_, run_refused(std::move(op), why), asio::detached);
+  if (held_) {
+    asio::co_spawn(strand_, run_refused(std::move(held_->run), why), asio::detached);
+    held_.reset();
+  }
+  for (auto& op : operations_.drain()) asio::co_spawn(strand_, run_refused(std::move(op.run), why), asio::detached);
 }
 
 void session::renew(std::string lease_id, std::function<void(result<system_time>)> done) {

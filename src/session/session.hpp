@@ -15,6 +15,7 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +24,7 @@
 #include "net/asio.hpp"
 #include "session/backoff.hpp"
 #include "session/lease_table.hpp"
+#include "session/message_cache.hpp"
 #include "session/operation.hpp"
 #include "session/operation_queue.hpp"
 #include "session/pop3_maildrop.hpp"
@@ -55,6 +57,12 @@ struct session_settings {
   // IMAP IDLE is ended and issued again after this long (RFC 2177: servers may drop a
   // client idle for 30 minutes, so re-issue before 29).
   std::chrono::milliseconds idle_restart{std::chrono::minutes(28)};
+  // IMAP: reads of one folder in flight together on the connection (1 = one at a time).
+  std::size_t max_pipelined = 8;
+  // The message cache (message_cache.hpp): per-session limits, and the daemon-wide
+  // budget every session's cache draws from (null: per-session limits only).
+  cache_limits cache;
+  std::shared_ptr<cache_budget> shared_cache_budget;
 };
 
 // A watch on a folder (Mailbox.WatchMessages), run by the session whenever its
@@ -110,8 +118,11 @@ class session : public std::enable_shared_from_this<session> {
   // in its round-robin turn when READY, or at once with why_not (unavailable when not
   // READY or the connection drops first, resource_exhausted when the lease already has
   // max_queued_per_lease operations waiting, cancelled when the session closes).
+  // One lease's operations run one after another, in order; operations of different
+  // leases may overlap on the connection when `traits` allow it (IMAP reads of the
+  // selected folder, up to settings.max_pipelined at once); all others run alone.
   static constexpr std::size_t max_queued_per_lease = 64;
-  error enqueue(const std::string& lease_id, operation op);
+  error enqueue(const std::string& lease_id, operation op, operation_traits traits = {});
 
   // Adds a watch on behalf of `lease_id`; while it is open the lease is renewed by the
   // session. Returns its id (for remove_watcher); not_found for an unknown lease.
@@ -121,6 +132,12 @@ class session : public std::enable_shared_from_this<session> {
 
   // Logs out and closes; `done` (optional) once CLOSED or FAILED.
   void stop(std::string reason, std::function<void()> done = {});
+
+  // Renews `lease_id` if it is live, from any thread (for calls answered without a queue
+  // turn, such as a GetMessage served from the cache). False for an unknown lease.
+  bool touch_lease(const std::string& lease_id);
+  // Thread-safe; lives as long as the session.
+  const std::shared_ptr<message_cache>& cache() const { return cache_; }
 
   status_snapshot snapshot() const;
   // False once the session is FAILED, CLOSED or stopping: attach to it no more.
@@ -137,6 +154,15 @@ class session : public std::enable_shared_from_this<session> {
   // Opens `conn` and logs in with the spec's credentials.
   awaitable<error> open_and_login(upstream& conn);
   awaitable<error> serve_ready();
+  struct queued_operation {
+    std::string lease_id;
+    operation run;
+    operation_traits traits;
+  };
+  // Whether `op` may start now, given what is in flight on the connection.
+  bool may_start(const queued_operation& op) const;
+  // Runs `op` on the strand beside the dispatcher; wakes it when done.
+  void start_operation(queued_operation op);
   // Polls every watch, then waits for news (IMAP IDLE or the poll interval), a queued
   // operation or the keepalive, whichever comes first.
   awaitable<error> watch_and_wait();
@@ -199,8 +225,13 @@ class session : public std::enable_shared_from_this<session> {
   std::uint64_t next_waiter_id_ = 1;
   std::vector<std::function<void()>> stop_callbacks_;
   session_counters counters_base_;  // totals of earlier connections
-  operation_queue<operation> operations_{max_queued_per_lease};
+  operation_queue<queued_operation> operations_{max_queued_per_lease};
+  std::optional<queued_operation> held_;   // popped, waiting for the operations in flight to end
+  std::size_t in_flight_ = 0;              // operations running on the connection
+  bool in_flight_shared_ = false;          // ... all of them reads of selected_mailbox_
+  std::set<std::string> busy_leases_;      // leases with an operation in flight
   claim_table claims_;            // Mailbox.ClaimMessages: per session, across reconnects
+  const std::shared_ptr<message_cache> cache_;  // thread-safe itself; across reconnects
   std::string selected_mailbox_;  // of the current connection
   std::uint32_t uid_validity_ = 0;
 

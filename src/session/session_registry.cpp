@@ -241,10 +241,10 @@ void session_registry::shutdown(std::function<void()> done) {
   }
 }
 
-error session_registry::enqueue(const std::string& lease_id, operation op) {
+error session_registry::enqueue(const std::string& lease_id, operation op, operation_traits traits) {
   auto s = find_by_lease(lease_id);
   if (!s) return {errc::not_found, "lease_id: no such lease (expired, released, or the daemon restarted): Connect again"};
-  return s->enqueue(lease_id, std::move(op));
+  return s->enqueue(lease_id, std::move(op), std::move(traits));
 }
 
 result<session_registry::watch_handle> session_registry::add_watcher(const std::string& lease_id,

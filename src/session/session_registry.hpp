@@ -70,7 +70,7 @@ class session_registry {
 
   // Queues a mailbox operation on the session holding `lease_id` (see session::enqueue).
   // Errors (op not called): not_found for an unknown lease.
-  error enqueue(const std::string& lease_id, operation op);
+  error enqueue(const std::string& lease_id, operation op, operation_traits traits = {});
   // Adds a watch on the session holding `lease_id` (see session::add_watcher). The
   // returned handle removes it; not_found for an unknown lease.
   struct watch_handle {

@@ -102,6 +102,10 @@ void dovecot_testbed::expunge(const std::string& user, const std::string& folder
   script("expunge " + state_dir_ + " " + user + " '" + folder + "'");
 }
 
+std::string dovecot_testbed::doveadm(const std::string& args) const {
+  return script("doveadm " + state_dir_ + " " + args);
+}
+
 void dovecot_testbed::deliver(const std::string& user, const std::string& file, const std::string& folder) const {
   script("deliver " + state_dir_ + " " + user + " '" + file + "' '" + folder + "'");
 }

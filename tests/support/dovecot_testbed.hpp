@@ -37,6 +37,8 @@ class dovecot_testbed {
   void deliver_many(const std::string& user, const std::string& folder, int count) const;
   // Removes every message of `folder` of `user`.
   void expunge(const std::string& user, const std::string& folder) const;
+  // Runs doveadm against this instance (`args` as for a shell); returns its output.
+  std::string doveadm(const std::string& args) const;
   // Stops / restarts the same instance (same ports, users and CA): "server down" tests.
   void stop();
   void start();

@@ -27,6 +27,22 @@ TEST(operation_queue, ALateLeaseIsServedNextNotAfterTheBacklog) {
   EXPECT_EQ(q.pop(), 1);
 }
 
+TEST(operation_queue, PopIfSkipsBusyLeasesAndKeepsTheirOrder) {
+  operation_queue<std::string> q(10);
+  q.push("A", "a1");
+  q.push("A", "a2");
+  q.push("B", "b1");
+  q.push("C", "c1");
+  auto not_a = [](const std::string& lease) { return lease != "A"; };
+  EXPECT_EQ(q.pop_if(not_a), "b1");
+  EXPECT_EQ(q.pop_if(not_a), "c1");
+  EXPECT_EQ(q.pop_if(not_a), std::nullopt) << "only A's items are left, and A is busy";
+  EXPECT_EQ(q.size(), 2u);
+  EXPECT_EQ(q.pop(), "a1") << "A's items were skipped, not reordered";
+  EXPECT_EQ(q.pop(), "a2");
+  EXPECT_TRUE(q.empty());
+}
+
 TEST(operation_queue, BoundedPerLease) {
   operation_queue<std::string> q(2);
   std::string x = "x";

@@ -1,5 +1,6 @@
 #include "protocol/imap/client.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "net/deadline_guard.hpp"
@@ -20,11 +21,13 @@ std::string describe(const std::string& status, const std::string& code, const s
 
 }  // namespace
 
-// The command currently waiting for its tagged reply. The reader fills it and cancels
-// `wake`; execute() re-checks the fields after every wake-up.
+// A command waiting for its tagged reply. The reader fills it and cancels `wake`;
+// execute() re-checks the fields after every wake-up.
 struct client::pending_command {
   explicit pending_command(const asio::any_io_executor& ex) : wake(ex) {}
   std::string tag;
+  command_route route;
+  bool alone = false;  // has continuations (AUTHENTICATE, IDLE): nothing else in flight
   std::vector<response> untagged;
   std::vector<std::string> continuations;  // continuation texts not yet answered
   std::optional<response> done;
@@ -177,12 +180,33 @@ awaitable<void> client::read_loop() {
   }
 }
 
+std::shared_ptr<client::pending_command> client::owner_of(const response& r) const {
+  if (in_flight_.empty()) return nullptr;
+  if (r.type == response_type::tagged) {
+    for (const auto& cmd : in_flight_) {
+      if (cmd->tag == r.tag) return cmd;
+    }
+    return nullptr;
+  }
+  if (r.type == response_type::continuation) return in_flight_.front();  // only alone commands get one
+  std::vector<const command_route*> routes;
+  routes.reserve(in_flight_.size());
+  for (const auto& cmd : in_flight_) routes.push_back(&cmd->route);
+  return in_flight_[route_response(r, routes)];
+}
+
 void client::dispatch(response r) {
   if (auto caps = capabilities_of(r); !caps.empty()) capabilities_ = std::move(caps);
   if (r.type == response_type::untagged && r.status == "BYE") bye_text_ = r.text;
-  auto cmd = pending_;
-  if (!cmd) return;  // unsolicited data while idle (EXISTS, EXPUNGE, ...): nothing listens yet
-  if (r.type == response_type::tagged && r.tag == cmd->tag) {
+  auto cmd = owner_of(r);
+  if (!cmd) {
+    if (r.type == response_type::tagged) {
+      // A tag we never sent (or already answered): the stream cannot be trusted.
+      connection_lost(error{errc::unavailable, "protocol error from server: a reply to an unknown tag"});
+    }
+    return;  // unsolicited data while idle (EXISTS, EXPUNGE, ...): nothing listens yet
+  }
+  if (r.type == response_type::tagged) {
     cmd->done = std::move(r);
     cmd->wake.cancel();
   } else if (r.type == response_type::continuation) {
@@ -198,10 +222,12 @@ void client::connection_lost(error why) {
   const bool expected = closing_ || !open_;
   open_ = false;
   stream_.close();
-  if (auto cmd = pending_) {
+  for (const auto& cmd : in_flight_) {
     cmd->failure = why;
     cmd->wake.cancel();
   }
+  for (auto& waiter : turn_waiters_) waiter->cancel();
+  turn_waiters_.clear();
   if (!expected && on_lost_) {
     auto callback = std::move(on_lost_);
     on_lost_ = nullptr;
@@ -215,30 +241,67 @@ void client::close(const error& why) {
 }
 
 awaitable<error> client::write_line(const std::string& line, std::chrono::milliseconds timeout) {
+  while (writing_) {
+    auto turn = std::make_shared<asio::steady_timer>(executor_, std::chrono::steady_clock::time_point::max());
+    write_waiters_.push_back(turn);
+    error_code ignored;
+    co_await turn->async_wait(redirect_error(use_awaitable, ignored));
+  }
+  writing_ = true;
   error_code ec;
   co_await stream_.write(line + "\r\n", timeout, ec);
+  writing_ = false;
+  if (!write_waiters_.empty()) {
+    write_waiters_.front()->cancel();
+    write_waiters_.erase(write_waiters_.begin());
+  }
   if (ec) co_return error{errc::unavailable, "write to server failed: " + ec.message()};
   ++commands_sent_;
   co_return error::none();
 }
 
-awaitable<result<command_result>> client::execute(std::string command, std::chrono::milliseconds timeout,
-                                                  continuation_fn on_continuation) {
-  if (!is_open()) co_return error{errc::unavailable, "connection is not open"};
-  if (pending_) co_return error{errc::internal, "a command is already in flight"};
+result<std::shared_ptr<client::pending_command>> client::start_command(const std::string& command, bool alone) {
+  if (!in_flight_.empty() && (alone || in_flight_.front()->alone)) {
+    return error{errc::internal, "a command that must run alone (AUTHENTICATE, IDLE) and another one overlap"};
+  }
   auto cmd = std::make_shared<pending_command>(executor_);
   cmd->tag = tags_.next();
-  pending_ = cmd;
-  struct clear_pending {
-    client* self;
-    ~clear_pending() { self->pending_.reset(); }
-  } clear{this};
+  cmd->route = route_of(command);
+  cmd->alone = alone;
+  in_flight_.push_back(cmd);
+  return cmd;
+}
 
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  if (auto e = co_await write_line(cmd->tag + " " + command, timeout); !e.ok()) {
-    close(e);
-    co_return e;
+void client::finish_command(const std::shared_ptr<pending_command>& cmd) {
+  std::erase(in_flight_, cmd);
+  // Commands that waited for this one to end may go now (they re-check).
+  for (auto& waiter : turn_waiters_) waiter->cancel();
+  turn_waiters_.clear();
+}
+
+bool client::conflicts(const command_route& route) const {
+  return std::any_of(in_flight_.begin(), in_flight_.end(),
+                     [&](const auto& cmd) { return answers_could_mix(cmd->route, route); });
+}
+
+awaitable<result<std::shared_ptr<client::pending_command>>> client::begin_command(const std::string& command,
+                                                                                 bool alone) {
+  const auto route = route_of(command);
+  // Answers that could not be told apart would be: wait for the earlier command.
+  while (is_open() && !alone && conflicts(route)) {
+    auto turn = std::make_shared<asio::steady_timer>(executor_, std::chrono::steady_clock::time_point::max());
+    turn_waiters_.push_back(turn);
+    error_code ignored;
+    co_await turn->async_wait(redirect_error(use_awaitable, ignored));
   }
+  if (!is_open()) co_return error{errc::unavailable, "connection is not open"};
+  co_return start_command(command, alone);
+}
+
+awaitable<result<command_result>> client::await_reply(std::shared_ptr<pending_command> cmd, std::string command,
+                                                      std::chrono::steady_clock::time_point deadline,
+                                                      std::chrono::milliseconds timeout,
+                                                      continuation_fn on_continuation) {
   int answered = 0;
   for (;;) {
     if (cmd->done) {
@@ -270,20 +333,86 @@ awaitable<result<command_result>> client::execute(std::string command, std::chro
   }
 }
 
+namespace {
+// Takes a command off the in-flight list however its coroutine ends. Move-only.
+template <class Client, class Cmd>
+struct in_flight_guard {
+  in_flight_guard(Client* s, Cmd c) : self(s), cmd(std::move(c)) {}
+  in_flight_guard(in_flight_guard&& other) noexcept : self(other.self), cmd(std::move(other.cmd)) { other.cmd = nullptr; }
+  in_flight_guard(const in_flight_guard&) = delete;
+  in_flight_guard& operator=(const in_flight_guard&) = delete;
+  in_flight_guard& operator=(in_flight_guard&&) = delete;
+  ~in_flight_guard() {
+    if (cmd) self->finish_command(cmd);
+  }
+  Client* self;
+  Cmd cmd;
+};
+}  // namespace
+
+awaitable<result<command_result>> client::execute(std::string command, std::chrono::milliseconds timeout,
+                                                  continuation_fn on_continuation) {
+  if (!is_open()) co_return error{errc::unavailable, "connection is not open"};
+  auto started = co_await begin_command(command, static_cast<bool>(on_continuation));
+  if (!started) co_return started.err();
+  in_flight_guard<client, std::shared_ptr<pending_command>> guard{this, std::move(started.value())};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (auto e = co_await write_line(guard.cmd->tag + " " + command, timeout); !e.ok()) {
+    close(e);
+    co_return e;
+  }
+  co_return co_await await_reply(guard.cmd, std::move(command), deadline, timeout, std::move(on_continuation));
+}
+
+awaitable<result<std::vector<command_result>>> client::execute_all(std::vector<std::string> commands,
+                                                                   std::chrono::milliseconds timeout) {
+  if (!is_open()) co_return error{errc::unavailable, "connection is not open"};
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (answers_could_mix(route_of(commands[j]), route_of(commands[i]))) {
+        co_return error{errc::internal, "execute_all: '" + commands[i].substr(0, commands[i].find(' ')) +
+                                            "' cannot be pipelined with '" +
+                                            commands[j].substr(0, commands[j].find(' ')) + "'"};
+      }
+    }
+  }
+  std::vector<in_flight_guard<client, std::shared_ptr<pending_command>>> guards;
+  guards.reserve(commands.size());
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Every line is written before any answer is awaited: one round trip for them all.
+  for (const auto& command : commands) {
+    auto started = co_await begin_command(command, false);
+    if (!started) co_return started.err();
+    guards.emplace_back(this, std::move(started.value()));
+    if (auto e = co_await write_line(guards.back().cmd->tag + " " + command, timeout); !e.ok()) {
+      close(e);
+      co_return e;
+    }
+  }
+  std::vector<command_result> out;
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    auto r = co_await await_reply(guards[i].cmd, commands[i], deadline, timeout, {});
+    if (!r) co_return r.err();
+    out.push_back(std::move(r.value()));
+  }
+  co_return out;
+}
+
 awaitable<result<command_result>> client::idle(std::chrono::milliseconds max_duration,
                                                std::chrono::milliseconds timeout,
                                                std::function<bool(const response&)> stop_on) {
   if (!is_open()) co_return error{errc::unavailable, "connection is not open"};
-  if (pending_) co_return error{errc::internal, "a command is already in flight"};
-  auto cmd = std::make_shared<pending_command>(executor_);
-  cmd->tag = tags_.next();
+  if (!in_flight_.empty()) co_return error{errc::internal, "IDLE while other commands are in flight"};
+  auto started = start_command("IDLE", true);
+  if (!started) co_return started.err();
+  auto cmd = std::move(started.value());
   cmd->wake_on_untagged = true;
-  pending_ = cmd;
   idle_interrupted_ = false;
   struct clear_pending {
     client* self;
-    ~clear_pending() { self->pending_.reset(); }
-  } clear{this};
+    std::shared_ptr<pending_command> cmd;
+    ~clear_pending() { self->finish_command(cmd); }
+  } clear{this, cmd};
 
   auto timed_out = [this](const char* what, std::chrono::milliseconds t) {
     error e{errc::deadline_exceeded, std::string("server did not answer ") + what + " within " +
@@ -343,7 +472,9 @@ awaitable<result<command_result>> client::idle(std::chrono::milliseconds max_dur
 
 void client::interrupt_idle() {
   idle_interrupted_ = true;
-  if (auto cmd = pending_; cmd && cmd->wake_on_untagged) cmd->wake.cancel();
+  for (const auto& cmd : in_flight_) {
+    if (cmd->wake_on_untagged) cmd->wake.cancel();
+  }
 }
 
 awaitable<error> client::login(const std::string& user, const std::string& password) {

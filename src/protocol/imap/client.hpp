@@ -7,9 +7,12 @@
 // idle is noticed at once and reported through the `on_lost` callback.
 //
 // Threading: every member must be called from the executor (strand) given to the
-// constructor. One command is in flight at a time: callers serialise them (the
-// session's operation queue does). Passwords passed to login() are never logged or
-// kept.
+// constructor. Several execute() calls may be in flight at once (pipelining, RFC 3501
+// 5.5): each gets its own tagged reply, and untagged responses go to the command that
+// asks for them (command_routing.hpp). The caller decides what may be pipelined (not
+// commands whose effects depend on each other's order); a command with a continuation
+// handler (AUTHENTICATE) and IDLE run only alone. Passwords passed to login() are never
+// logged or kept.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,6 +24,7 @@
 #include "net/asio.hpp"
 #include "net/mail_stream.hpp"
 #include "protocol/imap/command.hpp"
+#include "protocol/imap/command_routing.hpp"
 #include "protocol/imap/response.hpp"
 #include "protocol/imap/response_parser.hpp"
 
@@ -77,8 +81,17 @@ class client : public std::enable_shared_from_this<client> {
   // Sends `command` (without tag and CRLF) and waits for its tagged reply, within
   // `timeout` (on timeout the connection is closed). NO/BAD are returned as results,
   // not errors; errors mean the connection is unusable (unavailable/deadline_exceeded).
+  // Other commands may be in flight, unless this one has `on_continuation` (then none
+  // may be: internal error) or a command with one, or IDLE, is in flight (same).
   awaitable<result<command_result>> execute(std::string command, std::chrono::milliseconds timeout,
                                             continuation_fn on_continuation = {});
+
+  // Sends every command before awaiting any reply (pipelining: one round trip for all),
+  // e.g. {"NOOP", "UID SEARCH ..."} so the search sees what the NOOP synchronised. The
+  // results come in `commands` order. Errors as execute(); internal when two commands'
+  // answers could not be told apart (see command_routing.hpp: answers_could_mix).
+  awaitable<result<std::vector<command_result>>> execute_all(std::vector<std::string> commands,
+                                                             std::chrono::milliseconds timeout);
 
   // IDLE (RFC 2177) on the selected mailbox: waits until `stop_on` returns true for an
   // untagged response (e.g. EXISTS), interrupt_idle() is called, or `max_duration`
@@ -104,6 +117,7 @@ class client : public std::enable_shared_from_this<client> {
   void set_on_lost(std::function<void(error)> on_lost) { on_lost_ = std::move(on_lost); }
 
   bool is_open() const { return open_ && stream_.is_open(); }
+  std::size_t in_flight() const { return in_flight_.size(); }
   bool tls_active() const { return stream_.tls_active(); }
   const std::string& greeting() const { return greeting_; }
   const std::vector<std::string>& capabilities() const { return capabilities_; }
@@ -120,14 +134,34 @@ class client : public std::enable_shared_from_this<client> {
   awaitable<void> read_loop();
   void dispatch(response r);
   void connection_lost(error why);
+  // One line at a time on the wire: concurrent commands wait their turn to write.
   awaitable<error> write_line(const std::string& line, std::chrono::milliseconds timeout);
+  // The command a tagged reply, continuation or untagged response belongs to.
+  std::shared_ptr<pending_command> owner_of(const response& r) const;
+  // Waits while an in-flight command's answers could mix with this one's, then
+  // registers it (start_command).
+  awaitable<result<std::shared_ptr<pending_command>>> begin_command(const std::string& command, bool alone);
+  bool conflicts(const command_route& route) const;
+  awaitable<result<command_result>> await_reply(std::shared_ptr<pending_command> cmd, std::string command,
+                                                std::chrono::steady_clock::time_point deadline,
+                                                std::chrono::milliseconds timeout, continuation_fn on_continuation);
+  // Registers a new command; errors when pipelining is not allowed now (see execute()).
+  result<std::shared_ptr<pending_command>> start_command(const std::string& command, bool alone);
+
+ public:  // for the in-flight guard in client.cpp
+  void finish_command(const std::shared_ptr<pending_command>& cmd);
+
+ private:
 
   asio::any_io_executor executor_;
   net::mail_stream stream_;
   response_parser parser_;
   std::string inbuf_;  // bytes read but not yet parsed (used before the reader starts)
   tag_generator tags_;
-  std::shared_ptr<pending_command> pending_;
+  std::vector<std::shared_ptr<pending_command>> in_flight_;  // send order, oldest first
+  bool writing_ = false;
+  std::vector<std::shared_ptr<asio::steady_timer>> write_waiters_;
+  std::vector<std::shared_ptr<asio::steady_timer>> turn_waiters_;  // begin_command() waiting
   std::function<void(error)> on_lost_;
   std::string greeting_;
   std::string bye_text_;

@@ -1,0 +1,233 @@
+// Many bots on one session against the real Dovecot: newest-first listing, and the
+// session's message cache and request batching never giving a stale or wrong answer —
+// flags changed by another client, a message expunged elsewhere, a delivery made just
+// before the call, a folder re-created under a new UIDVALIDITY, moves through the
+// daemon, concurrent readers of different messages.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "mailbroker/v1/mailbox.grpc.pb.h"
+#include "support/broker_fixture.hpp"
+#include "support/mail_text.hpp"
+
+namespace mailbroker::testing {
+namespace {
+
+constexpr const char* user = "erin";
+
+class shared_mailbox : public broker_fixture {
+ protected:
+  void SetUp() override {
+    broker_fixture::SetUp();
+    start_broker();
+    mailbox_ = pb::Mailbox::NewStub(client::make_channel(server_->unix_target()));
+    folder_ = "Shared-" + std::to_string(std::random_device{}() % 1000000);
+    dovecot().deliver_many(user, folder_, 5);  // "Job 1".."Job 5", unread, uids ascending
+    lease_ = connect_lease();
+  }
+
+  std::string connect_lease() {
+    pb::ConnectResponse response;
+    auto st = client_->connect(imaps_request("shared", user), &response);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return response.lease_id();
+  }
+
+  // ListMessages, retried while the session reconnects (UNAVAILABLE).
+  pb::ListMessagesResponse list(pb::ListMessagesRequest request, grpc::Status* status = nullptr) {
+    request.set_lease_id(lease_);
+    if (request.folder().empty()) request.set_folder(folder_);
+    pb::ListMessagesResponse response;
+    grpc::Status st;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      grpc::ClientContext context;
+      response.Clear();
+      st = mailbox_->ListMessages(&context, request, &response);
+      if (st.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (status) *status = st;
+    else EXPECT_TRUE(st.ok()) << st.error_message();
+    return response;
+  }
+
+  grpc::Status fetch(const std::string& lease, std::uint32_t uid, std::string* bytes, const std::string& folder = {}) {
+    grpc::Status st;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      pb::GetMessageRequest request;
+      request.set_lease_id(lease);
+      request.set_folder(folder.empty() ? folder_ : folder);
+      request.set_uid(uid);
+      grpc::ClientContext context;
+      auto reader = mailbox_->GetMessage(&context, request);
+      pb::MessageChunk chunk;
+      bytes->clear();
+      while (reader->Read(&chunk)) *bytes += chunk.data();
+      st = reader->Finish();
+      if (st.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return st;
+  }
+
+  std::map<std::string, const pb::MessageSummary*> by_subject(const pb::ListMessagesResponse& page) {
+    std::map<std::string, const pb::MessageSummary*> out;
+    for (const auto& m : page.messages()) out[m.subject()] = &m;
+    return out;
+  }
+
+  std::unique_ptr<pb::Mailbox::Stub> mailbox_;
+  std::string folder_, lease_;
+};
+
+TEST_F(shared_mailbox, NewestFirstPagesDownFromTheTop) {
+  pb::ListMessagesRequest request;
+  request.set_order(pb::LIST_ORDER_NEWEST_FIRST);
+  request.set_limit(2);
+  auto p1 = list(request);
+  ASSERT_EQ(p1.messages_size(), 2);
+  EXPECT_EQ(p1.messages(0).subject(), "Job 5");
+  EXPECT_EQ(p1.messages(1).subject(), "Job 4");
+  EXPECT_EQ(p1.total_matching(), 5u);
+  EXPECT_EQ(p1.next_after_uid(), 0u);
+  ASSERT_EQ(p1.next_before_uid(), p1.messages(1).uid());
+
+  request.set_before_uid(p1.next_before_uid());
+  auto p2 = list(request);
+  ASSERT_EQ(p2.messages_size(), 2);
+  EXPECT_EQ(p2.messages(0).subject(), "Job 3");
+  EXPECT_EQ(p2.messages(1).subject(), "Job 2");
+  request.set_before_uid(p2.next_before_uid());
+  auto p3 = list(request);
+  ASSERT_EQ(p3.messages_size(), 1);
+  EXPECT_EQ(p3.messages(0).subject(), "Job 1");
+  EXPECT_EQ(p3.next_before_uid(), 0u) << "the last page says so";
+
+  pb::ListMessagesRequest oldest;  // the default order is unchanged
+  oldest.set_limit(1);
+  EXPECT_EQ(list(oldest).messages(0).subject(), "Job 1");
+}
+
+TEST_F(shared_mailbox, FlagsChangedByAnotherClientAreSeen) {
+  auto before = list({});
+  ASSERT_EQ(before.messages_size(), 5);
+  const auto uid = by_subject(before).at("Job 2")->uid();
+  EXPECT_FALSE(by_subject(before).at("Job 2")->seen());
+
+  dovecot().doveadm("flags add -u " + std::string(user) + " '\\Seen \\Flagged' mailbox " + folder_ + " uid " +
+                    std::to_string(uid));
+  auto after = list({});
+  ASSERT_EQ(after.messages_size(), 5);
+  const auto* job2 = by_subject(after).at("Job 2");
+  EXPECT_TRUE(job2->seen()) << "flags are never answered from the cache";
+  EXPECT_NE(std::find(job2->flags().begin(), job2->flags().end(), "\\Flagged"), job2->flags().end());
+
+  pb::ListMessagesRequest unread;
+  unread.set_read(pb::READ_FILTER_UNREAD);
+  EXPECT_EQ(list(unread).messages_size(), 4);
+}
+
+TEST_F(shared_mailbox, AMessageExpungedElsewhereDisappearsAndANewOneAppears) {
+  auto before = list({});
+  ASSERT_EQ(before.messages_size(), 5);
+  const auto gone = by_subject(before).at("Job 3")->uid();
+  dovecot().doveadm("expunge -u " + std::string(user) + " mailbox " + folder_ + " uid " + std::to_string(gone));
+  const std::string file = socket_dir_ + "/late.eml";
+  std::ofstream(file, std::ios::binary) << crlf("From: late@example.org\nSubject: Late arrival\n\nJust now.\n");
+  dovecot().deliver(user, file, folder_);
+
+  // The very next call sees both changes: nothing is answered from an older view.
+  auto after = list({});
+  auto subjects = by_subject(after);
+  EXPECT_EQ(after.messages_size(), 5);
+  EXPECT_FALSE(subjects.contains("Job 3"));
+  EXPECT_TRUE(subjects.contains("Late arrival"));
+}
+
+TEST_F(shared_mailbox, AFolderRecreatedUnderANewUidValidityIsNeverServedFromTheCache) {
+  auto before = list({});
+  ASSERT_EQ(before.messages_size(), 5);
+  const auto uid = by_subject(before).at("Job 1")->uid();
+  std::string old_bytes;
+  ASSERT_TRUE(fetch(lease_, uid, &old_bytes).ok());
+  ASSERT_NE(old_bytes.find("Work item 1."), std::string::npos);
+
+  // Another client deletes the folder and creates it again with other mail: same uids,
+  // new UIDVALIDITY.
+  dovecot().doveadm("mailbox delete -u " + std::string(user) + " " + folder_);
+  const std::string file = socket_dir_ + "/replacement.eml";
+  std::ofstream(file, std::ios::binary) << crlf("From: new@example.org\nSubject: Replacement\n\nOther bytes.\n");
+  dovecot().deliver(user, file, folder_);
+
+  auto after = list({});
+  ASSERT_EQ(after.messages_size(), 1);
+  EXPECT_NE(after.uid_validity(), before.uid_validity());
+  EXPECT_EQ(after.messages(0).subject(), "Replacement");
+  std::string new_bytes;
+  ASSERT_TRUE(fetch(lease_, after.messages(0).uid(), &new_bytes).ok());
+  EXPECT_NE(new_bytes.find("Other bytes."), std::string::npos);
+  EXPECT_EQ(new_bytes.find("Work item"), std::string::npos) << "a cached body of the old folder was served";
+}
+
+TEST_F(shared_mailbox, AMessageMovedThroughTheDaemonIsNoLongerServed) {
+  auto page = list({});
+  const auto uid = by_subject(page).at("Job 4")->uid();
+  std::string bytes;
+  ASSERT_TRUE(fetch(lease_, uid, &bytes).ok());  // now cached
+  pb::MoveMessagesRequest move;
+  move.set_lease_id(lease_);
+  move.set_folder(folder_);
+  move.add_uids(uid);
+  dovecot().doveadm("mailbox create -u " + std::string(user) + " " + folder_ + "-moved");
+  move.set_target_folder(folder_ + "-moved");
+  pb::MoveMessagesResponse moved;
+  grpc::ClientContext context;
+  ASSERT_TRUE(mailbox_->MoveMessages(&context, move, &moved).ok());
+  auto st = fetch(lease_, uid, &bytes);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+}
+
+TEST_F(shared_mailbox, ConcurrentBotsEachGetTheirOwnMessagesBytes) {
+  // More messages than one batch holds, read by several bots at once, each a
+  // different order: every answer must carry the bytes of the uid asked for.
+  dovecot().deliver_many(user, folder_ + "-many", 60);
+  pb::ListMessagesRequest request;
+  request.set_folder(folder_ + "-many");
+  request.set_limit(100);
+  auto page = list(request);
+  ASSERT_EQ(page.messages_size(), 60);
+  std::map<std::uint32_t, std::string> subject_of;
+  for (const auto& m : page.messages()) subject_of[m.uid()] = m.subject();
+
+  constexpr int bots = 6;
+  std::vector<std::string> leases;
+  for (int b = 0; b < bots; ++b) leases.push_back(connect_lease());
+  std::vector<std::string> failures(bots);
+  std::vector<std::thread> threads;
+  for (int b = 0; b < bots; ++b) {
+    threads.emplace_back([&, b] {
+      std::vector<std::uint32_t> uids;
+      for (const auto& [uid, s] : subject_of) uids.push_back(uid);
+      std::shuffle(uids.begin(), uids.end(), std::mt19937(static_cast<unsigned>(b)));
+      for (auto uid : uids) {
+        std::string bytes;
+        auto st = fetch(leases[static_cast<std::size_t>(b)], uid, &bytes, folder_ + "-many");
+        const std::string want = "Subject: " + subject_of[uid] + "\r\n";
+        if (!st.ok() || bytes.find(want) == std::string::npos) {
+          failures[static_cast<std::size_t>(b)] = "uid " + std::to_string(uid) + ": " + st.error_message();
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& f : failures) EXPECT_TRUE(f.empty()) << f;
+  EXPECT_EQ(dovecot().who(user), 1) << "all bots on the session's one connection";
+}
+
+}  // namespace
+}  // namespace mailbroker::testing

@@ -1,0 +1,178 @@
+#include "session/message_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace mailbroker::session {
+namespace {
+
+mailbox::message_summary summary_of(std::uint32_t uid, std::string subject = "s") {
+  mailbox::message_summary m;
+  m.uid = uid;
+  m.subject = std::move(subject);
+  m.size = 100;
+  return m;
+}
+
+TEST(message_cache, BodiesAreKeptPerFolderUidValidityAndUid) {
+  message_cache cache({}, nullptr);
+  cache.put_body("INBOX", 7, 1, "one");
+  ASSERT_NE(cache.body("INBOX", 7, 1), nullptr);
+  EXPECT_EQ(*cache.body("INBOX", 7, 1), "one");
+  EXPECT_EQ(cache.body("INBOX", 8, 1), nullptr) << "another UIDVALIDITY is another message";
+  EXPECT_EQ(cache.body("Archive", 7, 1), nullptr);
+  EXPECT_EQ(cache.body("INBOX", 7, 2), nullptr);
+  cache.put_body("INBOX", 0, 3, "x");
+  EXPECT_EQ(cache.body("INBOX", 0, 3), nullptr) << "without a UIDVALIDITY nothing is kept";
+}
+
+TEST(message_cache, BodiesAboveTheLimitAreNotKept) {
+  cache_limits limits;
+  limits.max_body_bytes = 10;
+  message_cache cache(limits, nullptr);
+  cache.put_body("INBOX", 1, 1, std::string(11, 'x'));
+  cache.put_body("INBOX", 1, 2, std::string(10, 'x'));
+  EXPECT_EQ(cache.body("INBOX", 1, 1), nullptr);
+  EXPECT_NE(cache.body("INBOX", 1, 2), nullptr);
+}
+
+TEST(message_cache, SessionBudgetEvictsTheLeastRecentlyUsed) {
+  cache_limits limits;
+  limits.session_bytes = 3 * (1000 + 400);
+  message_cache cache(limits, nullptr);
+  for (std::uint32_t uid = 1; uid <= 3; ++uid) cache.put_body("INBOX", 1, uid, std::string(1000, 'a'));
+  ASSERT_NE(cache.body("INBOX", 1, 1), nullptr);  // 1 is now the most recently used
+  for (std::uint32_t uid = 4; uid <= 5; ++uid) cache.put_body("INBOX", 1, uid, std::string(1000, 'a'));
+  EXPECT_NE(cache.body("INBOX", 1, 1), nullptr);
+  EXPECT_EQ(cache.body("INBOX", 1, 2), nullptr) << "least recently used goes first";
+  EXPECT_NE(cache.body("INBOX", 1, 5), nullptr);
+  EXPECT_LE(cache.stats().bytes, limits.session_bytes);
+}
+
+TEST(message_cache, TheDaemonBudgetIsSharedAndGivenBack) {
+  auto budget = std::make_shared<cache_budget>(5000);
+  {
+    message_cache a({}, budget);
+    message_cache b({}, budget);
+    for (std::uint32_t uid = 1; uid <= 3; ++uid) a.put_body("INBOX", 1, uid, std::string(1000, 'a'));
+    EXPECT_GT(budget->used(), 3000u);
+    // b cannot take from a: it keeps what fits after evicting only its own entries.
+    for (std::uint32_t uid = 1; uid <= 5; ++uid) b.put_body("INBOX", 1, uid, std::string(1000, 'b'));
+    EXPECT_LE(budget->used(), budget->limit());
+    EXPECT_NE(a.body("INBOX", 1, 3), nullptr) << "one session's cache never evicts another's";
+    EXPECT_EQ(budget->used(), a.stats().bytes + b.stats().bytes);
+  }
+  EXPECT_EQ(budget->used(), 0u) << "a closed session gives its bytes back";
+}
+
+TEST(message_cache, ZeroSessionBytesKeepsNothing) {
+  cache_limits limits;
+  limits.session_bytes = 0;
+  message_cache cache(limits, nullptr);
+  cache.put_body("INBOX", 1, 1, "x");
+  cache.put_summary("INBOX", 1, summary_of(1));
+  EXPECT_EQ(cache.body("INBOX", 1, 1), nullptr);
+  EXPECT_EQ(cache.summary("INBOX", 1, 1), nullptr);
+}
+
+TEST(message_cache, SelectingANewUidValidityDropsTheFolderOldEntries) {
+  message_cache cache({}, nullptr);
+  cache.selected("INBOX", 1);
+  cache.put_body("INBOX", 1, 1, "old");
+  cache.put_body("Other", 1, 1, "other");
+  EXPECT_EQ(cache.selected_uid_validity("INBOX"), 1u);
+  EXPECT_EQ(cache.selected_uid_validity("Other"), std::nullopt) << "only the selected folder";
+  cache.selected("INBOX", 2);
+  EXPECT_EQ(cache.stats().entries, 1u);
+  EXPECT_NE(cache.body("Other", 1, 1), nullptr);
+  cache.connection_reset();
+  EXPECT_EQ(cache.selected_uid_validity("INBOX"), std::nullopt) << "no connection, no selected folder";
+}
+
+TEST(message_cache, ForgetDropsMovedOrDeletedMessages) {
+  message_cache cache({}, nullptr);
+  cache.put_body("INBOX", 1, 1, "a");
+  cache.put_summary("INBOX", 1, summary_of(2));
+  cache.forget("INBOX", 1, {1, 2, 3});
+  EXPECT_EQ(cache.body("INBOX", 1, 1), nullptr);
+  EXPECT_EQ(cache.summary("INBOX", 1, 2), nullptr);
+  EXPECT_EQ(cache.stats().bytes, 0u);
+}
+
+TEST(message_cache, WantedUidsAreTakenOncePerFolderOldestFirst) {
+  cache_limits limits;
+  limits.max_wanted = 3;
+  message_cache cache(limits, nullptr);
+  cache.want("INBOX", 5);
+  cache.want("Other", 6);
+  cache.want("INBOX", 5);  // once
+  cache.want("INBOX", 7);
+  cache.want("INBOX", 8);  // over the bound: the oldest (5) is forgotten
+  EXPECT_EQ(cache.take_wanted("INBOX", 10), (std::vector<std::uint32_t>{7, 8}));
+  EXPECT_TRUE(cache.take_wanted("INBOX", 10).empty());
+  EXPECT_EQ(cache.take_wanted("Other", 1), (std::vector<std::uint32_t>{6}));
+}
+
+TEST(message_cache, AListIsReusedOnlyByCallsMadeBeforeItStarted) {
+  message_cache cache({}, nullptr);
+  const auto t0 = message_cache::clock::now();
+  const auto t1 = t0 + std::chrono::milliseconds(5);
+  mailbox::message_page page;
+  page.total_matching = 42;
+  cache.put_list("k", t1, page);
+  auto reused = cache.list_since("k", t0);
+  ASSERT_TRUE(reused.has_value()) << "a call made at t0 may take a listing started at t1";
+  EXPECT_EQ(reused->total_matching, 42u);
+  EXPECT_FALSE(cache.list_since("k", t1 + std::chrono::milliseconds(1)).has_value())
+      << "a call made after the listing started must ask the server";
+  EXPECT_FALSE(cache.list_since("other", t0).has_value());
+  cache.forget_lists();
+  EXPECT_FALSE(cache.list_since("k", t0).has_value()) << "a change made through the session makes lists stale";
+}
+
+TEST(message_cache, AnOlderListingNeverReplacesANewerOne) {
+  message_cache cache({}, nullptr);
+  const auto t0 = message_cache::clock::now();
+  mailbox::message_page newer, older;
+  newer.total_matching = 2;
+  older.total_matching = 1;
+  cache.put_list("k", t0 + std::chrono::milliseconds(10), newer);
+  cache.put_list("k", t0, older);
+  EXPECT_EQ(cache.list_since("k", t0)->total_matching, 2u);
+}
+
+TEST(message_cache, ListsAreBounded) {
+  cache_limits limits;
+  limits.max_list_results = 2;
+  message_cache cache(limits, nullptr);
+  const auto t0 = message_cache::clock::now();
+  cache.put_list("a", t0, {});
+  cache.put_list("b", t0 + std::chrono::milliseconds(1), {});
+  cache.put_list("c", t0 + std::chrono::milliseconds(2), {});
+  EXPECT_FALSE(cache.list_since("a", t0).has_value()) << "the oldest listing makes room";
+  EXPECT_TRUE(cache.list_since("c", t0).has_value());
+}
+
+TEST(message_cache, ConcurrentReadersAndWritersStayWithinBudget) {
+  auto budget = std::make_shared<cache_budget>(64 * 1024);
+  message_cache cache({}, budget);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&cache, t] {
+      for (std::uint32_t i = 0; i < 2000; ++i) {
+        const std::uint32_t uid = (i * 7 + static_cast<std::uint32_t>(t)) % 300 + 1;
+        cache.put_body("INBOX", 1, uid, std::string(500, 'x'));
+        if (auto b = cache.body("INBOX", 1, uid)) {
+          EXPECT_EQ(b->size(), 500u);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_LE(budget->used(), budget->limit());
+  EXPECT_EQ(budget->used(), cache.stats().bytes);
+}
+
+}  // namespace
+}  // namespace mailbroker::session
