@@ -1,25 +1,42 @@
-// mailbox_bench: N bot processes doing the same mailbox work through mailbrokerd's one
-// shared session vs each over its own fresh IMAPS connection, same Dovecot, same run.
+// mailbox_bench: N bot processes doing the same mailbox work — "list the 100 newest, read
+// 10" — through mailbrokerd's one shared session vs each over its own fresh IMAPS
+// connection, same Dovecot, same run, at several one-way network delays.
+//
+// The network: for each delay D (--delays, default 0,10,40 ms) a delay_proxy process
+// (bench/delay_proxy.cpp) sits in front of Dovecot's IMAPS port: a connection opens 2·D
+// after connect() (the TCP handshake), every chunk arrives D later, each way. Both
+// variants go through the same proxy, so TLS, login and every command pay the round trips
+// they would over a distance (the certificate's SAN IP:127.0.0.1 still verifies). Each
+// delay has a session of its own, "mailbox-bench-dD", whose spec points at that proxy; it
+// is logged out before the next delay starts.
 //
 // Each bot is a real process (this binary re-executed with --bot), so gRPC channels and
 // TLS contexts are per process as for real bots. All bots of a round are started, get
 // ready (process start-up is not timed), then are released together (a pipe the parent
 // closes). A bot's time runs from the release to its last step:
 //   daemon — new channel, Connect (attach to the shared session, same spec for all),
-//            ListMessages(folder, UNREAD, limit L), GetMessage of R listed uids (all
-//            chunks read), Disconnect (not force);
+//            ListMessages(folder, UNREAD, NEWEST_FIRST, limit L), GetMessage of R listed
+//            uids (all chunks read), Disconnect (not force). A daemon that ignores
+//            `order` lists the oldest L; the bot reads from whatever page came back and
+//            the report says which order it was;
 //   direct — new TLS context, IMAPS connect + TLS + login with our own imap::client,
-//            SELECT, UID SEARCH UNSEEN, UID FETCH of the first L uids with the items the
+//            SELECT, UID SEARCH UNSEEN, UID FETCH of the L highest uids with the items the
 //            daemon fetches (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE,
-//            parsed), UID FETCH BODY.PEEK[] of the same R uids, LOGOUT.
-// A round's wall time runs from the release to the last bot's end. Modes alternate
-// round by round. Before the timed rounds: the corpus is planted (timed, printed), the
-// parent attaches once (the session is live: the product's premise) and one untimed
-// round of each mode runs with the bots held before Disconnect/LOGOUT while
-// `dovecot.sh who` counts Dovecot's connections. After them: a cold daemon round, the
-// session logged out first so the first bot's Connect creates it.
+//            parsed), UID FETCH BODY.PEEK[] of R of them, LOGOUT.
+// R uids spread over the page, a different set per bot (pick()). A round's wall time
+// runs from the release to the last bot's end. Modes alternate round by round; --rounds
+// per mode (at most --far-rounds at delays >= 40 ms: a daemon round there costs ~bots x
+// (R + 1) round trips of 80 ms through one connection). The corpus is planted once
+// (timed, printed). Per delay, before the timed rounds: the parent attaches (the session
+// is live: the product's premise) and one untimed round of each mode runs with the bots
+// held before Disconnect/LOGOUT while `dovecot.sh who` counts Dovecot's connections.
+// After them: a cold daemon round, the session logged out first so the first bot's
+// Connect creates it (login over the delayed link). The report gives, per delay, wall
+// median/min/max and per-bot median/p95 of both variants, the cold round, the ratio
+// direct/daemon ("daemon N x faster/slower"), the connection counts, and a summary table.
 //
-// Then claim + ack (work distribution, the session live again): a folder is planted with
+// Then, at the smallest delay only (0 by default: it measures the lease book, not the
+// link), claim + ack (work distribution, the session live again): a folder is planted with
 // C small "Job i" messages (one doveadm import, untimed), N claim bots are released
 // together; each: new channel, Connect (attach), then ClaimMessages(folder, UNREAD, max
 // M, TTL 120 s) -> AckMessage(DELETE or MARK_READ) of every claimed message, until a
@@ -33,7 +50,10 @@
 //                      [--dovecot-sh PATH] [--bots 20] [--rounds 5] [--messages 200]
 //                      [--list 100] [--read 10] [--user alice] [--folder Bench]
 //                      [--claims 1000] [--claim-max 10] [--claim-action delete|read]
-//   --claims 0 skips the claim + ack drains.
+//                      [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH]
+//   --claims 0 skips the claim + ack drains; --delay-proxy defaults to the delay_proxy
+//   next to this binary. Bot processes get --session, --port and --patience (their
+//   RPC / command deadline, s; scaled with bots x delay) from the parent.
 // bench/run.sh starts Dovecot and mailbrokerd and runs this.
 #include <fcntl.h>
 #include <poll.h>
@@ -49,6 +69,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -70,7 +91,7 @@ using namespace mailbroker;
 using clock_type = std::chrono::steady_clock;  // CLOCK_MONOTONIC: comparable across processes
 namespace pb = ::mailbroker::v1;
 
-constexpr const char* session_name = "mailbox-bench";
+constexpr const char* session_prefix = "mailbox-bench-d";  // + the one-way delay in ms
 constexpr int barrier_fd = 3;  // bot: EOF = go
 constexpr int results_fd = 4;  // bot: one line per event, shared pipe (writes < PIPE_BUF are atomic)
 constexpr int hold_fd = 5;     // bot (held rounds): EOF = finish (Disconnect / LOGOUT)
@@ -103,6 +124,15 @@ std::string need(const std::map<std::string, std::string>& env, const std::strin
 struct options {
   std::string target, env_path, dovecot_sh, user = "alice", folder = "Bench";
   int bots = 20, rounds = 5, messages = 200, list = 100, read = 10;
+  // One-way delays (ms) of the delay_proxy both variants go through; rounds per mode at
+  // delays >= 40 ms (each costs ~bots x (read + 1) round trips through one connection).
+  std::vector<int> delays = {0, 10, 40};
+  int far_rounds = 3;
+  std::string delay_proxy;  // path; empty = next to this binary
+  // Where bots go (set per delay by the parent): the session name and the proxy's port.
+  std::string session = "mailbox-bench";
+  int port = 0;
+  int patience = 120;  // s: a bot's RPC / IMAP command deadline; the parent's hang guard
   // Claim + ack phase: messages per drain (0 = skip the phase), ClaimMessages max, ack.
   int claims = 1000, claim_max = 10;
   std::string claim_action = "delete";  // delete | read
@@ -130,13 +160,19 @@ testbed load_testbed(const options& o) {
   return t;
 }
 
+// The port bots and the daemon's session connect to: the delay proxy's (o.port), or
+// Dovecot's IMAPS port.
+std::uint16_t imaps_port(const options& o, const testbed& t) {
+  return o.port > 0 ? static_cast<std::uint16_t>(o.port) : t.port;
+}
+
 pb::ConnectRequest connect_request(const options& o, const testbed& t, const std::string& client_name) {
   pb::ConnectRequest request;
-  request.set_session(session_name);
+  request.set_session(o.session);
   request.set_client_name(client_name);
   auto* server = request.mutable_spec()->mutable_server();
   server->set_host("127.0.0.1");
-  server->set_port(t.port);
+  server->set_port(imaps_port(o, t));
   server->set_tls_mode(pb::TLS_MODE_IMPLICIT);
   server->mutable_tls()->set_ca_file(t.ca_file);
   auto* basic = request.mutable_spec()->mutable_auth()->mutable_basic();
@@ -175,7 +211,12 @@ struct bot_outcome {
   std::string error;  // empty = ok
   std::size_t listed = 0, read = 0;
   std::uint64_t bytes = 0;
+  bool newest_first = false;  // the page came highest uid first
 };
+
+std::chrono::system_clock::time_point rpc_deadline(const options& o) {
+  return std::chrono::system_clock::now() + std::chrono::seconds(o.patience);
+}
 
 // The bot's work up to the point where it would let go; `finish` lets go.
 struct daemon_bot {
@@ -189,7 +230,8 @@ struct daemon_bot {
     broker = std::make_unique<client::broker_client>(channel);
     auto mailbox = pb::Mailbox::NewStub(channel);
     pb::ConnectResponse connected;
-    auto s = broker->connect(connect_request(o, t, "mailbox_bench bot " + std::to_string(o.index)), &connected);
+    auto s = broker->connect(connect_request(o, t, "mailbox_bench bot " + std::to_string(o.index)), &connected,
+                             std::chrono::seconds(o.patience));
     if (!s.ok()) return {"Connect: " + s.error_message()};
     lease = connected.lease_id();
     pb::ListMessagesRequest list;
@@ -197,23 +239,27 @@ struct daemon_bot {
     list.set_folder(o.folder);
     list.set_read(pb::READ_FILTER_UNREAD);
     list.set_limit(static_cast<std::uint32_t>(o.list));
+    // "The newest L": a daemon that does not know the field yet lists oldest first; the
+    // bot then reads from that page (the parent reports which order came back).
+    list.set_order(pb::LIST_ORDER_NEWEST_FIRST);
     pb::ListMessagesResponse page;
     {
       grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      context.set_deadline(rpc_deadline(o));
       s = mailbox->ListMessages(&context, list, &page);
     }
     if (!s.ok()) return {"ListMessages: " + s.error_message()};
     std::vector<std::uint32_t> uids;
     for (const auto& m : page.messages()) uids.push_back(m.uid());
     out.listed = uids.size();
+    out.newest_first = uids.size() > 1 && uids.front() > uids.back();
     for (std::uint32_t uid : pick(uids, o.index, o.read)) {
       pb::GetMessageRequest get;
       get.set_lease_id(lease);
       get.set_folder(o.folder);
       get.set_uid(uid);
       grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      context.set_deadline(rpc_deadline(o));
       auto reader = mailbox->GetMessage(&context, get);
       pb::MessageChunk chunk;
       std::uint64_t got = 0, total = 0;
@@ -243,9 +289,8 @@ struct direct_bot {
   asio::io_context io;
   std::shared_ptr<imap::client> c;
 
-  static constexpr std::chrono::milliseconds timeout{60000};
-
   bot_outcome work(const options& o, const testbed& t) {
+    const std::chrono::milliseconds timeout = std::chrono::seconds(o.patience);
     bot_outcome out;
     auto tls = net::make_client_tls_context({t.ca_file, true});
     if (!tls) return {"TLS context: " + tls.err().message};
@@ -255,8 +300,9 @@ struct direct_bot {
         [&]() -> awaitable<void> {
           imap::connect_options options;
           options.host = "127.0.0.1";
-          options.port = t.port;
+          options.port = imaps_port(o, t);
           options.tls = imap::tls_mode::implicit;
+          options.timeout = timeout;
           error e = co_await c->open(options);
           if (e.ok()) e = co_await c->login(o.user, t.password);
           if (!e.ok()) {
@@ -283,8 +329,9 @@ struct direct_bot {
           }
           auto search = co_await run("UID SEARCH UNSEEN");
           if (!search) co_return;
+          // The L newest: the highest uids, highest first (what LIST_ORDER_NEWEST_FIRST returns).
           auto uids = imap::parse_search_response(search->untagged);
-          std::sort(uids.begin(), uids.end());
+          std::sort(uids.begin(), uids.end(), std::greater<>());
           if (uids.size() > static_cast<std::size_t>(o.list)) uids.resize(static_cast<std::size_t>(o.list));
           if (uids.empty()) {
             out.error = "UID SEARCH UNSEEN found nothing";
@@ -296,12 +343,14 @@ struct direct_bot {
           std::vector<std::uint32_t> listed;
           for (const auto& u : fetch->untagged) {
             if (u.name != "FETCH") continue;
-            if (auto s = imap::parse_fetch_summary(u); s && std::binary_search(uids.begin(), uids.end(), s->uid)) {
+            if (auto s = imap::parse_fetch_summary(u);
+                s && std::binary_search(uids.begin(), uids.end(), s->uid, std::greater<>())) {
               listed.push_back(s->uid);
             }
           }
-          std::sort(listed.begin(), listed.end());
+          std::sort(listed.begin(), listed.end(), std::greater<>());
           out.listed = listed.size();
+          out.newest_first = listed.size() > 1;
           for (std::uint32_t uid : pick(listed, o.index, o.read)) {
             auto body = co_await run("UID FETCH " + std::to_string(uid) + " BODY.PEEK[]");
             if (!body) co_return;
@@ -364,7 +413,8 @@ int run_bot(const options& o) {
     return 1;
   }
   report("D " + std::to_string(o.index) + " " + std::to_string(start) + " " + std::to_string(end) + " " +
-         std::to_string(out.listed) + " " + std::to_string(out.read) + " " + std::to_string(out.bytes));
+         std::to_string(out.listed) + " " + std::to_string(out.read) + " " + std::to_string(out.bytes) + " " +
+         (out.newest_first ? "1" : "0"));
   return 0;
 }
 
@@ -411,7 +461,7 @@ int run_claim_bot(const options& o) {
     const std::int64_t c0 = now_ns();
     {
       grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      context.set_deadline(rpc_deadline(o));
       s = mailbox->ClaimMessages(&context, claim, &batch);
     }
     if (!s.ok()) return fail("ClaimMessages", s);
@@ -426,7 +476,7 @@ int run_claim_bot(const options& o) {
       pb::AckMessageResponse acked;
       const std::int64_t a0 = now_ns();
       grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      context.set_deadline(rpc_deadline(o));
       s = mailbox->AckMessage(&context, ack, &acked);
       if (!s.ok()) return fail("AckMessage " + std::to_string(m.summary().uid()), s);
       done.push_back({m.summary().uid(), now_ns() - a0, m.summary().subject()});
@@ -569,11 +619,13 @@ struct bot_result {
   std::int64_t start = 0, end = 0;
   std::size_t listed = 0, read = 0;
   std::uint64_t bytes = 0;
+  int newest_first = 0;
 };
 
 struct round_result {
   double wall_ms = 0;
   std::vector<double> bot_ms;
+  int newest_first = 0;  // bots whose page came highest uid first
   std::string who;  // held rounds: Dovecot's IMAP connections of the user, bots held
   std::vector<std::string> other;  // claim mode: the bots' M and Q lines
 };
@@ -601,7 +653,8 @@ class round_runner {
       args.push_back({self_, "--bot", mode, "--index", std::to_string(i), "--target", o_.target, "--testbed-env",
                       o_.env_path, "--user", o_.user, "--folder", folder.empty() ? o_.folder : folder, "--list",
                       std::to_string(o_.list), "--read", std::to_string(o_.read), "--hold", hold ? "1" : "0",
-                      "--claim-max", std::to_string(o_.claim_max), "--claim-action", o_.claim_action});
+                      "--claim-max", std::to_string(o_.claim_max), "--claim-action", o_.claim_action, "--session",
+                      o_.session, "--port", std::to_string(o_.port), "--patience", std::to_string(o_.patience)});
     }
     std::fflush(nullptr);
     pids_.clear();
@@ -648,7 +701,7 @@ class round_runner {
       std::istringstream in(line.substr(2));
       int index;
       bot_result b;
-      in >> index >> b.start >> b.end >> b.listed >> b.read >> b.bytes;
+      in >> index >> b.start >> b.end >> b.listed >> b.read >> b.bytes >> b.newest_first;
       if (mode != "claim" && (b.listed != static_cast<std::size_t>(std::min(o_.list, o_.messages)) ||
                               b.read != static_cast<std::size_t>(o_.read))) {
         die(mode + " bot " + std::to_string(index) + " listed " + std::to_string(b.listed) + " and read " +
@@ -656,6 +709,7 @@ class round_runner {
       }
       last = std::max(last, b.end);
       out.bot_ms.push_back(static_cast<double>(b.end - b.start) / 1e6);
+      out.newest_first += b.newest_first;
       if (mode != "claim") bytes_read_ = b.bytes;
     }
     out.wall_ms = static_cast<double>(last - released) / 1e6;
@@ -672,7 +726,8 @@ class round_runner {
   // the benchmark (the other bots are killed).
   std::vector<std::string> expect(char kind, const char* what) {
     std::vector<std::string> lines;
-    const auto deadline = clock_type::now() + std::chrono::seconds(120);
+    // The bots' own deadlines are --patience; this guards against a hung bot.
+    const auto deadline = clock_type::now() + std::chrono::seconds(o_.patience + 30);
     while (lines.size() < static_cast<std::size_t>(n_)) {
       auto nl = buffer_.find('\n');
       if (nl != std::string::npos) {
@@ -683,7 +738,9 @@ class round_runner {
         else if (!line.empty()) other_.push_back(std::move(line));
         continue;
       }
-      if (clock_type::now() > deadline) fail(std::string("bots not ") + what + " after 120 s");
+      if (clock_type::now() > deadline) {
+        fail(std::string("bots not ") + what + " after " + std::to_string(o_.patience + 30) + " s");
+      }
       pollfd p{results_fd_, POLLIN, 0};
       const int r = ::poll(&p, 1, 1000);
       if (r < 0 && errno != EINTR) fail(std::string("poll: ") + std::strerror(errno));
@@ -810,16 +867,102 @@ void print_claim_result(const claim_result& c) {
               c.status.c_str());
 }
 
-int run_parent(const options& o) {
-  const testbed t = load_testbed(o);
-  std::string self(4096, '\0');
-  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size());
-  if (n <= 0) die("readlink /proc/self/exe failed");
-  self.resize(static_cast<std::size_t>(n));
+int who(const options& o, const testbed& t) {
+  return std::stoi(run_command(o.dovecot_sh + " who " + shell_quote(t.state_dir) + " " + shell_quote(o.user)));
+}
 
-  const auto p0 = clock_type::now();
-  const std::uint64_t corpus_bytes = plant_corpus(o, t);
-  const double plant_ms = std::chrono::duration<double, std::milli>(clock_type::now() - p0).count();
+// A delay_proxy child process in front of Dovecot's IMAPS port, for the lifetime of this
+// object (SIGTERM at the end; SIGKILL with the parent).
+class proxy_process {
+ public:
+  proxy_process(const std::string& path, std::uint16_t target_port, int delay_ms) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) die(std::string("pipe2: ") + std::strerror(errno));
+    std::vector<std::string> args = {path, "--target", "127.0.0.1:" + std::to_string(target_port), "--delay-ms",
+                                     std::to_string(delay_ms)};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::fflush(nullptr);
+    pid_ = ::fork();
+    if (pid_ < 0) die(std::string("fork: ") + std::strerror(errno));
+    if (pid_ == 0) {  // only async-signal-safe calls until exec
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::dup2(out[1], STDOUT_FILENO) < 0) ::_exit(127);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    // "port N\n", then nothing more is written.
+    std::string line;
+    const auto deadline = clock_type::now() + std::chrono::seconds(10);
+    while (line.find('\n') == std::string::npos) {
+      if (clock_type::now() > deadline) die("delay_proxy did not print its port within 10 s");
+      pollfd p{out[0], POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) continue;
+      char buf[64];
+      const ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n == 0) die("delay_proxy (" + path + ") exited before printing its port");
+      if (n > 0) line.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(out[0]);
+    if (line.rfind("port ", 0) != 0) die("delay_proxy printed: " + line);
+    port_ = static_cast<std::uint16_t>(std::stoi(line.substr(5)));
+  }
+  proxy_process(const proxy_process&) = delete;
+  proxy_process& operator=(const proxy_process&) = delete;
+  ~proxy_process() {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+// Forces the session's connection closed (through `lease`) and waits until the daemon
+// says so and Dovecot has no IMAP connection of the user left.
+void log_out(client::broker_client& broker, const options& o, const testbed& t, const std::string& lease) {
+  {
+    pb::DisconnectResponse d;
+    broker.disconnect(lease, true, &d);
+  }
+  for (int i = 0;; ++i) {
+    pb::StatusResponse st;
+    auto s = broker.status(o.session, &st);
+    const bool closed = s.ok() && st.sessions_size() == 1 && st.sessions(0).state() != pb::SESSION_STATE_READY;
+    if (closed && who(o, t) == 0) return;
+    if (i > 150) die("the session " + o.session + " did not close after a forced Disconnect");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+struct delay_result {
+  int delay_ms = 0, rounds = 0;
+  stats wall_daemon{}, wall_direct{}, bot_daemon{}, bot_direct{}, bot_cold{};
+  double cold_wall_ms = 0;
+  std::string who_daemon;         // Dovecot's connections, daemon bots held
+  int who_direct = 0, idle = 0;   // direct bots held, minus `idle` (the daemon's own)
+  int newest_first = 0, bots = 0;  // daemon bots (held round) whose page came newest first
+  std::uint64_t bytes_read = 0;
+  std::vector<claim_result> claims;
+};
+
+// Every measurement at one delay: a delay_proxy in front of Dovecot, a session of its own
+// (mailbox-bench-dD) pointing at it, both variants through it. The session is logged out
+// again at the end so the next delay starts from nothing.
+delay_result run_delay(const options& base, const testbed& t, const std::string& self, int delay, bool claims) {
+  proxy_process proxy(base.delay_proxy, t.port, delay);
+  options o = base;
+  o.session = session_prefix + std::to_string(delay);
+  o.port = proxy.port();
+  o.rounds = delay >= 40 ? std::min(base.rounds, base.far_rounds) : base.rounds;
+  // Through one connection, a round is ~bots x (read + 2) round trips: allow 3x that.
+  o.patience = 120 + o.bots * (o.read + 2) * 2 * delay * 3 / 1000;
+  std::fprintf(stderr, "one-way delay %d ms: delay_proxy on port %u, session %s, %d rounds per mode\n", delay,
+               proxy.port(), o.session.c_str(), o.rounds);
 
   // The session is live before the timed rounds (the product's premise): this lease
   // keeps it so between rounds; the list selects the folder and checks the corpus.
@@ -829,8 +972,8 @@ int run_parent(const options& o) {
   const auto request = connect_request(o, t, "mailbox_bench");
   auto attach = [&]() {
     pb::ConnectResponse r;
-    auto s = broker.connect(request, &r);
-    if (!s.ok()) die("Connect failed: " + s.error_message());
+    auto s = broker.connect(request, &r, std::chrono::seconds(o.patience));
+    if (!s.ok()) die("Connect (" + o.session + ") failed: " + s.error_message());
     return r.lease_id();
   };
   std::string lease = attach();
@@ -841,6 +984,7 @@ int run_parent(const options& o) {
     list.set_read(pb::READ_FILTER_UNREAD);
     pb::ListMessagesResponse page;
     grpc::ClientContext context;
+    context.set_deadline(rpc_deadline(o));
     auto s = mailbox->ListMessages(&context, list, &page);
     if (!s.ok()) die("ListMessages failed: " + s.error_message());
     if (page.total_matching() != static_cast<std::uint32_t>(o.messages)) {
@@ -851,12 +995,19 @@ int run_parent(const options& o) {
 
   round_runner runner(o, self);
   runner.set_state_dir(t.state_dir);
+  delay_result out;
+  out.delay_ms = delay;
+  out.rounds = o.rounds;
+  out.bots = o.bots;
   // Untimed: warm-up (page cache, Dovecot's indexes, the daemon's allocator) and the
   // connection count with every bot held just before it lets go.
   // The parent's lease keeps the daemon's one connection logged in throughout.
-  const int idle = std::stoi(run_command(o.dovecot_sh + " who " + shell_quote(t.state_dir) + " " + shell_quote(o.user)));
+  out.idle = who(o, t);
   const auto held_daemon = runner.run("daemon", true);
   const auto held_direct = runner.run("direct", true);
+  out.who_daemon = held_daemon.who;
+  out.who_direct = std::stoi(held_direct.who) - out.idle;
+  out.newest_first = held_daemon.newest_first;
 
   std::vector<double> wall_daemon, wall_direct, bots_daemon, bots_direct;
   for (int r = 0; r < o.rounds; ++r) {
@@ -866,65 +1017,125 @@ int run_parent(const options& o) {
       (d ? wall_daemon : wall_direct).push_back(res.wall_ms);
       auto& bots = d ? bots_daemon : bots_direct;
       bots.insert(bots.end(), res.bot_ms.begin(), res.bot_ms.end());
-      std::fprintf(stderr, "  round %d %-6s wall %8.1f ms\n", r + 1, mode, res.wall_ms);
+      std::fprintf(stderr, "  %2d ms round %d %-6s wall %8.1f ms\n", delay, r + 1, mode, res.wall_ms);
     }
   }
+  out.bytes_read = runner.last_bytes_read();
 
-  // Cold: log the session out, wait until it is gone from Dovecot, then one round in
-  // which the first Connect creates it and the other 19 wait for READY.
-  {
-    pb::DisconnectResponse d;
-    broker.disconnect(lease, true, &d);
-  }
-  for (int i = 0;; ++i) {
-    pb::StatusResponse st;
-    auto s = broker.status(session_name, &st);
-    const bool closed = s.ok() && st.sessions_size() == 1 && st.sessions(0).state() != pb::SESSION_STATE_READY;
-    if (closed && run_command(o.dovecot_sh + " who " + shell_quote(t.state_dir) + " " + shell_quote(o.user)) == "0") break;
-    if (i > 100) die("the session did not close after a forced Disconnect");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // Cold: log the session out, then one round in which the first Connect creates it
+  // (login over the delayed link) and the other bots wait for READY.
+  log_out(broker, o, t, lease);
   const auto cold = runner.run("daemon", false);
-  // The claim + ack drains run on the live session (this lease keeps it), then log it
-  // out again (the bots left it lingering).
+  std::fprintf(stderr, "  %2d ms cold   daemon wall %8.1f ms\n", delay, cold.wall_ms);
+  // The claim + ack drains run on the live session (this lease keeps it), then it is
+  // logged out (the bots left it lingering).
   lease = attach();
-  std::vector<claim_result> claim_results;
-  if (o.claims > 0) {
-    claim_results.push_back(run_claim_drain(o, t, runner, o.bots, "Claims-" + std::to_string(o.bots)));
-    if (o.bots > 1) claim_results.push_back(run_claim_drain(o, t, runner, 1, "Claims-1"));
+  if (claims) {
+    out.claims.push_back(run_claim_drain(o, t, runner, o.bots, "Claims-" + std::to_string(o.bots)));
+    if (o.bots > 1) out.claims.push_back(run_claim_drain(o, t, runner, 1, "Claims-1"));
   }
-  {
-    pb::DisconnectResponse d;
-    broker.disconnect(lease, true, &d);
+  log_out(broker, o, t, lease);
+
+  out.wall_daemon = summarise(wall_daemon);
+  out.wall_direct = summarise(wall_direct);
+  out.bot_daemon = summarise(bots_daemon);
+  out.bot_direct = summarise(bots_direct);
+  out.cold_wall_ms = cold.wall_ms;
+  out.bot_cold = summarise(cold.bot_ms);
+  return out;
+}
+
+// "daemon 3.10x faster" / "daemon 2.40x slower" from the ratio direct/daemon.
+std::string verdict(double direct_over_daemon) {
+  char buf[64];
+  if (direct_over_daemon >= 1) std::snprintf(buf, sizeof buf, "daemon %.2fx faster", direct_over_daemon);
+  else std::snprintf(buf, sizeof buf, "daemon %.2fx slower", 1 / direct_over_daemon);
+  return buf;
+}
+
+int run_parent(const options& o) {
+  const testbed t = load_testbed(o);
+  std::string self(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size());
+  if (n <= 0) die("readlink /proc/self/exe failed");
+  self.resize(static_cast<std::size_t>(n));
+  options opts = o;
+  if (opts.delay_proxy.empty()) opts.delay_proxy = std::filesystem::path(self).parent_path() / "delay_proxy";
+  if (::access(opts.delay_proxy.c_str(), X_OK) != 0) die("no delay_proxy at " + opts.delay_proxy + " (--delay-proxy)");
+
+  const auto p0 = clock_type::now();
+  const std::uint64_t corpus_bytes = plant_corpus(opts, t);
+  const double plant_ms = std::chrono::duration<double, std::milli>(clock_type::now() - p0).count();
+
+  // The claim + ack drains run once, at the smallest delay (0 by default): they measure
+  // the lease book, not the link.
+  const int claim_delay = *std::min_element(opts.delays.begin(), opts.delays.end());
+  std::vector<delay_result> results;
+  for (int delay : opts.delays) {
+    const bool claims = opts.claims > 0 && delay == claim_delay && (results.empty() || results.back().claims.empty());
+    results.push_back(run_delay(opts, t, self, delay, claims));
   }
 
-  const auto wd = summarise(wall_daemon), wf = summarise(wall_direct);
-  const auto bd = summarise(bots_daemon), bf = summarise(bots_direct), bc = summarise(cold.bot_ms);
   std::printf("corpus: %d messages, %.1f MB (5-50 KB each, 1/3 with an attachment), all unread, in '%s' of %s; "
               "planted in %.0f ms (one doveadm import)\n",
               o.messages, static_cast<double>(corpus_bytes) / 1e6, o.folder.c_str(), o.user.c_str(), plant_ms);
-  std::printf("%d bot processes at once, each: list %d unread summaries + read %d messages (~%.0f KB); %d rounds per "
-              "mode, alternating\n",
-              o.bots, o.list, o.read, static_cast<double>(runner.last_bytes_read()) / 1e3, o.rounds);
-  std::printf("  (Dovecot connections: `dovecot.sh who` with all bots held just before Disconnect / LOGOUT)\n");
-  std::printf("  through mailbrokerd (1 live session):  wall median %8.1f ms (min %.1f, max %.1f)   per bot median "
-              "%7.1f ms  p95 %7.1f ms   Dovecot connections: %s\n",
-              wd.median, wd.min, wd.max, bd.median, bd.p95, held_daemon.who.c_str());
-  std::printf("  own IMAPS connection per bot:          wall median %8.1f ms (min %.1f, max %.1f)   per bot median "
-              "%7.1f ms  p95 %7.1f ms   Dovecot connections: %d (+%d: the daemon's, idle)\n",
-              wf.median, wf.min, wf.max, bf.median, bf.p95, std::stoi(held_direct.who) - idle, idle);
-  std::printf("  cold, through mailbrokerd (1st bot's Connect logs in, n=1): wall %8.1f ms   per bot median %7.1f ms  "
-              "p95 %7.1f ms\n",
-              cold.wall_ms, bc.median, bc.p95);
-  std::printf("ratio own-connection/mailbrokerd (wall medians): %.2fx\n", wf.median / wd.median);
+  std::printf("%d bot processes at once, each: summaries of the %d newest unread messages + read %d of them (~%.0f KB);"
+              " modes alternate round by round\n",
+              o.bots, o.list, o.read, static_cast<double>(results.back().bytes_read) / 1e3);
+  std::printf("  daemon: Connect (attach to the live session), ListMessages(UNREAD, NEWEST_FIRST, limit %d), %d x "
+              "GetMessage, Disconnect\n",
+              o.list, o.read);
+  std::printf("  direct: connect + TLS + LOGIN, SELECT, UID SEARCH UNSEEN, UID FETCH (summary items) of the %d highest "
+              "uids, %d x UID FETCH BODY.PEEK[], LOGOUT\n",
+              o.list, o.read);
+  std::printf("both through delay_proxy in front of Dovecot: a connection opens 2*D after connect(), every chunk "
+              "arrives D later, each way; Dovecot connections: `dovecot.sh who` with all bots held just before "
+              "Disconnect / LOGOUT\n");
+  const auto& first = results.front();
+  if (first.newest_first == first.bots) {
+    std::printf("daemon pages came newest first (ListMessagesRequest.order honoured)\n");
+  } else {
+    std::printf("NOTE: %d of %d daemon pages came newest first: this mailbrokerd ignores ListMessagesRequest.order "
+                "and lists the oldest %d; its bots read from that page\n",
+                first.newest_first, first.bots, o.list);
+  }
+  for (const auto& r : results) {
+    std::printf("one-way delay %d ms (%d rounds per mode):\n", r.delay_ms, r.rounds);
+    std::printf("  through mailbrokerd (1 live session):  wall median %8.1f ms (min %.1f, max %.1f)   per bot median "
+                "%7.1f ms  p95 %7.1f ms   Dovecot connections: %s\n",
+                r.wall_daemon.median, r.wall_daemon.min, r.wall_daemon.max, r.bot_daemon.median, r.bot_daemon.p95,
+                r.who_daemon.c_str());
+    std::printf("  own IMAPS connection per bot:          wall median %8.1f ms (min %.1f, max %.1f)   per bot median "
+                "%7.1f ms  p95 %7.1f ms   Dovecot connections: %d (+%d: the daemon's, idle)\n",
+                r.wall_direct.median, r.wall_direct.min, r.wall_direct.max, r.bot_direct.median, r.bot_direct.p95,
+                r.who_direct, r.idle);
+    std::printf("  cold, through mailbrokerd (1st bot's Connect logs in, n=1): wall %8.1f ms   per bot median %7.1f ms  "
+                "p95 %7.1f ms\n",
+                r.cold_wall_ms, r.bot_cold.median, r.bot_cold.p95);
+    const double ratio = r.wall_direct.median / r.wall_daemon.median;
+    std::printf("  ratio own-connection/mailbrokerd (wall medians): %.2fx = %s\n", ratio, verdict(ratio).c_str());
+  }
+  std::printf("summary (%d bots; wall time per round, medians):\n", o.bots);
+  std::printf("  %8s | %13s | %13s | %-27s | %s\n", "delay", "daemon", "direct", "direct/daemon",
+              "Dovecot connections daemon/direct");
+  for (const auto& r : results) {
+    const double ratio = r.wall_direct.median / r.wall_daemon.median;
+    char ratio_text[64];
+    std::snprintf(ratio_text, sizeof ratio_text, "%5.2f (%s)", ratio, verdict(ratio).c_str());
+    std::printf("  %5d ms | %10.1f ms | %10.1f ms | %-27s | %s / %d\n", r.delay_ms, r.wall_daemon.median,
+                r.wall_direct.median, ratio_text, r.who_daemon.c_str(), r.who_direct);
+  }
+
+  std::vector<claim_result> claim_results;
+  for (const auto& r : results) claim_results.insert(claim_results.end(), r.claims.begin(), r.claims.end());
   if (claim_results.empty()) {
     std::printf("(claim + ack: skipped, --claims 0)\n");
     return 0;
   }
-  std::printf("claim + ack through 1 live session: %d small unread messages ('Job i', one doveadm import) per drain; "
-              "each bot: Connect, then ClaimMessages(max %d, UNREAD) -> AckMessage(%s) of each, until a claim is "
-              "empty\n",
-              o.claims, o.claim_max, o.claim_action == "read" ? "MARK_READ" : "DELETE");
+  std::printf("claim + ack through 1 live session, at one-way delay %d ms only: %d small unread messages ('Job i', "
+              "one doveadm import) per drain; each bot: Connect, then ClaimMessages(max %d, UNREAD) -> AckMessage(%s) "
+              "of each, until a claim is empty\n",
+              claim_delay, o.claims, o.claim_max, o.claim_action == "read" ? "MARK_READ" : "DELETE");
   bool ok = true;
   for (const auto& c : claim_results) {
     print_claim_result(c);
@@ -939,6 +1150,18 @@ int run_parent(const options& o) {
     if (!c.problem.empty()) std::fprintf(stderr, "mailbox_bench: claim drain with %d bot(s): %s\n", c.bots, c.problem.c_str());
   }
   return ok ? 0 : 1;
+}
+
+// "0,10,40" -> {0, 10, 40}; an empty or negative entry gives an empty list (usage error).
+std::vector<int> parse_delays(const std::string& text) {
+  std::vector<int> out;
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    const int ms = item.empty() ? -1 : std::stoi(item);
+    if (ms < 0) return {};
+    out.push_back(ms);
+  }
+  return out;
 }
 
 }  // namespace
@@ -964,6 +1187,12 @@ int main(int argc, char** argv) {
     else if (k == "--claims") o.claims = std::stoi(v);
     else if (k == "--claim-max") o.claim_max = std::stoi(v);
     else if (k == "--claim-action") o.claim_action = v;
+    else if (k == "--delays") o.delays = parse_delays(v);
+    else if (k == "--far-rounds") o.far_rounds = std::stoi(v);
+    else if (k == "--delay-proxy") o.delay_proxy = v;
+    else if (k == "--session") o.session = v;
+    else if (k == "--port") o.port = std::stoi(v);
+    else if (k == "--patience") o.patience = std::stoi(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -971,11 +1200,13 @@ int main(int argc, char** argv) {
   }
   if (o.target.empty() || o.env_path.empty() || o.bots < 1 || o.rounds < 1 || o.messages < 1 || o.list < 1 ||
       o.list > 1000 || o.read < 1 || (o.bot_mode.empty() && o.dovecot_sh.empty()) || o.claims < 0 ||
-      o.claim_max < 1 || o.claim_max > 100 || (o.claim_action != "delete" && o.claim_action != "read")) {
+      o.claim_max < 1 || o.claim_max > 100 || (o.claim_action != "delete" && o.claim_action != "read") ||
+      o.delays.empty() || o.far_rounds < 1 || o.port < 0 || o.port > 65535 || o.patience < 1) {
     std::fprintf(stderr,
                  "usage: mailbox_bench --target unix:/path --testbed-env FILE --dovecot-sh PATH [--bots 20] [--rounds 5]\n"
                  "                     [--messages 200] [--list 100] [--read 10] [--user alice] [--folder Bench]\n"
-                 "                     [--claims 1000] [--claim-max 10] [--claim-action delete|read]\n");
+                 "                     [--claims 1000] [--claim-max 10] [--claim-action delete|read]\n"
+                 "                     [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH]\n");
     return 2;
   }
   if (o.bot_mode == "daemon") return run_bot<daemon_bot>(o);

@@ -6,7 +6,11 @@
 #   bench/run.sh [attach_bench options] all; the options go to attach_bench (e.g. --attach 5000)
 #   bench/run.sh attach [options]       only attach_bench (Dovecot + mailbrokerd)
 #   bench/run.sh mailbox [options]      only mailbox_bench (Dovecot + mailbrokerd + 20 bot
-#                                       processes), e.g. mailbox --bots 10 --rounds 9
+#                                       processes, "list the 100 newest, read 10", through
+#                                       the daemon vs direct, both through delay_proxy at
+#                                       one-way delays 0, 10 and 40 ms), e.g.
+#                                       mailbox --bots 100 --delays 10 --rounds 3, or
+#                                       mailbox --rounds 3 --claims 0 (quick look)
 #   bench/run.sh token [options]        only token_bench (oidc-provider + Dovecot with the
 #                                       OAuth2 introspection passdb + a fresh mailbrokerd),
 #                                       e.g. token --sessions 50
@@ -32,7 +36,7 @@ esac
 runs() { [[ $which == all || $which == "$1" ]]; }
 targets=(mailbrokerd)
 runs attach && targets+=(attach_bench)
-runs mailbox && targets+=(mailbox_bench)
+runs mailbox && targets+=(mailbox_bench delay_proxy)
 runs token && targets+=(token_bench)
 
 "$root/scripts/setup-debian.sh"
@@ -105,7 +109,7 @@ if runs mailbox; then
   env_file=$("$testbed/dovecot.sh" start "$state/mailbox" | tail -n1)
   start_daemon "$state/m.sock" "$state/mailbox-daemon-state"
   run_bench "$build/bench/mailbox_bench" --target "unix:$state/m.sock" --testbed-env "$env_file" \
-    --dovecot-sh "$testbed/dovecot.sh" "${mailbox_args[@]}"
+    --dovecot-sh "$testbed/dovecot.sh" --delay-proxy "$build/bench/delay_proxy" "${mailbox_args[@]}"
   stop_daemon
   "$testbed/dovecot.sh" stop "$state/mailbox" >/dev/null 2>&1
 fi
