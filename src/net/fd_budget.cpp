@@ -1,8 +1,10 @@
 #include "net/fd_budget.hpp"
 
 #include <dirent.h>
+#include <poll.h>
 #include <sys/resource.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -22,9 +24,9 @@ std::string limit_text(std::size_t v) {
 
 }  // namespace
 
-std::size_t open_fds() {
-  // readdir's getdents64 batches ~32 KiB of entries per call; the kernel walks the fd
-  // table once. No cheaper exact count exists on Linux.
+namespace {
+
+std::size_t count_by_directory() {
   DIR* dir = ::opendir("/proc/self/fd");
   if (dir == nullptr) return is_exhaustion_errno(errno) ? limit() : 0;  // no room to even look: full
   std::size_t n = 0;
@@ -33,6 +35,33 @@ std::size_t open_fds() {
   }
   ::closedir(dir);
   return n > 0 ? n - 1 : 0;  // minus the descriptor of the directory being read
+}
+
+}  // namespace
+
+std::size_t open_fds() {
+  // poll() with no events marks every closed number POLLNVAL and opens nothing. It costs
+  // O(limit) in the kernel (~1-2 ms at 20,000) where reading /proc/self/fd costs ~6 µs
+  // per open descriptor (~60 ms at 10,000 open), since procfs builds an entry for each.
+  const std::size_t lim = limit();
+  if (lim > (std::size_t{1} << 20)) return count_by_directory();
+  std::array<pollfd, 1024> chunk{};
+  std::size_t open = 0;
+  for (std::size_t base = 0; base < lim; base += chunk.size()) {
+    const std::size_t n = std::min(chunk.size(), lim - base);
+    for (std::size_t i = 0; i < n; ++i) chunk[i] = pollfd{static_cast<int>(base + i), 0, 0};
+    if (::poll(chunk.data(), static_cast<nfds_t>(n), 0) < 0) return count_by_directory();
+    for (std::size_t i = 0; i < n; ++i) {
+      if ((chunk[i].revents & POLLNVAL) == 0) ++open;
+    }
+  }
+  return open;
+}
+
+std::size_t session_capacity() {
+  const std::size_t lim = limit();
+  if (lim == std::numeric_limits<std::size_t>::max()) return lim;
+  return lim > reserve ? (lim - reserve) / per_session : 0;
 }
 
 std::size_t limit() {

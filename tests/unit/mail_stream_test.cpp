@@ -282,6 +282,16 @@ TEST(fd_budget, CountsOpenDescriptorsExactly) {
   EXPECT_EQ(fd_budget::needed_for_sessions(1000), 2000u + fd_budget::reserve);
 }
 
+TEST(fd_budget, SessionCapacityFollowsTheSoftLimit) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  EXPECT_EQ(fd_budget::session_capacity(), (1024u - fd_budget::reserve) / fd_budget::per_session);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+}
+
 TEST(fd_budget, RaisesTheSoftLimitTowardTheHardOneButNeverLowersIt) {
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
