@@ -2,8 +2,10 @@
 // them over gRPC. See --help.
 #include <sys/prctl.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <limits>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -13,6 +15,8 @@
 
 #include "daemon/broker_server.hpp"
 #include "daemon/daemon_config.hpp"
+#include "net/fd_budget.hpp"
+#include "net/tls_context_cache.hpp"
 
 namespace {
 
@@ -80,6 +84,46 @@ Signals: SIGTERM / SIGINT log every session out, then exit 0.
 Exit codes: 0 clean stop, 2 bad usage or config, 1 cannot start.
 )";
 
+std::string fd_count(std::size_t n) {
+  return n == std::numeric_limits<std::size_t>::max() ? std::string("unlimited") : std::to_string(n);
+}
+
+// Each session holds one or two descriptors: raise the soft limit (often 1024) toward
+// the hard one as far as max-sessions needs, and say plainly when the hard one is short.
+void size_fd_limit(std::size_t max_sessions) {
+  namespace fd_budget = mailbroker::net::fd_budget;
+  const auto a = fd_budget::raise_soft_limit(fd_budget::needed_for_sessions(max_sessions));
+  if (!a.failure.empty()) {
+    spdlog::warn("cannot raise the open-file limit (soft {}, hard {}): {}", fd_count(a.before), fd_count(a.hard),
+                 a.failure);
+  } else if (a.after != a.before) {
+    spdlog::info("open-file limit raised from {} to {} (hard {}); max-sessions {} needs about {}", fd_count(a.before),
+                 fd_count(a.after), fd_count(a.hard), max_sessions, a.wanted);
+  } else {
+    spdlog::info("open-file limit {} (hard {}); max-sessions {} needs about {}", fd_count(a.after), fd_count(a.hard),
+                 max_sessions, a.wanted);
+  }
+  if (!a.enough()) {
+    const std::size_t fits = a.after > fd_budget::reserve ? (a.after - fd_budget::reserve) / fd_budget::per_session : 0;
+    spdlog::warn("max-sessions {} needs about {} file descriptors but the limit is {} (hard limit {}): only about {} "
+                 "sessions fit. Raise LimitNOFILE= in the systemd unit (or `ulimit -n` before starting), or "
+                 "lower --max-sessions",
+                 max_sessions, a.wanted, fd_count(a.after), fd_count(a.hard), fits);
+  }
+}
+
+// Parses the system trust store once, here on the main thread, rather than on an I/O
+// thread when the first session connects; every session shares the result.
+void warm_tls() {
+  const auto start = std::chrono::steady_clock::now();
+  if (auto e = mailbroker::net::tls_context_cache::process_wide().warm_system_store(); !e.ok()) {
+    spdlog::warn("TLS: {} (sessions that rely on the system trust store will fail)", e.message);
+    return;
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  spdlog::info("TLS: system trust store loaded in {} ms (shared by every session)", ms.count());
+}
+
 int fail_usage(const std::string& message) {
   std::cerr << "mailbrokerd: " << message << "\nTry 'mailbrokerd --help'.\n";
   return 2;
@@ -141,6 +185,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+
+  size_fd_limit(config.registry.max_sessions);
+  warm_tls();
 
   daemon::broker_server server(config);
   if (auto e = server.start(); !e.ok()) {

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "net/fd_budget.hpp"
+
 namespace mailbroker::net {
 namespace {
 
@@ -23,10 +25,10 @@ bool is_ip_literal(const std::string& host) {
 }  // namespace
 
 mail_stream::mail_stream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls_context)
-    : tls_context_(std::move(tls_context)), stream_(executor, *tls_context_) {}
+    : tls_context_(std::move(tls_context)), socket_(std::move(executor)) {}
 
 deadline_guard mail_stream::make_guard(duration timeout) {
-  return deadline_guard(stream_.get_executor(), timeout, [this] { close(); });
+  return deadline_guard(socket().get_executor(), timeout, [this] { close(); });
 }
 
 awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t port, duration timeout) {
@@ -47,28 +49,56 @@ awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t por
   if (resolve_expired) {
     co_return error{errc::deadline_exceeded, "resolving '" + host + "' timed out"};
   }
+  if (fd_budget::is_exhaustion(ec)) {
+    co_return error{errc::resource_exhausted,
+                    fd_budget::exhaustion_message(ec.value()) + " (resolving '" + host + "')"};
+  }
   if (ec || endpoints.empty()) {
     co_return error{errc::unavailable, "cannot resolve server.host '" + host + "': " + ec.message()};
   }
 
+  // Each address in turn, opening the socket ourselves: asio::async_connect reports a
+  // socket() that failed (EMFILE) as operation_aborted, hiding the one cause that needs
+  // a different answer.
   bool expired = false;
   {
     auto guard = make_guard(deadline - std::chrono::steady_clock::now());
-    co_await asio::async_connect(stream_.next_layer(), endpoints, redirect_error(use_awaitable, ec));
+    for (const auto& endpoint : endpoints) {
+      error_code ignored;
+      socket().close(ignored);
+      socket().open(endpoint.protocol(), ec);
+      if (fd_budget::is_exhaustion(ec)) {
+        // Transient (the session backs off and retries), not a server that cannot be reached.
+        co_return error{errc::resource_exhausted, fd_budget::exhaustion_message(ec.value()) + " (connecting to " +
+                                                      endpoint_text(host, port) + ")"};
+      }
+      if (ec) continue;
+      co_await socket().async_connect(endpoint, redirect_error(use_awaitable, ec));
+      if (!ec) break;
+      if (!socket().is_open()) {  // closed under us: the deadline, or close()
+        ec = asio::error::operation_aborted;
+        break;
+      }
+    }
     expired = guard.expired();
   }
   if (expired) {
     co_return error{errc::unavailable, "connecting to " + endpoint_text(host, port) + " timed out"};
   }
   if (ec) {
+    error_code ignored;
+    socket().close(ignored);
     co_return error{errc::unavailable, "cannot connect to " + endpoint_text(host, port) + ": " + ec.message()};
   }
-  stream_.next_layer().set_option(asio::ip::tcp::no_delay(true), ec);
+  socket().set_option(asio::ip::tcp::no_delay(true), ec);
   co_return error::none();
 }
 
 awaitable<error> mail_stream::start_tls(const std::string& server_name, bool verify, duration timeout) {
-  SSL* ssl = stream_.native_handle();
+  if (!tls_context_) co_return error{errc::internal, "start_tls: this stream has no TLS context"};
+  if (tls_) co_return error{errc::internal, "start_tls: TLS was already started on this stream"};
+  tls_ = std::make_unique<tls_stream>(std::move(socket_), *tls_context_);
+  SSL* ssl = tls_->native_handle();
   const bool ip = is_ip_literal(server_name);
   // SSL_set_tlsext_host_name() spelled out: the macro hides an old-style cast.
   if (!ip) SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(server_name.c_str()));
@@ -86,7 +116,7 @@ awaitable<error> mail_stream::start_tls(const std::string& server_name, bool ver
   bool expired = false;
   {
     auto guard = make_guard(timeout);
-    co_await stream_.async_handshake(asio::ssl::stream_base::client, redirect_error(use_awaitable, ec));
+    co_await tls_->async_handshake(asio::ssl::stream_base::client, redirect_error(use_awaitable, ec));
     expired = guard.expired();
   }
   if (expired) co_return error{errc::unavailable, "TLS handshake with " + server_name + " timed out"};
@@ -109,9 +139,9 @@ awaitable<error> mail_stream::start_tls(const std::string& server_name, bool ver
 awaitable<std::size_t> mail_stream::read_some(asio::mutable_buffer buffer, error_code& ec) {
   std::size_t n = 0;
   if (tls_active_) {
-    n = co_await stream_.async_read_some(buffer, redirect_error(use_awaitable, ec));
+    n = co_await tls_->async_read_some(buffer, redirect_error(use_awaitable, ec));
   } else {
-    n = co_await stream_.next_layer().async_read_some(buffer, redirect_error(use_awaitable, ec));
+    n = co_await socket().async_read_some(buffer, redirect_error(use_awaitable, ec));
   }
   bytes_in_ += n;
   co_return n;
@@ -121,9 +151,9 @@ awaitable<void> mail_stream::write(std::string_view data, duration timeout, erro
   auto guard = make_guard(timeout);
   std::size_t n = 0;
   if (tls_active_) {
-    n = co_await asio::async_write(stream_, asio::buffer(data), redirect_error(use_awaitable, ec));
+    n = co_await asio::async_write(*tls_, asio::buffer(data), redirect_error(use_awaitable, ec));
   } else {
-    n = co_await asio::async_write(stream_.next_layer(), asio::buffer(data), redirect_error(use_awaitable, ec));
+    n = co_await asio::async_write(socket(), asio::buffer(data), redirect_error(use_awaitable, ec));
   }
   bytes_out_ += n;
   if (guard.expired()) ec = asio::error::timed_out;
@@ -133,17 +163,17 @@ awaitable<void> mail_stream::shutdown(duration timeout) {
   if (tls_active_ && is_open()) {
     error_code ec;
     auto guard = make_guard(timeout);
-    co_await stream_.async_shutdown(redirect_error(use_awaitable, ec));
+    co_await tls_->async_shutdown(redirect_error(use_awaitable, ec));
   }
   close();
 }
 
 void mail_stream::close() {
   error_code ignored;
-  stream_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  stream_.next_layer().close(ignored);
+  socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket().close(ignored);
 }
 
-bool mail_stream::is_open() const { return stream_.next_layer().is_open(); }
+bool mail_stream::is_open() const { return socket().is_open(); }
 
 }  // namespace mailbroker::net

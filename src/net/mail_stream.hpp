@@ -2,6 +2,11 @@
 // A TCP stream that starts plain or TLS and can be upgraded by STARTTLS/STLS: the one
 // transport every mail protocol client uses.
 //
+// Memory: a plain connection is just a socket. The TLS machinery (Asio's ssl::stream:
+// an SSL object, a BIO pair and two 17 KiB record buffers, ~77 KiB) is created by
+// start_tls(), which moves the socket into it. The TLS context is shared
+// (make_client_tls_context) and only referenced here.
+//
 // Threading: not thread-safe; use from one strand. At most one read and one write may
 // be outstanding at a time (the Asio rule for streams), which lets a protocol client
 // keep a read pending while it writes commands.
@@ -21,19 +26,26 @@ class mail_stream {
  public:
   using duration = std::chrono::steady_clock::duration;
 
+  // `tls_context` may be null for a stream that never starts TLS (start_tls then fails
+  // with internal).
   mail_stream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls_context);
   mail_stream(const mail_stream&) = delete;
   mail_stream& operator=(const mail_stream&) = delete;
 
   // Resolves `host` and connects to the first address that answers, all within
   // `timeout`. Errors: unavailable naming host:port and the cause (unknown host,
-  // connection refused, timeout).
+  // connection refused, timeout); deadline_exceeded when resolving times out;
+  // resource_exhausted when the process (EMFILE) or system (ENFILE) is out of file
+  // descriptors — "out of file descriptors (EMFILE): N open, limit M; raise
+  // LimitNOFILE or lower max-sessions" — a transient condition, never a bad spec.
   awaitable<error> connect(const std::string& host, std::uint16_t port, duration timeout);
 
   // TLS handshake on the connected socket (implicit TLS, or after STARTTLS). Sends
   // `server_name` as SNI and, when `verify`, checks the chain and that the certificate
-  // matches `server_name` (DNS name or IP literal). Errors: failed_precondition for a
-  // certificate that does not verify, unavailable for other handshake failures.
+  // matches `server_name` (DNS name or IP literal). Creates the TLS state (see Memory
+  // above); call at most once. Errors: failed_precondition for a certificate that does
+  // not verify, unavailable for other handshake failures, internal without a context
+  // or when called twice.
   awaitable<error> start_tls(const std::string& server_name, bool verify, duration timeout);
 
   // Reads whatever is available (no timeout: an idle server is legitimate; callers
@@ -53,14 +65,22 @@ class mail_stream {
 
   bool is_open() const;
   bool tls_active() const { return tls_active_; }
+  // Whether the TLS state exists yet (start_tls was called). For tests and measurements.
+  bool tls_allocated() const { return tls_ != nullptr; }
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
 
  private:
+  using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
+
   deadline_guard make_guard(duration timeout);  // closes the socket on expiry
+  // The socket wherever it lives now: socket_ until start_tls(), then inside tls_.
+  asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
+  const asio::ip::tcp::socket& socket() const { return tls_ ? tls_->next_layer() : socket_; }
 
   std::shared_ptr<asio::ssl::context> tls_context_;
-  asio::ssl::stream<asio::ip::tcp::socket> stream_;
+  asio::ip::tcp::socket socket_;     // moved-from (closed) once tls_ exists
+  std::unique_ptr<tls_stream> tls_;  // null until start_tls()
   bool tls_active_ = false;
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;

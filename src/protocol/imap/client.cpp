@@ -4,6 +4,7 @@
 #include <array>
 
 #include "net/deadline_guard.hpp"
+#include "net/read_buffer.hpp"
 #include "sasl/oauth.hpp"
 #include "sasl/plain.hpp"
 
@@ -149,11 +150,10 @@ awaitable<error> client::open(connect_options options) {
 }
 
 awaitable<void> client::read_loop() {
-  std::array<char, 16384> chunk{};
   // Bytes read before the reader started (greeting phase) are parsed first.
-  std::string carry = std::move(inbuf_);
+  net::read_buffer carry(std::move(inbuf_));  // small while idle, grows for downloads
   inbuf_.clear();
-  std::string_view view = carry;
+  std::string_view view = carry.data();
   for (;;) {
     while (!view.empty()) {
       auto r = parser_.feed(view);
@@ -167,7 +167,7 @@ awaitable<void> client::read_loop() {
       }
     }
     error_code ec;
-    std::size_t n = co_await stream_.read_some(asio::buffer(chunk), ec);
+    std::size_t n = co_await stream_.read_some(carry.prepare(), ec);
     if (ec) {
       std::string why = !bye_text_.empty()     ? "server closed the connection: BYE " + bye_text_
                         : ec == asio::error::eof ? std::string("server closed the connection")
@@ -175,8 +175,7 @@ awaitable<void> client::read_loop() {
       connection_lost(error{errc::unavailable, why});
       co_return;
     }
-    carry.assign(chunk.data(), n);
-    view = carry;
+    view = carry.commit(n);
   }
 }
 

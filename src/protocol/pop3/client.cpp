@@ -6,6 +6,7 @@
 
 #include "common/base64.hpp"
 #include "net/deadline_guard.hpp"
+#include "net/read_buffer.hpp"
 #include "protocol/pop3/command.hpp"
 #include "sasl/oauth.hpp"
 #include "sasl/plain.hpp"
@@ -165,11 +166,10 @@ awaitable<error> client::handshake(connect_options options) {
 // ---- the reader ----------------------------------------------------------------------
 
 awaitable<void> client::read_loop() {
-  std::array<char, 16384> chunk{};
   // Bytes read before the reader started (handshake phase) are parsed first.
-  std::string carry = std::move(inbuf_);
+  net::read_buffer carry(std::move(inbuf_));  // small while idle, grows for downloads
   inbuf_.clear();
-  std::string_view view = carry;
+  std::string_view view = carry.data();
   for (;;) {
     while (!view.empty()) {
       auto r = parser_.feed(view);
@@ -199,7 +199,7 @@ awaitable<void> client::read_loop() {
     }
     if (!open_) co_return;
     error_code ec;
-    std::size_t n = co_await stream_.read_some(asio::buffer(chunk), ec);
+    std::size_t n = co_await stream_.read_some(carry.prepare(), ec);
     if (ec) {
       std::string why = !last_unsolicited_.empty()  ? "server closed the connection: " + last_unsolicited_
                         : ec == asio::error::eof ? std::string("server closed the connection")
@@ -207,8 +207,7 @@ awaitable<void> client::read_loop() {
       connection_lost(error{errc::unavailable, why});
       co_return;
     }
-    carry.assign(chunk.data(), n);
-    view = carry;
+    view = carry.commit(n);
   }
 }
 
