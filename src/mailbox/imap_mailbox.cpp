@@ -27,6 +27,15 @@ awaitable<result<command_result>> run(session::connection_context& ctx, std::str
   co_return co_await ctx.imap->execute(std::move(command), ctx.command_timeout);
 }
 
+// The UIDVALIDITY a SELECT answered with; 0 if none.
+std::uint32_t uid_validity_of(const command_result& selected) {
+  std::uint32_t v = 0;
+  for (const auto& u : selected.untagged) {
+    if (u.code == "UIDVALIDITY") v = static_cast<std::uint32_t>(std::strtoul(u.code_text.c_str(), nullptr, 10));
+  }
+  return v;
+}
+
 }  // namespace
 
 result<std::string> wire_name(const std::string& folder, const char* field) {
@@ -52,10 +61,7 @@ awaitable<error> select_folder(session::connection_context& ctx, const std::stri
     e.message += " (does the folder exist? ListFolders shows them)";
     co_return e;
   }
-  ctx.uid_validity = 0;
-  for (const auto& u : r->untagged) {
-    if (u.code == "UIDVALIDITY") ctx.uid_validity = static_cast<std::uint32_t>(std::strtoul(u.code_text.c_str(), nullptr, 10));
-  }
+  ctx.uid_validity = uid_validity_of(r.value());
   ctx.selected_mailbox = name.value();
   ctx.cache.selected(ctx.selected_mailbox, ctx.uid_validity);
   co_return error::none();
@@ -158,13 +164,25 @@ awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_co
   auto search = imap::build_uid_search(criteria, literal_plus);
   if (!search) co_return search.err();
   // A server shows a selected mailbox's news (new mail, expunges by others) only when a
-  // command synchronises it: NOOP goes first, pipelined with the SEARCH (one round trip),
-  // so the call sees the mailbox as of the call. A fresh SELECT needs none.
+  // command synchronises it, and Dovecot answers a SEARCH pipelined behind a NOOP before
+  // the NOOP's news. A SELECT of the same folder pipelined before the SEARCH does it in one
+  // round trip, so the call sees the mailbox as of the call. A fresh SELECT needs none.
   std::vector<std::string> commands;
-  if (!just_selected) commands.emplace_back("NOOP");
+  if (!just_selected) commands.push_back("SELECT " + wire.value());
   commands.push_back(std::move(search.value()));
   auto r = co_await ctx.imap->execute_all(std::move(commands), ctx.command_timeout);
   if (!r) co_return r.err();
+  if (!just_selected) {
+    const auto& reselected = r->front();
+    if (reselected.status != "OK") {
+      ctx.selected_mailbox.clear();
+      co_return error{errc::not_found, "folder '" + folder + "': " + reselected.text + " (was it deleted?)"};
+    }
+    if (const auto v = uid_validity_of(reselected); v != ctx.uid_validity) {
+      ctx.uid_validity = v;
+      ctx.cache.selected(ctx.selected_mailbox, v);  // drops what the old UIDVALIDITY named
+    }
+  }
   const auto& searched = r->back();
   if (searched.status != "OK") co_return refused(searched, "SEARCH in '" + folder + "'");
   auto uids = imap::parse_search_response(searched.untagged);
