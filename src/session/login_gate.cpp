@@ -108,7 +108,10 @@ struct login_gate::state : std::enable_shared_from_this<login_gate::state> {
 
 login_gate::ticket::~ticket() { release(); }
 
-bool login_gate::ticket::admitted() const { return phase_.load() >= 1; }
+bool login_gate::ticket::admitted() const {
+  const int phase = phase_.load();
+  return phase == 1 || phase == 2;
+}
 
 std::size_t login_gate::ticket::ahead() const {
   if (phase_.load() != 0) return 0;
@@ -127,9 +130,9 @@ void login_gate::ticket::release() {
   {
     std::lock_guard lock(gate->mutex);
     const int phase = phase_.load();
-    if (phase == 2) return;
+    if (phase >= 2) return;
     auto it = gate->hosts.find(key_);
-    phase_ = 2;
+    phase_ = phase == 0 ? 3 : 2;
     on_admitted_ = nullptr;
     if (it == gate->hosts.end()) return;
     auto& h = it->second;

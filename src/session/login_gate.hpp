@@ -83,7 +83,7 @@ class login_gate {
     std::uint64_t seq_ = 0;
     std::function<void()> on_admitted_;  // guarded by the gate's mutex until admitted
     // Written under the gate's mutex; read without it.
-    std::atomic<int> phase_{0};  // 0 waiting, 1 admitted, 2 released
+    std::atomic<int> phase_{0};  // 0 waiting, 1 admitted, 2 released after admission, 3 left the queue
   };
 
   login_gate(asio::any_io_executor executor, login_gate_settings settings, clock_fn clock = {});

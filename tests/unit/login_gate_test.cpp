@@ -74,10 +74,13 @@ TEST(login_gate, RateAdmitsAtMostBurstThenOnePerInterval) {
   clock.now += 70ms;  // 1.1 tokens
   gate.pump();
   EXPECT_EQ(admitted_count(ts), 3u);
-  clock.now += 300ms;  // 3.1 tokens
+  clock.now += 150ms;  // 1.6 tokens
+  gate.pump();
+  EXPECT_EQ(admitted_count(ts), 4u);
+  clock.now += 10s;  // the bucket holds at most `burst` (2), however long the wait
   gate.pump();
   EXPECT_EQ(admitted_count(ts), 6u);
-  clock.now += 10s;  // the bucket holds at most `burst`: the remaining two
+  clock.now += 200ms;
   gate.pump();
   EXPECT_EQ(admitted_count(ts), 8u);
   EXPECT_EQ((std::vector<int>{2, 3, 4, 5, 6, 7}), rec.order);
