@@ -73,9 +73,12 @@ std::size_t session_journal::restore(std::chrono::seconds grace) {
     converted->restored = true;
     // Waits as long as it takes: the mail server may be down at our start.
     registry_.connect(std::move(converted.value()), std::chrono::steady_clock::now() + std::chrono::hours(24),
-                      [name](result<session::connect_outcome> outcome) {
+                      [this, name](result<session::connect_outcome> outcome) {
                         if (outcome) {
                           spdlog::info("store: session '{}' restored", name);
+                        } else if (stopping_) {
+                          // The daemon stops before the session came back: its record stays.
+                          spdlog::debug("store: session '{}' not restored before shutdown", name);
                         } else {
                           spdlog::warn("store: session '{}' not restored: {}", name, outcome.err().message);
                         }
