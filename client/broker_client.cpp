@@ -55,6 +55,13 @@ grpc::Status broker_client::status(const std::string& session, pb::StatusRespons
   return stub_->Status(&context, request, response);
 }
 
+grpc::Status broker_client::status(const pb::StatusRequest& request, pb::StatusResponse* response,
+                                   std::chrono::milliseconds timeout) {
+  grpc::ClientContext context;
+  set_deadline(context, timeout);
+  return stub_->Status(&context, request, response);
+}
+
 std::unique_ptr<grpc::ClientReader<pb::SessionEvent>> broker_client::watch(const std::string& session,
                                                                            grpc::ClientContext& context) {
   pb::WatchStatusRequest request;

@@ -31,7 +31,10 @@ class broker_client {
                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
   grpc::Status renew(const std::string& lease_id, pb::RenewLeaseResponse* response,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // One session, or the first page of all (see status(request) to filter and page).
   grpc::Status status(const std::string& session, pb::StatusResponse* response,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  grpc::Status status(const pb::StatusRequest& request, pb::StatusResponse* response,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Opens the event stream; read with reader->Read(&event) until it returns false,
   // then reader->Finish(). Cancel with context.TryCancel().

@@ -203,6 +203,12 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
   } else if (key == "max-sessions") {
     if (auto e = parse_uint(key, value, 1, 1000000, n); !e.ok()) return e;
     r.max_sessions = n;
+  } else if (key == "login-concurrency-per-host") {
+    if (auto e = parse_uint(key, value, 0, 100000, n); !e.ok()) return e;
+    r.logins.concurrency_per_host = n;
+  } else if (key == "login-rate-per-host") {
+    if (auto e = parse_uint(key, value, 0, 100000, n); !e.ok()) return e;
+    r.logins.rate_per_host = static_cast<double>(n);
   } else if (key == "reconnect-initial-ms") {
     return parse_duration(key, value, 10, 3600000, r.session.reconnect.initial);
   } else if (key == "reconnect-max-ms") {
@@ -281,6 +287,8 @@ std::string render_config(const daemon_config& c) {
       << "default-lease-ttl-seconds = " << c.registry.default_lease_ttl.count() << "\n"
       << "max-lease-ttl-seconds = " << c.registry.max_lease_ttl.count() << "\n"
       << "max-sessions = " << c.registry.max_sessions << "\n"
+      << "login-concurrency-per-host = " << c.registry.logins.concurrency_per_host << "\n"
+      << "login-rate-per-host = " << static_cast<std::uint64_t>(c.registry.logins.rate_per_host) << "\n"
       << "reconnect-initial-ms = " << c.registry.session.reconnect.initial.count() << "\n"
       << "reconnect-max-ms = " << c.registry.session.reconnect.max.count() << "\n"
       << "command-timeout-ms = " << c.registry.session.command_timeout.count() << "\n"

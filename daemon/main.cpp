@@ -50,6 +50,11 @@ Options (each may also be set in the config file as `key = value`, without "--")
   --command-timeout-ms N        bound on each mail command (NOOP, LOGOUT, ...) [30000]
   --imap-idle-restart-seconds N IMAP IDLE (WatchMessages) is ended and issued again after
                                 this long; at most 1740 (RFC 2177's 29 minutes) [1680]
+  --login-concurrency-per-host N
+                                connects + logins in flight per mail server host:port;
+                                0 = no limit [32]
+  --login-rate-per-host N       connects + logins started per second per host:port (a
+                                restart of many sessions is no login storm); 0 = no limit [100]
   --message-cache-session-mb N  per session, the cache of message summaries and bodies
                                 (<= 256 KiB each) that bots share; 0 turns it off [32]
   --message-cache-total-mb N    the same cache, all sessions together [1024]

@@ -273,6 +273,11 @@ void to_proto(const session::status_snapshot& s, pb::SessionStatus* out) {
     }
   }
   out->set_watch_count(s.watch_count);
+  if (s.waiting_for_login) {
+    auto* w = out->mutable_login_wait();
+    w->set_ahead(static_cast<std::uint32_t>(std::min<std::size_t>(s.waiting_for_login->ahead, UINT32_MAX)));
+    to_proto(s.waiting_for_login->since, w->mutable_since());
+  }
 }
 
 void to_proto(const session::status_event& e, pb::SessionEvent* out) {

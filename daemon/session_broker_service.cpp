@@ -1,7 +1,11 @@
 #include "daemon/session_broker_service.hpp"
 
-#include <deque>
+#include <list>
 #include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -10,20 +14,32 @@
 namespace mailbroker::daemon {
 namespace {
 
-// Streams status events to one watcher. Owns itself: deleted in OnDone. Events are
-// queued (bounded: a watcher that does not read loses the oldest events, never
-// memory) and written one at a time, as gRPC requires.
+// Streams status events to one watcher. Owns itself: deleted in OnDone. gRPC allows one
+// write in flight, so the next message is chosen when the previous one is done:
+//  1. the current state of every session that matched at registration, its snapshot
+//     taken just before it is written (flow-controlled: nothing is queued or dropped,
+//     however many sessions there are);
+//  2. then live events, in order. When more than merge_after wait (a slow reader), a new
+//     event of a session that already has one waiting is merged into it (latest status
+//     and reason, the older previous_state), so the queue stays bounded by the number of
+//     sessions and no session's latest state is lost.
 class watch_reactor final : public grpc::ServerWriteReactor<pb::SessionEvent> {
  public:
-  static constexpr std::size_t max_queued = 1024;
+  static constexpr std::size_t merge_after = 1024;
 
   watch_reactor(session::session_registry& registry, std::string name) : registry_(registry) {
-    watch_id_ = registry_.watch(std::move(name), [this](const session::status_event& ev) { push(ev); });
+    // No lock held here: push() may run (under the registry's watcher lock) before this returns.
+    auto start = registry_.watch_paced(std::move(name), [this](const session::status_event& ev) { push(ev); });
+    std::lock_guard lock(mutex_);
+    watch_id_ = start.id;
+    initial_ = std::move(start.current);
+    started_ = true;
+    write_next_locked();
   }
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mutex_);
-    queue_.pop_front();
+    writing_ = false;
     if (!ok) {
       finish_locked(grpc::Status::CANCELLED);
       return;
@@ -42,40 +58,121 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::SessionEvent> {
   }
 
  private:
+  using pending_list = std::list<session::status_event>;
+
   void push(const session::status_event& ev) {
     std::lock_guard lock(mutex_);
     if (finished_) return;
-    if (queue_.size() >= max_queued) {
-      // Keep the one being written (front); drop the oldest waiting event.
-      queue_.erase(queue_.begin() + 1);
-      ++dropped_;
+    if (pending_.size() >= merge_after) {
+      if (auto it = latest_.find(ev.status.name); it != latest_.end()) {
+        auto& waiting = *it->second;
+        waiting.status = ev.status;
+        waiting.reason = ev.reason;
+        waiting.at = ev.at;
+        ++merged_;
+        return;
+      }
     }
-    pb::SessionEvent msg;
-    to_proto(ev, &msg);
-    queue_.push_back(std::move(msg));
-    if (!writing_) write_next_locked();
+    pending_.push_back(ev);
+    latest_[ev.status.name] = std::prev(pending_.end());
+    if (started_ && !writing_) write_next_locked();
   }
 
   void write_next_locked() {
-    writing_ = !queue_.empty() && !finished_;
-    if (writing_) StartWrite(&queue_.front());
+    if (finished_ || writing_) return;
+    if (next_initial_ < initial_.size()) {
+      auto s = std::move(initial_[next_initial_++]);
+      session::status_event ev;
+      ev.status = s->snapshot();
+      ev.previous_state = ev.status.state;
+      ev.reason = "current state";
+      ev.at = std::chrono::system_clock::now();
+      if (next_initial_ == initial_.size()) std::vector<std::shared_ptr<session::session>>().swap(initial_);
+      start_write_locked(ev);
+      return;
+    }
+    if (pending_.empty()) return;
+    auto head = pending_.begin();
+    if (auto it = latest_.find(head->status.name); it != latest_.end() && it->second == head) latest_.erase(it);
+    const auto ev = std::move(*head);
+    pending_.pop_front();
+    start_write_locked(ev);
+  }
+
+  void start_write_locked(const session::status_event& ev) {
+    message_.Clear();
+    to_proto(ev, &message_);
+    writing_ = true;
+    StartWrite(&message_);
   }
 
   void finish_locked(grpc::Status status) {
     if (finished_) return;
     finished_ = true;
-    if (dropped_ > 0) spdlog::warn("WatchStatus: a slow watcher lost {} events", dropped_);
+    if (merged_ > 0) spdlog::info("WatchStatus: merged {} events for a slow watcher", merged_);
     Finish(std::move(status));
   }
 
   session::session_registry& registry_;
   std::uint64_t watch_id_ = 0;
   std::mutex mutex_;
-  std::deque<pb::SessionEvent> queue_;
+  bool started_ = false;  // initial_ is set: writing may begin
+  std::vector<std::shared_ptr<session::session>> initial_;
+  std::size_t next_initial_ = 0;
+  pending_list pending_;
+  std::unordered_map<std::string, pending_list::iterator> latest_;  // each name's newest waiting event
+  pb::SessionEvent message_;  // the one being written
   bool writing_ = false;
   bool finished_ = false;
-  std::uint64_t dropped_ = 0;
+  std::uint64_t merged_ = 0;
 };
+
+std::optional<session::session_state> state_from_proto(int s) {
+  switch (s) {
+    case pb::SESSION_STATE_CONNECTING: return session::session_state::connecting;
+    case pb::SESSION_STATE_AUTHENTICATING: return session::session_state::authenticating;
+    case pb::SESSION_STATE_READY: return session::session_state::ready;
+    case pb::SESSION_STATE_BACKOFF: return session::session_state::backoff;
+    case pb::SESSION_STATE_FAILED: return session::session_state::failed;
+    case pb::SESSION_STATE_CLOSED: return session::session_state::closed;
+    default: return std::nullopt;
+  }
+}
+
+// Page tokens carry the last name of the previous page behind a version tag, so the
+// format can change without clients noticing (they must treat it as opaque).
+constexpr std::string_view page_token_tag = "n1:";
+std::string make_page_token(const std::string& last_name) { return std::string(page_token_tag) + last_name; }
+
+result<session::session_registry::status_query> status_query_from_proto(const pb::StatusRequest& request) {
+  session::session_registry::status_query q;
+  if (request.page_size() > session_broker_service::max_status_page) {
+    return error{errc::invalid_argument, "page_size: at most " + std::to_string(session_broker_service::max_status_page) +
+                                             " (0 = " + std::to_string(session_broker_service::default_status_page) +
+                                             ")"};
+  }
+  q.limit = request.page_size() == 0 ? session_broker_service::default_status_page : request.page_size();
+  for (const int st : request.states()) {
+    auto state = state_from_proto(st);
+    if (!state) return error{errc::invalid_argument, "states: " + std::to_string(st) + " is not a session state"};
+    q.states.push_back(*state);
+  }
+  switch (request.protocol()) {
+    case pb::PROTOCOL_UNSPECIFIED: break;
+    case pb::PROTOCOL_IMAP: q.proto = session::protocol::imap; break;
+    case pb::PROTOCOL_POP3: q.proto = session::protocol::pop3; break;
+    default:
+      return error{errc::invalid_argument, "protocol: only PROTOCOL_IMAP or PROTOCOL_POP3 (or unset: any) filter sessions"};
+  }
+  q.name_prefix = request.name_prefix();
+  if (const auto& token = request.page_token(); !token.empty()) {
+    const bool ours = token.rfind(page_token_tag, 0) == 0 &&
+                      session::validate_session_name(token.substr(page_token_tag.size())).ok();
+    if (!ours) return error{errc::invalid_argument, "page_token: not a next_page_token from a StatusResponse"};
+    q.after = token.substr(page_token_tag.size());
+  }
+  return q;
+}
 
 }  // namespace
 
@@ -102,11 +199,17 @@ grpc::ServerUnaryReactor* session_broker_service::Connect(grpc::CallbackServerCo
                         reactor->Finish(to_grpc_status(outcome.err()));
                         return;
                       }
-                      if (outcome->created && journal != nullptr) journal->remember(request->session(), request->spec());
                       response->set_lease_id(outcome->grant.lease_id);
                       response->set_created(outcome->created);
                       to_proto(outcome->grant.expires_at, response->mutable_lease_expires_at());
                       to_proto(outcome->grant.status, response->mutable_session());
+                      // A created session is answered once its record is durable; the
+                      // writer thread commits many at once, off this (mail I/O) thread.
+                      if (outcome->created && journal != nullptr) {
+                        journal->remember(request->session(), request->spec(),
+                                          [reactor] { reactor->Finish(grpc::Status::OK); });
+                        return;
+                      }
                       reactor->Finish(grpc::Status::OK);
                     });
   return reactor;
@@ -149,12 +252,44 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
                                                          const pb::StatusRequest* request,
                                                          pb::StatusResponse* response) {
   auto* reactor = context->DefaultReactor();
-  auto sessions = registry_.status(request->session());
-  if (!sessions) {
-    reactor->Finish(to_grpc_status(sessions.err()));
-    return reactor;
+  if (!request->session().empty()) {
+    auto sessions = registry_.status(request->session());
+    if (!sessions) {
+      reactor->Finish(to_grpc_status(sessions.err()));
+      return reactor;
+    }
+    for (const auto& s : sessions.value()) to_proto(s, response->add_sessions());
+  } else {
+    auto query = status_query_from_proto(*request);
+    if (!query) {
+      reactor->Finish(to_grpc_status(query.err()));
+      return reactor;
+    }
+    auto page = registry_.status_page_of(query.value());
+    std::size_t bytes = 0;
+    std::string next = page.next_after.empty() ? std::string() : make_page_token(page.next_after);
+    for (const auto& s : page.sessions) {
+      auto* out = response->add_sessions();
+      to_proto(s, out);
+      bytes += out->ByteSizeLong() + 8;  // + tag and length
+      if (bytes > max_status_page_bytes && response->sessions_size() > 1) {
+        response->mutable_sessions()->RemoveLast();
+        next = make_page_token(response->sessions(response->sessions_size() - 1).name());
+        break;
+      }
+    }
+    response->set_next_page_token(next);
   }
-  for (const auto& s : sessions.value()) to_proto(s, response->add_sessions());
+  const auto counts = registry_.counts();
+  response->set_total_sessions(static_cast<std::uint32_t>(counts.listed));
+  response->set_live_sessions(static_cast<std::uint32_t>(counts.live));
+  response->set_max_sessions(
+      static_cast<std::uint32_t>(std::min<std::size_t>(registry_.settings().max_sessions, UINT32_MAX)));
+  auto& by_state = *response->mutable_sessions_by_state();
+  for (std::size_t i = 0; i < std::size(counts.by_state); ++i) {
+    if (counts.by_state[i] == 0) continue;
+    by_state[pb::SessionState_Name(static_cast<pb::SessionState>(i + 1))] = static_cast<std::uint32_t>(counts.by_state[i]);
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -10,6 +10,12 @@ namespace mailbroker::daemon {
 
 class session_broker_service final : public pb::SessionBroker::CallbackService {
  public:
+  // Status pages (see StatusRequest in the proto): sessions per page by default and at
+  // most, and the size a page stops before (half of gRPC's default 4 MiB limit).
+  static constexpr std::uint32_t default_status_page = 500;
+  static constexpr std::uint32_t max_status_page = 1000;
+  static constexpr std::size_t max_status_page_bytes = 2 * 1024 * 1024;
+
   // `max_connect_wait` bounds Connect when the caller set no deadline.
   session_broker_service(session::session_registry& registry, std::chrono::milliseconds max_connect_wait);
   // Sessions Connect creates are recorded there (null: not recorded).

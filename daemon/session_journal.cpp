@@ -4,27 +4,34 @@
 
 namespace mailbroker::daemon {
 
-session_journal::session_journal(std::shared_ptr<store::state_store> store, session::session_registry& registry)
-    : store_(std::move(store)), registry_(registry) {
+session_journal::session_journal(std::shared_ptr<store::state_store> store, session::session_registry& registry,
+                                 store::record_writer_settings writer_settings)
+    : store_(std::move(store)), registry_(registry), writer_(store_, writer_settings) {
   watch_id_ = registry_.watch("", [this](const session::status_event& ev) { on_event(ev); },
                               /*state_changes_only=*/true);
 }
 
-session_journal::~session_journal() { registry_.unwatch(watch_id_); }
+session_journal::~session_journal() {
+  registry_.unwatch(watch_id_);
+  writer_.stop();  // applies what is queued
+}
 
-void session_journal::remember(const std::string& name, const pb::SessionSpec& spec) {
+void session_journal::remember(const std::string& name, const pb::SessionSpec& spec, std::function<void()> durable) {
   std::string bytes;
   spec.SerializeToString(&bytes);
-  if (auto e = store_->put_session(name, bytes); !e.ok()) {
-    spdlog::error("store: cannot record session '{}' (it will not survive a restart): {}", name, e.message);
-  }
+  writer_.put(name, std::move(bytes), [name, durable = std::move(durable)](error e) {
+    if (!e.ok()) {
+      spdlog::error("store: cannot record session '{}' (it will not survive a restart): {}", name, e.message);
+    }
+    if (durable) durable();
+  });
 }
 
 void session_journal::on_event(const session::status_event& ev) {
   const auto state = ev.status.state;
   if (state != session::session_state::closed && state != session::session_state::failed) return;
   if (stopping_) return;
-  // Runs under the registry's watcher lock: do the disk write elsewhere. By then the
+  // Runs under the registry's watcher lock: look the name up elsewhere. By then the
   // name may belong to a new session (replace, reconnect after FAILED): keep its record.
   asio::post(registry_.executor(), [this, name = ev.status.name] {
     if (stopping_) return;
@@ -33,9 +40,9 @@ void session_journal::on_event(const session::status_event& ev) {
       const auto s = now->front().state;
       if (s != session::session_state::closed && s != session::session_state::failed) return;
     }
-    if (auto e = store_->delete_session(name); !e.ok()) {
-      spdlog::warn("store: cannot forget session '{}': {}", name, e.message);
-    }
+    writer_.remove(name, [name](error e) {
+      if (!e.ok()) spdlog::warn("store: cannot forget session '{}': {}", name, e.message);
+    });
   });
 }
 
@@ -66,9 +73,12 @@ std::size_t session_journal::restore(std::chrono::seconds grace) {
     converted->restored = true;
     // Waits as long as it takes: the mail server may be down at our start.
     registry_.connect(std::move(converted.value()), std::chrono::steady_clock::now() + std::chrono::hours(24),
-                      [name](result<session::connect_outcome> outcome) {
+                      [this, name](result<session::connect_outcome> outcome) {
                         if (outcome) {
                           spdlog::info("store: session '{}' restored", name);
+                        } else if (stopping_) {
+                          // The daemon stops before the session came back: its record stays.
+                          spdlog::debug("store: session '{}' not restored before shutdown", name);
                         } else {
                           spdlog::warn("store: session '{}' not restored: {}", name, outcome.err().message);
                         }

@@ -6,24 +6,32 @@
 // restore() reconnects them at the next start, each held by a "restored" lease for the
 // grace period so bots can attach again. Leases themselves are not kept: after a
 // restart RenewLease answers NOT_FOUND and a bot Connects again (and attaches).
+//
+// Writes go through a group-commit writer thread (store/session_record_writer.hpp): no
+// caller waits on the disk, and many Connects share one fsync.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "daemon/proto_convert.hpp"
+#include "store/session_record_writer.hpp"
 #include "store/state_store.hpp"
 
 namespace mailbroker::daemon {
 
 class session_journal {
  public:
-  session_journal(std::shared_ptr<store::state_store> store, session::session_registry& registry);
+  session_journal(std::shared_ptr<store::state_store> store, session::session_registry& registry,
+                  store::record_writer_settings writer_settings = {});
   ~session_journal();
 
-  // Records a session Connect just created. Failures are logged, not fatal.
-  void remember(const std::string& name, const pb::SessionSpec& spec);
+  // Records a session Connect just created; `durable` runs once the record is committed
+  // (on the writer thread; must not block), or once the write failed (then logged: the
+  // session lives on but will not survive a restart).
+  void remember(const std::string& name, const pb::SessionSpec& spec, std::function<void()> durable);
 
   // Reconnects every recorded session; returns how many were started.
   std::size_t restore(std::chrono::seconds grace);
@@ -31,11 +39,14 @@ class session_journal {
   // From now on sessions end because the daemon stops: keep their records.
   void stopping() { stopping_ = true; }
 
+  store::session_record_writer::stats writer_counters() const { return writer_.counters(); }
+
  private:
   void on_event(const session::status_event& ev);
 
   std::shared_ptr<store::state_store> store_;
   session::session_registry& registry_;
+  store::session_record_writer writer_;
   std::uint64_t watch_id_ = 0;
   std::atomic<bool> stopping_{false};
 };

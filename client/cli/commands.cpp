@@ -118,12 +118,14 @@ constexpr option_def forward_options[] = {
 };
 constexpr option_def disconnect_options[] = {{"--force", ""}};
 constexpr option_def watch_options[] = {{"--until-state", "STATE"}};
+constexpr option_def status_options[] = {
+    {"--state", "STATE"}, {"--protocol", "PROTOCOL"}, {"--prefix", "TEXT"}, {"--page-size", "N"}};
 
 constexpr command commands[] = {
     {"connect", "create or attach to a session and take a lease", connect_options, run_connect},
     {"disconnect", "release a lease (--force: log the session out)", disconnect_options, run_disconnect},
     {"renew", "extend a lease by its TTL", {}, run_renew},
-    {"status", "show one session or all", {}, run_status},
+    {"status", "show one session, or all (filters: --state, --protocol, --prefix)", status_options, run_status},
     {"watch", "stream state changes of one session or all", watch_options, run_watch},
     {"authorize", "sign in with OAuth2 in a browser; the daemon keeps the refresh token", authorize_options,
      run_authorize},
@@ -227,21 +229,64 @@ int run_renew(const invocation& inv) {
 int run_status(const invocation& inv) {
   auto args = positionals(inv, 0, 1, "at most one SESSION");
   if (!args) return exit_usage;
-  const std::string session = args->empty() ? std::string() : (*args)[0];
+  pb::StatusRequest request;
+  if (!args->empty()) request.set_session((*args)[0]);
+  for (const auto& text : inv.args.values("--state")) {
+    auto state = parse_state(text);
+    if (!state) {
+      return usage_error("status", "--state: '" + text +
+                                       "' is not a state (CONNECTING, AUTHENTICATING, READY, BACKOFF, FAILED, CLOSED)");
+    }
+    request.add_states(*state);
+  }
+  if (auto text = inv.args.value("--protocol")) {
+    if (*text == "imap" || *text == "IMAP") {
+      request.set_protocol(pb::PROTOCOL_IMAP);
+    } else if (*text == "pop3" || *text == "POP3") {
+      request.set_protocol(pb::PROTOCOL_POP3);
+    } else {
+      return usage_error("status", "--protocol: '" + *text + "' is not one of imap, pop3");
+    }
+  }
+  if (auto text = inv.args.value("--prefix")) request.set_name_prefix(*text);
+  if (auto text = inv.args.value("--page-size")) {
+    auto n = parse_uint(*text, 1000);
+    if (!n || *n == 0) return usage_error("status", "--page-size: give a number from 1 to 1000");
+    request.set_page_size(*n);
+  }
+  if (!request.session().empty() && (request.states_size() > 0 || request.protocol() != pb::PROTOCOL_UNSPECIFIED ||
+                                     !request.name_prefix().empty())) {
+    return usage_error("status", "--state, --protocol and --prefix list sessions: give them without SESSION");
+  }
 
+  // Page through everything: the daemon answers at most 1000 sessions per call.
   daemon_link link(inv.globals);
-  pb::StatusResponse response;
-  if (auto st = link.client.status(session, &response, call_timeout(inv)); !st.ok()) return link.fail(st);
-  if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
-  if (response.sessions().empty()) {
-    std::cout << "no sessions\n";
+  pb::StatusResponse all;
+  for (;;) {
+    pb::StatusResponse page;
+    if (auto st = link.client.status(request, &page, call_timeout(inv)); !st.ok()) return link.fail(st);
+    for (auto& s : *page.mutable_sessions()) all.add_sessions()->Swap(&s);
+    all.set_total_sessions(page.total_sessions());
+    *all.mutable_sessions_by_state() = page.sessions_by_state();
+    all.set_live_sessions(page.live_sessions());
+    all.set_max_sessions(page.max_sessions());
+    if (page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+  if (inv.globals.json) return print_json(all) ? exit_ok : exit_internal;
+  if (all.sessions().empty()) {
+    std::cout << (request.session().empty() && all.total_sessions() > 0 ? "no matching sessions\n" : "no sessions\n");
     return exit_ok;
   }
   bool first = true;
-  for (const auto& s : response.sessions()) {
+  for (const auto& s : all.sessions()) {
     if (!first) std::cout << '\n';
     first = false;
     print_status_block(std::cout, s);
+  }
+  if (request.session().empty()) {
+    std::cout << '\n' << all.sessions_size() << " shown of " << all.total_sessions() << " sessions; " << all.live_sessions()
+              << " live of max " << all.max_sessions() << '\n';
   }
   return exit_ok;
 }

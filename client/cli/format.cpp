@@ -96,6 +96,10 @@ void print_status_block(std::ostream& out, const pb::SessionStatus& s) {
   out << "  user:      " << s.username();
   if (!s.auth_mode().empty()) out << " (" << s.auth_mode() << ')';
   out << '\n';
+  if (s.has_login_wait()) {
+    out << "  waiting:   for a login slot, about " << s.login_wait().ahead() << " ahead, since "
+        << format_time(s.login_wait().since()) << '\n';
+  }
   out << "  leases:    " << s.lease_count() << '\n';
   out << "  connected: " << (s.has_connected_since() ? format_time(s.connected_since()) : std::string("-"))
       << "   reconnects: " << s.reconnect_count() << '\n';

@@ -191,10 +191,24 @@ Prints the new expiry. With --json: the RenewLeaseResponse.
 )txt";
 
 constexpr std::string_view status_text = R"txt(Usage: mailbroker status [SESSION]
+       mailbroker status [--state STATE]... [--protocol PROTOCOL] [--prefix TEXT]
 
-Shows one session, or every session. Never waits on the mail server, never shows a
-secret. Prints one block per session ("no sessions" if there are none).
-With --json: the StatusResponse. An unknown SESSION is NOT_FOUND (exit 3).
+Shows one session, or every session matching the filters. Never waits on the mail
+server, never shows a secret. Prints one block per session ("no sessions" if there are
+none), then when listing a line with how many sessions are shown, listed and live.
+The daemon answers in pages (500 sessions by default, at most 1000); this command
+fetches every page.
+
+  --state STATE         only sessions in STATE (repeatable: any of them): CONNECTING,
+                        AUTHENTICATING, READY, BACKOFF, FAILED or CLOSED
+  --protocol PROTOCOL   only imap or pop3 sessions
+  --prefix TEXT         only sessions whose name starts with TEXT
+  --page-size N         sessions per call, 1 to 1000 [500]
+
+A session waiting for its turn to log in (the daemon's login-concurrency-per-host and
+login-rate-per-host) shows CONNECTING and a "waiting:" line.
+With --json: one StatusResponse holding every page. An unknown SESSION is NOT_FOUND
+(exit 3).
 )txt";
 
 constexpr std::string_view watch_text = R"txt(Usage: mailbroker watch [SESSION] [--until-state STATE]
@@ -320,7 +334,7 @@ Commands:
   connect SESSION ...     create or attach to a session and take a lease
   disconnect LEASE_ID     release a lease (--force: log the session out)
   renew LEASE_ID          extend a lease by its TTL
-  status [SESSION]        show one session or all
+  status [SESSION]        show one session, or all (--state, --protocol, --prefix)
   watch [SESSION]         stream state changes until Ctrl-C or --until-state
   authorize SESSION ...   sign a user in with OAuth2 (browser); the daemon keeps the token
   vault put|list|delete   the daemon's encrypted secrets

@@ -8,6 +8,7 @@
 #include "protocol/imap/client.hpp"
 #include "protocol/pop3/client.hpp"
 #include "secrets/secret_ref.hpp"
+#include "session/jitter.hpp"
 #include "session/smtp_sender.hpp"
 
 namespace mailbroker::session {
@@ -116,6 +117,7 @@ void session::start() {
 // ------------------------------------------------------------------ connection loop
 
 awaitable<void> session::run() {
+  // Shared by every session with the same trust settings (net/tls_context_cache.hpp).
   auto tls = net::make_client_tls_context({spec_.ca_file, !spec_.insecure_skip_verify});
   if (!tls) {
     record_error(tls.err());
@@ -171,6 +173,8 @@ awaitable<void> session::run() {
 }
 
 awaitable<error> session::connect_once() {
+  std::shared_ptr<login_gate::ticket> slot;  // held until this attempt has logged in or failed
+  if (auto e = co_await wait_for_login_slot(slot); !e.ok()) co_return e;
   set_state(session_state::connecting, "connecting to " + spec_.host + ":" + std::to_string(spec_.port));
   client_ = make_upstream(spec_.proto, strand_, tls_context_);
   lost_.reset();
@@ -184,6 +188,33 @@ awaitable<error> session::connect_once() {
 
   set_state(session_state::authenticating, "logging in as " + spec_.username);
   co_return co_await open_and_login(*client_);
+}
+
+awaitable<error> session::wait_for_login_slot(std::shared_ptr<login_gate::ticket>& slot_r) {
+  if (!settings_.logins) co_return error::none();
+  slot_r = settings_.logins->enqueue(spec_.host + ":" + std::to_string(spec_.port), [weak = weak_from_this()] {
+    if (auto self = weak.lock()) asio::post(self->strand_, [self] { self->wake(); });
+  });
+  for (bool first = true; !slot_r->admitted(); first = false) {
+    if (stop_requested_) co_return error{errc::cancelled, stop_reason_};
+    const auto ahead = slot_r->ahead();
+    {
+      std::lock_guard lock(snapshot_mutex_);
+      auto& w = snapshot_.waiting_for_login ? *snapshot_.waiting_for_login : snapshot_.waiting_for_login.emplace();
+      if (first) w.since = std::chrono::system_clock::now();
+      w.ahead = ahead;
+    }
+    if (first) {
+      set_state(session_state::connecting, "waiting for a login slot to " + spec_.host + ":" +
+                                               std::to_string(spec_.port) + " (" + std::to_string(ahead) + " ahead)");
+    }
+    co_await sleep_interruptibly(std::chrono::seconds(1));  // woken when admitted or stopped
+  }
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.waiting_for_login.reset();
+  }
+  co_return error::none();
 }
 
 awaitable<error> session::open_and_login(upstream& conn) {
@@ -316,7 +347,7 @@ awaitable<error> session::serve_ready() {
       if (lost_) co_return *lost_;
       continue;
     }
-    wake_.expires_after(spec_.keepalive);
+    wake_.expires_after(jittered(spec_.keepalive));  // ±10 %: 10,000 sessions must not NOOP in step
     co_await wake_.async_wait(redirect_error(use_awaitable, ec));
     if (stop_requested_) co_return error::none();
     if (lost_) co_return *lost_;
@@ -535,6 +566,7 @@ void session::record_error(const error& e) {
 }
 
 status_snapshot session::snapshot() const {
+  snapshot_reads_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(snapshot_mutex_);
   return snapshot_;
 }

@@ -25,6 +25,7 @@
 #include "session/backoff.hpp"
 #include "session/lease_table.hpp"
 #include "session/message_cache.hpp"
+#include "session/login_gate.hpp"
 #include "session/operation.hpp"
 #include "session/operation_queue.hpp"
 #include "session/pop3_maildrop.hpp"
@@ -50,6 +51,8 @@ struct session_settings {
   // Number of WatchStatus streams (owned by the registry): with none, a fast-path
   // attach needs no event and can skip the strand entirely.
   std::shared_ptr<std::atomic<std::size_t>> watchers;
+  // Admission of connects + logins per host:port (owned by the registry); null: none.
+  std::shared_ptr<login_gate> logins;
   std::chrono::seconds default_linger{60};
   backoff_policy reconnect;
   std::chrono::milliseconds command_timeout{30000};
@@ -140,6 +143,8 @@ class session : public std::enable_shared_from_this<session> {
   const std::shared_ptr<message_cache>& cache() const { return cache_; }
 
   status_snapshot snapshot() const;
+  // How many times snapshot() ran (tests check that creating a session reads no other).
+  std::uint64_t snapshot_reads() const { return snapshot_reads_.load(std::memory_order_relaxed); }
   // False once the session is FAILED, CLOSED or stopping: attach to it no more.
   bool accepting() const { return accepting_.load(); }
   const std::string& name() const { return name_; }
@@ -151,6 +156,10 @@ class session : public std::enable_shared_from_this<session> {
 
   awaitable<void> run();
   awaitable<error> connect_once();
+  // Queues for a login slot (settings_.logins) and waits for it, showing the wait in
+  // Status; the slot (in `slot_r`) must be held through connect + TLS + login.
+  // Errors: cancelled when the session stops meanwhile.
+  awaitable<error> wait_for_login_slot(std::shared_ptr<login_gate::ticket>& slot_r);
   // Opens `conn` and logs in with the spec's credentials.
   awaitable<error> open_and_login(upstream& conn);
   awaitable<error> serve_ready();
@@ -246,6 +255,7 @@ class session : public std::enable_shared_from_this<session> {
   // ---- published view
   mutable std::mutex snapshot_mutex_;
   status_snapshot snapshot_;
+  mutable std::atomic<std::uint64_t> snapshot_reads_{0};
   std::atomic<bool> accepting_{true};
 };
 

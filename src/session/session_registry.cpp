@@ -7,19 +7,30 @@
 namespace mailbroker::session {
 
 namespace {
-registry_settings with_shared_state(registry_settings settings, std::shared_ptr<std::atomic<std::size_t>> watchers) {
+registry_settings with_shared_state(registry_settings settings, const asio::any_io_executor& executor,
+                                    std::shared_ptr<std::atomic<std::size_t>> watchers) {
   if (!settings.session.tokens) settings.session.tokens = std::make_shared<auth::token_cache>();
+  if (!settings.session.logins) settings.session.logins = std::make_shared<login_gate>(executor, settings.logins);
   settings.session.watchers = std::move(watchers);
   return settings;
 }
+
+std::size_t index_of(session_state s) { return static_cast<std::size_t>(s); }
 }  // namespace
 
 session_registry::session_registry(asio::any_io_executor executor, registry_settings settings)
     : executor_(std::move(executor)),
-      settings_(with_shared_state(std::move(settings), std::make_shared<std::atomic<std::size_t>>(0))),
+      settings_(with_shared_state(std::move(settings), executor_, std::make_shared<std::atomic<std::size_t>>(0))),
       watcher_count_(settings_.session.watchers) {}
 
 session_registry::~session_registry() = default;
+
+error session_registry::max_sessions_error() const {
+  return error{errc::resource_exhausted,
+               "max-sessions (" + std::to_string(settings_.max_sessions) +
+                   ") live sessions reached: Disconnect one (with force), or raise max-sessions in the "
+                   "daemon config (mailbrokerd --max-sessions N)"};
+}
 
 void session_registry::connect(connect_request request, steady_time deadline,
                                std::function<void(result<connect_outcome>)> done) {
@@ -40,23 +51,20 @@ void session_registry::connect(connect_request request, steady_time deadline,
     std::lock_guard lock(mutex_);
     if (shutting_down_) return done(error{errc::unavailable, "the daemon is shutting down"});
     auto it = sessions_.find(request.name);
-    const bool live = it != sessions_.end() && it->second->accepting();
+    const bool live = it != sessions_.end() && it->second.s->accepting();
     const std::string fp = fingerprint(request.spec);
-    if (live && it->second->fingerprint() == fp) {
-      target = it->second;
+    if (live && it->second.s->fingerprint() == fp) {
+      target = it->second.s;
     } else if (live && !request.replace) {
       return done(error{errc::failed_precondition,
                         "session '" + request.name + "' is live with a different spec (" +
-                            first_difference(it->second->spec(), request.spec) +
+                            first_difference(it->second.s->spec(), request.spec) +
                             "); Disconnect it with force, or set replace=true to replace it"});
     } else {
-      if (live) replaced = it->second;
-      const auto live_count = static_cast<std::size_t>(std::count_if(
-          sessions_.begin(), sessions_.end(), [](const auto& kv) { return kv.second->accepting(); }));
-      if (!replaced && live_count >= settings_.max_sessions) {
-        return done(error{errc::resource_exhausted, "max_sessions (" + std::to_string(settings_.max_sessions) +
-                                                        ") live sessions reached; disconnect one first"});
-      }
+      if (live) replaced = it->second.s;
+      // live_ counts sessions until they are CLOSED/FAILED, so one still logging out
+      // (force, linger expiry) holds its place until its connection is gone.
+      if (!replaced && live_.size() >= settings_.max_sessions) return done(max_sessions_error());
       target = make_session_locked(request);
       created = true;
     }
@@ -108,11 +116,13 @@ void session_registry::connect_retry(connect_request request, steady_time deadli
     std::lock_guard lock(mutex_);
     if (shutting_down_) return done(error{errc::unavailable, "the daemon is shutting down"});
     auto it = sessions_.find(request.name);
-    if (it != sessions_.end() && it->second->accepting() && it->second->fingerprint() == fingerprint(request.spec)) {
-      target = it->second;
-    } else if (it != sessions_.end() && it->second->accepting()) {
+    if (it != sessions_.end() && it->second.s->accepting() &&
+        it->second.s->fingerprint() == fingerprint(request.spec)) {
+      target = it->second.s;
+    } else if (it != sessions_.end() && it->second.s->accepting()) {
       return done(error{errc::failed_precondition, "session '" + request.name + "' was replaced with another spec"});
     } else {
+      if (live_.size() >= settings_.max_sessions) return done(max_sessions_error());
       target = make_session_locked(request);
       created = true;
     }
@@ -124,19 +134,39 @@ void session_registry::connect_retry(connect_request request, steady_time deadli
 std::shared_ptr<session> session_registry::make_session_locked(const connect_request& request) {
   // Dead sessions stay visible in Status for a while (their last error is what an
   // operator looks for), then go, so bots inventing names cannot grow the map forever.
-  const auto cutoff = std::chrono::system_clock::now() - settings_.dead_session_retention;
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    const auto st = it->second->snapshot();
-    const bool stale = !is_live(st.state) && st.state_since < cutoff;
-    it = stale ? sessions_.erase(it) : std::next(it);
-  }
+  prune_dead_locked(std::chrono::system_clock::now());
+  const auto id = next_session_id_++;
   auto s = std::make_shared<session>(
       executor_, request.name, request.spec, settings_.session,
-      [this](const status_event& ev) { on_session_event(ev); },
+      [this, id](const status_event& ev) { on_session_event(id, ev); },
       [this](const std::string& lease_id) { on_lease_gone(lease_id); });
   if (request.restored) s->retry_before_first_login();
-  sessions_[request.name] = s;
+  auto [it, fresh] = sessions_.try_emplace(request.name);
+  if (!fresh) --by_state_[index_of(it->second.state)];
+  it->second = entry{s, id, session_state::connecting, request.spec.proto};
+  ++by_state_[index_of(session_state::connecting)];
+  live_.insert(id);
   return s;
+}
+
+void session_registry::prune_dead_locked(system_time now) {
+  const auto cutoff = now - settings_.dead_session_retention;
+  while (!dead_.empty() && dead_.front().at < cutoff) {
+    const auto& d = dead_.front();
+    // The name may have a new session by now: only the dead one goes.
+    if (auto it = sessions_.find(d.name); it != sessions_.end() && it->second.id == d.id) {
+      --by_state_[index_of(it->second.state)];
+      sessions_.erase(it);
+    }
+    dead_.pop_front();
+  }
+}
+
+void session_registry::set_entry_state_locked(entry& e, session_state next) {
+  if (e.state == next) return;
+  --by_state_[index_of(e.state)];
+  ++by_state_[index_of(next)];
+  e.state = next;
 }
 
 std::shared_ptr<session> session_registry::find_by_lease(const std::string& lease_id) const {
@@ -165,36 +195,103 @@ void session_registry::renew(const std::string& lease_id, std::function<void(res
 }
 
 result<std::vector<status_snapshot>> session_registry::status(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  std::vector<status_snapshot> out;
-  if (!name.empty()) {
-    auto it = sessions_.find(name);
-    if (it == sessions_.end()) return error{errc::not_found, "session: no session named '" + name + "'"};
-    out.push_back(it->second->snapshot());
-    return out;
+  std::vector<std::shared_ptr<session>> targets;
+  {
+    std::lock_guard lock(mutex_);
+    if (!name.empty()) {
+      auto it = sessions_.find(name);
+      if (it == sessions_.end()) return error{errc::not_found, "session: no session named '" + name + "'"};
+      targets.push_back(it->second.s);
+    } else {
+      targets.reserve(sessions_.size());
+      for (const auto& [n, e] : sessions_) targets.push_back(e.s);
+    }
   }
-  for (const auto& [n, s] : sessions_) out.push_back(s->snapshot());
+  std::vector<status_snapshot> out;
+  out.reserve(targets.size());
+  for (const auto& s : targets) out.push_back(s->snapshot());
   return out;
+}
+
+session_registry::status_page session_registry::status_page_of(const status_query& query) const {
+  auto matches = [&query](session_state state, protocol proto) {
+    if (query.proto && *query.proto != proto) return false;
+    return query.states.empty() || std::find(query.states.begin(), query.states.end(), state) != query.states.end();
+  };
+  const std::size_t limit = std::max<std::size_t>(1, query.limit);
+  std::vector<std::shared_ptr<session>> picked;
+  status_page page;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = query.after.empty() || query.after < query.name_prefix ? sessions_.lower_bound(query.name_prefix)
+                                                                     : sessions_.upper_bound(query.after);
+    for (; it != sessions_.end(); ++it) {
+      if (it->first.compare(0, query.name_prefix.size(), query.name_prefix) != 0) break;  // past the prefix
+      if (!matches(it->second.state, it->second.proto)) continue;
+      if (picked.size() == limit) {
+        page.next_after = picked.back()->name();  // one more matches: there is a next page
+        break;
+      }
+      picked.push_back(it->second.s);
+    }
+  }
+  page.sessions.reserve(picked.size());
+  for (const auto& s : picked) {
+    auto snap = s->snapshot();
+    if (matches(snap.state, snap.proto)) page.sessions.push_back(std::move(snap));
+  }
+  return page;
+}
+
+session_registry::totals session_registry::counts() const {
+  std::lock_guard lock(mutex_);
+  totals t;
+  t.listed = sessions_.size();
+  t.live = live_.size();
+  std::copy(std::begin(by_state_), std::end(by_state_), std::begin(t.by_state));
+  return t;
 }
 
 std::uint64_t session_registry::watch(std::string name, watch_fn on_event, bool state_changes_only) {
   std::lock_guard watch_lock(watch_mutex_);
+  std::vector<std::shared_ptr<session>> current;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [n, s] : sessions_) {
-      if (!name.empty() && n != name) continue;
-      status_event ev;
-      ev.status = s->snapshot();
-      ev.previous_state = ev.status.state;
-      ev.reason = "current state";
-      ev.at = std::chrono::system_clock::now();
-      on_event(ev);
+    for (const auto& [n, e] : sessions_) {
+      if (name.empty() || n == name) current.push_back(e.s);
     }
+  }
+  for (const auto& s : current) {
+    status_event ev;
+    ev.status = s->snapshot();
+    ev.previous_state = ev.status.state;
+    ev.reason = "current state";
+    ev.at = std::chrono::system_clock::now();
+    on_event(ev);
   }
   const auto id = next_watcher_id_++;
   watchers_.emplace(id, watcher{std::move(name), std::move(on_event), state_changes_only});
   count_lease_watchers_locked();
   return id;
+}
+
+session_registry::watch_start session_registry::watch_paced(std::string name, watch_fn on_event,
+                                                            bool state_changes_only) {
+  std::lock_guard watch_lock(watch_mutex_);
+  watch_start start;
+  {
+    std::lock_guard lock(mutex_);
+    if (name.empty()) {
+      start.current.reserve(sessions_.size());
+      for (const auto& [n, e] : sessions_) start.current.push_back(e.s);
+    } else if (auto it = sessions_.find(name); it != sessions_.end()) {
+      start.current.push_back(it->second.s);
+    }
+  }
+  start.id = next_watcher_id_++;
+  watchers_.emplace(start.id, watcher{std::move(name), std::move(on_event), state_changes_only});
+  count_lease_watchers_locked();
+  return start;
 }
 
 void session_registry::unwatch(std::uint64_t id) {
@@ -210,10 +307,18 @@ void session_registry::count_lease_watchers_locked() {
       std::count_if(watchers_.begin(), watchers_.end(), [](const auto& w) { return !w.second.state_changes_only; }));
 }
 
-void session_registry::on_session_event(const status_event& ev) {
+void session_registry::on_session_event(std::uint64_t id, const status_event& ev) {
+  {
+    std::lock_guard lock(mutex_);
+    const auto state = ev.status.state;
+    if (auto it = sessions_.find(ev.status.name); it != sessions_.end() && it->second.id == id) {
+      set_entry_state_locked(it->second, state);
+    }
+    if (!is_live(state) && live_.erase(id) > 0) dead_.push_back(dead_record{ev.at, ev.status.name, id});
+  }
   std::lock_guard lock(watch_mutex_);
   const bool state_changed = ev.previous_state != ev.status.state;
-  for (const auto& [id, w] : watchers_) {
+  for (const auto& [watch_id, w] : watchers_) {
     if (w.state_changes_only && !state_changed) continue;
     if (w.name.empty() || w.name == ev.status.name) w.on_event(ev);
   }
@@ -229,7 +334,7 @@ void session_registry::shutdown(std::function<void()> done) {
   {
     std::lock_guard lock(mutex_);
     shutting_down_ = true;
-    for (const auto& [n, s] : sessions_) live.push_back(s);
+    for (const auto& [n, e] : sessions_) live.push_back(e.s);
   }
   if (live.empty()) return done();
   auto remaining = std::make_shared<std::atomic<std::size_t>>(live.size());

@@ -9,16 +9,20 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/error.hpp"
 #include "net/asio.hpp"
+#include "session/login_gate.hpp"
 #include "session/session.hpp"
 
 namespace mailbroker::session {
@@ -27,7 +31,9 @@ struct registry_settings {
   session_settings session;
   std::chrono::seconds default_lease_ttl{300};
   std::chrono::seconds max_lease_ttl{86400};
-  std::size_t max_sessions = 1000;  // live sessions at once
+  std::size_t max_sessions = 1000;  // live sessions at once (config key max-sessions)
+  // Connect + login admission per upstream host:port (config keys login-*-per-host).
+  login_gate_settings logins;
   // FAILED / CLOSED sessions stay in Status this long, then are forgotten.
   std::chrono::seconds dead_session_retention{3600};
   // OAuth2 connections from the daemon config that specs name with oauth2_managed.
@@ -85,7 +91,38 @@ class session_registry {
   std::shared_ptr<session> session_of_lease(const std::string& lease_id) const { return find_by_lease(lease_id); }
 
   // Status of `name`, or of every session when empty. Errors: not_found.
+  // Listing every session copies every snapshot: prefer status_page() for many sessions.
   result<std::vector<status_snapshot>> status(const std::string& name) const;
+
+  // One page of Status, in name order. Under the registry lock only names, mirrored
+  // states and pointers are read (O(log n + scanned)); each snapshot is copied after, under
+  // that session's own lock, so a big listing does not stall Connect.
+  struct status_query {
+    std::vector<session_state> states;  // empty: any
+    std::optional<protocol> proto;      // nullopt: any
+    std::string name_prefix;
+    std::string after;  // names <= this are skipped (the page token)
+    std::size_t limit = 500;
+  };
+  struct status_page {
+    // At most `limit`, matching the filters when each snapshot was taken (a session that
+    // changed state between the scan and its snapshot is left out, so a page may be short).
+    std::vector<status_snapshot> sessions;
+    // The name to pass as `after` for the next page; empty when nothing more matches.
+    std::string next_after;
+  };
+  status_page status_page_of(const status_query& query) const;
+
+  // Counters kept as sessions change (no walk): sessions listed by Status by state, and
+  // live sessions counted against max_sessions (which includes replaced sessions still
+  // logging out).
+  struct totals {
+    std::size_t listed = 0;
+    std::size_t live = 0;
+    std::size_t by_state[6] = {};  // indexed by session_state
+  };
+  totals counts() const;
+  const registry_settings& settings() const { return settings_; }
 
   // Registers `on_event` for events of `name` (all when empty). Before returning it
   // delivers the current state of every matching session as events with reason
@@ -94,6 +131,15 @@ class session_registry {
   // `state_changes_only`: no lease-count events (cheaper: a fast-path attach then needs
   // no strand hop); the "current state" events are delivered either way.
   std::uint64_t watch(std::string name, watch_fn on_event, bool state_changes_only = false);
+  // As watch(), but instead of delivering the current states it returns the matching
+  // sessions (name order), taken atomically with the registration: the caller sends
+  // their snapshots at its own pace (flow control), and events that follow come to
+  // `on_event`. Pointers only: O(n) under the lock, no snapshot copies.
+  struct watch_start {
+    std::uint64_t id = 0;
+    std::vector<std::shared_ptr<session>> current;
+  };
+  watch_start watch_paced(std::string name, watch_fn on_event, bool state_changes_only = false);
   void unwatch(std::uint64_t id);
 
   // Refuses new connects, logs every session out, then calls `done`.
@@ -107,22 +153,45 @@ class session_registry {
   asio::any_io_executor executor() const { return executor_; }
 
  private:
-  void on_session_event(const status_event& ev);
+  struct entry {
+    std::shared_ptr<session> s;
+    std::uint64_t id = 0;
+    session_state state = session_state::connecting;  // mirrored from events, for filters
+    protocol proto = protocol::imap;
+  };
+  struct dead_record {
+    system_time at;
+    std::string name;
+    std::uint64_t id = 0;
+  };
+
+  void on_session_event(std::uint64_t id, const status_event& ev);
   void on_lease_gone(const std::string& lease_id);
-  // Creates and registers a session (pruning long-dead ones). Caller holds mutex_.
+  // Creates and registers a session (forgetting long-dead ones). Caller holds mutex_.
   std::shared_ptr<session> make_session_locked(const connect_request& request);
+  // Forgets sessions dead for longer than dead_session_retention: amortised O(1) per
+  // call, from the front of dead_ (ordered by time of death). Caller holds mutex_.
+  void prune_dead_locked(system_time now);
+  void set_entry_state_locked(entry& e, session_state next);
   std::shared_ptr<session> find_by_lease(const std::string& lease_id) const;
   void attach(std::shared_ptr<session> s, connect_request request, steady_time deadline, bool created, int retries,
               std::function<void(result<connect_outcome>)> done);
   void connect_retry(connect_request request, steady_time deadline, int retries,
                      std::function<void(result<connect_outcome>)> done);
+  error max_sessions_error() const;
 
   asio::any_io_executor executor_;
   const registry_settings settings_;
 
-  mutable std::mutex mutex_;  // guards sessions_, leases_, shutting_down_
-  std::map<std::string, std::shared_ptr<session>> sessions_;
+  mutable std::mutex mutex_;  // guards everything down to watch_mutex_
+  std::map<std::string, entry> sessions_;
   std::unordered_map<std::string, std::weak_ptr<session>> leases_;
+  // Ids of sessions created and not yet FAILED/CLOSED (replaced ones included): their
+  // number is what max_sessions bounds.
+  std::unordered_set<std::uint64_t> live_;
+  std::size_t by_state_[6] = {};  // over sessions_
+  std::deque<dead_record> dead_;
+  std::uint64_t next_session_id_ = 1;
   bool shutting_down_ = false;
 
   struct watcher {

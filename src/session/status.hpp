@@ -52,6 +52,13 @@ struct smtp_status {
   std::optional<error_record> last_error;
 };
 
+// A session waiting for its turn to connect + log in (login_gate.hpp); its state is
+// CONNECTING meanwhile.
+struct login_wait {
+  std::size_t ahead = 0;  // about how many logins to the same host:port go first
+  system_time since{};
+};
+
 struct status_snapshot {
   std::string name;
   session_state state = session_state::connecting;
@@ -75,6 +82,7 @@ struct status_snapshot {
   std::optional<token_status> token;  // OAuth2 sessions only
   std::optional<smtp_status> smtp;    // sessions with an SMTP leg only
   std::uint32_t watch_count = 0;
+  std::optional<login_wait> waiting_for_login;  // set only while queued for a login slot
 };
 
 struct status_event {

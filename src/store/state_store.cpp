@@ -384,6 +384,44 @@ error state_store::delete_session(std::string_view name) {
   return stmt->run();
 }
 
+error state_store::write_sessions(const std::vector<session_write>& writes) {
+  if (writes.empty()) return error::none();
+  // Seal before taking the lock: the cipher work of a big batch should not hold it.
+  std::vector<std::string> sealed(writes.size());
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    const auto& w = writes[i];
+    if (auto e = check_record_key(w.name, "session name"); !e.ok()) return e;
+    if (!w.bytes) continue;
+    auto s = seal(key_, *w.bytes, aad("sessions", w.name));
+    if (!s.ok()) return s.err();
+    sealed[i] = std::move(*s);
+  }
+  std::lock_guard lock(mutex_);
+  if (auto e = exec_sql(db_, "BEGIN IMMEDIATE", path_); !e.ok()) return e;
+  error e = error::none();
+  const auto now = now_ms();
+  for (std::size_t i = 0; e.ok() && i < writes.size(); ++i) {
+    const auto& w = writes[i];
+    auto stmt = statement::prepare(db_,
+                                   w.bytes ? "INSERT OR REPLACE INTO sessions(name, sealed, updated_at) VALUES(?1, ?2, ?3)"
+                                           : "DELETE FROM sessions WHERE name = ?1",
+                                   path_);
+    if (!stmt.ok()) {
+      e = stmt.err();
+      break;
+    }
+    stmt->bind_text(1, w.name);
+    if (w.bytes) {
+      stmt->bind_blob(2, sealed[i]);
+      stmt->bind_int64(3, now);
+    }
+    e = stmt->run();
+  }
+  if (e.ok()) e = exec_sql(db_, "COMMIT", path_);
+  if (!e.ok()) exec_sql(db_, "ROLLBACK", path_);
+  return e;
+}
+
 result<std::vector<std::pair<std::string, std::string>>> state_store::list_sessions() {
   std::lock_guard lock(mutex_);
   auto stmt = statement::prepare(db_, "SELECT name, sealed FROM sessions ORDER BY name", path_);

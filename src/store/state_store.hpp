@@ -10,8 +10,9 @@
 // serialised). Other processes opening the same file are tolerated (WAL, busy timeout),
 // though the daemon is meant to be its only user.
 //
-// Durability: each put/delete is its own transaction, committed with
-// synchronous=FULL: when it returns ok, the change survives a crash or power loss.
+// Durability: each put/delete is its own transaction (write_sessions: one for the whole
+// batch), committed with synchronous=FULL: when it returns ok, the change survives a
+// crash or power loss.
 //
 // Errors common to all calls: unavailable when SQLite cannot read or write the file
 // (busy past the timeout, I/O error, disk full, read-only); internal for any other SQLite
@@ -100,6 +101,16 @@ class state_store {
   error put_session(std::string_view name, std::string_view bytes);
   // Removes the record `name`; ok when there was none. Errors: invalid_argument.
   error delete_session(std::string_view name);
+  // One write of a batch: put `bytes` under `name`, or delete `name` when nullopt.
+  struct session_write {
+    std::string name;
+    std::optional<std::string> bytes;
+  };
+  // Applies `writes` in order in one transaction: one commit (one fsync) for all of them,
+  // durable when it returns ok; on error none is applied. For group commit
+  // (session_record_writer). Errors: invalid_argument naming the first bad name
+  // (nothing written).
+  error write_sessions(const std::vector<session_write>& writes);
   // Every record as (name, bytes), ordered by name. Errors: failed_precondition naming
   // the first record that does not decrypt (nothing is returned then).
   result<std::vector<std::pair<std::string, std::string>>> list_sessions();

@@ -1,0 +1,215 @@
+// registry_bench: what 10,000 sessions cost the daemon itself, without a mail server.
+//
+// An in-process mailbrokerd (the broker_server main() runs, own temp state dir) whose
+// sessions aim at a TCP listener that never accepts: the login gate admits
+// login-concurrency-per-host of them (their handshakes hang) and the rest wait for a
+// slot, CONNECTING. Measures:
+//   restore  — daemon start with N session records in the store, until all N are listed;
+//   create   — N more sessions through the registry's Connect path (sessions/s);
+//   status   — Status of everything over gRPC, paged (total ms, pages, largest reply);
+//   watch    — WatchStatus(all): time until every current state has arrived;
+//   store    — N session-record writes from 32 threads each waiting for durability,
+//              through the group-commit writer (commits vs writes), against one
+//              put_session (one fsync) per write for a sample.
+//
+// Usage: registry_bench [--sessions N]   (default 10000)
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "client/broker_client.hpp"
+#include "daemon/broker_server.hpp"
+#include "store/secret_key.hpp"
+#include "store/session_record_writer.hpp"
+#include "store/state_store.hpp"
+
+namespace {
+
+using namespace mailbroker;
+namespace pb = ::mailbroker::v1;
+using clock_type = std::chrono::steady_clock;
+
+double ms_since(clock_type::time_point t) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
+}
+
+int silent_listener(std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::listen(fd, 4096);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
+pb::ConnectRequest silent_request(const std::string& name, std::uint16_t port) {
+  pb::ConnectRequest r;
+  r.set_session(name);
+  r.set_client_name("bench");
+  auto* spec = r.mutable_spec();
+  spec->set_protocol(pb::PROTOCOL_IMAP);
+  spec->set_connect_timeout_ms(300000);
+  auto* server = spec->mutable_server();
+  server->set_host("127.0.0.1");
+  server->set_port(port);
+  server->set_tls_mode(pb::TLS_MODE_IMPLICIT);
+  server->mutable_tls()->set_insecure_skip_verify(true);
+  auto* basic = spec->mutable_auth()->mutable_basic();
+  basic->set_username("bench");
+  basic->mutable_password()->set_inline_value("bench");
+  return r;
+}
+
+std::size_t listed(client::broker_client& c) {
+  pb::StatusRequest req;
+  req.set_page_size(1);
+  pb::StatusResponse resp;
+  return c.status(req, &resp).ok() ? resp.total_sessions() : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int n = 10000;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--sessions") n = std::stoi(argv[++i]);
+  }
+  spdlog::set_level(spdlog::level::warn);
+  std::string dir = (std::filesystem::temp_directory_path() / "mb-registry-bench-XXXXXX").string();
+  if (::mkdtemp(dir.data()) == nullptr) return 1;
+  std::uint16_t port = 0;
+  const int listener = silent_listener(port);
+
+  daemon::daemon_config config;
+  config.socket_path = dir + "/d.sock";
+  config.state_dir = dir + "/state";
+  std::filesystem::create_directories(config.state_dir);
+  config.registry.max_sessions = static_cast<std::size_t>(2 * n + 10);
+  config.registry.session.default_linger = std::chrono::seconds(3600);
+  std::printf("sessions: %d, login gate: %zu per host at once, %.0f/s\n", n,
+              config.registry.logins.concurrency_per_host, config.registry.logins.rate_per_host);
+
+  // ---- store: group commit vs one fsync per write, then N records for the restore.
+  {
+    auto key = store::load_or_create_key_file(daemon::effective_vault_key_file(config));
+    auto st = store::state_store::open(daemon::effective_store_path(config), std::move(key.value()));
+    std::shared_ptr<store::state_store> s(std::move(st.value()));
+    constexpr int sample = 200;
+    auto t0 = clock_type::now();
+    for (int i = 0; i < sample; ++i) (void)s->put_session("single-" + std::to_string(i), "x");
+    const double single_ms = ms_since(t0) / sample;
+    for (int i = 0; i < sample; ++i) (void)s->delete_session("single-" + std::to_string(i));
+
+    store::session_record_writer writer(s);
+    std::atomic<int> next{0};
+    std::vector<double> waits(static_cast<std::size_t>(n));
+    t0 = clock_type::now();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 32; ++t) {
+      threads.emplace_back([&] {
+        for (int i; (i = next++) < n;) {
+          auto req = silent_request("restored-" + std::to_string(100000 + i), port);
+          std::string bytes;
+          req.spec().SerializeToString(&bytes);
+          std::promise<void> durable;
+          const auto started = clock_type::now();
+          writer.put(req.session(), bytes, [&durable](error) { durable.set_value(); });
+          durable.get_future().wait();
+          waits[static_cast<std::size_t>(i)] = ms_since(started);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    const double total_ms = ms_since(t0);
+    std::sort(waits.begin(), waits.end());
+    const auto c = writer.counters();
+    std::printf("store: one put_session (own fsync): %.2f ms each; group commit, 32 writers: %d writes in %.0f ms "
+                "(%.0f/s), %llu commits (largest batch %zu), wait median %.2f ms p99 %.2f ms\n",
+                single_ms, n, total_ms, n / (total_ms / 1000), static_cast<unsigned long long>(c.commits),
+                c.largest_batch, waits[waits.size() / 2], waits[waits.size() * 99 / 100]);
+  }
+
+  // ---- restore at start
+  auto t0 = clock_type::now();
+  auto server = std::make_unique<daemon::broker_server>(config);
+  if (auto e = server->start(); !e.ok()) {
+    std::fprintf(stderr, "start: %s\n", e.message.c_str());
+    return 1;
+  }
+  const double start_ms = ms_since(t0);
+  client::broker_client c(client::make_channel(server->unix_target()));
+  while (listed(c) < static_cast<std::size_t>(n)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::printf("restore: start() returned after %.0f ms; %d sessions listed after %.0f ms\n", start_ms, n, ms_since(t0));
+
+  // ---- create N more
+  t0 = clock_type::now();
+  for (int i = 0; i < n; ++i) {
+    auto converted = daemon::from_proto(silent_request("new-" + std::to_string(100000 + i), port));
+    std::promise<void> answered;
+    server->registry().connect(std::move(converted.value()), clock_type::now(),
+                               [&answered](result<session::connect_outcome>) { answered.set_value(); });
+    answered.get_future().wait();
+  }
+  const double create_ms = ms_since(t0);
+  std::printf("create: %d new sessions (with %d present) in %.0f ms: %.0f sessions/s\n", n, n, create_ms,
+              n / (create_ms / 1000));
+
+  // ---- Status, paged
+  for (std::uint32_t page_size : {500u, 1000u}) {
+    pb::StatusRequest req;
+    req.set_page_size(page_size);
+    int pages = 0;
+    std::size_t seen = 0, largest = 0;
+    t0 = clock_type::now();
+    for (;;) {
+      pb::StatusResponse resp;
+      if (!c.status(req, &resp, std::chrono::seconds(30)).ok()) return 1;
+      ++pages;
+      seen += static_cast<std::size_t>(resp.sessions_size());
+      largest = std::max(largest, resp.ByteSizeLong());
+      if (resp.next_page_token().empty()) break;
+      req.set_page_token(resp.next_page_token());
+    }
+    std::printf("status: %zu sessions in %d pages of %u: %.1f ms in total; largest reply %.0f KiB\n", seen, pages,
+                page_size, ms_since(t0), static_cast<double>(largest) / 1024);
+  }
+
+  // ---- WatchStatus(all)
+  {
+    grpc::ClientContext context;
+    t0 = clock_type::now();
+    auto reader = c.watch("", context);
+    std::set<std::string> current;
+    pb::SessionEvent ev;
+    while (current.size() < static_cast<std::size_t>(2 * n) && reader->Read(&ev)) {
+      if (ev.reason() == "current state") current.insert(ev.status().name());
+    }
+    std::printf("watch: %zu of %d current states delivered in %.0f ms\n", current.size(), 2 * n, ms_since(t0));
+    context.TryCancel();
+    (void)reader->Finish();
+  }
+
+  server->shutdown(std::chrono::seconds(30));
+  server.reset();
+  ::close(listener);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return 0;
+}
