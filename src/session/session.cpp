@@ -111,7 +111,15 @@ void session::make_smtp_sender() {
 }
 
 void session::start() {
-  asio::co_spawn(strand_, [self = shared_from_this()] { return self->run(); }, asio::detached);
+  asio::co_spawn(strand_, [self = shared_from_this()] { return self->run(); },
+                 [name = name_](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     spdlog::critical("session '{}': connection loop ended by an exception: {}", name, ex.what());
+                   }
+                 });
 }
 
 // ------------------------------------------------------------------ connection loop
