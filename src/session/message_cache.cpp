@@ -44,6 +44,16 @@ message_cache::~message_cache() {
   if (budget_) budget_->give_back(bytes_);
 }
 
+void message_cache::erase_list_locked(std::map<std::string, list_result>::iterator it) {
+  bytes_ -= it->second.bytes;
+  if (budget_) budget_->give_back(it->second.bytes);
+  lists_.erase(it);
+}
+
+void message_cache::clear_lists_locked() {
+  while (!lists_.empty()) erase_list_locked(lists_.begin());
+}
+
 std::string message_cache::key_of(const std::string& folder_wire, std::uint32_t uid_validity, std::uint32_t uid) {
   std::string key = folder_wire;
   key += '\0';
@@ -68,7 +78,7 @@ void message_cache::connection_reset() {
   std::lock_guard lock(mutex_);
   selected_folder_.clear();
   selected_uid_validity_ = 0;
-  lists_.clear();  // a new connection may see another UIDVALIDITY
+  clear_lists_locked();  // a new connection may see another UIDVALIDITY
 }
 
 std::optional<std::uint32_t> message_cache::selected_uid_validity(const std::string& folder_wire) const {
@@ -175,7 +185,7 @@ void message_cache::forget(const std::string& folder_wire, std::uint32_t uid_val
   for (auto uid : uids) {
     if (auto it = index_.find(key_of(folder_wire, uid_validity, uid)); it != index_.end()) erase_locked(it->second);
   }
-  lists_.clear();
+  clear_lists_locked();
 }
 
 void message_cache::want(const std::string& folder_wire, std::uint32_t uid) {
@@ -202,15 +212,22 @@ std::vector<std::uint32_t> message_cache::take_wanted(const std::string& folder_
 }
 
 void message_cache::put_list(const std::string& key, clock::time_point started, mailbox::message_page page) {
+  std::size_t n = sizeof(page) + key.size() + entry_overhead;
+  for (const auto& m : page.messages) n += cost_of(m);
   std::lock_guard lock(mutex_);
-  if (lists_.size() >= limits_.max_list_results && !lists_.contains(key)) {
+  if (auto it = lists_.find(key); it != lists_.end()) {
+    if (it->second.started > started) return;  // a newer listing is already here
+    erase_list_locked(it);
+  }
+  if (lists_.size() >= limits_.max_list_results) {
     auto oldest = std::min_element(lists_.begin(), lists_.end(), [](const auto& a, const auto& b) {
       return a.second.started < b.second.started;
     });
-    lists_.erase(oldest);
+    erase_list_locked(oldest);
   }
-  auto& slot = lists_[key];
-  if (slot.started <= started) slot = list_result{started, std::move(page)};
+  if (!reserve_locked(n)) return;
+  bytes_ += n;
+  lists_.emplace(key, list_result{started, std::move(page), n});
 }
 
 std::optional<mailbox::message_page> message_cache::list_since(const std::string& key, clock::time_point arrived) {
@@ -223,7 +240,7 @@ std::optional<mailbox::message_page> message_cache::list_since(const std::string
 
 void message_cache::forget_lists() {
   std::lock_guard lock(mutex_);
-  lists_.clear();
+  clear_lists_locked();
 }
 
 cache_stats message_cache::stats() const {

@@ -17,6 +17,7 @@
 //
 // Memory is bounded twice: per session (limits.session_bytes, LRU) and across the
 // daemon (a shared cache_budget); bodies above limits.max_body_bytes are not kept.
+// Remembered list results count against the same budgets.
 //
 // Threading: every member is thread-safe (one mutex; nothing blocks under it).
 #include <atomic>
@@ -134,7 +135,10 @@ class message_cache {
   struct list_result {
     clock::time_point started;
     mailbox::message_page page;
+    std::size_t bytes = 0;  // held against both budgets, like entries
   };
+  void clear_lists_locked();
+  void erase_list_locked(std::map<std::string, list_result>::iterator it);
   std::map<std::string, list_result> lists_;
   cache_stats stats_;
 };

@@ -154,6 +154,29 @@ TEST(message_cache, ListsAreBounded) {
   EXPECT_TRUE(cache.list_since("c", t0).has_value());
 }
 
+TEST(message_cache, RememberedListsCountAgainstTheBudgets) {
+  auto budget = std::make_shared<cache_budget>(1u << 20);
+  message_cache cache({}, budget);
+  mailbox::message_page page;
+  for (std::uint32_t uid = 1; uid <= 100; ++uid) page.messages.push_back(summary_of(uid, std::string(200, 's')));
+  const auto t0 = message_cache::clock::now();
+  cache.put_list("k", t0, page);
+  const auto one_page = cache.stats().bytes;
+  EXPECT_GT(one_page, 100u * 200u) << "a remembered page is not free";
+  EXPECT_EQ(budget->used(), one_page);
+  cache.put_list("k", t0 + std::chrono::milliseconds(1), page);
+  EXPECT_EQ(cache.stats().bytes, one_page) << "a newer listing replaces the older one";
+  cache.forget_lists();
+  EXPECT_EQ(cache.stats().bytes, 0u);
+  EXPECT_EQ(budget->used(), 0u);
+
+  cache_limits tiny;
+  tiny.session_bytes = 1000;
+  message_cache small(tiny, nullptr);
+  small.put_list("k", t0, page);
+  EXPECT_FALSE(small.list_since("k", t0).has_value()) << "a page larger than the budget is not remembered";
+}
+
 TEST(message_cache, ConcurrentReadersAndWritersStayWithinBudget) {
   auto budget = std::make_shared<cache_budget>(64 * 1024);
   message_cache cache({}, budget);
