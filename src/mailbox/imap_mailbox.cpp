@@ -202,8 +202,28 @@ awaitable<result<message_page>> list_messages(session::connection_context& ctx, 
   const std::string key = list_key(folder_wire.value(), query);
   if (query.arrived) {
     if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
+    // The same listing, started after this call was made, is running: wait for its answer.
+    auto running = ctx.lists_in_flight.find(key);
+    if (running != ctx.lists_in_flight.end() && running->second->started >= *query.arrived) {
+      auto pending = running->second;
+      error_code ignored;
+      co_await pending->done.async_wait(asio::redirect_error(use_awaitable, ignored));
+      if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
+      // It failed (or the cache is off): ask the server ourselves.
+    }
   }
   const auto started = std::chrono::steady_clock::now();
+  auto mine = std::make_shared<session::inflight_list>(co_await asio::this_coro::executor, started);
+  ctx.lists_in_flight[key] = mine;  // calls arriving from now on join this listing
+  struct end_listing {
+    session::inflight_lists& table;
+    const std::string& key;
+    std::shared_ptr<session::inflight_list> mine;
+    ~end_listing() {
+      if (auto it = table.find(key); it != table.end() && it->second == mine) table.erase(it);
+      mine->done.cancel();
+    }
+  } guard{ctx.lists_in_flight, key, mine};
   auto found = co_await search_uids(ctx, query.folder, query.criteria);
   if (!found) co_return found.err();
   auto& uids = found.value();

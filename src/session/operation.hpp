@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "net/asio.hpp"
 #include "session/claim_table.hpp"
+#include "session/inflight_lists.hpp"
 #include "session/message_cache.hpp"
 #include "session/session_spec.hpp"
 
@@ -41,6 +42,7 @@ struct connection_context {
   std::function<awaitable<error>()> reopen;
   smtp_sender* smtp;              // the SMTP leg; nullptr when the spec has none
   message_cache& cache;           // the session's: summaries and bodies, outlives connections
+  inflight_lists& lists_in_flight;  // the session's: identical list calls share one listing
 };
 
 // Called exactly once, on the session's strand: with the live connection and

@@ -293,7 +293,8 @@ connection_context session::make_context() {
                             maildrop_.get(),
                             {},
                             smtp_.get(),
-                            *cache_};
+                            *cache_,
+                            lists_in_flight_};
 }
 
 bool session::touch_lease(const std::string& lease_id) {

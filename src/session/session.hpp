@@ -241,6 +241,7 @@ class session : public std::enable_shared_from_this<session> {
   std::set<std::string> busy_leases_;      // leases with an operation in flight
   claim_table claims_;            // Mailbox.ClaimMessages: per session, across reconnects
   const std::shared_ptr<message_cache> cache_;  // thread-safe itself; across reconnects
+  inflight_lists lists_in_flight_;
   std::string selected_mailbox_;  // of the current connection
   std::uint32_t uid_validity_ = 0;
 

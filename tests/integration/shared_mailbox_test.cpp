@@ -229,5 +229,43 @@ TEST_F(shared_mailbox, ConcurrentBotsEachGetTheirOwnMessagesBytes) {
   EXPECT_EQ(dovecot().who(user), 1) << "all bots on the session's one connection";
 }
 
+TEST_F(shared_mailbox, ConcurrentIdenticalListsAllGetTheWholeCurrentPage) {
+  // Bots asking the same question at once may share one listing; each must still get
+  // the complete answer, and a listing that started before a change is never reused by
+  // a call made after it.
+  constexpr int bots = 12;
+  std::vector<std::string> leases;
+  for (int b = 0; b < bots; ++b) leases.push_back(connect_lease());
+  std::vector<pb::ListMessagesResponse> pages(bots);
+  std::vector<grpc::Status> statuses(bots);
+  std::vector<std::thread> threads;
+  for (int b = 0; b < bots; ++b) {
+    threads.emplace_back([&, b] {
+      pb::ListMessagesRequest request;
+      request.set_lease_id(leases[static_cast<std::size_t>(b)]);
+      request.set_folder(folder_);
+      request.set_order(pb::LIST_ORDER_NEWEST_FIRST);
+      grpc::ClientContext context;
+      statuses[static_cast<std::size_t>(b)] =
+          mailbox_->ListMessages(&context, request, &pages[static_cast<std::size_t>(b)]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int b = 0; b < bots; ++b) {
+    ASSERT_TRUE(statuses[static_cast<std::size_t>(b)].ok()) << statuses[static_cast<std::size_t>(b)].error_message();
+    ASSERT_EQ(pages[static_cast<std::size_t>(b)].messages_size(), 5);
+    EXPECT_EQ(pages[static_cast<std::size_t>(b)].messages(0).subject(), "Job 5");
+    EXPECT_EQ(pages[static_cast<std::size_t>(b)].messages(4).subject(), "Job 1");
+  }
+  const std::string file = socket_dir_ + "/after.eml";
+  std::ofstream(file, std::ios::binary) << crlf("From: late@example.org\nSubject: After the burst\n\nNew.\n");
+  dovecot().deliver(user, file, folder_);
+  pb::ListMessagesRequest again;
+  again.set_order(pb::LIST_ORDER_NEWEST_FIRST);
+  auto after = list(again);
+  ASSERT_EQ(after.messages_size(), 6) << "a call made after the burst is answered afresh";
+  EXPECT_EQ(after.messages(0).subject(), "After the burst");
+}
+
 }  // namespace
 }  // namespace mailbroker::testing
