@@ -38,6 +38,20 @@ reconnect-initial-ms = 250
   EXPECT_EQ(render_config(again), render_config(c));
 }
 
+TEST(daemon_config, MessageCacheSizesAreBoundedAndNamed) {
+  daemon_config c;
+  ASSERT_TRUE(apply_config_text(c, "message-cache-session-mb = 0\nmessage-cache-total-mb = 64\n", "t").ok());
+  EXPECT_EQ(c.registry.session.cache.session_bytes, 0u) << "0 turns the cache off";
+  EXPECT_EQ(c.message_cache_total_mb, 64u);
+  for (const char* bad : {"message-cache-session-mb = -1", "message-cache-session-mb = 2000000",
+                          "message-cache-total-mb = lots", "message-cache-total-mb = 99999999999"}) {
+    daemon_config d;
+    auto e = apply_config_text(d, bad, "t");
+    EXPECT_EQ(e.code, errc::invalid_argument) << bad;
+    EXPECT_NE(e.message.find("message-cache"), std::string::npos) << e.message;
+  }
+}
+
 TEST(daemon_config, ErrorsNameFileLineAndKey) {
   daemon_config c;
   auto e = apply_config_text(c, "log-level = info\nlinger = 5\n", "my.conf");

@@ -150,6 +150,54 @@ TEST_F(imap_client_fake, UnansweredNoopTimesOutAndCloses) {
   EXPECT_NE(e.message.find("NOOP"), std::string::npos) << e.message;
 }
 
+// Pipelining: two commands in flight, answered out of order, each FETCH routed by its UID.
+TEST_F(imap_client_fake, PipelinedCommandsEachGetTheirOwnAnswers) {
+  scripted_server server({step::send("* OK [CAPABILITY IMAP4rev1] hi\r\n"), step::read_line(), step::read_line(),
+                          step::send("* 2 FETCH (UID 20 FLAGS ())\r\n* 1 FETCH (UID 10 FLAGS (\\Seen))\r\n"
+                                     "* 3 EXISTS\r\nA0002 OK second\r\nA0001 OK first\r\n"),
+                          step::stall()});
+  auto r = run<result<std::vector<imap::command_result>>>(
+      [&](auto c) -> awaitable<result<std::vector<imap::command_result>>> {
+        if (auto e = co_await c->open(plain(server.port())); !e.ok()) co_return e;
+        std::vector<std::string> commands{"UID FETCH 10 (FLAGS)", "UID FETCH 20 (FLAGS)"};
+        co_return co_await c->execute_all(std::move(commands), 2000ms);
+      });
+  ASSERT_TRUE(r.ok()) << r.err().message;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].text, "first");
+  EXPECT_EQ((*r)[1].text, "second");
+  ASSERT_EQ((*r)[1].untagged.size(), 1u);
+  EXPECT_EQ(imap::fetch_uid((*r)[1].untagged[0]), 20u);
+  ASSERT_EQ((*r)[0].untagged.size(), 2u) << "its FETCH, and the EXISTS nobody asked for (the oldest gets it)";
+  EXPECT_EQ(imap::fetch_uid((*r)[0].untagged[0]), 10u);
+  EXPECT_EQ((*r)[0].untagged[1].name, "EXISTS");
+}
+
+TEST_F(imap_client_fake, CommandsWhoseAnswersCouldMixAreRefusedTogether) {
+  scripted_server server({step::send("* OK [CAPABILITY IMAP4rev1] hi\r\n"), step::stall()});
+  auto r = run<result<std::vector<imap::command_result>>>(
+      [&](auto c) -> awaitable<result<std::vector<imap::command_result>>> {
+        if (auto e = co_await c->open(plain(server.port())); !e.ok()) co_return e;
+        std::vector<std::string> commands{"UID FETCH 1:5 (FLAGS)", "UID FETCH 5 (FLAGS)"};
+        co_return co_await c->execute_all(std::move(commands), 500ms);
+      });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::internal) << r.err().message;
+}
+
+TEST_F(imap_client_fake, AReplyToAnUnknownTagIsAProtocolError) {
+  scripted_server server({step::send("* OK [CAPABILITY IMAP4rev1] hi\r\n"), step::read_line(),
+                          step::send("Z0099 OK not yours\r\n"), step::stall()});
+  auto e = run<error>([&](auto c) -> awaitable<error> {
+    if (auto opened = co_await c->open(plain(server.port())); !opened.ok()) co_return opened;
+    auto r = co_await c->noop(2000ms);
+    EXPECT_FALSE(c->is_open()) << "a stream with a stranger's tag in it cannot be trusted";
+    co_return r;
+  });
+  EXPECT_EQ(e.code, errc::unavailable);
+  EXPECT_NE(e.message.find("unknown tag"), std::string::npos) << e.message;
+}
+
 }  // namespace
 }  // namespace mailbroker::testing
 
