@@ -15,6 +15,8 @@ grpc::StatusCode to_grpc_code(errc c) {
     case errc::resource_exhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
     case errc::cancelled: return grpc::StatusCode::CANCELLED;
     case errc::unimplemented: return grpc::StatusCode::UNIMPLEMENTED;
+    case errc::permission_denied: return grpc::StatusCode::PERMISSION_DENIED;
+    case errc::aborted: return grpc::StatusCode::ABORTED;
     case errc::internal: return grpc::StatusCode::INTERNAL;
   }
   return grpc::StatusCode::UNKNOWN;

@@ -14,6 +14,8 @@ std::string_view errc_name(errc code) {
     case errc::resource_exhausted: return "RESOURCE_EXHAUSTED";
     case errc::cancelled: return "CANCELLED";
     case errc::unimplemented: return "UNIMPLEMENTED";
+    case errc::permission_denied: return "PERMISSION_DENIED";
+    case errc::aborted: return "ABORTED";
     case errc::internal: return "INTERNAL";
   }
   return "UNKNOWN";

@@ -21,6 +21,8 @@ enum class errc {
   resource_exhausted,   // a configured limit (e.g. max_sessions) is reached
   cancelled,            // the operation was abandoned (shutdown, replaced session)
   unimplemented,        // a reserved feature (e.g. POP3 before it lands)
+  permission_denied,    // the caller's principal lacks the permission (trust policy)
+  aborted,              // outcome unknown: the connection dropped after the request was sent
   internal,             // a bug or an unexpected library failure
 };
 
