@@ -11,11 +11,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/error.hpp"
+#include "daemon/access_gate.hpp"
 #include "daemon/daemon_config.hpp"
 #include "daemon/mailbox_service.hpp"
 #include "daemon/session_broker_service.hpp"
 #include "daemon/session_journal.hpp"
 #include "daemon/state_setup.hpp"
+#include "daemon/stream_budget.hpp"
+#include "daemon/unix_peer_listener.hpp"
 #include "daemon/vault_service.hpp"
 #include "net/asio.hpp"
 
@@ -43,6 +46,12 @@ class broker_server {
 
   session::session_registry& registry() { return *registry_; }
 
+  // Re-reads what may change without dropping sessions: the trust policy (allow, token,
+  // secret-hosts, secret-file-dir, managed connections' allowed hosts) from `config`.
+  // TLS files are re-read by gRPC itself (checked every minute). Errors: invalid_argument
+  // (the old policy stays in force).
+  error reload(const daemon_config& config);
+
  private:
   daemon_config config_;
   asio::io_context io_;
@@ -50,6 +59,9 @@ class broker_server {
   std::vector<std::thread> threads_;
   daemon_state state_;
   std::unique_ptr<session::session_registry> registry_;
+  std::unique_ptr<unix_peer_listener> unix_listener_;
+  std::unique_ptr<access_gate> gate_;
+  std::unique_ptr<stream_budget> streams_;
   std::unique_ptr<session_journal> journal_;  // after registry_: destroyed first
   std::unique_ptr<session_broker_service> service_;
   std::unique_ptr<vault_service> vault_service_;

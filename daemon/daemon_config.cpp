@@ -1,8 +1,11 @@
 #include "daemon/daemon_config.hpp"
 
 #include "secrets/secret_ref.hpp"
+#include "trust/policy.hpp"
+#include "trust/secret_destinations.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -106,11 +109,20 @@ error apply_connection_setting(daemon_config& c, std::string_view key, std::stri
   } else if (setting == "redirect-uri") { o.redirect_uri = v;
   } else if (setting == "ca-file") { o.token_ca_file = v;
   } else if (setting == "username") { conn.username = v;
+  } else if (setting == "allowed-hosts") {
+    conn.allowed_hosts.clear();
+    std::string item;
+    std::istringstream items{v};
+    while (std::getline(items, item, ',')) {
+      const std::string h(trim(item));
+      if (auto e = trust::check_allowed_host(h, key); !e.ok()) return e;
+      conn.allowed_hosts.push_back(h);
+    }
   } else {
     return {errc::invalid_argument,
             std::string(key) + ": unknown setting '" + std::string(setting) +
                 "' (provider, tenant-id, cloud, client-id, client-secret, token-url, authorize-url, scopes, "
-                "redirect-uri, ca-file, grant, token-type, username, refresh-token)"};
+                "redirect-uri, ca-file, grant, token-type, username, refresh-token, allowed-hosts)"};
   }
   return error::none();
 }
@@ -127,7 +139,81 @@ std::string_view provider_name(session::oauth2_provider p) {
   return "custom";
 }
 
+// Where a provider's tokens are used: its own mail servers.
+std::vector<std::string> preset_allowed_hosts(const session::oauth2_settings& o) {
+  using P = session::oauth2_provider;
+  if (o.provider == P::microsoft) {
+    if (o.cloud == session::azure_cloud::us_gcc_high) return {"outlook.office365.us", "smtp.office365.us"};
+    return {"outlook.office365.com", "smtp.office365.com", "smtp-mail.outlook.com"};
+  }
+  if (o.provider == P::google) return {"imap.gmail.com", "pop.gmail.com", "smtp.gmail.com"};
+  return {};
+}
+
+error check_trust_config(const trust_config& t) {
+  for (const auto& line : t.allow) {
+    if (auto r = trust::parse_rule(line); !r) return r.err();
+  }
+  for (const auto& line : t.tokens) {
+    if (auto e = check_token_line(line); !e.ok()) return e;
+  }
+  for (const auto& line : t.secret_hosts) {
+    if (auto e = check_secret_hosts_line(line); !e.ok()) return e;
+  }
+  for (const auto& dir : t.secret_file_dirs) {
+    if (dir.empty() || dir.front() != '/') {
+      return {errc::invalid_argument, "secret-file-dir: '" + dir + "' is not an absolute path"};
+    }
+  }
+  for (std::string_view rest = t.client_identity; !rest.empty();) {
+    const auto comma = rest.find(',');
+    const auto item = trim(rest.substr(0, comma));
+    if (item != "uri" && item != "dns" && item != "cn") {
+      return {errc::invalid_argument, "tls-client-identity: '" + std::string(item) +
+                                          "' is not uri, dns or cn (a comma-separated order, e.g. uri,dns,cn)"};
+    }
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  if (t.tls_cert_file.empty() != t.tls_key_file.empty()) {
+    return {errc::invalid_argument, "tls-cert-file and tls-key-file go together: give both or neither"};
+  }
+  if (!t.tls_client_ca_file.empty() && t.tls_cert_file.empty()) {
+    return {errc::invalid_argument, "tls-client-ca-file needs tls-cert-file and tls-key-file (mTLS is TLS first)"};
+  }
+  return error::none();
+}
+
 }  // namespace
+
+error check_token_line(std::string_view line) {
+  const auto space = line.find(' ');
+  const auto name = line.substr(0, space);
+  const auto hash = space == std::string_view::npos ? std::string_view{} : trim(line.substr(space + 1));
+  const bool hex = hash.size() == 7 + 64 && hash.rfind("sha256:", 0) == 0 &&
+                   std::all_of(hash.begin() + 7, hash.end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); });
+  if (name.empty() || session::validate_session_name(name).code != errc::ok || !hex) {
+    return {errc::invalid_argument, "token: expected `token = NAME sha256:HEX` (NAME of [A-Za-z0-9._-]; HEX the "
+                                    "SHA-256 of the token: `printf %s TOKEN | sha256sum`), never the token itself"};
+  }
+  return error::none();
+}
+
+error check_secret_hosts_line(std::string_view line) {
+  const auto space = line.find(' ');
+  const auto ref = line.substr(0, space);
+  const auto hosts = space == std::string_view::npos ? std::string_view{} : trim(line.substr(space + 1));
+  if (!(ref.rfind("env:", 0) == 0 || ref.rfind("file:", 0) == 0) || ref.size() <= 5 || hosts.empty()) {
+    return {errc::invalid_argument, "secret-hosts: expected `secret-hosts = env:NAME HOST[:PORT][,...]` or "
+                                    "`secret-hosts = file:PATH-GLOB HOST[:PORT][,...]` (vault entries carry "
+                                    "their own: `mailbroker vault put NAME --allow-host HOST:PORT`)"};
+  }
+  for (std::string_view rest = hosts; !rest.empty();) {
+    const auto comma = rest.find(',');
+    if (auto e = trust::check_allowed_host(trim(rest.substr(0, comma)), "secret-hosts"); !e.ok()) return e;
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  return error::none();
+}
 
 error finish_config(daemon_config& c) {
   for (auto& [name, conn] : c.registry.oauth2_connections) {
@@ -149,8 +235,9 @@ error finish_config(daemon_config& c) {
       return e;
     }
     o.connection = name;
+    if (conn.allowed_hosts.empty()) conn.allowed_hosts = preset_allowed_hosts(o);
   }
-  return error::none();
+  return check_trust_config(c.trust);
 }
 
 std::string effective_state_dir(const daemon_config& c) {
@@ -236,6 +323,32 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
     c.vault_key_file = value;
   } else if (key == "restore-grace-seconds") {
     return parse_duration(key, value, 0, 86400, c.restore_grace);
+  } else if (key == "allow") {
+    c.trust.allow.emplace_back(value);
+  } else if (key == "token") {
+    c.trust.tokens.emplace_back(value);
+  } else if (key == "secret-hosts") {
+    c.trust.secret_hosts.emplace_back(value);
+  } else if (key == "secret-file-dir") {
+    c.trust.secret_file_dirs.emplace_back(value);
+  } else if (key == "tls-client-identity") {
+    c.trust.client_identity = value;
+  } else if (key == "tls-cert-file") {
+    c.trust.tls_cert_file = value;
+  } else if (key == "tls-key-file") {
+    c.trust.tls_key_file = value;
+  } else if (key == "tls-client-ca-file") {
+    c.trust.tls_client_ca_file = value;
+  } else if (key == "insecure-tcp") {
+    return parse_bool(key, value, c.trust.insecure_tcp);
+  } else if (key == "audit-log") {
+    c.trust.audit_log = value;
+  } else if (key == "max-streams") {
+    if (auto e = parse_uint(key, value, 1, 1000000, n); !e.ok()) return e;
+    c.trust.max_streams = n;
+  } else if (key == "max-streams-per-principal") {
+    if (auto e = parse_uint(key, value, 1, 1000000, n); !e.ok()) return e;
+    c.trust.max_streams_per_principal = n;
   } else if (key.rfind("oauth2-connection.", 0) == 0) {
     return apply_connection_setting(c, key, value);
   } else {
@@ -300,7 +413,19 @@ std::string render_config(const daemon_config& c) {
       << "state-dir = " << (c.state_dir == "none" ? "none" : effective_state_dir(c)) << "\n"
       << "store-path = " << effective_store_path(c) << "\n"
       << "vault-key-file = " << effective_vault_key_file(c) << "\n"
-      << "restore-grace-seconds = " << c.restore_grace.count() << "\n";
+      << "restore-grace-seconds = " << c.restore_grace.count() << "\n"
+      << "tls-cert-file = " << c.trust.tls_cert_file << "\n"
+      << "tls-key-file = " << c.trust.tls_key_file << "\n"
+      << "tls-client-ca-file = " << c.trust.tls_client_ca_file << "\n"
+      << "tls-client-identity = " << c.trust.client_identity << "\n"
+      << "insecure-tcp = " << (c.trust.insecure_tcp ? "true" : "false") << "\n"
+      << "audit-log = " << c.trust.audit_log << "\n"
+      << "max-streams = " << c.trust.max_streams << "\n"
+      << "max-streams-per-principal = " << c.trust.max_streams_per_principal << "\n";
+  for (const auto& line : c.trust.allow) out << "allow = " << line << "\n";
+  for (const auto& line : c.trust.tokens) out << "token = " << line << "\n";
+  for (const auto& line : c.trust.secret_hosts) out << "secret-hosts = " << line << "\n";
+  for (const auto& dir : c.trust.secret_file_dirs) out << "secret-file-dir = " << dir << "\n";
   for (const auto& [name, conn] : c.registry.oauth2_connections) {
     const auto& o = conn.settings;
     const std::string p = "oauth2-connection." + name + ".";
@@ -321,6 +446,9 @@ std::string render_config(const daemon_config& c) {
         << p << "scopes = " << scopes << "\n"
         << p << "ca-file = " << o.token_ca_file << "\n"
         << p << "username = " << conn.username << "\n";
+    std::string hosts;
+    for (const auto& h : conn.allowed_hosts) hosts += (hosts.empty() ? "" : ",") + h;
+    out << p << "allowed-hosts = " << hosts << "\n";
   }
   return out.str();
 }

@@ -105,6 +105,9 @@ class memory_stream_reactor final : public grpc::ServerWriteReactor<pb::MessageC
 grpc::ServerUnaryReactor* mailbox_service::GetMessageParts(grpc::CallbackServerContext* context,
                                                            const pb::GetMessageRequest* request,
                                                            pb::MessageParts* response) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::read, "GetMessageParts"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   auto* reactor = context->DefaultReactor();
   if (request->lease_id().empty()) {
     reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
@@ -121,8 +124,11 @@ grpc::ServerUnaryReactor* mailbox_service::GetMessageParts(grpc::CallbackServerC
   return reactor;
 }
 
-grpc::ServerWriteReactor<pb::MessageChunk>* mailbox_service::GetAttachment(grpc::CallbackServerContext* /*context*/,
+grpc::ServerWriteReactor<pb::MessageChunk>* mailbox_service::GetAttachment(grpc::CallbackServerContext* context,
                                                                            const pb::GetAttachmentRequest* request) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::read, "GetAttachment"); !e.ok()) {
+    return new failed_write_reactor<pb::MessageChunk>(e);
+  }
   auto* reactor = new memory_stream_reactor();
   if (request->lease_id().empty() || request->part_id().empty()) {
     reactor->deliver(error{errc::invalid_argument, request->lease_id().empty()

@@ -114,6 +114,9 @@ void answer_original(session::session_registry& registry, grpc::ServerUnaryReact
 grpc::ServerUnaryReactor* mailbox_service::SendMessage(grpc::CallbackServerContext* context,
                                                        const pb::SendMessageRequest* request,
                                                        pb::SendMessageResponse* response) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::send, "SendMessage"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   mime::compose_request compose;
   compose.from = from_proto(request->from());
   compose.to = from_proto(request->to());
@@ -138,6 +141,9 @@ grpc::ServerUnaryReactor* mailbox_service::SendMessage(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* mailbox_service::ReplyToMessage(grpc::CallbackServerContext* context,
                                                           const pb::ReplyToMessageRequest* request,
                                                           pb::SendMessageResponse* response) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::send, "ReplyToMessage"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   auto* reactor = context->DefaultReactor();
   if (request->lease_id().empty()) {
     reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
@@ -162,6 +168,9 @@ grpc::ServerUnaryReactor* mailbox_service::ReplyToMessage(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* mailbox_service::ForwardMessage(grpc::CallbackServerContext* context,
                                                           const pb::ForwardMessageRequest* request,
                                                           pb::SendMessageResponse* response) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::send, "ForwardMessage"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   auto* reactor = context->DefaultReactor();
   if (request->lease_id().empty()) {
     reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));

@@ -189,9 +189,24 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
 
 }  // namespace
 
+error mailbox_service::authorize(grpc::CallbackServerContext* context, const std::string& lease_id,
+                                 trust::permission what, std::string_view call) {
+  auto who = gate_.identify(*context);
+  if (!who) return who.err();
+  auto holder = gate_.check_lease(registry_, *who, lease_id, what, call);
+  if (!holder) return holder.err();
+  if (what == trust::permission::modify || what == trust::permission::send) {
+    gate_.note(*who, call, holder->s->name(), what, "allowed");
+  }
+  return error::none();
+}
+
 grpc::ServerUnaryReactor* mailbox_service::ListFolders(grpc::CallbackServerContext* context,
                                                        const pb::ListFoldersRequest* request,
                                                        pb::ListFoldersResponse* response) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::read, "ListFolders"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   return run_unary(registry_, context, request->lease_id(),
                    [request, response](connection_context& ctx) -> awaitable<error> {
                      if (ctx.pop3 != nullptr) {  // one folder; the pattern and regex still apply
@@ -225,6 +240,9 @@ grpc::ServerUnaryReactor* mailbox_service::ListFolders(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerContext* context,
                                                         const pb::ListMessagesRequest* request,
                                                         pb::ListMessagesResponse* response) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::read, "ListMessages"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   mailbox::list_query query;
   query.folder = request->folder().empty() ? "INBOX" : request->folder();
   query.limit = request->limit();
@@ -258,14 +276,20 @@ grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerCont
                    reads_in(folder));
 }
 
-grpc::ServerWriteReactor<pb::MessageChunk>* mailbox_service::GetMessage(grpc::CallbackServerContext* /*context*/,
+grpc::ServerWriteReactor<pb::MessageChunk>* mailbox_service::GetMessage(grpc::CallbackServerContext* context,
                                                                         const pb::GetMessageRequest* request) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::read, "GetMessage"); !e.ok()) {
+    return new failed_write_reactor<pb::MessageChunk>(e);
+  }
   return new get_message_reactor(registry_, *request);
 }
 
 grpc::ServerUnaryReactor* mailbox_service::SetFlags(grpc::CallbackServerContext* context,
                                                     const pb::SetFlagsRequest* request,
                                                     pb::SetFlagsResponse* /*response*/) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::modify, "SetFlags"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   std::optional<bool> seen, flagged;
   if (request->has_seen()) seen = request->seen();
   if (request->has_flagged()) flagged = request->flagged();
@@ -280,6 +304,9 @@ grpc::ServerUnaryReactor* mailbox_service::SetFlags(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* mailbox_service::move_or_copy(grpc::CallbackServerContext* context,
                                                         const pb::MoveMessagesRequest* request,
                                                         pb::MoveMessagesResponse* response, bool move) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::modify, (move ? "MoveMessages" : "CopyMessages")); !e.ok()) {
+    return finish_unary(context, e);
+  }
   return run_unary(registry_, context, request->lease_id(),
                    [folder = request->folder(), uids = uids_of(request->uids()), target = request->target_folder(),
                     response, move](connection_context& ctx) -> awaitable<error> {
@@ -306,6 +333,9 @@ grpc::ServerUnaryReactor* mailbox_service::CopyMessages(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* mailbox_service::DeleteMessages(grpc::CallbackServerContext* context,
                                                           const pb::DeleteMessagesRequest* request,
                                                           pb::DeleteMessagesResponse* /*response*/) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::modify, "DeleteMessages"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   return run_unary(registry_, context, request->lease_id(),
                    [folder = request->folder(), uids = uids_of(request->uids())](connection_context& ctx)
                        -> awaitable<error> {
@@ -321,6 +351,9 @@ grpc::ServerUnaryReactor* mailbox_service::DeleteMessages(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* mailbox_service::ClaimMessages(grpc::CallbackServerContext* context,
                                                          const pb::ClaimMessagesRequest* request,
                                                          pb::ClaimMessagesResponse* response) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::claim, "ClaimMessages"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   mailbox::claim_query query;
   query.folder = request->folder();
   query.criteria.read = read_state_of(request->read());
@@ -346,6 +379,9 @@ grpc::ServerUnaryReactor* mailbox_service::ClaimMessages(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* mailbox_service::AckMessage(grpc::CallbackServerContext* context,
                                                       const pb::AckMessageRequest* request,
                                                       pb::AckMessageResponse* /*response*/) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::claim, "AckMessage"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   mailbox::ack_action action;
   switch (request->action()) {
     case pb::ACK_ACTION_MARK_READ: action = mailbox::ack_action::mark_read; break;
@@ -369,6 +405,9 @@ grpc::ServerUnaryReactor* mailbox_service::AckMessage(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* mailbox_service::ReleaseMessages(grpc::CallbackServerContext* context,
                                                            const pb::ReleaseMessagesRequest* request,
                                                            pb::ReleaseMessagesResponse* response) {
+  if (auto e = authorize(context, request->lease_id(), trust::permission::claim, "ReleaseMessages"); !e.ok()) {
+    return finish_unary(context, e);
+  }
   return run_unary(registry_, context, request->lease_id(),
                    [lease = request->lease_id(), folder = request->folder(), uids = uids_of(request->uids()),
                     response](connection_context& ctx) -> awaitable<error> {

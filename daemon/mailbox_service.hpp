@@ -3,7 +3,9 @@
 // that holds its lease (session::enqueue: fair, bounded, on the strand) and finishes
 // from there. GetMessage queues one operation per 1 MiB chunk, so other bots' calls
 // interleave with a long download.
+#include "daemon/access_gate.hpp"
 #include "daemon/proto_convert.hpp"
+#include "daemon/stream_budget.hpp"
 #include "mailbroker/v1/mailbox.grpc.pb.h"
 #include "session/session_registry.hpp"
 
@@ -11,7 +13,10 @@ namespace mailbroker::daemon {
 
 class mailbox_service final : public pb::Mailbox::CallbackService {
  public:
-  explicit mailbox_service(session::session_registry& registry) : registry_(registry) {}
+  // Every call is identified and its lease checked by `gate` first (the lease must be the
+  // caller's, or the caller an admin of its session, and the call's permission granted).
+  mailbox_service(session::session_registry& registry, access_gate& gate, stream_budget& streams)
+      : registry_(registry), gate_(gate), streams_(streams) {}
 
   grpc::ServerUnaryReactor* ListFolders(grpc::CallbackServerContext* context, const pb::ListFoldersRequest* request,
                                         pb::ListFoldersResponse* response) override;
@@ -60,7 +65,15 @@ class mailbox_service final : public pb::Mailbox::CallbackService {
   grpc::ServerUnaryReactor* move_or_copy(grpc::CallbackServerContext* context, const pb::MoveMessagesRequest* request,
                                          pb::MoveMessagesResponse* response, bool move);
 
+  // Identifies the caller and checks `lease_id` against `what` (see access_gate::check_lease);
+  // mutations and sends are audited. Errors: unauthenticated, invalid_argument,
+  // not_found, permission_denied.
+  error authorize(grpc::CallbackServerContext* context, const std::string& lease_id, trust::permission what,
+                  std::string_view call);
+
   session::session_registry& registry_;
+  access_gate& gate_;
+  stream_budget& streams_;
 };
 
 }  // namespace mailbroker::daemon

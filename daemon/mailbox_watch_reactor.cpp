@@ -34,8 +34,8 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::MessageEvent> {
     watch_reactor* reactor = nullptr;
   };
 
-  watch_reactor(session::session_registry& registry, const pb::WatchMessagesRequest& request)
-      : link_(std::make_shared<link>()) {
+  watch_reactor(session::session_registry& registry, const pb::WatchMessagesRequest& request, stream_budget::slot slot)
+      : link_(std::make_shared<link>()), slot_(std::move(slot)) {
     link_->reactor = this;
     if (request.lease_id().empty()) {
       finish({errc::invalid_argument, "lease_id is required (returned by Connect)"});
@@ -128,6 +128,7 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::MessageEvent> {
   }
 
   std::shared_ptr<link> link_;
+  stream_budget::slot slot_;  // this stream's place in the budget, until the reactor goes
   session::session_registry::watch_handle handle_;
   std::mutex mutex_;
   std::deque<pb::MessageEvent> queue_;
@@ -139,9 +140,15 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::MessageEvent> {
 
 }  // namespace
 
-grpc::ServerWriteReactor<pb::MessageEvent>* mailbox_service::WatchMessages(grpc::CallbackServerContext* /*context*/,
+grpc::ServerWriteReactor<pb::MessageEvent>* mailbox_service::WatchMessages(grpc::CallbackServerContext* context,
                                                                            const pb::WatchMessagesRequest* request) {
-  return new watch_reactor(registry_, *request);
+  if (auto e = authorize(context, request->lease_id(), trust::permission::watch, "WatchMessages"); !e.ok()) {
+    return new failed_write_reactor<pb::MessageEvent>(e);
+  }
+  auto who = gate_.identify(*context);  // known good: authorize() identified it
+  auto slot = streams_.acquire(who ? who->id() : std::string());
+  if (!slot) return new failed_write_reactor<pb::MessageEvent>(slot.err());
+  return new watch_reactor(registry_, *request, std::move(slot.value()));
 }
 
 }  // namespace mailbroker::daemon

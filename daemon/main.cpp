@@ -13,6 +13,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/access_gate.hpp"
 #include "daemon/broker_server.hpp"
 #include "daemon/daemon_config.hpp"
 #include "net/fd_budget.hpp"
@@ -34,10 +35,36 @@ Options (each may also be set in the config file as `key = value`, without "--")
   --socket PATH                 unix socket to listen on ("none" to disable)
                                 [default: $XDG_RUNTIME_DIR/mailbroker/mailbrokerd.sock,
                                  /run/mailbroker/mailbrokerd.sock as root,
-                                 else /tmp/mailbroker-$UID/mailbrokerd.sock]
+                                 else STATE_DIR/mailbrokerd.sock]. Its directory must
+                                 belong to the daemon's user and not be group/world-
+                                 writable (else the daemon refuses to start, naming it).
   --socket-mode OCTAL           permissions of the unix socket [0660]
-  --listen HOST:PORT            also listen on TCP (loopback only; port 0 = any free port)
-  --allow-remote BOOL           permit a non-loopback --listen (no TLS on it yet) [false]
+  --listen HOST:PORT            also listen on TCP with TLS (port 0 = any free port);
+                                needs --tls-cert-file and --tls-key-file
+  --tls-cert-file FILE          TCP listener certificate chain (PEM; re-read when it changes)
+  --tls-key-file FILE           its private key (PEM)
+  --tls-client-ca-file FILE     CAs of client certificates (mTLS): a verified client
+                                certificate is the caller's identity
+  --tls-client-identity ORDER   which certificate name is the identity, first present
+                                of uri, dns, cn [uri,dns,cn]
+  --token "NAME sha256:HEX"     a bearer token TCP clients may present instead (only its
+                                SHA-256 is configured); repeatable
+  --insecure-tcp BOOL           allow --listen without TLS, loopback only, every caller
+                                tcp:anonymous [false]
+  --allow "PRINCIPALS PERMISSIONS TARGETS"
+                                grant permissions (repeatable); see README "Trust". The
+                                daemon's own uid and root may do everything; nobody else
+                                anything until allowed
+  --secret-hosts "REF HOSTS"    where env:NAME / file:GLOB secrets may be sent (HOST or
+                                HOST:PORT, comma-separated); repeatable
+  --secret-file-dir DIR         file: secret references may point only under DIR
+                                (repeatable; none = file: references refused)
+  --audit-log FILE              one JSON line per decision (connect, attach, force,
+                                mutations, sends, vault changes, denials); "-" = the
+                                log, "none" = off [STATE_DIR/audit.log]
+  --max-streams N               WatchStatus + WatchMessages streams open at once [4096]
+  --max-streams-per-principal N ... per caller identity [64]
+  --allow-remote BOOL           obsolete (accepted, ignored)
   --log-level LEVEL             trace|debug|info|warn|error|critical|off [info]
   --io-threads N                threads running mail I/O [2]
   --allow-core-dumps BOOL       keep the process dumpable (dumps may hold secrets) [false]
@@ -81,11 +108,17 @@ Options (each may also be set in the config file as `key = value`, without "--")
                                 (env:NAME|file:PATH|vault:NAME), token-url, authorize-url,
                                 scopes (space-separated), redirect-uri, ca-file, grant
                                 (client_credentials|authorization_code), token-type
-                                (shared|per-user), username, refresh-token
+                                (shared|per-user), username, refresh-token, allowed-hosts
+                                (mail servers its tokens may go to; presets for
+                                microsoft and google)
   --print-config                print the effective settings and exit
+  --check-config                check the settings (and config files) and exit
   --help, --version
 
-Signals: SIGTERM / SIGINT log every session out, then exit 0.
+Signals: SIGTERM / SIGINT log every session out, then exit 0. SIGHUP re-reads the
+config: policy (allow, token, secret-hosts, secret-file-dir, allowed-hosts) and
+log-level apply at once, without dropping sessions; TLS files are re-read by
+themselves; an invalid config is logged and changes nothing.
 Exit codes: 0 clean stop, 2 bad usage or config, 1 cannot start.
 )";
 
@@ -134,42 +167,72 @@ int fail_usage(const std::string& message) {
   return 2;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  using namespace mailbroker;
-  daemon::daemon_config config;
+struct command_line {
   bool print_config = false;
+  bool check_config = false;
+};
 
+// Applies argv (flags and --config files, in order) to a fresh config. Also run again on
+// SIGHUP, so a reload re-reads the same files with the same overrides. Returns the
+// message of the first bad setting ("" when all is well); --help/--version set `exit_now`.
+std::string parse_command_line(int argc, char** argv, mailbroker::daemon::daemon_config& config, command_line& flags,
+                               int& exit_now) {
+  using namespace mailbroker;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::cout << usage;
-      return 0;
+      exit_now = 0;
+      return {};
     }
     if (arg == "--version") {
       std::cout << "mailbrokerd 0.1.0\n";
-      return 0;
+      exit_now = 0;
+      return {};
     }
     if (arg == "--print-config") {
-      print_config = true;
+      flags.print_config = true;
       continue;
     }
-    if (arg.rfind("--", 0) != 0) return fail_usage("unexpected argument '" + std::string(arg) + "'");
+    if (arg == "--check-config") {
+      flags.check_config = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) return "unexpected argument '" + std::string(arg) + "'";
     std::string key(arg.substr(2));
     std::string value;
     if (auto eq = key.find('='); eq != std::string::npos) {
       value = key.substr(eq + 1);
       key.resize(eq);
     } else {
-      if (i + 1 >= argc) return fail_usage("--" + key + " needs a value");
+      if (i + 1 >= argc) return "--" + key + " needs a value";
       value = argv[++i];
     }
     error e = key == "config" ? daemon::apply_config_file(config, value) : daemon::apply_setting(config, key, value);
-    if (!e.ok()) return fail_usage(e.message);
+    if (!e.ok()) return e.message;
   }
-  if (auto e = daemon::finish_config(config); !e.ok()) return fail_usage(e.message);
-  if (print_config) {
+  if (auto e = daemon::finish_config(config); !e.ok()) return e.message;
+  // What only the compiled policy checks (user/group names, secret-file-dir existence).
+  if (auto rules = daemon::access_rules::compile(config, static_cast<std::uint32_t>(::geteuid())); !rules) {
+    return rules.err().message;
+  }
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mailbroker;
+  daemon::daemon_config config;
+  command_line flags;
+  int exit_now = -1;
+  if (auto bad = parse_command_line(argc, argv, config, flags, exit_now); !bad.empty()) return fail_usage(bad);
+  if (exit_now >= 0) return exit_now;
+  if (flags.check_config) {
+    std::cout << "mailbrokerd: configuration OK\n";
+    return 0;
+  }
+  if (flags.print_config) {
     std::cout << daemon::render_config(config);
     return 0;
   }
@@ -203,7 +266,21 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+      daemon::daemon_config fresh;
+      command_line ignored;
+      int no_exit = -1;
+      if (auto bad = parse_command_line(argc, argv, fresh, ignored, no_exit); !bad.empty()) {
+        spdlog::error("SIGHUP: the configuration is invalid, nothing changed: {}", bad);
+        continue;
+      }
+      if (auto e = server.reload(fresh); !e.ok()) {
+        spdlog::error("SIGHUP: reload failed, nothing changed: {}", e.message);
+        continue;
+      }
+      spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+      spdlog::info("SIGHUP: policy, tokens, secret bindings and log level ({}) reloaded; other settings need a "
+                   "restart",
+                   fresh.log_level);
       continue;
     }
     spdlog::info("{}: logging every session out", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -15,6 +15,20 @@ grpc::Status to_grpc_status(const error& e);
 // A unary callback handler's answer when it can answer at once: finishes the call's
 // default reactor with `e` (OK for error::none()) and returns it.
 grpc::ServerUnaryReactor* finish_unary(grpc::CallbackServerContext* context, const error& e);
+// The same for a reactor already taken from the context.
+inline grpc::ServerUnaryReactor* finish_unary_on(grpc::ServerUnaryReactor* reactor, const error& e) {
+  reactor->Finish(to_grpc_status(e));
+  return reactor;
+}
+
+// A server-streaming call refused before it starts (identity, permission, stream budget):
+// finishes with `e` at once and deletes itself when gRPC is done with it.
+template <class Message>
+class failed_write_reactor final : public grpc::ServerWriteReactor<Message> {
+ public:
+  explicit failed_write_reactor(const error& e) { this->Finish(to_grpc_status(e)); }
+  void OnDone() override { delete this; }
+};
 
 // Request → core. Unknown enum values become invalid_argument naming the field.
 result<session::connect_request> from_proto(const pb::ConnectRequest& request);

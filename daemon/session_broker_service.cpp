@@ -27,12 +27,17 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::SessionEvent> {
  public:
   static constexpr std::size_t merge_after = 1024;
 
-  watch_reactor(session::session_registry& registry, std::string name) : registry_(registry) {
+  // `visible` says which sessions' events this watcher may see (trust policy); `slot`
+  // holds its place in the stream budget until OnDone.
+  watch_reactor(session::session_registry& registry, std::string name, std::function<bool(const std::string&)> visible,
+                stream_budget::slot slot)
+      : registry_(registry), visible_(std::move(visible)), slot_(std::move(slot)) {
     // No lock held here: push() may run (under the registry's watcher lock) before this returns.
     auto start = registry_.watch_paced(std::move(name), [this](const session::status_event& ev) { push(ev); });
     std::lock_guard lock(mutex_);
     watch_id_ = start.id;
     initial_ = std::move(start.current);
+    std::erase_if(initial_, [this](const std::shared_ptr<session::session>& s) { return !visible_(s->name()); });
     started_ = true;
     write_next_locked();
   }
@@ -61,6 +66,7 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::SessionEvent> {
   using pending_list = std::list<session::status_event>;
 
   void push(const session::status_event& ev) {
+    if (!visible_(ev.status.name)) return;
     std::lock_guard lock(mutex_);
     if (finished_) return;
     if (pending_.size() >= merge_after) {
@@ -114,6 +120,8 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::SessionEvent> {
   }
 
   session::session_registry& registry_;
+  std::function<bool(const std::string&)> visible_;
+  stream_budget::slot slot_;
   std::uint64_t watch_id_ = 0;
   std::mutex mutex_;
   bool started_ = false;  // initial_ is set: writing may begin
@@ -176,29 +184,45 @@ result<session::session_registry::status_query> status_query_from_proto(const pb
 
 }  // namespace
 
-session_broker_service::session_broker_service(session::session_registry& registry,
-                                               std::chrono::milliseconds max_connect_wait)
-    : registry_(registry), max_connect_wait_(max_connect_wait) {}
+session_broker_service::session_broker_service(session::session_registry& registry, access_gate& gate,
+                                               stream_budget& streams, std::chrono::milliseconds max_connect_wait)
+    : registry_(registry), gate_(gate), streams_(streams), max_connect_wait_(max_connect_wait) {}
 
 grpc::ServerUnaryReactor* session_broker_service::Connect(grpc::CallbackServerContext* context,
                                                           const pb::ConnectRequest* request,
                                                           pb::ConnectResponse* response) {
   auto* reactor = context->DefaultReactor();
+  auto who = gate_.identify(*context);
+  if (!who) {
+    reactor->Finish(to_grpc_status(who.err()));
+    return reactor;
+  }
   auto converted = from_proto(*request);
   if (!converted) {
     reactor->Finish(to_grpc_status(converted.err()));
     return reactor;
   }
+  if (auto e = authorize_connect(*who, converted.value()); !e.ok()) {
+    reactor->Finish(to_grpc_status(e));
+    return reactor;
+  }
+  converted->owner = who->id();
   // The call's deadline, as a steady-clock point, capped for callers that set none.
   const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(context->deadline() -
                                                                                 std::chrono::system_clock::now());
   const auto deadline = std::chrono::steady_clock::now() + std::min(remaining, max_connect_wait_);
   registry_.connect(std::move(converted.value()), deadline,
-                    [reactor, request, response, journal = journal_](result<session::connect_outcome> outcome) {
+                    [this, who = std::move(who.value()), reactor, request, response,
+                     journal = journal_](result<session::connect_outcome> outcome) {
                       if (!outcome) {
+                        gate_.note(who, "Connect", request->session(), trust::permission::attach, "failed",
+                                   std::string(errc_name(outcome.err().code)));
                         reactor->Finish(to_grpc_status(outcome.err()));
                         return;
                       }
+                      gate_.note(who, "Connect", request->session(),
+                                 outcome->created ? trust::permission::connect : trust::permission::attach, "allowed",
+                                 outcome->created ? (request->replace() ? "created (replace)" : "created") : "attached");
                       response->set_lease_id(outcome->grant.lease_id);
                       response->set_created(outcome->created);
                       to_proto(outcome->grant.expires_at, response->mutable_lease_expires_at());
@@ -219,9 +243,15 @@ grpc::ServerUnaryReactor* session_broker_service::Disconnect(grpc::CallbackServe
                                                              const pb::DisconnectRequest* request,
                                                              pb::DisconnectResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (request->lease_id().empty()) {
-    reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
-    return reactor;
+  auto who = gate_.identify(*context);
+  if (!who) return finish_unary_on(reactor, who.err());
+  auto holder = gate_.check_lease(registry_, *who, request->lease_id(), trust::permission::attach, "Disconnect");
+  if (!holder) return finish_unary_on(reactor, holder.err());
+  if (request->force()) {
+    if (auto e = gate_.require(*who, trust::permission::admin, holder->s->name(), "Disconnect(force)"); !e.ok()) {
+      return finish_unary_on(reactor, e);
+    }
+    gate_.note(*who, "Disconnect(force)", holder->s->name(), trust::permission::admin, "allowed");
   }
   registry_.disconnect(request->lease_id(), request->force(),
                        [reactor, response](result<session::status_snapshot> r) {
@@ -236,9 +266,11 @@ grpc::ServerUnaryReactor* session_broker_service::RenewLease(grpc::CallbackServe
                                                              const pb::RenewLeaseRequest* request,
                                                              pb::RenewLeaseResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (request->lease_id().empty()) {
-    reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
-    return reactor;
+  auto who = gate_.identify(*context);
+  if (!who) return finish_unary_on(reactor, who.err());
+  if (auto holder = gate_.check_lease(registry_, *who, request->lease_id(), trust::permission::attach, "RenewLease");
+      !holder) {
+    return finish_unary_on(reactor, holder.err());
   }
   registry_.renew(request->lease_id(), [reactor, response](result<session::system_time> r) {
     if (!r) return reactor->Finish(to_grpc_status(r.err()));
@@ -252,7 +284,12 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
                                                          const pb::StatusRequest* request,
                                                          pb::StatusResponse* response) {
   auto* reactor = context->DefaultReactor();
+  auto who = gate_.identify(*context);
+  if (!who) return finish_unary_on(reactor, who.err());
   if (!request->session().empty()) {
+    if (auto e = gate_.require(*who, trust::permission::watch, request->session(), "Status"); !e.ok()) {
+      return finish_unary_on(reactor, e);
+    }
     auto sessions = registry_.status(request->session());
     if (!sessions) {
       reactor->Finish(to_grpc_status(sessions.err()));
@@ -269,6 +306,8 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
     std::size_t bytes = 0;
     std::string next = page.next_after.empty() ? std::string() : make_page_token(page.next_after);
     for (const auto& s : page.sessions) {
+      // Sessions the caller may not watch are left out (the page may come out short).
+      if (!gate_.may(*who, trust::permission::watch, s.name)) continue;
       auto* out = response->add_sessions();
       to_proto(s, out);
       bytes += out->ByteSizeLong() + 8;  // + tag and length
@@ -295,8 +334,40 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
 }
 
 grpc::ServerWriteReactor<pb::SessionEvent>* session_broker_service::WatchStatus(
-    grpc::CallbackServerContext* /*context*/, const pb::WatchStatusRequest* request) {
-  return new watch_reactor(registry_, request->session());
+    grpc::CallbackServerContext* context, const pb::WatchStatusRequest* request) {
+  auto who = gate_.identify(*context);
+  if (!who) return new failed_write_reactor<pb::SessionEvent>(who.err());
+  if (!request->session().empty()) {
+    if (auto e = gate_.require(*who, trust::permission::watch, request->session(), "WatchStatus"); !e.ok()) {
+      return new failed_write_reactor<pb::SessionEvent>(e);
+    }
+  }
+  auto slot = streams_.acquire(who->id());
+  if (!slot) return new failed_write_reactor<pb::SessionEvent>(slot.err());
+  auto visible = [this, who = std::move(who.value())](const std::string& name) {
+    return gate_.may(who, trust::permission::watch, name);
+  };
+  return new watch_reactor(registry_, request->session(), std::move(visible), std::move(slot.value()));
+}
+
+error session_broker_service::authorize_connect(const trust::principal& who, const session::connect_request& request) {
+  using trust::permission;
+  if (request.replace) {
+    if (auto e = gate_.require(who, permission::admin, request.name, "Connect(replace)"); !e.ok()) return e;
+  } else if (!gate_.may(who, permission::connect, request.name) && !gate_.may(who, permission::attach, request.name)) {
+    // The same answer whether or not the session exists: no existence oracle.
+    return gate_.require(who, permission::attach, request.name, "Connect");
+  } else {
+    auto existing = registry_.status(request.name);
+    const bool live = existing && !existing->empty() && existing->front().state != session::session_state::closed &&
+                      existing->front().state != session::session_state::failed;
+    if (auto e = gate_.require(who, live ? permission::attach : permission::connect, request.name, "Connect"); !e.ok()) {
+      return e;
+    }
+  }
+  auto spec = registry_.normalise_spec(request.spec, request.raw_port);
+  if (!spec) return spec.err();  // the registry would refuse it the same way
+  return gate_.check_spec(who, request.name, spec.value(), "Connect");
 }
 
 }  // namespace mailbroker::daemon

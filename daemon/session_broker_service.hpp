@@ -2,6 +2,8 @@
 // gRPC SessionBroker service (callback API): translates requests to the session
 // registry and completes each call from the session's strand. No handler blocks.
 #include "auth/authorization_flows.hpp"
+#include "daemon/access_gate.hpp"
+#include "daemon/stream_budget.hpp"
 #include "daemon/proto_convert.hpp"
 #include "mailbroker/v1/session_broker.grpc.pb.h"
 #include "session/session_registry.hpp"
@@ -17,7 +19,9 @@ class session_broker_service final : public pb::SessionBroker::CallbackService {
   static constexpr std::size_t max_status_page_bytes = 2 * 1024 * 1024;
 
   // `max_connect_wait` bounds Connect when the caller set no deadline.
-  session_broker_service(session::session_registry& registry, std::chrono::milliseconds max_connect_wait);
+  // Every call is identified and authorized by `gate` first; streams count against `streams`.
+  session_broker_service(session::session_registry& registry, access_gate& gate, stream_budget& streams,
+                         std::chrono::milliseconds max_connect_wait);
   // Sessions Connect creates are recorded there (null: not recorded).
   void set_journal(class session_journal* journal) { journal_ = journal; }
 
@@ -40,7 +44,13 @@ class session_broker_service final : public pb::SessionBroker::CallbackService {
                                                   pb::CompleteAuthorizationResponse* response) override;
 
  private:
+  // Connect's permission (connect to create, attach to join, admin to replace) and the
+  // spec's secret destinations. Errors: permission_denied, invalid_argument.
+  error authorize_connect(const trust::principal& who, const session::connect_request& request);
+
   session::session_registry& registry_;
+  access_gate& gate_;
+  stream_budget& streams_;
   std::chrono::milliseconds max_connect_wait_;
   class session_journal* journal_ = nullptr;
   auth::authorization_flows flows_;

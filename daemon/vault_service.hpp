@@ -3,6 +3,7 @@
 // the gRPC thread (no network). Values are never logged or returned.
 #include <memory>
 
+#include "daemon/access_gate.hpp"
 #include "daemon/proto_convert.hpp"
 #include "mailbroker/v1/vault.grpc.pb.h"
 #include "store/state_store.hpp"
@@ -12,7 +13,8 @@ namespace mailbroker::daemon {
 class vault_service final : public pb::Vault::CallbackService {
  public:
   // `store` may be null (state-dir none): every call is FAILED_PRECONDITION.
-  explicit vault_service(std::shared_ptr<store::state_store> store) : store_(std::move(store)) {}
+  // Every call is identified and authorized by `gate` (vault-write, vault-list).
+  vault_service(std::shared_ptr<store::state_store> store, access_gate& gate) : store_(std::move(store)), gate_(gate) {}
 
   static constexpr std::size_t max_value_bytes = 65536;
 
@@ -25,6 +27,7 @@ class vault_service final : public pb::Vault::CallbackService {
 
  private:
   std::shared_ptr<store::state_store> store_;
+  access_gate& gate_;
 };
 
 }  // namespace mailbroker::daemon

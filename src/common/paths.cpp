@@ -11,7 +11,8 @@ std::string default_socket_path() {
     return std::string(xdg) + "/mailbroker/mailbrokerd.sock";
   }
   if (::geteuid() == 0) return "/run/mailbroker/mailbrokerd.sock";
-  return "/tmp/mailbroker-" + std::to_string(::geteuid()) + "/mailbrokerd.sock";
+  // Never a fixed /tmp path: another user could create it first and take the socket over.
+  return default_state_dir() + "/mailbrokerd.sock";
 }
 
 std::string default_state_dir() {

@@ -84,7 +84,7 @@ void session_registry::attach(std::shared_ptr<session> s, connect_request reques
   if (auto fast = s->try_attach_ready(request.client_name, request.lease_ttl)) {
     {
       std::lock_guard lock(mutex_);
-      leases_[fast->lease_id] = s;
+      leases_[fast->lease_id] = {s, request.owner};
     }
     return done(connect_outcome{std::move(*fast), created});
   }
@@ -102,7 +102,7 @@ void session_registry::attach(std::shared_ptr<session> s, connect_request reques
               }
               {
                 std::lock_guard lock(mutex_);
-                leases_[grant->lease_id] = s;
+                leases_[grant->lease_id] = {s, request.owner};
               }
               done(connect_outcome{std::move(grant.value()), created});
             });
@@ -172,7 +172,16 @@ void session_registry::set_entry_state_locked(entry& e, session_state next) {
 std::shared_ptr<session> session_registry::find_by_lease(const std::string& lease_id) const {
   std::lock_guard lock(mutex_);
   auto it = leases_.find(lease_id);
-  return it == leases_.end() ? nullptr : it->second.lock();
+  return it == leases_.end() ? nullptr : it->second.s.lock();
+}
+
+std::optional<session_registry::lease_holder> session_registry::holder_of_lease(const std::string& lease_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end()) return std::nullopt;
+  auto s = it->second.s.lock();
+  if (!s) return std::nullopt;
+  return lease_holder{std::move(s), it->second.owner};
 }
 
 void session_registry::disconnect(const std::string& lease_id, bool force,

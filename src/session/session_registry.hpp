@@ -47,6 +47,9 @@ struct connect_request {
   bool replace = false;
   std::chrono::seconds lease_ttl{0};  // 0 = default
   std::string client_name;
+  // The principal the lease will belong to ("uid:1000", "cert:..."): only it (or an
+  // admin) may use, renew or release the lease. Checked in daemon/, stored here.
+  std::string owner;
   // Recreated from the store at daemon start: transient failures (server down) mean
   // BACKOFF and retry even before the first login, instead of FAILED.
   bool restored = false;
@@ -89,6 +92,13 @@ class session_registry {
   result<watch_handle> add_watcher(const std::string& lease_id, ::mailbroker::session::watcher w);
   // The session holding `lease_id`, or nullptr.
   std::shared_ptr<session> session_of_lease(const std::string& lease_id) const { return find_by_lease(lease_id); }
+  // The session holding `lease_id` and the principal the lease belongs to; nullopt for
+  // an unknown (or expired, released) lease.
+  struct lease_holder {
+    std::shared_ptr<session> s;
+    std::string owner;
+  };
+  std::optional<lease_holder> holder_of_lease(const std::string& lease_id) const;
 
   // Status of `name`, or of every session when empty. Errors: not_found.
   // Listing every session copies every snapshot: prefer status_page() for many sessions.
@@ -185,7 +195,11 @@ class session_registry {
 
   mutable std::mutex mutex_;  // guards everything down to watch_mutex_
   std::map<std::string, entry> sessions_;
-  std::unordered_map<std::string, std::weak_ptr<session>> leases_;
+  struct lease_entry {
+    std::weak_ptr<session> s;
+    std::string owner;
+  };
+  std::unordered_map<std::string, lease_entry> leases_;
   // Ids of sessions created and not yet FAILED/CLOSED (replaced ones included): their
   // number is what max_sessions bounds.
   std::unordered_set<std::uint64_t> live_;

@@ -51,6 +51,9 @@ struct managed_connection {
   std::string name;
   oauth2_settings settings;  // grant and token_type included
   std::string username;      // default mailbox user (shared connections)
+  // Mail servers its tokens may be sent to ("HOST" or "HOST:PORT", globs): provider
+  // presets fill it in when the config does not (oauth2-connection.NAME.allowed-hosts).
+  std::vector<std::string> allowed_hosts;
 };
 using managed_connections = std::map<std::string, managed_connection>;
 

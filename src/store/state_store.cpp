@@ -44,6 +44,31 @@ std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
   return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
 }
 
+// Vault values since issue #10 are sealed as "HOST,HOST...\n" + value under the table
+// name "vault2"; earlier ones as the bare value under "vault" (no hosts).
+constexpr std::string_view vault_table_v1 = "vault";
+constexpr std::string_view vault_table_v2 = "vault2";
+
+std::string join_hosts(const std::vector<std::string>& hosts) {
+  std::string out;
+  for (const auto& h : hosts) {
+    if (!out.empty()) out += ',';
+    out += h;
+  }
+  return out;
+}
+
+std::vector<std::string> split_hosts(std::string_view line) {
+  std::vector<std::string> out;
+  while (!line.empty()) {
+    const auto comma = line.find(',');
+    if (comma != 0) out.emplace_back(line.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    line.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
 std::string aad(std::string_view table, std::string_view row_key) {
   std::string out(table);
   out += ':';
@@ -248,13 +273,24 @@ state_store::~state_store() { sqlite3_close_v2(db_); }
 
 // --- Vault
 
-error state_store::put_secret(std::string_view name, std::string_view value) {
+error state_store::put_secret(std::string_view name, std::string_view value,
+                               const std::vector<std::string>& allowed_hosts) {
   if (auto e = check_vault_name(name); !e.ok()) return e;
   if (value.empty()) {
     return error{errc::invalid_argument,
                  "vault entry '" + std::string(name) + "': the value is empty: give a non-empty secret"};
   }
-  auto sealed = seal(key_, value, aad("vault", name));
+  for (const auto& h : allowed_hosts) {
+    if (h.empty() || h.find_first_of(",\r\n") != std::string::npos) {
+      return error{errc::invalid_argument, "vault entry '" + std::string(name) +
+                                               "': an allowed host is empty or holds ',' or a line break"};
+    }
+  }
+  std::string plain = join_hosts(allowed_hosts);
+  plain += '\n';
+  plain.append(value);
+  auto sealed = seal(key_, plain, aad(vault_table_v2, name));
+  wipe(plain);
   if (!sealed.ok()) return sealed.err();
   std::lock_guard lock(mutex_);
   auto stmt = statement::prepare(db_,
@@ -270,6 +306,12 @@ error state_store::put_secret(std::string_view name, std::string_view value) {
 }
 
 result<std::string> state_store::get_secret(std::string_view name) {
+  auto entry = get_secret_entry(name);
+  if (!entry) return entry.err();
+  return std::move(entry->value);
+}
+
+result<vault_entry> state_store::get_secret_entry(std::string_view name) {
   if (auto e = check_vault_name(name); !e.ok()) return e;
   std::lock_guard lock(mutex_);
   auto stmt = statement::prepare(db_, "SELECT sealed FROM vault WHERE name = ?1", path_);
@@ -281,24 +323,37 @@ result<std::string> state_store::get_secret(std::string_view name) {
   if (!*row) {
     return error{errc::not_found, "vault entry '" + n + "' does not exist: add it with `mailbroker vault put " + n + "`"};
   }
-  auto value = open_sealed(key_, stmt->column_blob(0), aad("vault", name));
+  const auto sealed = stmt->column_blob(0);
+  if (auto v2 = open_sealed(key_, sealed, aad(vault_table_v2, name)); v2.ok()) {
+    const auto nl = v2->find('\n');
+    vault_entry out{v2->substr(nl + 1), split_hosts(std::string_view(*v2).substr(0, nl))};
+    wipe(*v2);
+    return out;
+  }
+  auto value = open_sealed(key_, sealed, aad(vault_table_v1, name));
   if (!value.ok()) {
     return decrypt_error(value.err(), "vault entry '" + n + "'", path_,
                          "add it again with `mailbroker vault put " + n + "`");
   }
-  return value;
+  return vault_entry{std::move(*value), {}};
 }
 
 result<std::vector<vault_entry_info>> state_store::list_secrets() {
   std::lock_guard lock(mutex_);
-  auto stmt = statement::prepare(db_, "SELECT name, created_at, updated_at FROM vault ORDER BY name", path_);
+  auto stmt = statement::prepare(db_, "SELECT name, created_at, updated_at, sealed FROM vault ORDER BY name", path_);
   if (!stmt.ok()) return stmt.err();
   std::vector<vault_entry_info> out;
   for (;;) {
     auto row = stmt->step();
     if (!row.ok()) return row.err();
     if (!*row) break;
-    out.push_back({std::string(stmt->column_blob(0)), from_ms(stmt->column_int64(1)), from_ms(stmt->column_int64(2))});
+    std::string name(stmt->column_blob(0));
+    std::vector<std::string> hosts;
+    if (auto v2 = open_sealed(key_, stmt->column_blob(3), aad(vault_table_v2, name)); v2.ok()) {
+      hosts = split_hosts(std::string_view(*v2).substr(0, v2->find('\n')));
+      wipe(*v2);
+    }
+    out.push_back({std::move(name), from_ms(stmt->column_int64(1)), from_ms(stmt->column_int64(2)), std::move(hosts)});
   }
   return out;
 }

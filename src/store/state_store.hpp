@@ -43,6 +43,15 @@ struct vault_entry_info {
   std::string name;
   std::chrono::system_clock::time_point created_at;
   std::chrono::system_clock::time_point updated_at;
+  // Where the value may be sent ("HOST" or "HOST:PORT", globs allowed); empty for an
+  // entry put before issue #10, which the daemon then refuses to send anywhere.
+  std::vector<std::string> allowed_hosts;
+};
+
+// A vault value with the hosts it is bound to.
+struct vault_entry {
+  std::string value;
+  std::vector<std::string> allowed_hosts;
 };
 
 class state_store {
@@ -70,14 +79,18 @@ class state_store {
   // Names are 1 to 128 characters from [A-Za-z0-9._-]; an invalid name gives
   // invalid_argument naming it.
 
-  // Creates or replaces `name`. Replacing keeps created_at and sets updated_at.
-  // Errors: invalid_argument (bad name, empty value).
-  error put_secret(std::string_view name, std::string_view value);
+  // Creates or replaces `name`. Replacing keeps created_at and sets updated_at. The
+  // allowed hosts are sealed together with the value (one AEAD, the name as aad), so
+  // someone who can write the file but lacks the key cannot re-point a secret.
+  // Errors: invalid_argument (bad name, empty value, a host with ',' or a newline).
+  error put_secret(std::string_view name, std::string_view value, const std::vector<std::string>& allowed_hosts = {});
   // The value of `name`. Errors: invalid_argument (bad name); not_found ("vault entry
   // 'x' does not exist: add it with `mailbroker vault put x`"); failed_precondition when
   // the stored value does not decrypt (corrupted or moved row).
   result<std::string> get_secret(std::string_view name);
-  // Every entry's name and timestamps, ordered by name; never the values.
+  // The value and its allowed hosts; errors as get_secret.
+  result<vault_entry> get_secret_entry(std::string_view name);
+  // Every entry's name, timestamps and allowed hosts, ordered by name; never the values.
   result<std::vector<vault_entry_info>> list_secrets();
   // Removes `name`. Errors: invalid_argument (bad name); not_found when absent.
   error delete_secret(std::string_view name);
