@@ -75,7 +75,7 @@ class imap_hostile : public ::testing::Test {
     io_.run_for(20s);
     const std::size_t peak = peak_rss();
     EXPECT_TRUE(out.has_value()) << "the client did not finish";
-    return {out.value_or(T{}), peak > before ? peak - before : 0};
+    return {out ? std::move(*out) : T(error{errc::internal, "did not finish"}), peak > before ? peak - before : 0};
   }
 
   imap::connect_options plain(std::uint16_t port) {
@@ -171,14 +171,17 @@ TEST_F(imap_hostile, PendingBudgetIsReturnedWhenACommandEnds) {
   scripted_server server({step::send(greeting), step::read_line(),
                           step::send("* 1 FETCH (UID 1 FLAGS ())\r\n{tag} OK done\r\n"), step::read_line(),
                           step::send("{tag} OK done\r\n"), step::stall()});
-  auto [pending, rise] = run_measured<std::size_t>([&](auto c) -> awaitable<std::size_t> {
-    if (auto opened = co_await c->open(plain(server.port())); !opened.ok()) co_return 1;
+  std::size_t pending = 1;
+  auto [e, rise] = run_measured<error>([&](auto c) -> awaitable<error> {
+    if (auto opened = co_await c->open(plain(server.port())); !opened.ok()) co_return opened;
     auto r = co_await c->execute("UID FETCH 1 (FLAGS)", 2000ms);
     EXPECT_TRUE(r.ok() && r->untagged.size() == 1u);
     auto again = co_await c->execute("NOOP", 2000ms);
     EXPECT_TRUE(again.ok());
-    co_return c->pending_bytes();
+    pending = c->pending_bytes();
+    co_return error::none();
   });
+  EXPECT_TRUE(e.ok()) << e.message;
   EXPECT_EQ(pending, 0u);
   (void)rise;
 }
