@@ -216,6 +216,12 @@ error check_secret_hosts_line(std::string_view line) {
 }
 
 error finish_config(daemon_config& c) {
+  if (const auto& l = c.registry.session.imap_limits; l.max_pending_bytes < l.parser.max_parsed_bytes) {
+    return {errc::invalid_argument, "imap-max-pending-mb (" + std::to_string(l.max_pending_bytes >> 20) +
+                                        ") must be at least imap-max-response-mb (" +
+                                        std::to_string(l.parser.max_parsed_bytes >> 20) +
+                                        "): one response the server may send must fit"};
+  }
   for (auto& [name, conn] : c.registry.oauth2_connections) {
     auto& o = conn.settings;
     if (o.grant == session::oauth2_grant::client_credentials && o.token_type == session::oauth2_token_type::per_user) {
@@ -309,6 +315,18 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
     std::chrono::seconds restart{};
     if (auto e = parse_duration(key, value, 1, 1740, restart); !e.ok()) return e;
     r.session.idle_restart = restart;
+  } else if (key == "imap-max-response-mb") {
+    // One response, raw and estimated parsed size alike (response_parser.hpp, Memory);
+    // one literal stays at most 32 MiB.
+    if (auto e = parse_uint(key, value, 1, 1024, n); !e.ok()) return e;
+    auto& p = r.session.imap_limits.parser;
+    p.max_response_bytes = p.max_parsed_bytes = static_cast<std::size_t>(n) << 20;
+    p.max_literal_bytes = std::min<std::size_t>(p.max_response_bytes, 32u << 20);
+  } else if (key == "imap-max-pending-mb") {
+    if (auto e = parse_uint(key, value, 1, 4096, n); !e.ok()) return e;
+    r.session.imap_limits.max_pending_bytes = static_cast<std::size_t>(n) << 20;
+  } else if (key == "dead-connection-seconds") {
+    return parse_duration(key, value, 2, 600, r.session.dead_connection);
   } else if (key == "message-cache-session-mb") {
     if (auto e = parse_uint(key, value, 0, 1u << 20, n); !e.ok()) return e;
     r.session.cache.session_bytes = static_cast<std::size_t>(n) << 20;
@@ -408,6 +426,9 @@ std::string render_config(const daemon_config& c) {
       << "imap-idle-restart-seconds = "
       << std::chrono::duration_cast<std::chrono::seconds>(c.registry.session.idle_restart).count() << "\n"
       << "dead-session-retention-seconds = " << c.registry.dead_session_retention.count() << "\n"
+      << "imap-max-response-mb = " << (c.registry.session.imap_limits.parser.max_parsed_bytes >> 20) << "\n"
+      << "imap-max-pending-mb = " << (c.registry.session.imap_limits.max_pending_bytes >> 20) << "\n"
+      << "dead-connection-seconds = " << c.registry.session.dead_connection.count() << "\n"
       << "message-cache-session-mb = " << (c.registry.session.cache.session_bytes >> 20) << "\n"
       << "message-cache-total-mb = " << c.message_cache_total_mb << "\n"
       << "state-dir = " << (c.state_dir == "none" ? "none" : effective_state_dir(c)) << "\n"

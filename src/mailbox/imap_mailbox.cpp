@@ -103,6 +103,7 @@ message_summary to_summary(const imap::fetched_summary& f) {
   m.size = f.size;
   set_flags_of(m, f.flags);
   m.has_attachments = f.has_attachments;
+  m.summary_incomplete = f.summary_incomplete;
   return m;
 }
 
@@ -292,7 +293,8 @@ awaitable<result<std::vector<message_summary>>> fetch_summaries(session::connect
       auto s = imap::parse_fetch_summary(u);
       if (!s) continue;
       if (!std::binary_search(uids.begin(), uids.end(), s->uid)) continue;
-      if (std::binary_search(missing.begin(), missing.end(), s->uid) && !s->internal_date) {
+      if (std::binary_search(missing.begin(), missing.end(), s->uid) && !s->internal_date &&
+          !s->summary_incomplete) {
         flags[s->uid] = s->flags;  // an unsolicited FLAGS update for a message not yet described
         continue;
       }

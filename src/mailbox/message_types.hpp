@@ -32,6 +32,10 @@ struct message_summary {
   std::vector<std::string> flags;
   bool seen = false;
   bool has_attachments = false;
+  // The server's description could not be fully read (IMAP: ENVELOPE, BODYSTRUCTURE or
+  // INTERNALDATE nested too deeply or malformed): addresses, subject, dates and
+  // has_attachments may be empty or partial; uid, size and flags are exact.
+  bool summary_incomplete = false;
   std::string unique_id;  // POP3: the UIDL
 };
 

@@ -1,7 +1,12 @@
 #include "net/mail_stream.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 
 #include <vector>
 
@@ -14,6 +19,25 @@ using asio::redirect_error;
 
 std::string endpoint_text(const std::string& host, std::uint16_t port) {
   return host + ":" + std::to_string(port);
+}
+
+// See mail_stream::set_dead_peer_timeout. Failures are ignored: the connection works
+// without them, only a dead peer is noticed later.
+void set_dead_peer_options(int fd, std::chrono::seconds timeout) {
+  const int t = static_cast<int>(std::min<std::chrono::seconds::rep>(timeout.count(), 86400));
+  const int idle = std::max(1, t / 3);
+  const int rest = std::max(1, t - idle);
+  const int count = std::min(3, rest);
+  const int interval = std::max(1, rest / count);
+  const int on = 1;
+  const unsigned user_timeout_ms = static_cast<unsigned>(t) * 1000u;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+#ifdef __linux__
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+#endif
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -91,6 +115,7 @@ awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t por
     co_return error{errc::unavailable, "cannot connect to " + endpoint_text(host, port) + ": " + ec.message()};
   }
   socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (dead_peer_timeout_.count() > 0) set_dead_peer_options(socket().native_handle(), dead_peer_timeout_);
   co_return error::none();
 }
 

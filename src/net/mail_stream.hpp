@@ -52,6 +52,16 @@ class mail_stream {
   // bound waits themselves and close() to abort). Returns 0 with ec set on EOF/error.
   awaitable<std::size_t> read_some(asio::mutable_buffer buffer, error_code& ec);
 
+  // Before connect(): a peer that acknowledges nothing for `t` is dead, even while the
+  // connection idles (a blackholed route, a crashed host). connect() then sets
+  // SO_KEEPALIVE with TCP_KEEPIDLE = max(1, t/3) s, TCP_KEEPCNT <= 3 and TCP_KEEPINTVL
+  // so that the probes end within t, and TCP_USER_TIMEOUT = t (data left unacknowledged),
+  // so a pending read_some() fails with ETIMEDOUT within about t. 0 (the default) leaves
+  // the system's settings (keepalive off, ~15 min of retransmissions). A peer whose
+  // kernel still acknowledges (a hung server process) is not noticed this way: that needs
+  // a command with a timeout.
+  void set_dead_peer_timeout(std::chrono::seconds t) { dead_peer_timeout_ = t; }
+
   // Writes all of `data` within `timeout`; on timeout the stream is closed and ec is
   // asio::error::timed_out.
   awaitable<void> write(std::string_view data, duration timeout, error_code& ec);
@@ -67,6 +77,8 @@ class mail_stream {
   bool tls_active() const { return tls_active_; }
   // Whether the TLS state exists yet (start_tls was called). For tests and measurements.
   bool tls_allocated() const { return tls_ != nullptr; }
+  // The socket's descriptor (-1 when closed). For tests (getsockopt).
+  int native_handle() { return socket().is_open() ? static_cast<int>(socket().native_handle()) : -1; }
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
 
@@ -82,6 +94,7 @@ class mail_stream {
   asio::ip::tcp::socket socket_;     // moved-from (closed) once tls_ exists
   std::unique_ptr<tls_stream> tls_;  // null until start_tls()
   bool tls_active_ = false;
+  std::chrono::seconds dead_peer_timeout_{0};
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;
 };

@@ -16,12 +16,13 @@ imap::tls_mode to_imap(tls_mode m) {
 
 class imap_upstream final : public upstream {
  public:
-  imap_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls)
-      : client_(std::make_shared<imap::client>(std::move(executor), std::move(tls))) {}
+  imap_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls, upstream_options options)
+      : client_(std::make_shared<imap::client>(std::move(executor), std::move(tls), options.imap)),
+        dead_peer_timeout_(options.dead_peer_timeout) {}
 
   awaitable<error> open(const session_spec& spec) override {
     imap::connect_options options{spec.host, spec.port, to_imap(spec.tls), spec.tls_server_name,
-                                  !spec.insecure_skip_verify, spec.connect_timeout};
+                                  !spec.insecure_skip_verify, spec.connect_timeout, dead_peer_timeout_};
     co_return co_await client_->open(std::move(options));
   }
   awaitable<error> login(std::string user, std::string password) override {
@@ -44,12 +45,14 @@ class imap_upstream final : public upstream {
 
  private:
   std::shared_ptr<imap::client> client_;
+  std::chrono::seconds dead_peer_timeout_;
 };
 
 }  // namespace
 
-std::shared_ptr<upstream> make_imap_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls) {
-  return std::make_shared<imap_upstream>(std::move(executor), std::move(tls));
+std::shared_ptr<upstream> make_imap_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls,
+                                             upstream_options options) {
+  return std::make_shared<imap_upstream>(std::move(executor), std::move(tls), options);
 }
 
 }  // namespace mailbroker::session

@@ -16,8 +16,9 @@ pop3::tls_mode to_pop3(tls_mode m) {
 
 class pop3_upstream final : public upstream {
  public:
-  pop3_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls)
-      : client_(std::make_shared<pop3::client>(std::move(executor), std::move(tls))) {}
+  pop3_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls, upstream_options options)
+      : client_(std::make_shared<pop3::client>(std::move(executor), std::move(tls))),
+        dead_peer_timeout_(options.dead_peer_timeout) {}
 
   awaitable<error> open(const session_spec& spec) override {
     pop3::connect_options options;
@@ -27,6 +28,7 @@ class pop3_upstream final : public upstream {
     options.tls_server_name = spec.tls_server_name;
     options.verify_certificate = !spec.insecure_skip_verify;
     options.timeout = spec.connect_timeout;
+    options.dead_peer_timeout = dead_peer_timeout_;
     co_return co_await client_->open(std::move(options));
   }
   awaitable<error> login(std::string user, std::string password) override {
@@ -50,14 +52,16 @@ class pop3_upstream final : public upstream {
 
  private:
   std::shared_ptr<pop3::client> client_;
+  std::chrono::seconds dead_peer_timeout_;
 };
 
 std::vector<std::string> pop3_upstream::capabilities() const { return client_->caps().names; }
 
 }  // namespace
 
-std::shared_ptr<upstream> make_pop3_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls) {
-  return std::make_shared<pop3_upstream>(std::move(executor), std::move(tls));
+std::shared_ptr<upstream> make_pop3_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls,
+                                             upstream_options options) {
+  return std::make_shared<pop3_upstream>(std::move(executor), std::move(tls), options);
 }
 
 }  // namespace mailbroker::session

@@ -184,7 +184,7 @@ awaitable<error> session::connect_once() {
   std::shared_ptr<login_gate::ticket> slot;  // held until this attempt has logged in or failed
   if (auto e = co_await wait_for_login_slot(slot); !e.ok()) co_return e;
   set_state(session_state::connecting, "connecting to " + spec_.host + ":" + std::to_string(spec_.port));
-  client_ = make_upstream(spec_.proto, strand_, tls_context_);
+  client_ = make_upstream(spec_.proto, strand_, tls_context_, connection_options());
   lost_.reset();
   if (auto e = co_await client_->open(spec_); !e.ok()) co_return e;
   {
@@ -257,7 +257,7 @@ awaitable<error> session::reopen_pop3() {
   counters_base_.bytes_in += client_->bytes_in();
   counters_base_.bytes_out += client_->bytes_out();
   maildrop_->forget_listing();
-  auto fresh = make_upstream(spec_.proto, strand_, tls_context_);
+  auto fresh = make_upstream(spec_.proto, strand_, tls_context_, connection_options());
   client_ = fresh;
   error e = co_await open_and_login(*fresh);
   if (!e.ok()) {
@@ -276,6 +276,10 @@ void session::bind_reopen(connection_context& ctx) {
     ctx.pop3 = client_->pop3();
     co_return e;
   };
+}
+
+upstream_options session::connection_options() const {
+  return {settings_.imap_limits, settings_.dead_connection};
 }
 
 connection_context session::make_context() {
@@ -361,7 +365,9 @@ awaitable<error> session::serve_ready() {
     if (stop_requested_) co_return error::none();
     if (lost_) co_return *lost_;
     if (!ec && in_flight_ == 0 && !held_ && operations_.empty()) {
-      if (auto e = co_await client_->noop(settings_.command_timeout); !e.ok()) co_return e;
+      // A dead connection is noticed within dead_connection of the probe, not command_timeout.
+      const auto probe_timeout = std::min<std::chrono::milliseconds>(settings_.command_timeout, settings_.dead_connection);
+      if (auto e = co_await client_->noop(probe_timeout); !e.ok()) co_return e;
       refresh_counters();
     }
   }

@@ -62,6 +62,14 @@ struct session_settings {
   std::chrono::milliseconds idle_restart{std::chrono::minutes(28)};
   // IMAP: reads of one folder in flight together on the connection (1 = one at a time).
   std::size_t max_pipelined = 8;
+  // IMAP: what one connection may hold whatever the server sends (client_limits.hpp);
+  // past it the connection is dropped and the session reconnects with backoff.
+  imap::client_limits imap_limits;
+  // A connection that answers nothing for this long is dead, noticed within about this
+  // long: TCP keepalive + TCP_USER_TIMEOUT on the mail sockets (a blackholed route,
+  // even during IDLE), and the timeout of the keepalive NOOP (at most command_timeout),
+  // for a server that still acknowledges but no longer answers.
+  std::chrono::seconds dead_connection{15};
   // The message cache (message_cache.hpp): per-session limits, and the daemon-wide
   // budget every session's cache draws from (null: per-session limits only).
   cache_limits cache;
@@ -181,6 +189,7 @@ class session : public std::enable_shared_from_this<session> {
   void wake();
   void end_watchers(const error& why, const std::function<bool(const watcher&)>& which);
   connection_context make_context();
+  upstream_options connection_options() const;
   // Sets ctx.reopen (POP3: re-open the maildrop in place); ctx must stay where it is.
   void bind_reopen(connection_context& ctx);
   void make_smtp_sender();

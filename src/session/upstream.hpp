@@ -14,6 +14,7 @@
 
 #include "common/error.hpp"
 #include "net/asio.hpp"
+#include "protocol/imap/client_limits.hpp"
 #include "session/session_spec.hpp"
 
 namespace mailbroker::imap {
@@ -53,8 +54,16 @@ class upstream {
   virtual pop3::client* pop3() { return nullptr; }
 };
 
+// What bounds a connection, from session_settings.
+struct upstream_options {
+  imap::client_limits imap;  // IMAP only
+  // TCP keepalive + TCP_USER_TIMEOUT (net::mail_stream::set_dead_peer_timeout); 0 = off.
+  std::chrono::seconds dead_peer_timeout{15};
+};
+
 // An unopened connection for spec.proto (IMAP or POP3).
 std::shared_ptr<upstream> make_upstream(protocol proto, asio::any_io_executor executor,
-                                        std::shared_ptr<asio::ssl::context> tls_context);
+                                        std::shared_ptr<asio::ssl::context> tls_context,
+                                        upstream_options options = {});
 
 }  // namespace mailbroker::session

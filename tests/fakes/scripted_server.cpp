@@ -1,5 +1,7 @@
 #include "fakes/scripted_server.hpp"
 
+#include <algorithm>
+
 namespace mailbroker::testing {
 
 scripted_server::scripted_server(std::vector<script_step> script)
@@ -55,6 +57,20 @@ void scripted_server::serve() {
         char c;
         while (!ec) socket_.read_some(asio::buffer(&c, 1), ec);  // returns when the client closes
         return;
+      }
+      case script_step::kind::flood: {
+        if (step.data.empty()) break;
+        const std::uint64_t per_write = std::max<std::uint64_t>(1, 65536 / step.data.size());
+        std::string chunk;
+        for (std::uint64_t i = 0; i < per_write; ++i) chunk += step.data;
+        for (std::uint64_t left = step.times; left > 0;) {
+          const std::uint64_t n = std::min(left, per_write);
+          asio::write(socket_, asio::buffer(chunk.data(), n * step.data.size()), ec);
+          if (ec) return;
+          flooded_ += n * step.data.size();
+          left -= n;
+        }
+        break;
       }
       case script_step::kind::close:
         socket_.close(ec);

@@ -52,6 +52,47 @@ TEST(daemon_config, MessageCacheSizesAreBoundedAndNamed) {
   }
 }
 
+TEST(daemon_config, ImapLimitsAndDeadConnectionAreBoundedAndNamed) {
+  daemon_config defaults;
+  EXPECT_EQ(defaults.registry.session.imap_limits.parser.max_parsed_bytes, 64u << 20);
+  EXPECT_EQ(defaults.registry.session.imap_limits.max_pending_bytes, 128u << 20);
+  EXPECT_EQ(defaults.registry.session.dead_connection.count(), 15);
+
+  daemon_config c;
+  ASSERT_TRUE(
+      apply_config_text(c, "imap-max-response-mb = 16\nimap-max-pending-mb = 48\ndead-connection-seconds = 7\n", "t")
+          .ok());
+  const auto& l = c.registry.session.imap_limits;
+  EXPECT_EQ(l.parser.max_response_bytes, 16u << 20);
+  EXPECT_EQ(l.parser.max_parsed_bytes, 16u << 20);
+  EXPECT_EQ(l.parser.max_literal_bytes, 16u << 20) << "a literal never exceeds its response";
+  EXPECT_EQ(l.max_pending_bytes, 48u << 20);
+  EXPECT_EQ(c.registry.session.dead_connection.count(), 7);
+  ASSERT_TRUE(finish_config(c).ok());
+  daemon_config again;
+  ASSERT_TRUE(apply_config_text(again, render_config(c), "rendered").ok());
+  EXPECT_EQ(again.registry.session.imap_limits.max_pending_bytes, 48u << 20);
+  EXPECT_EQ(render_config(again), render_config(c));
+
+  daemon_config big;
+  ASSERT_TRUE(apply_config_text(big, "imap-max-response-mb = 512\n", "t").ok());
+  EXPECT_EQ(big.registry.session.imap_limits.parser.max_literal_bytes, 32u << 20);
+
+  for (const char* bad : {"imap-max-response-mb = 0", "imap-max-response-mb = 2048", "imap-max-pending-mb = 0",
+                          "imap-max-pending-mb = x", "dead-connection-seconds = 1", "dead-connection-seconds = 601"}) {
+    daemon_config d;
+    auto e = apply_config_text(d, bad, "t");
+    EXPECT_EQ(e.code, errc::invalid_argument) << bad;
+    EXPECT_NE(e.message.find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos) << e.message;
+  }
+  // A pending budget smaller than one response would drop legitimate answers.
+  daemon_config small;
+  ASSERT_TRUE(apply_config_text(small, "imap-max-response-mb = 64\nimap-max-pending-mb = 32\n", "t").ok());
+  auto e = finish_config(small);
+  EXPECT_EQ(e.code, errc::invalid_argument);
+  EXPECT_NE(e.message.find("imap-max-pending-mb"), std::string::npos) << e.message;
+}
+
 TEST(daemon_config, ErrorsNameFileLineAndKey) {
   daemon_config c;
   auto e = apply_config_text(c, "log-level = info\nlinger = 5\n", "my.conf");

@@ -127,6 +127,19 @@ TEST(MailboxFetchSummary, RejectsMalformedResponses) {
       {"* 1 FETCH (UID 1 FLAGS (\"x\"))\r\n", "FLAGS"},
       {"* 1 FETCH (UID 1 RFC822.SIZE -1)\r\n", "RFC822.SIZE"},
       {"* 1 FETCH (UID 1 RFC822.SIZE 18446744073709551616)\r\n", "RFC822.SIZE"},
+  };
+  for (const auto& [in, why] : cases) {
+    auto r = parse_fetch_summary(parse_one(in));
+    ASSERT_FALSE(r) << in;
+    EXPECT_EQ(r.err().code, errc::invalid_argument);
+    EXPECT_NE(r.err().message.find(why), std::string::npos) << in << ": " << r.err().message;
+  }
+}
+
+// A message whose description cannot be read is still described by what can: it must be
+// listed, flagged, never dropped.
+TEST(MailboxFetchSummary, UnreadableDescriptionsAreFlaggedNotDropped) {
+  const std::pair<std::string, std::string> cases[] = {
       {"* 1 FETCH (UID 1 INTERNALDATE \"31-Feb-2026 10:00:00 +0000\")\r\n", "INTERNALDATE"},
       {"* 1 FETCH (UID 1 INTERNALDATE NIL)\r\n", "INTERNALDATE"},
       {"* 1 FETCH (UID 1 ENVELOPE (NIL NIL))\r\n", "ENVELOPE"},
@@ -142,12 +155,15 @@ TEST(MailboxFetchSummary, RejectsMalformedResponses) {
       {"* 1 FETCH (UID 1 BODYSTRUCTURE ((\"text\" \"plain\")))\r\n", "subtype"},
       {"* 1 FETCH (UID 1 BODYSTRUCTURE ((NIL) \"mixed\"))\r\n", "type"},
   };
-  for (const auto& [in, why] : cases) {
+  for (const auto& [in, what] : cases) {
     auto r = parse_fetch_summary(parse_one(in));
-    ASSERT_FALSE(r) << in;
-    EXPECT_EQ(r.err().code, errc::invalid_argument);
-    EXPECT_NE(r.err().message.find(why), std::string::npos) << in << ": " << r.err().message;
+    ASSERT_TRUE(r) << in << ": " << r.err().message;
+    EXPECT_EQ(r->uid, 1u) << in;
+    EXPECT_TRUE(r->summary_incomplete) << what << ": " << in;
   }
+  auto whole = parse_fetch_summary(parse_one("* 1 FETCH (UID 1 BODYSTRUCTURE (\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1))\r\n"));
+  ASSERT_TRUE(whole);
+  EXPECT_FALSE(whole->summary_incomplete);
 }
 
 TEST(MailboxFetchSummary, DeepBodyStructureIsBounded) {
@@ -160,8 +176,48 @@ TEST(MailboxFetchSummary, DeepBodyStructureIsBounded) {
                          {{value::kind::atom, "UID", {}}, {value::kind::atom, "1", {}},
                           {value::kind::atom, "BODYSTRUCTURE", {}}, part}});
   auto s = parse_fetch_summary(r);
-  ASSERT_FALSE(s);
-  EXPECT_NE(s.err().message.find("deeply"), std::string::npos);
+  ASSERT_TRUE(s) << s.err().message;
+  EXPECT_EQ(s->uid, 1u);
+  EXPECT_TRUE(s->summary_incomplete);
+}
+
+// BODYSTRUCTURE as bytes from the wire, `levels` multiparts deep around one text part.
+std::string nested_fetch(int levels) {
+  std::string body = R"(("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 5 1 NIL NIL NIL NIL))";
+  for (int i = 0; i < levels; ++i) body = "(" + body + " \"mixed\")";
+  return "* 3 FETCH (UID 7 FLAGS (\\Seen) RFC822.SIZE 1234 INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" "
+         "ENVELOPE (NIL \"deep\" ((\"Al\" NIL \"al\" \"example.com\")) NIL NIL NIL NIL NIL NIL \"<d@x>\") "
+         "BODYSTRUCTURE " + body + ")\r\n";
+}
+
+// 32 levels used to be the parser's limit: the FETCH was dropped and with it the message
+// from ListMessages. What GetMessageParts reads (50) is described in full.
+TEST(MailboxFetchSummary, SixtyLevelsOfMultipartAreDescribedInFull) {
+  const response r = parse_one(nested_fetch(60));
+  EXPECT_FALSE(r.truncated);
+  auto s = parse_fetch_summary(r);
+  ASSERT_TRUE(s) << s.err().message;
+  EXPECT_EQ(s->uid, 7u);
+  EXPECT_FALSE(s->summary_incomplete);
+  EXPECT_FALSE(s->has_attachments);
+  EXPECT_EQ(s->subject_raw, "deep");
+}
+
+// Deeper than the parser keeps: still one summary, with what is known and the flag.
+TEST(MailboxFetchSummary, DeeperThanTheParserKeepsIsListedAndFlagged) {
+  const response r = parse_one(nested_fetch(100));
+  EXPECT_TRUE(r.truncated);
+  auto s = parse_fetch_summary(r);
+  ASSERT_TRUE(s) << s.err().message;
+  EXPECT_EQ(s->uid, 7u);
+  EXPECT_TRUE(s->summary_incomplete);
+  EXPECT_EQ(s->size, 1234u);
+  ASSERT_EQ(s->flags, std::vector<std::string>{"\\Seen"});
+  EXPECT_TRUE(s->internal_date.has_value());
+  EXPECT_EQ(s->subject_raw, "deep");
+  ASSERT_EQ(s->from.size(), 1u);
+  EXPECT_EQ(s->from[0].host, "example.com");
+  EXPECT_EQ(s->message_id, "<d@x>");
 }
 
 // ---- body chunks ----------------------------------------------------------------------------

@@ -341,6 +341,39 @@ TEST(ImapResponseParser, LimitsAtTheBoundaryAreAccepted) {
   EXPECT_EQ(run_whole(line, limits).at(0).status, parse_status::complete);
 }
 
+// Lists deeper than max_depth are kept empty, their content skipped (quoted strings and
+// literals whole), and the response says so.
+TEST(ImapResponseParser, ListsNestedTooDeeplyAreSkippedAndFlagged) {
+  const parser_limits limits{.max_depth = 3};
+  // The fourth list is skipped whole: a ')' in a quoted string, a literal holding ')'.
+  const std::string in = "* 1 FETCH ((((\"a)\" {3}\r\nx)y (b))) UID 5))\r\n";
+  response want = data(1, "FETCH", {list({list({list({list({})}), atom("UID"), atom("5")})})});
+  want.truncated = true;
+  expect_chunking_invariant(in, {{parse_status::complete, want, ""}}, limits);
+  EXPECT_FALSE(run_whole("* X (((a)))\r\n", limits).at(0).r.truncated);
+  EXPECT_EQ(run_whole("* X ((((a\r\n", limits).at(0).error.find("unterminated list") != std::string::npos, true);
+}
+
+// The parsed-size estimate bounds what a response of tiny tokens may become, and is an
+// upper bound of what it does become.
+TEST(ImapResponseParser, ParsedSizeEstimateIsAnUpperBound) {
+  response_parser p;
+  std::string in = "* 1 FETCH (";
+  for (int i = 0; i < 1000; ++i) in += "a ";
+  in += "\"quoted string\" {5}\r\nabcde)\r\n";
+  ASSERT_EQ(p.feed(in).status, parse_status::complete);
+  const std::size_t cost = p.cost();
+  const response r = p.take();
+  std::size_t actual = sizeof(response) + r.data.capacity() * sizeof(value);
+  for (const auto& v : r.data) {
+    actual += v.items.capacity() * sizeof(value);
+    for (const auto& item : v.items) actual += item.text.capacity() > 15 ? item.text.capacity() + 1 : 0;
+  }
+  EXPECT_GE(cost, actual);
+  EXPECT_LE(cost, 4 * actual) << "an estimate, not a wild guess";
+  EXPECT_GE(cost, 1000 * response_parser::token_cost);
+}
+
 TEST(ImapResponseParser, LargeLiteralWithDefaultLimits) {
   const std::string body(3 * 1024 * 1024, '\n');
   const std::string in = "* 1 FETCH (BODY[] {" + std::to_string(body.size()) + "}\r\n" + body + ")\r\n";
@@ -400,10 +433,15 @@ std::vector<error_case> error_cases() {
       {"bare_cr_in_text", "* OK a\rb\r\n", recoverable, "0x0d in text"},
       {"unterminated_section", "* X BODY[1\r\n", recoverable, "unterminated '['"},
       {"control_char_in_atom", "* X a\x01z\r\n", recoverable, "expected SP, found 0x01"},
-      {"list_too_deep", "* X ((((a))))\r\n", recoverable, "nested deeper than max_depth", tiny},
       {"section_too_deep", "* X ((a[[b]]))\r\n", recoverable, "nested deeper than max_depth", tiny},
-      {"default_depth", "* X " + std::string(33, '(') + std::string(33, ')') + "\r\n", recoverable,
+      {"default_section_depth", "* X a" + std::string(65, '[') + std::string(65, ']') + "\r\n", recoverable,
        "nested deeper than max_depth"},
+      {"parsed_size", "* X" + std::string(2000, 'a') + "\r\n", fatal, "max_parsed_bytes (1024)",
+       parser_limits{.max_parsed_bytes = 1024}},
+      {"parsed_size_of_tokens", "* X " + [] { std::string t; for (int i = 0; i < 300; ++i) t += "a "; return t; }() +
+       "\r\n", fatal, "max_parsed_bytes (4096) once parsed", parser_limits{.max_parsed_bytes = 4096}},
+      {"parsed_size_of_a_literal", "* X {5000}\r\n", fatal, "max_parsed_bytes (4096)",
+       parser_limits{.max_parsed_bytes = 4096}},
       {"line_too_long", "* OK 0123456789abc\r\n", fatal, "max_line_bytes (16)", tiny},
       {"literal_too_large", "* X {11}\r\n", fatal, "max_literal_bytes (10)", tiny},
       {"literal_length_overflow", "* X {99999999999999999999999999}\r\n", fatal, "max_literal_bytes"},

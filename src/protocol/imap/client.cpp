@@ -20,6 +20,11 @@ std::string describe(const std::string& status, const std::string& code, const s
   return out;
 }
 
+std::string describe_bytes(std::size_t n) {
+  constexpr std::size_t mib = 1024 * 1024;
+  return n % mib == 0 ? std::to_string(n / mib) + " MiB" : std::to_string(n) + " bytes";
+}
+
 }  // namespace
 
 // A command waiting for its tagged reply. The reader fills it and cancels `wake`;
@@ -30,15 +35,24 @@ struct client::pending_command {
   command_route route;
   bool alone = false;  // has continuations (AUTHENTICATE, IDLE): nothing else in flight
   std::vector<response> untagged;
+  std::size_t held = 0;  // estimated bytes of `untagged` (counted in client::pending_bytes_)
   std::vector<std::string> continuations;  // continuation texts not yet answered
   std::optional<response> done;
   std::optional<error> failure;
   bool wake_on_untagged = false;  // IDLE: every untagged response may end it
+  std::function<bool(const response&)> stop_on;  // IDLE: which responses end it
+  bool stop_seen = false;                         // IDLE: one did
   asio::steady_timer wake;
 };
 
-client::client(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls_context)
-    : executor_(executor), stream_(executor, std::move(tls_context)) {}
+client::client(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls_context,
+               client_limits limits)
+    : executor_(executor), limits_(limits), stream_(executor, std::move(tls_context)), parser_(limits.parser) {}
+
+error client::too_much_pending() const {
+  return error{errc::resource_exhausted, "IMAP server sent more than " + describe_bytes(limits_.max_pending_bytes) +
+                                             " of untagged responses for the commands in flight; connection dropped"};
+}
 
 client::~client() { stream_.close(); }
 
@@ -68,9 +82,15 @@ awaitable<result<command_result>> client::execute_direct(const std::string& comm
   const std::string tag = tags_.next();
   if (auto e = co_await write_line(tag + " " + command, std::chrono::seconds(30)); !e.ok()) co_return e;
   command_result out;
+  std::size_t held = 0;
   for (;;) {
     auto r = co_await read_response_direct();
     if (!r) co_return r.err();
+    held += parser_.cost();
+    if (held > limits_.max_pending_bytes) {
+      stream_.close();
+      co_return too_much_pending();
+    }
     if (r->type == response_type::tagged && r->tag == tag) {
       out.status = r->status;
       out.code = r->code;
@@ -103,6 +123,7 @@ awaitable<error> client::open(connect_options options) {
                            : e;
   };
 
+  stream_.set_dead_peer_timeout(options.dead_peer_timeout);
   if (auto e = co_await stream_.connect(options.host, options.port, options.timeout); !e.ok()) co_return e;
   if (options.tls == tls_mode::implicit) {
     if (auto e = co_await stream_.start_tls(server_name, options.verify_certificate, options.timeout); !e.ok())
@@ -159,7 +180,7 @@ awaitable<void> client::read_loop() {
       auto r = parser_.feed(view);
       view.remove_prefix(r.consumed);
       if (r.status == parse_status::complete) {
-        dispatch(parser_.take());
+        dispatch(parser_.take(), parser_.cost());
         if (!open_) co_return;
       } else if (r.status == parse_status::fatal_error) {
         connection_lost(error{errc::unavailable, "protocol error from server: " + parser_.error()});
@@ -194,7 +215,7 @@ std::shared_ptr<client::pending_command> client::owner_of(const response& r) con
   return in_flight_[route_response(r, routes)];
 }
 
-void client::dispatch(response r) {
+void client::dispatch(response r, std::size_t cost) {
   if (auto caps = capabilities_of(r); !caps.empty()) capabilities_ = std::move(caps);
   if (r.type == response_type::untagged && r.status == "BYE") bye_text_ = r.text;
   auto cmd = owner_of(r);
@@ -211,9 +232,21 @@ void client::dispatch(response r) {
   } else if (r.type == response_type::continuation) {
     cmd->continuations.push_back(r.text);
     cmd->wake.cancel();
+  } else if (cmd->wake_on_untagged) {
+    // IDLE: looked at, kept only if it ends the IDLE (and few of those).
+    if (cmd->stop_on && cmd->stop_on(r)) {
+      cmd->stop_seen = true;
+      if (cmd->untagged.size() < max_idle_kept) cmd->untagged.push_back(std::move(r));
+    }
+    cmd->wake.cancel();
   } else {
+    if (cost > limits_.max_pending_bytes - std::min(pending_bytes_, limits_.max_pending_bytes)) {
+      connection_lost(too_much_pending());
+      return;
+    }
+    pending_bytes_ += cost;
+    cmd->held += cost;
     cmd->untagged.push_back(std::move(r));
-    if (cmd->wake_on_untagged) cmd->wake.cancel();
   }
 }
 
@@ -272,7 +305,10 @@ result<std::shared_ptr<client::pending_command>> client::start_command(const std
 }
 
 void client::finish_command(const std::shared_ptr<pending_command>& cmd) {
-  std::erase(in_flight_, cmd);
+  if (std::erase(in_flight_, cmd) > 0) {
+    pending_bytes_ -= std::min(pending_bytes_, cmd->held);
+    cmd->held = 0;
+  }
   // Commands that waited for this one to end may go now (they re-check).
   for (auto& waiter : turn_waiters_) waiter->cancel();
   turn_waiters_.clear();
@@ -406,6 +442,7 @@ awaitable<result<command_result>> client::idle(std::chrono::milliseconds max_dur
   if (!started) co_return started.err();
   auto cmd = std::move(started.value());
   cmd->wake_on_untagged = true;
+  cmd->stop_on = std::move(stop_on);
   idle_interrupted_ = false;
   struct clear_pending {
     client* self;
@@ -440,15 +477,10 @@ awaitable<result<command_result>> client::idle(std::chrono::milliseconds max_dur
   cmd->continuations.clear();
 
   const auto idle_until = std::chrono::steady_clock::now() + max_duration;
-  std::size_t examined = 0;
   for (;;) {
     if (cmd->failure) co_return *cmd->failure;
     if (cmd->done) co_return finished();  // the server ended IDLE itself
-    bool stop = idle_interrupted_;
-    for (; examined < cmd->untagged.size(); ++examined) {
-      if (stop_on && stop_on(cmd->untagged[examined])) stop = true;
-    }
-    if (stop || std::chrono::steady_clock::now() >= idle_until) break;
+    if (idle_interrupted_ || cmd->stop_seen || std::chrono::steady_clock::now() >= idle_until) break;
     error_code ec;
     cmd->wake.expires_at(idle_until);
     co_await cmd->wake.async_wait(redirect_error(use_awaitable, ec));

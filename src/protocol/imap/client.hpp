@@ -13,6 +13,8 @@
 // commands whose effects depend on each other's order); a command with a continuation
 // handler (AUTHENTICATE) and IDLE run only alone. Passwords passed to login() are never
 // logged or kept.
+//
+// Memory: bounded by `client_limits` (client_limits.hpp) whatever the server sends.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -23,6 +25,7 @@
 #include "common/error.hpp"
 #include "net/asio.hpp"
 #include "net/mail_stream.hpp"
+#include "protocol/imap/client_limits.hpp"
 #include "protocol/imap/command.hpp"
 #include "protocol/imap/command_routing.hpp"
 #include "protocol/imap/response.hpp"
@@ -39,6 +42,9 @@ struct connect_options {
   std::string tls_server_name;  // name to verify / send as SNI; empty = host
   bool verify_certificate = true;
   std::chrono::milliseconds timeout{15000};  // bounds open() and login() each
+  // A peer that acknowledges nothing for this long is dead: TCP keepalive and
+  // TCP_USER_TIMEOUT on the socket (net::mail_stream::set_dead_peer_timeout); 0 = off.
+  std::chrono::seconds dead_peer_timeout{15};
 };
 
 struct command_result {
@@ -55,7 +61,8 @@ using continuation_fn = std::function<std::string(const std::string& text, int i
 
 class client : public std::enable_shared_from_this<client> {
  public:
-  client(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls_context);
+  client(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls_context,
+         client_limits limits = {});
   ~client();
 
   // Connects, secures and reads the greeting and capabilities, within options.timeout.
@@ -80,7 +87,9 @@ class client : public std::enable_shared_from_this<client> {
 
   // Sends `command` (without tag and CRLF) and waits for its tagged reply, within
   // `timeout` (on timeout the connection is closed). NO/BAD are returned as results,
-  // not errors; errors mean the connection is unusable (unavailable/deadline_exceeded).
+  // not errors; errors mean the connection is unusable (unavailable/deadline_exceeded;
+  // resource_exhausted when the untagged responses held for the commands in flight
+  // pass limits.max_pending_bytes: the connection is dropped).
   // Other commands may be in flight, unless this one has `on_continuation` (then none
   // may be: internal error) or a command with one, or IDLE, is in flight (same).
   awaitable<result<command_result>> execute(std::string command, std::chrono::milliseconds timeout,
@@ -95,11 +104,14 @@ class client : public std::enable_shared_from_this<client> {
 
   // IDLE (RFC 2177) on the selected mailbox: waits until `stop_on` returns true for an
   // untagged response (e.g. EXISTS), interrupt_idle() is called, or `max_duration`
-  // passes; then sends DONE and returns the tagged reply with the untagged responses seen.
+  // passes; then sends DONE and returns the tagged reply with the untagged responses
+  // stop_on accepted (at most max_idle_kept; every other untagged response is looked at
+  // by stop_on and dropped, so a server chattering through a long IDLE costs no memory).
   // A server that refuses IDLE answers NO/BAD (a result, not an error). `timeout` bounds
   // the server's answers (the continuation, the reply to DONE).
   awaitable<result<command_result>> idle(std::chrono::milliseconds max_duration, std::chrono::milliseconds timeout,
                                          std::function<bool(const response&)> stop_on);
+  static constexpr std::size_t max_idle_kept = 8;
   // Ends a running idle() soon (it sends DONE); a no-op when none runs.
   void interrupt_idle();
 
@@ -124,6 +136,8 @@ class client : public std::enable_shared_from_this<client> {
   std::uint64_t commands_sent() const { return commands_sent_; }
   std::uint64_t bytes_in() const { return stream_.bytes_in(); }
   std::uint64_t bytes_out() const { return stream_.bytes_out(); }
+  // Estimated bytes of untagged responses held for the commands in flight (see limits).
+  std::size_t pending_bytes() const { return pending_bytes_; }
 
  private:
   struct pending_command;
@@ -132,7 +146,9 @@ class client : public std::enable_shared_from_this<client> {
   awaitable<result<command_result>> execute_direct(const std::string& command);
   awaitable<error> refresh_capabilities_direct();
   awaitable<void> read_loop();
-  void dispatch(response r);
+  // `cost`: the parser's estimate of r's size (response_parser::cost()).
+  void dispatch(response r, std::size_t cost);
+  error too_much_pending() const;
   void connection_lost(error why);
   // One line at a time on the wire: concurrent commands wait their turn to write.
   awaitable<error> write_line(const std::string& line, std::chrono::milliseconds timeout);
@@ -154,6 +170,7 @@ class client : public std::enable_shared_from_this<client> {
  private:
 
   asio::any_io_executor executor_;
+  client_limits limits_;
   net::mail_stream stream_;
   response_parser parser_;
   std::string inbuf_;  // bytes read but not yet parsed (used before the reader starts)
@@ -171,6 +188,7 @@ class client : public std::enable_shared_from_this<client> {
   bool closing_ = false;  // logout()/close() in progress: a drop is expected
   bool idle_interrupted_ = false;
   std::uint64_t commands_sent_ = 0;
+  std::size_t pending_bytes_ = 0;  // sum of the in-flight commands' `held`
 };
 
 }  // namespace mailbroker::imap

@@ -130,6 +130,7 @@ result<fetched_summary> parse_fetch_summary(const response& r) {
   auto items = fetch_items(r);
   if (!items) return items.err();
   fetched_summary s;
+  s.summary_incomplete = r.truncated;
   bool have_uid = false;
   for (std::size_t i = 0; i < items->size(); i += 2) {
     const std::string key = detail::to_upper((*items)[i].text);
@@ -152,12 +153,12 @@ result<fetched_summary> parse_fetch_summary(const response& r) {
       s.size = *n;
     } else if (key == "INTERNALDATE") {
       s.internal_date = is_string(v) ? parse_internal_date(v.text) : std::nullopt;
-      if (!s.internal_date) return invalid("FETCH INTERNALDATE is not a valid date-time");
+      if (!s.internal_date) s.summary_incomplete = true;
     } else if (key == "ENVELOPE") {
-      if (error e = parse_envelope(v, s); !e.ok()) return e;
+      if (error e = parse_envelope(v, s); !e.ok()) s.summary_incomplete = true;
     } else if (key == "BODYSTRUCTURE") {
       s.has_attachments = false;
-      if (error e = walk_body(v, 0, s.has_attachments); !e.ok()) return e;
+      if (error e = walk_body(v, 0, s.has_attachments); !e.ok()) s.summary_incomplete = true;
     }
   }
   if (!have_uid) return invalid("FETCH response without UID");

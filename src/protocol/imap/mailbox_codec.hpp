@@ -135,13 +135,19 @@ struct fetched_summary {
   // message/rfc822 parts count as attachments and are not looked into. The signature
   // (second) part of a multipart/signed never counts (smime.p7s, signature.asc).
   bool has_attachments = false;
+  // True when ENVELOPE, BODYSTRUCTURE or INTERNALDATE could not be fully read: nested
+  // deeper than the parser keeps (response::truncated) or this codec follows, or
+  // malformed. The fields they fill are then empty or partial (has_attachments: what
+  // was seen before the unreadable part); UID, FLAGS and RFC822.SIZE are still exact.
+  // A message is listed with what is known rather than left out.
+  bool summary_incomplete = false;
 };
 
 // One "* n FETCH (...)" response to UID FETCH set (UID FLAGS RFC822.SIZE INTERNALDATE
 // ENVELOPE BODYSTRUCTURE); items not fetched stay at their defaults, unknown items are
 // ignored. The ENVELOPE date is read as RFC 5322 (see date_time.hpp). Errors: not a FETCH
-// response, no UID, an item of the wrong shape (e.g. ENVELOPE not a 10-item list,
-// INTERNALDATE not a valid date-time, BODYSTRUCTURE part without type strings).
+// response, no valid UID, FLAGS or RFC822.SIZE of the wrong shape. An unreadable
+// ENVELOPE, BODYSTRUCTURE or INTERNALDATE is no error: it sets summary_incomplete.
 result<fetched_summary> parse_fetch_summary(const response& r);
 
 struct body_chunk {

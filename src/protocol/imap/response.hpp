@@ -39,6 +39,8 @@ struct response {
                           // "IMAP4rev1 AUTH=PLAIN"; "" if none
   std::string text;       // status: human text after status (+code); continuation: rest of
                           // the line after "+ " (may be base64 or empty)
+  bool truncated = false;  // data responses: some list was nested deeper than the parser's
+                           // max_depth and is kept as an empty list, its content skipped
 
   bool operator==(const response&) const = default;
 };

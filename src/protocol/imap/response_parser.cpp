@@ -57,6 +57,35 @@ bool is_data_line(std::string_view line) {
   return !is_status_word(line.substr(start, end == npos ? npos : end - start));
 }
 
+// Upper bound of the values a line of a data response makes: each '(' and each token
+// start outside quoted strings (the tag and name count too; spaces inside [...]
+// sections overcount a little, which is safe for an upper bound).
+std::size_t count_tokens(std::string_view line) {
+  std::size_t tokens = 0;
+  bool quoted = false;
+  char prev = ' ';
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      }
+      prev = c;
+      continue;
+    }
+    if (c == '(') {
+      ++tokens;
+    } else if (c != ' ' && c != ')' && (prev == ' ' || prev == '(' || prev == ')')) {
+      ++tokens;
+      quoted = c == '"';
+    }
+    prev = c;
+  }
+  return tokens;
+}
+
 }  // namespace
 
 // Recursive-descent parser over one framed response (buf_ plus its literal positions).
@@ -102,7 +131,9 @@ class response_parser::syntax {
       return fail("invalid character " + describe(*bad) + " in response name");
     }
     out.name = upper(keyword);
-    return parse_data(out);
+    const bool ok = parse_data(out);
+    out.truncated = truncated_;
+    return ok;
   }
 
   const std::string& error() const { return error_; }
@@ -233,7 +264,7 @@ class response_parser::syntax {
     }
     if (c == '{' || (c == '~' && pos_ + 1 < in_.size() && in_[pos_ + 1] == '{')) {
       v.type = value::kind::literal;
-      return parse_literal(v.text);
+      return parse_literal(&v.text);
     }
     if (!parse_atom(v.text, depth)) return false;
     if (iequals(v.text, "NIL")) {
@@ -244,8 +275,8 @@ class response_parser::syntax {
   }
 
   bool parse_list(value& v, std::size_t depth) {
-    if (depth + 1 > max_depth_) return fail("lists nested deeper than max_depth");
     v.type = value::kind::list;
+    if (depth + 1 > max_depth_) return skip_list();
     ++pos_;
     for (;;) {
       const bool spaced = skip_spaces();
@@ -260,6 +291,45 @@ class response_parser::syntax {
       }
       if (!parse_value(v.items, depth + 1)) return false;
     }
+  }
+
+  // Steps over a list (at its '(') nested too deeply to keep: quoted strings and
+  // literals are skipped whole, so their parentheses do not count.
+  bool skip_list() {
+    truncated_ = true;
+    std::size_t open = 0;
+    for (;;) {
+      if (pos_ >= in_.size() || at_eol()) return fail("unterminated list");
+      const char c = in_[pos_];
+      if (c == '(') {
+        ++open;
+        ++pos_;
+      } else if (c == ')') {
+        ++pos_;
+        if (--open == 0) return true;
+      } else if (c == '"') {
+        std::string ignored;
+        if (!parse_quoted(ignored)) return false;
+      } else if (at_literal_marker()) {
+        if (!parse_literal(nullptr)) return false;
+      } else {
+        ++pos_;
+      }
+    }
+  }
+
+  // "{n}", "{n+}" or "~{n}" ending the line at pos_.
+  bool at_literal_marker() const {
+    std::size_t p = pos_;
+    if (p < in_.size() && in_[p] == '~') ++p;
+    if (p >= in_.size() || in_[p] != '{') return false;
+    const std::size_t digits = ++p;
+    while (p < in_.size() && is_digit(in_[p])) ++p;
+    if (p == digits) return false;
+    if (p < in_.size() && in_[p] == '+') ++p;
+    if (p >= in_.size() || in_[p] != '}') return false;
+    ++p;
+    return p < in_.size() && (in_[p] == '\n' || (in_[p] == '\r' && p + 1 < in_.size() && in_[p + 1] == '\n'));
   }
 
   bool parse_quoted(std::string& out) {
@@ -286,7 +356,8 @@ class response_parser::syntax {
     }
   }
 
-  bool parse_literal(std::string& out) {
+  // Copies the literal's data to *out, or skips it when out is null.
+  bool parse_literal(std::string* out) {
     if (at('~')) ++pos_;
     ++pos_;
     const std::size_t digits_start = pos_;
@@ -309,7 +380,7 @@ class response_parser::syntax {
         literals_[next_literal_].size != size) {
       return fail("literal marker in an unexpected place");
     }
-    out.assign(in_.substr(pos_, literals_[next_literal_].size));
+    if (out != nullptr) out->assign(in_.substr(pos_, literals_[next_literal_].size));
     pos_ += literals_[next_literal_].size;
     ++next_literal_;
     return true;
@@ -351,10 +422,11 @@ class response_parser::syntax {
   std::size_t max_depth_;
   std::size_t pos_ = 0;
   std::size_t next_literal_ = 0;
+  bool truncated_ = false;
   std::string error_;
 };
 
-response_parser::response_parser(parser_limits limits) : limits_(limits) {}
+response_parser::response_parser(parser_limits limits) : limits_(limits) { start_response(); }
 
 void response_parser::start_response() {
   buf_.clear();
@@ -364,6 +436,18 @@ void response_parser::start_response() {
   line_start_ = 0;
   literal_left_ = 0;
   literals_allowed_ = false;
+  cost_ = response_cost;
+}
+
+bool response_parser::charge(std::size_t bytes) {
+  // Ordered so that cost_ never exceeds the limit: no overflow.
+  if (bytes > limits_.max_parsed_bytes || cost_ > limits_.max_parsed_bytes - bytes) {
+    set_fatal("response would take more than max_parsed_bytes (" + std::to_string(limits_.max_parsed_bytes) +
+              ") once parsed");
+    return false;
+  }
+  cost_ += bytes;
+  return true;
 }
 
 void response_parser::reset() {
@@ -426,12 +510,14 @@ parse_result response_parser::feed(std::string_view bytes) {
     response r;
     syntax parser(buf_, literals_, limits_.max_depth);
     const bool ok = parser.parse(r);
+    const std::size_t cost = cost_;
     start_response();
     if (!ok) {
       error_ = parser.error();
       return {parse_status::recoverable_error, used};
     }
     ready_ = std::move(r);
+    last_cost_ = cost;
     return {parse_status::complete, used};
   }
   return {parse_status::need_more, used};
@@ -445,6 +531,9 @@ response_parser::line_action response_parser::end_of_line() {
   line.remove_suffix(1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line_start_ == 0) literals_allowed_ = is_data_line(line);
+  // Status and continuation lines are kept as text: no tokens.
+  const std::size_t tokens = literals_allowed_ ? count_tokens(line) : 0;
+  if (!charge(2 * (buf_.size() - line_start_)) || !charge(tokens * token_cost)) return line_action::fatal;
   if (!literals_allowed_ || line.empty() || line.back() != '}') return line_action::end_of_response;
 
   // Find the last '{' outside quoted strings, the same way the syntax pass reads them.
@@ -488,6 +577,7 @@ response_parser::line_action response_parser::end_of_line() {
     set_fatal("response longer than max_response_bytes (" + std::to_string(limits_.max_response_bytes) + ")");
     return line_action::fatal;
   }
+  if (!charge(size)) return line_action::fatal;
   literals_.push_back({buf_.size(), size});
   literal_left_ = size;
   if (size == 0) line_start_ = buf_.size();

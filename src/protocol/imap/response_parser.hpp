@@ -32,8 +32,20 @@
 // (e.g. a literal header name in BODY[HEADER.FIELDS (...)]).
 //
 // Memory: the raw response is buffered (at most max_response_bytes) and then parsed into
-// `value`s; a response made only of tiny tokens can take several tens of times its size
-// once parsed, so size max_response_bytes for the worst case, not the typical one.
+// `value`s. Parsed, a response of tiny tokens takes far more than its raw size (a `value`
+// is 64 bytes, its list up to twice that: 1-byte atoms grow ~64x), so while framing the
+// parser keeps an upper-bound estimate of the parsed size, cost():
+//   sizeof(response) + 2 x (bytes of lines) + (bytes of literals) + 128 x (tokens)
+// (tokens counted per line: atoms, strings, literals, '(' lists). A response whose
+// estimate exceeds max_parsed_bytes is a fatal error, detected at the end of the line
+// (or literal marker) that crosses it, before it is parsed. So reading one response
+// holds at most: the raw bytes (<= min(max_response_bytes, max_parsed_bytes), in a
+// buffer up to twice that by its growth) plus the parsed response (<= max_parsed_bytes):
+// the worst case is ~3 x max_parsed_bytes, whatever the shape of the response.
+//
+// Nesting: a list nested deeper than max_depth does not fail the response: it is kept as
+// an empty list, its content skipped (literals included), and `response::truncated` is
+// set, so a FETCH with an absurd BODYSTRUCTURE still delivers its UID and ENVELOPE.
 //
 // Threading: none; one parser per connection.
 #include <cstddef>
@@ -50,7 +62,9 @@ struct parser_limits {
   std::size_t max_line_bytes = 64 * 1024;                // one line incl. CRLF, literal data excluded
   std::size_t max_literal_bytes = 32 * 1024 * 1024;      // one literal's announced size
   std::size_t max_response_bytes = 64 * 1024 * 1024;     // a whole response: lines + literal data
-  std::size_t max_depth = 32;                            // nesting of (...) lists and [...] sections
+  std::size_t max_depth = 64;                            // nesting of (...) lists and [...] sections;
+                                                         // deeper lists are skipped (see Nesting)
+  std::size_t max_parsed_bytes = 64 * 1024 * 1024;       // estimated parsed size (see Memory)
 };
 
 enum class parse_status {
@@ -78,12 +92,14 @@ class response_parser {
   //   - a line longer than max_line_bytes (detected before its end arrives),
   //   - a literal announced larger than max_literal_bytes,
   //   - a response longer than max_response_bytes,
+  //   - a response whose parsed-size estimate exceeds max_parsed_bytes,
   //   - a line of a data response ending in '}' whose "{...}" is not a valid length.
   // After a fatal error every call returns {fatal_error, 0} until reset().
   // Recoverable errors: anything else that does not follow the grammar once the
   // response is framed (bad tag, unterminated quoted string, invalid escape, CR/LF or
-  // NUL where not allowed, lists or [] sections nested deeper than max_depth,
-  // number out of uint32 range, unbalanced parentheses, ...).
+  // NUL where not allowed, [] sections nested deeper than max_depth (lists nested
+  // deeper are skipped instead, see Nesting), number out of uint32 range, unbalanced
+  // parentheses, ...).
   parse_result feed(std::string_view bytes);
 
   // The response after feed() returned `complete`; valid once, then the parser is ready
@@ -94,8 +110,17 @@ class response_parser {
   // single characters and numbers, so it is safe to log.
   const std::string& error() const { return error_; }
 
+  // The parsed-size estimate (see Memory) of the last complete response: valid from the
+  // feed() that returned `complete` until the next complete one. An upper bound of the
+  // heap the response returned by take() holds.
+  std::size_t cost() const { return last_cost_; }
+
   // Drops any partial response and error state, including a fatal error.
   void reset();
+
+  // Per-token and per-response terms of the estimate (see Memory).
+  static constexpr std::size_t token_cost = 2 * sizeof(value);
+  static constexpr std::size_t response_cost = sizeof(response);
 
  private:
   struct literal_span {
@@ -107,6 +132,8 @@ class response_parser {
 
   void start_response();
   line_action end_of_line();
+  // Adds `bytes` to cost_; false (fatal error set) past max_parsed_bytes.
+  bool charge(std::size_t bytes);
   void set_fatal(std::string message);
 
   parser_limits limits_;
@@ -115,6 +142,8 @@ class response_parser {
   std::size_t line_start_ = 0;          // offset in buf_ of the line being read
   std::size_t literal_left_ = 0;        // literal bytes still expected
   bool literals_allowed_ = false;       // decided by the first line: data responses only
+  std::size_t cost_ = 0;                // estimate of the current response (see Memory)
+  std::size_t last_cost_ = 0;           // ... of the last complete one
   bool fatal_ = false;
   std::optional<response> ready_;
   std::string error_;

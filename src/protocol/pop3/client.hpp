@@ -45,6 +45,9 @@ struct connect_options {
   std::string tls_server_name;        // name to verify / send as SNI; empty = host
   bool verify_certificate = true;
   std::chrono::milliseconds timeout{15000};  // bounds open(), and login() each
+  // A peer that acknowledges nothing for this long is dead (TCP keepalive and
+  // TCP_USER_TIMEOUT, net::mail_stream::set_dead_peer_timeout); 0 = system default.
+  std::chrono::seconds dead_peer_timeout{15};
 };
 
 // One message of the maildrop: LIST and UIDL merged by message number.

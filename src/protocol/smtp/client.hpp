@@ -43,6 +43,9 @@ struct connect_options {
   bool verify_certificate = true;
   std::chrono::milliseconds timeout{15000};  // bounds open(), login(), authenticate_oauth() each
   std::string helo_domain = "localhost";     // our name in EHLO/HELO
+  // A peer that acknowledges nothing for this long is dead (TCP keepalive and
+  // TCP_USER_TIMEOUT, net::mail_stream::set_dead_peer_timeout); 0 = system default.
+  std::chrono::seconds dead_peer_timeout{15};
 };
 
 struct envelope {
