@@ -163,14 +163,33 @@ TEST(StateStore, ListSecretsNeverReturnsValues) {
   temp_dir dir;
   auto store = open_ok(dir.file("state.db"), key_a());
   ASSERT_TRUE(store);
-  ASSERT_TRUE(store->put_secret("pw", "value-that-must-not-be-listed").ok());
+  ASSERT_TRUE(store->put_secret("pw", "value-that-must-not-be-listed", {"imap.example.com:993"}).ok());
   auto list = store->list_secrets();
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 1u);
-  // vault_entry_info has no value field; its only string is the name.
+  // vault_entry_info has no value field: a name, times and the allowed hosts.
   EXPECT_EQ((*list)[0].name, "pw");
-  static_assert(sizeof(vault_entry_info) ==
-                sizeof(std::string) + 2 * sizeof(std::chrono::system_clock::time_point));
+  EXPECT_EQ((*list)[0].allowed_hosts, std::vector<std::string>{"imap.example.com:993"});
+  static_assert(sizeof(vault_entry_info) == sizeof(std::string) +
+                                                2 * sizeof(std::chrono::system_clock::time_point) +
+                                                sizeof(std::vector<std::string>));
+}
+
+TEST(StateStore, AllowedHostsAreSealedWithTheValue) {
+  temp_dir dir;
+  auto store = open_ok(dir.file("state.db"), key_a());
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->put_secret("pw", "hunter2", {"a.example:993", "*.b.example"}).ok());
+  auto entry = store->get_secret_entry("pw");
+  ASSERT_TRUE(entry.ok());
+  EXPECT_EQ(entry->value, "hunter2");
+  EXPECT_EQ(entry->allowed_hosts, (std::vector<std::string>{"a.example:993", "*.b.example"}));
+  EXPECT_EQ(store->get_secret("pw").value(), "hunter2");
+  EXPECT_EQ(store->put_secret("pw", "x", {"a,b"}).code, errc::invalid_argument);
+  EXPECT_EQ(store->put_secret("pw", "x", {"a\nb"}).code, errc::invalid_argument);
+  // An entry without hosts (as before issue #10) keeps working, bound nowhere.
+  ASSERT_TRUE(store->put_secret("old", "v").ok());
+  EXPECT_TRUE(store->get_secret_entry("old")->allowed_hosts.empty());
 }
 
 TEST(StateStore, RefreshTokensPutGetReplaceDelete) {
