@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "daemon/unix_peer_listener.hpp"
+#include "metrics/denials.hpp"
 #include "trust/secret_destinations.hpp"
 
 namespace mailbroker::daemon {
@@ -294,6 +295,7 @@ error access_gate::check_spec(const principal& who, std::string_view session, co
 
 void access_gate::note(const principal& who, std::string_view call, std::string_view session, permission what,
                        std::string_view outcome, std::string_view detail) {
+  if (outcome == "denied") metrics::count_denial(trust::permission_name(what));
   if (audit_) audit_->record(who, call, session, trust::permission_name(what), outcome, detail);
 }
 

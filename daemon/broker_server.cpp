@@ -143,6 +143,7 @@ error broker_server::start() {
   }
   vault_service_ = std::make_unique<vault_service>(state_.store, *gate_);
   mailbox_service_ = std::make_unique<mailbox_service>(*registry_, *gate_, *streams_);
+  metrics_ = std::make_unique<daemon_metrics>(*registry_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -154,6 +155,9 @@ error broker_server::start() {
   builder.RegisterService(service_.get());
   builder.RegisterService(vault_service_.get());
   builder.RegisterService(mailbox_service_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(make_rpc_metrics_interceptor());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (!server_ || (!config_.listen.empty() && tcp_port == 0)) {
     shutdown(std::chrono::milliseconds(0));
@@ -179,6 +183,10 @@ error broker_server::start() {
                                                      : ", client certificates verified against " +
                                                            trust.tls_client_ca_file);
     }
+  }
+  if (auto e = metrics_->listen(io_.get_executor(), config_); !e.ok()) {
+    shutdown(std::chrono::milliseconds(0));
+    return e;
   }
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus("", true);
@@ -224,6 +232,7 @@ void broker_server::shutdown(std::chrono::milliseconds drain_timeout) {
   }
   if (unix_listener_) unix_listener_->stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (metrics_) metrics_->stop();
   if (work_) work_.reset();
   io_.stop();
   for (auto& t : threads_) t.join();

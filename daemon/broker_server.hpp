@@ -13,6 +13,7 @@
 #include "common/error.hpp"
 #include "daemon/access_gate.hpp"
 #include "daemon/daemon_config.hpp"
+#include "daemon/daemon_metrics.hpp"
 #include "daemon/mailbox_service.hpp"
 #include "daemon/session_broker_service.hpp"
 #include "daemon/session_journal.hpp"
@@ -39,6 +40,8 @@ class broker_server {
   // listener ("" if none); a TCP port of 0 in the config is resolved here.
   std::string unix_target() const { return unix_target_; }
   std::string tcp_target() const { return tcp_target_; }
+  // "HOST:PORT" of the /metrics listener ("" if metrics-listen is off).
+  std::string metrics_target() const { return metrics_ ? metrics_->target() : std::string(); }
 
   // Marks health NOT_SERVING, logs every session out (bounded by drain_timeout), stops
   // gRPC and the io threads. Idempotent; also run by the destructor.
@@ -67,6 +70,7 @@ class broker_server {
   std::unique_ptr<vault_service> vault_service_;
   std::unique_ptr<mailbox_service> mailbox_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<daemon_metrics> metrics_;  // after registry_: destroyed before it
   std::string unix_target_;
   std::string tcp_target_;
   bool stopped_ = false;

@@ -272,6 +272,10 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
     c.listen = value;
   } else if (key == "allow-remote") {
     return parse_bool(key, value, c.allow_remote);
+  } else if (key == "metrics-listen") {
+    c.metrics_listen = value;
+  } else if (key == "metrics-allow-remote") {
+    return parse_bool(key, value, c.metrics_allow_remote);
   } else if (key == "socket-mode") {
     if (auto e = parse_uint(key, value, 0, 0777, n, 8); !e.ok()) return e;
     c.socket_mode = static_cast<std::uint32_t>(n);
@@ -411,6 +415,8 @@ std::string render_config(const daemon_config& c) {
       << "listen = " << c.listen << "\n"
       << "allow-remote = " << (c.allow_remote ? "true" : "false") << "\n"
       << "socket-mode = " << mode << "\n"
+      << "metrics-listen = " << c.metrics_listen << "\n"
+      << "metrics-allow-remote = " << (c.metrics_allow_remote ? "true" : "false") << "\n"
       << "log-level = " << c.log_level << "\n"
       << "io-threads = " << c.io_threads << "\n"
       << "allow-core-dumps = " << (c.allow_core_dumps ? "true" : "false") << "\n"

@@ -37,6 +37,11 @@ struct daemon_config {
   std::string listen;             // optional TCP "host:port"; loopback unless allow_remote
   bool allow_remote = false;      // obsolete (TCP is TLS + client identities now); accepted, ignored
   std::uint32_t socket_mode = 0660;
+  // Prometheus /metrics over HTTP: "HOST:PORT", or "" / "off" for none (the default: a
+  // fixed port would collide between per-user daemons). Loopback unless
+  // metrics_allow_remote (the endpoint has no TLS or auth).
+  std::string metrics_listen;
+  bool metrics_allow_remote = false;
   std::string log_level = "info";
   unsigned io_threads = 2;
   bool allow_core_dumps = false;

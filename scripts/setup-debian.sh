@@ -45,6 +45,7 @@ PACKAGES=(
   procps
   iproute2
   curl
+  prometheus # promtool: tests/integration/metrics_test.cpp lints a /metrics scrape
 )
 # nodejs and npm (for scripts/testbed/oauth2.sh and smtp.sh) are not in the list: they are
 # installed from Debian only when the commands are missing. This project's

@@ -70,6 +70,7 @@ struct token_cache::entry {
   std::uint64_t generation = 0;  // bumped by every finished fetch
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;
   std::shared_ptr<asio::ssl::context> tls;
+  key_stats stats;  // grant..subject set by the first post(); refreshes = state.refresh_count
 };
 
 token_cache::token_cache(token_cache_settings settings, std::shared_ptr<refresh_token_store> store,
@@ -147,6 +148,7 @@ awaitable<result<std::string>> token_cache::get(token_request request) {
         store_token(*e, std::move(fetched.value()));
         out = e->token;
       } else {
+        ++e->stats.failures;
         e->state.last_error = fetched.err();
         e->state.last_error_at = std::chrono::system_clock::now();
         // A transient failure never throws away a token that still works.
@@ -181,6 +183,18 @@ awaitable<result<token_response>> token_cache::post(const token_request& request
                                                     std::vector<std::pair<std::string, std::string>> form) {
   auto tls = co_await tls_for(request);
   if (!tls) co_return tls.err();
+  const auto e = entry_for(request.cache_key());
+  {
+    std::lock_guard lock(mutex_);
+    if (e->stats.grant.empty()) {
+      e->stats.grant = grant_name(request.grant);
+      e->stats.token_url = request.token_url;
+      e->stats.client_id = request.client_id;
+      e->stats.subject = request.grant == grant_type::refresh_token ? request.refresh_token_key
+                         : request.grant == grant_type::password    ? request.username
+                                                                     : std::string();
+    }
+  }
   std::string authorization;
   if (request.client_secret.empty()) {
     form.emplace_back("client_id", request.client_id);  // public client (RFC 6749 4.1.3)
@@ -209,6 +223,7 @@ awaitable<result<token_response>> token_cache::post(const token_request& request
     {
       std::lock_guard lock(mutex_);
       ++requests_sent_;
+      ++e->stats.requests;
     }
     auto response = co_await http_post_form(request.token_url, body, authorization, options);
     if (response) {
@@ -352,6 +367,17 @@ token_state token_cache::state(const token_request& request) const {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(request.cache_key());
   return it == entries_.end() ? token_state{} : it->second->state;
+}
+
+std::vector<token_cache::key_stats> token_cache::stats() const {
+  std::lock_guard lock(mutex_);
+  std::vector<key_stats> out;
+  for (const auto& [key, e] : entries_) {
+    if (e->stats.requests == 0) continue;
+    out.push_back(e->stats);
+    out.back().refreshes = e->state.refresh_count;
+  }
+  return out;
 }
 
 std::uint64_t token_cache::requests_sent() const {

@@ -118,6 +118,19 @@ class token_cache {
   token_state state(const token_request& request) const;
   // Token requests sent so far, all keys (for tests and metrics).
   std::uint64_t requests_sent() const;
+
+  // Per cached token, for /metrics: whom it is for (never a secret) and what it cost.
+  // Only keys that sent at least one request.
+  struct key_stats {
+    std::string grant;      // client_credentials, refresh_token, password
+    std::string token_url;
+    std::string client_id;
+    std::string subject;          // refresh_token: the store key; password: the user; else ""
+    std::uint64_t requests = 0;   // HTTP requests to the token endpoint, retries included
+    std::uint64_t refreshes = 0;  // tokens obtained (the first one included)
+    std::uint64_t failures = 0;   // fetches that ended in an error after their retries
+  };
+  std::vector<key_stats> stats() const;
   bool durable_refresh_tokens() const { return store_->durable(); }
 
  private:

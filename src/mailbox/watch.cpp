@@ -5,6 +5,7 @@
 #include "mailbox/pop3_mailbox.hpp"
 #include "protocol/imap/client.hpp"
 #include "protocol/imap/mailbox_codec.hpp"
+#include "session/session_metrics.hpp"
 
 namespace mailbroker::mailbox {
 
@@ -17,6 +18,7 @@ void folder_watch::arm(std::uint32_t uid_validity, std::uint32_t last_uid, std::
   ev.uid_validity = uid_validity;
   ev.last_uid = last_uid;
   ev.mode = std::move(mode);
+  session::metrics_hooks::watch_event(false);
   emit_(std::move(ev));
 }
 
@@ -59,6 +61,7 @@ awaitable<error> folder_watch::poll_imap(session::connection_context& ctx) {
     ev.type = watch_event::kind::new_message;
     ev.uid_validity = uid_validity_;
     ev.message = std::move(m);
+    session::metrics_hooks::watch_event(true);
     emit_(std::move(ev));
   }
   // Messages expunged between SEARCH and FETCH are skipped, not reported later.
@@ -84,6 +87,7 @@ awaitable<error> folder_watch::poll_pop3(session::connection_context& ctx) {
     ev.type = watch_event::kind::new_message;
     ev.uid_validity = uid_validity_;
     ev.message = std::move(m.value());
+    session::metrics_hooks::watch_event(true);
     emit_(std::move(ev));
   }
   last_uid_ = std::max(last_uid_, highest);

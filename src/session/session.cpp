@@ -9,6 +9,7 @@
 #include "protocol/pop3/client.hpp"
 #include "secrets/secret_ref.hpp"
 #include "session/jitter.hpp"
+#include "session/session_metrics.hpp"
 #include "session/smtp_sender.hpp"
 
 namespace mailbroker::session {
@@ -163,6 +164,7 @@ awaitable<void> session::run() {
       ++snapshot_.reconnect_count;
       snapshot_.connected_since.reset();
     }
+    metrics_hooks::reconnect(spec_.proto);
     set_state(session_state::backoff,
               "reconnecting in " + std::to_string(delay.count()) + " ms after: " + e.message);
     co_await sleep_interruptibly(delay);
@@ -195,7 +197,9 @@ awaitable<error> session::connect_once() {
   if (stop_requested_) co_return error{errc::cancelled, stop_reason_};
 
   set_state(session_state::authenticating, "logging in as " + spec_.username);
-  co_return co_await open_and_login(*client_);
+  error e = co_await open_and_login(*client_);
+  metrics_hooks::login(spec_.proto, e.ok());
+  co_return e;
 }
 
 awaitable<error> session::wait_for_login_slot(std::shared_ptr<login_gate::ticket>& slot_r) {
@@ -336,7 +340,10 @@ awaitable<error> session::serve_ready() {
     // folder overlap (pipelined), everything else runs alone.
     for (;;) {
       if (stop_requested_ || lost_ || !client_->is_open()) break;
-      if (!held_) held_ = operations_.pop_if([this](const std::string& lease) { return !busy_leases_.contains(lease); });
+      if (!held_) {
+        held_ = operations_.pop_if([this](const std::string& lease) { return !busy_leases_.contains(lease); });
+        if (held_) metrics_hooks::queued(-1);
+      }
       if (!held_ || !may_start(*held_)) break;
       start_operation(std::move(*held_));
       held_.reset();
@@ -380,6 +387,7 @@ bool session::may_start(const queued_operation& op) const {
 }
 
 void session::start_operation(queued_operation op) {
+  metrics_hooks::queue_wait(spec_.proto, std::chrono::steady_clock::now() - op.queued_at);
   in_flight_shared_ = (in_flight_ == 0 || in_flight_shared_) && !op.traits.shared_folder.empty();
   ++in_flight_;
   busy_leases_.insert(op.lease_id);
@@ -389,7 +397,9 @@ void session::start_operation(queued_operation op) {
         {
           connection_context ctx = self->make_context();
           self->bind_reopen(ctx);
+          const auto started = std::chrono::steady_clock::now();
           co_await op.run(&ctx, error::none());
+          metrics_hooks::operation(self->spec_.proto, std::chrono::steady_clock::now() - started);
         }
         self->busy_leases_.erase(op.lease_id);
         if (--self->in_flight_ == 0) self->in_flight_shared_ = false;
@@ -660,6 +670,7 @@ void session::attach(std::string client_name, std::chrono::seconds ttl, steady_t
 
 lease_grant session::add_lease_locked(const std::string& client_name, std::chrono::seconds ttl) {
   const auto& l = leases_.add(client_name, ttl, std::chrono::steady_clock::now());
+  metrics_hooks::attach(spec_.proto);
   linger_until_.reset();
   lease_grant g;
   g.lease_id = l.id;
@@ -764,6 +775,7 @@ error session::enqueue(const std::string& lease_id, operation op, operation_trai
       asio::co_spawn(self->strand_, run_refused(std::move(queued.run), std::move(why)), asio::detached);
       return;
     }
+    metrics_hooks::queued(1);
     self->wake();  // serve_ready() runs it in its turn
   });
   return error::none();
@@ -774,7 +786,9 @@ void session::fail_operations(const error& why) {
     asio::co_spawn(strand_, run_refused(std::move(held_->run), why), asio::detached);
     held_.reset();
   }
-  for (auto& op : operations_.drain()) asio::co_spawn(strand_, run_refused(std::move(op.run), why), asio::detached);
+  auto drained = operations_.drain();
+  metrics_hooks::queued(-static_cast<std::int64_t>(drained.size()));
+  for (auto& op : drained) asio::co_spawn(strand_, run_refused(std::move(op.run), why), asio::detached);
 }
 
 void session::renew(std::string lease_id, std::function<void(result<system_time>)> done) {

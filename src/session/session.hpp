@@ -175,6 +175,7 @@ class session : public std::enable_shared_from_this<session> {
     std::string lease_id;
     operation run;
     operation_traits traits;
+    steady_time queued_at = std::chrono::steady_clock::now();  // for mailbroker_queue_wait_seconds
   };
   // Whether `op` may start now, given what is in flight on the connection.
   bool may_start(const queued_operation& op) const;

@@ -142,9 +142,9 @@ std::shared_ptr<session> session_registry::make_session_locked(const connect_req
       [this](const std::string& lease_id) { on_lease_gone(lease_id); });
   if (request.restored) s->retry_before_first_login();
   auto [it, fresh] = sessions_.try_emplace(request.name);
-  if (!fresh) --by_state_[index_of(it->second.state)];
+  if (!fresh) count_entry_locked(it->second, -1);
   it->second = entry{s, id, session_state::connecting, request.spec.proto};
-  ++by_state_[index_of(session_state::connecting)];
+  count_entry_locked(it->second, +1);
   live_.insert(id);
   return s;
 }
@@ -155,7 +155,7 @@ void session_registry::prune_dead_locked(system_time now) {
     const auto& d = dead_.front();
     // The name may have a new session by now: only the dead one goes.
     if (auto it = sessions_.find(d.name); it != sessions_.end() && it->second.id == d.id) {
-      --by_state_[index_of(it->second.state)];
+      count_entry_locked(it->second, -1);
       sessions_.erase(it);
     }
     dead_.pop_front();
@@ -164,9 +164,14 @@ void session_registry::prune_dead_locked(system_time now) {
 
 void session_registry::set_entry_state_locked(entry& e, session_state next) {
   if (e.state == next) return;
-  --by_state_[index_of(e.state)];
-  ++by_state_[index_of(next)];
+  count_entry_locked(e, -1);
   e.state = next;
+  count_entry_locked(e, +1);
+}
+
+void session_registry::count_entry_locked(const entry& e, int delta) {
+  by_state_[index_of(e.state)] += static_cast<std::size_t>(delta);
+  by_protocol_state_[static_cast<std::size_t>(e.proto)][index_of(e.state)] += static_cast<std::size_t>(delta);
 }
 
 std::shared_ptr<session> session_registry::find_by_lease(const std::string& lease_id) const {
@@ -258,6 +263,10 @@ session_registry::totals session_registry::counts() const {
   t.listed = sessions_.size();
   t.live = live_.size();
   std::copy(std::begin(by_state_), std::end(by_state_), std::begin(t.by_state));
+  for (std::size_t p = 0; p < std::size(by_protocol_state_); ++p) {
+    std::copy(std::begin(by_protocol_state_[p]), std::end(by_protocol_state_[p]), std::begin(t.by_protocol_state[p]));
+  }
+  t.leases = leases_.size();
   return t;
 }
 

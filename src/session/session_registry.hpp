@@ -130,6 +130,8 @@ class session_registry {
     std::size_t listed = 0;
     std::size_t live = 0;
     std::size_t by_state[6] = {};  // indexed by session_state
+    std::size_t by_protocol_state[4][6] = {};  // [protocol][session_state], over `listed`
+    std::size_t leases = 0;  // leases granted and not yet released or expired
   };
   totals counts() const;
   const registry_settings& settings() const { return settings_; }
@@ -183,6 +185,8 @@ class session_registry {
   // call, from the front of dead_ (ordered by time of death). Caller holds mutex_.
   void prune_dead_locked(system_time now);
   void set_entry_state_locked(entry& e, session_state next);
+  // Adds `delta` to the counters of e's state (and protocol). Caller holds mutex_.
+  void count_entry_locked(const entry& e, int delta);
   std::shared_ptr<session> find_by_lease(const std::string& lease_id) const;
   void attach(std::shared_ptr<session> s, connect_request request, steady_time deadline, bool created, int retries,
               std::function<void(result<connect_outcome>)> done);
@@ -204,6 +208,7 @@ class session_registry {
   // number is what max_sessions bounds.
   std::unordered_set<std::uint64_t> live_;
   std::size_t by_state_[6] = {};  // over sessions_
+  std::size_t by_protocol_state_[4][6] = {};  // over sessions_, [protocol][session_state]
   std::deque<dead_record> dead_;
   std::uint64_t next_session_id_ = 1;
   bool shutting_down_ = false;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/tls_context.hpp"
+#include "session/session_metrics.hpp"
 
 namespace mailbroker::session {
 namespace {
@@ -84,6 +85,7 @@ awaitable<result<smtp::send_result>> smtp_sender::send(smtp::envelope env, std::
   }
   auto failed = [this](const error& e) {
     ++send_failures_;
+    metrics_hooks::smtp_send(false);
     last_error_ = e;
     last_error_at_ = std::chrono::system_clock::now();
   };
@@ -97,6 +99,7 @@ awaitable<result<smtp::send_result>> smtp_sender::send(smtp::envelope env, std::
   last_used_ = std::chrono::steady_clock::now();
   if (r) {
     ++messages_sent_;
+    metrics_hooks::smtp_send(true);
   } else {
     failed(r.err());
   }

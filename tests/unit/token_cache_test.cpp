@@ -279,6 +279,31 @@ TEST(token_cache, TransientFailureThenSuccessIsRetriedWithTheSameRefreshToken) {
   EXPECT_EQ(store->tokens.at("session:demo"), "rt-2");
 }
 
+TEST(token_cache, StatsPerKeyCountRequestsRefreshesAndFailuresAndNameNoSecret) {
+  const auto down = canned_exchange::respond(503, "text/plain", "down");
+  https_test_server server({down, down, down, access_token("at-1", "rt-2")});
+  auto store = std::make_shared<recording_store>();
+  store->tokens["session:demo"] = "rt-1";
+  token_cache cache(fast(), store);
+  EXPECT_TRUE(cache.stats().empty());  // nothing asked yet
+
+  EXPECT_FALSE(get(cache, refresh_request(server)).ok());  // three 503s: one failed fetch
+  EXPECT_TRUE(get(cache, refresh_request(server)).ok());
+  const auto stats = cache.stats();
+  ASSERT_EQ(stats.size(), 1u);
+  const auto& k = stats.front();
+  EXPECT_EQ(k.grant, "refresh_token");
+  EXPECT_EQ(k.token_url, refresh_request(server).token_url);
+  EXPECT_EQ(k.client_id, "app-id");
+  EXPECT_EQ(k.subject, "session:demo");
+  EXPECT_EQ(k.requests, 4u);
+  EXPECT_EQ(k.refreshes, 1u);
+  EXPECT_EQ(k.failures, 1u);
+  for (const auto* text : {&k.grant, &k.token_url, &k.client_id, &k.subject}) {
+    EXPECT_FALSE(contains(*text, "s3:cret") || contains(*text, "rt-")) << *text;
+  }
+}
+
 TEST(token_cache, StoreSaveFailureIsInternalAndHandsOutNoAccessToken) {
   https_test_server server({access_token("at-unsaved", "rt-2")});
   auto store = std::make_shared<recording_store>();
