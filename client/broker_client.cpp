@@ -1,5 +1,8 @@
 #include "client/broker_client.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include "common/paths.hpp"
 
 namespace mailbroker::client {
@@ -9,7 +12,51 @@ void set_deadline(grpc::ClientContext& context, std::chrono::milliseconds timeou
   context.set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  return true;
+}
+
 }  // namespace
+
+std::shared_ptr<grpc::Channel> make_channel(const std::string& target, const channel_security& security,
+                                            std::string& error_r, int max_receive_bytes) {
+  const std::string t = target.empty() ? default_target() : target;
+  grpc::ChannelArguments args;
+  if (max_receive_bytes > 0) args.SetMaxReceiveMessageSize(max_receive_bytes);
+  if (t.rfind("unix:", 0) == 0 || security.plaintext) {
+    return grpc::CreateCustomChannel(t, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions tls;
+  if (!security.ca_file.empty() && !read_file(security.ca_file, tls.pem_root_certs)) {
+    error_r = "cannot read the CA file " + security.ca_file;
+    return nullptr;
+  }
+  if (security.cert_file.empty() != security.key_file.empty()) {
+    error_r = "a client certificate needs both --cert and --key";
+    return nullptr;
+  }
+  if (!security.cert_file.empty() && (!read_file(security.cert_file, tls.pem_cert_chain) ||
+                                      !read_file(security.key_file, tls.pem_private_key))) {
+    error_r = "cannot read the client certificate " + security.cert_file + " or its key " + security.key_file;
+    return nullptr;
+  }
+  auto credentials = grpc::SslCredentials(tls);
+  if (!security.token_file.empty()) {
+    std::string token;
+    if (!read_file(security.token_file, token)) {
+      error_r = "cannot read the token file " + security.token_file;
+      return nullptr;
+    }
+    token = token.substr(0, token.find_first_of("\r\n"));
+    credentials = grpc::CompositeChannelCredentials(credentials, grpc::AccessTokenCredentials(token));
+  }
+  return grpc::CreateCustomChannel(t, credentials, args);
+}
 
 std::string default_target() { return "unix:" + default_socket_path(); }
 

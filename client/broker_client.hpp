@@ -20,6 +20,22 @@ std::string default_target();
 // default_target()). Insecure credentials: the unix socket's permissions are the guard.
 std::shared_ptr<grpc::Channel> make_channel(const std::string& target);
 
+// How to reach a daemon's TCP listener (TLS, issue #10). The unix socket needs none of it:
+// the daemon asks the kernel who is calling.
+struct channel_security {
+  std::string ca_file;     // CA of the daemon's certificate ("" = the system trust store)
+  std::string cert_file;   // client certificate chain (mTLS identity), PEM
+  std::string key_file;    // its key, PEM
+  std::string token_file;  // a bearer token (first line), for clients without a certificate
+  bool plaintext = false;  // only for an insecure-tcp daemon on loopback
+};
+
+// A channel to `target` with `security`. TCP targets use TLS unless `plaintext`;
+// a token goes as "authorization: Bearer ..." (over TLS only). `max_receive_bytes` 0 =
+// gRPC's default. Errors (nullptr + `error_r`): a file that cannot be read.
+std::shared_ptr<grpc::Channel> make_channel(const std::string& target, const channel_security& security,
+                                            std::string& error_r, int max_receive_bytes = 0);
+
 class broker_client {
  public:
   explicit broker_client(std::shared_ptr<grpc::Channel> channel);

@@ -210,7 +210,8 @@ std::vector<std::string> access_gate::allowed_hosts_of(const access_rules& r, co
       }
       auto entry = store_->get_secret_entry(use.name);
       if (!entry) {
-        why = entry.err();
+        why = {entry.err().code == errc::not_found ? errc::failed_precondition : entry.err().code,
+               use.field + ".vault: " + entry.err().message};
         return {};
       }
       return std::move(entry->allowed_hosts);

@@ -17,10 +17,13 @@ constexpr auto default_timeout = std::chrono::seconds(10);
 // GetMessageParts of a message up to 32 MiB); the daemon accepts requests up to 48 MiB.
 constexpr int max_reply_bytes = 64 * 1024 * 1024;
 
-std::shared_ptr<grpc::Channel> make_cli_channel(const std::string& target) {
-  grpc::ChannelArguments channel_args;
-  channel_args.SetMaxReceiveMessageSize(max_reply_bytes);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), channel_args);
+std::shared_ptr<grpc::Channel> make_cli_channel(const global_options& globals) {
+  std::string error;
+  auto channel = client::make_channel(globals.target, globals.security, error, static_cast<int>(max_reply_bytes));
+  if (channel) return channel;
+  // A broken channel reports the reason on the first call (UNAVAILABLE with this text).
+  std::cerr << "mailbroker: " << error << '\n';
+  std::exit(exit_usage);
 }
 
 constexpr option_def connect_options[] = {
@@ -96,7 +99,7 @@ constexpr option_def authorize_options[] = {
     {"--oauth2-connection", "NAME"},
     {"--login-hint", "ACCOUNT"},
 };
-constexpr option_def vault_options[] = {{"--from-file", "PATH"}};
+constexpr option_def vault_options[] = {{"--from-file", "PATH"}, {"--allow-host", "HOST[:PORT]"}};
 constexpr option_def folders_options[] = {{"--pattern", "PATTERN"}, {"--regex", "REGEX"}};
 constexpr option_def messages_options[] = {
     {"--folder", "FOLDER"}, {"--unread", ""}, {"--from", "TEXT"}, {"--subject", "TEXT"}, {"--limit", "N"}};
@@ -153,7 +156,7 @@ const command* find_command(std::string_view name) {
 }
 
 daemon_link::daemon_link(const global_options& globals)
-    : target(globals.target), channel(make_cli_channel(globals.target)), client(channel) {}
+    : target(globals.target), channel(make_cli_channel(globals)), client(channel) {}
 
 int daemon_link::fail(const grpc::Status& status) const { return report_rpc_failure(status, *channel, target); }
 

@@ -21,6 +21,7 @@ struct global_options {
   std::string target;  // resolved: --target, else $MAILBROKER_TARGET, else default_target()
   bool json = false;
   std::optional<std::chrono::milliseconds> timeout;  // --timeout; commands pick their default
+  client::channel_security security;  // --daemon-ca-file, --cert, --key, --token-file, --plaintext
 };
 
 struct invocation {

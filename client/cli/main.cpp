@@ -18,6 +18,8 @@ using namespace mailbroker::cli;
 
 constexpr option_def global_option_defs[] = {
     {"--target", "TARGET"}, {"--json", ""}, {"--timeout", "SECONDS"}, {"--help", ""}, {"--version", ""},
+    {"--daemon-ca-file", "PATH"}, {"--cert", "PATH"}, {"--key", "PATH"}, {"--token-file", "PATH"},
+    {"--plaintext", ""},
 };
 
 std::optional<option_table> options_of(std::string_view command) {
@@ -74,6 +76,11 @@ int main(int argc, char** argv) {
   inv.globals.target = resolve_target(args);
   if (inv.globals.target.empty()) return usage_error(hint_command, "--target must not be empty");
   inv.globals.json = args.has("--json");
+  inv.globals.security.ca_file = args.value("--daemon-ca-file").value_or("");
+  inv.globals.security.cert_file = args.value("--cert").value_or("");
+  inv.globals.security.key_file = args.value("--key").value_or("");
+  inv.globals.security.token_file = args.value("--token-file").value_or("");
+  inv.globals.security.plaintext = args.has("--plaintext");
   if (auto text = args.value("--timeout")) {
     inv.globals.timeout = parse_seconds(*text);
     if (!inv.globals.timeout) {

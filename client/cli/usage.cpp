@@ -15,6 +15,14 @@ Global options (before or after the command):
                       [connect: 30, disconnect/renew/status: 10, folders/messages/
                       show: 30, save-attachments: 120 per attachment, send/reply/
                       forward: 60, watch/watch-mail: none]
+  --daemon-ca-file PATH   host:port targets: CA of the daemon's TLS certificate
+                      [the system trust store]
+  --cert PATH, --key PATH
+                      host:port targets: this bot's client certificate (mTLS): its
+                      name is who the daemon's policy sees
+  --token-file PATH   host:port targets: a bearer token (first line) the daemon's
+                      config knows, for bots without a certificate
+  --plaintext         host:port targets: no TLS (an insecure-tcp daemon on loopback)
   -h, --help          this help; `mailbroker COMMAND --help` for a command's
   --version           print the version
 )txt";
@@ -147,15 +155,19 @@ Yahoo and MSN do not offer this flow. Waits up to --timeout [600 s] for the brow
 With --json: the CompleteAuthorizationResponse.
 )txt";
 
-constexpr std::string_view vault_text = R"txt(Usage: mailbroker vault put NAME [--from-file PATH]
+constexpr std::string_view vault_text = R"txt(Usage: mailbroker vault put NAME --allow-host HOST[:PORT]... [--from-file PATH]
        mailbroker vault list
        mailbroker vault delete NAME
 
 The daemon's vault: secrets stored AES-256-GCM encrypted in its store, named in
 session specs as `vault: NAME` (e.g. --password-vault NAME, or client-secret =
 vault:NAME in the daemon config). `put` reads the value from stdin (or PATH), never
-from the command line; one trailing newline is dropped; at most 64 KiB. Values are
-never shown again: `list` prints names and times only.
+from the command line; one trailing newline is dropped; at most 64 KiB.
+--allow-host (required, repeatable) binds the secret to the servers it may be sent
+to (HOST any port, HOST:PORT, globs such as *.corp.example, [::1]:993): a session that
+would send it elsewhere, over plaintext or unverified TLS is refused. Values are
+never shown again: `list` prints names, times and hosts. Needs the vault-write /
+vault-list permissions of the daemon's policy.
 )txt";
 
 constexpr std::string_view folders_text = R"txt(Usage: mailbroker folders LEASE_ID [--pattern PATTERN] [--regex REGEX]

@@ -43,7 +43,10 @@ int run_vault(const invocation& inv) {
     if (auto st = vault.list(&response, timeout); !st.ok()) return link.fail(st);
     if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
     for (const auto& e : response.entries()) {
-      std::cout << e.name() << "  updated " << format_time(e.updated_at()) << '\n';
+      std::string hosts;
+      for (const auto& h : e.allowed_hosts()) hosts += (hosts.empty() ? "" : ",") + h;
+      std::cout << e.name() << "  updated " << format_time(e.updated_at()) << "  hosts "
+                << (hosts.empty() ? std::string("(none: put it again with --allow-host)") : hosts) << '\n';
     }
     return exit_ok;
   }
@@ -55,6 +58,11 @@ int run_vault(const invocation& inv) {
     return exit_ok;
   }
   if (action != "put") return usage_error("vault", "unknown vault action '" + action + "' (put, list, delete)");
+  const auto hosts = inv.args.values("--allow-host");
+  if (hosts.empty()) {
+    return usage_error("vault", "vault put needs --allow-host HOST[:PORT] (repeatable): the servers the daemon may "
+                                "send this secret to");
+  }
 
   std::optional<std::string> value;
   if (auto path = inv.args.value("--from-file")) {
@@ -67,7 +75,7 @@ int run_vault(const invocation& inv) {
   if (!value) return usage_error("vault", "the value is larger than 64 KiB");
   if (value->empty()) return usage_error("vault", "the value is empty (give it on stdin or with --from-file PATH)");
   pb::PutSecretResponse response;
-  const auto st = vault.put(name, *value, &response, timeout);
+  const auto st = vault.put(name, *value, hosts, &response, timeout);
   std::fill(value->begin(), value->end(), '\0');
   if (!st.ok()) return link.fail(st);
   std::cout << (response.created() ? "created '" : "replaced '") << name << "'\n";

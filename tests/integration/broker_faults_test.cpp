@@ -54,12 +54,13 @@ TEST_F(broker_faults, BadRequestsGetClearErrorsAndHarmNothing) {
        [](auto& r, auto&) {
          r.mutable_spec()->mutable_auth()->mutable_basic()->mutable_password()->set_env("MB_TEST_UNSET_VARIABLE");
        },
-       grpc::StatusCode::FAILED_PRECONDITION, "MB_TEST_UNSET_VARIABLE"},
+       // Refused before the variable is looked at: env: secrets need a secret-hosts binding.
+       grpc::StatusCode::PERMISSION_DENIED, "env:MB_TEST_UNSET_VARIABLE"},
       {"password file missing",
        [](auto& r, auto&) {
          r.mutable_spec()->mutable_auth()->mutable_basic()->mutable_password()->set_file("/nonexistent/pw");
        },
-       grpc::StatusCode::FAILED_PRECONDITION, "/nonexistent/pw"},
+       grpc::StatusCode::PERMISSION_DENIED, "file:/nonexistent/pw"},
       {"unknown host", [](auto& r, auto&) { r.mutable_spec()->mutable_server()->set_host("no-such-host.invalid"); },
        grpc::StatusCode::UNAVAILABLE, "cannot resolve"},
       {"server down", [](auto& r, auto&) { r.mutable_spec()->mutable_server()->set_port(1); },

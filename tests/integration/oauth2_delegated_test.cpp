@@ -216,7 +216,8 @@ TEST_F(oauth2_delegated, ManagedPerUserConnectionAuthorizesEachUserOnce) {
            {"token-url", o().env("OAUTH2_TOKEN_URL")},
            {"ca-file", o().env("OAUTH2_CA_FILE")},
            {"scopes", o().env("OAUTH2_SCOPE")},
-           {"redirect-uri", redirect_uri_}}) {
+           {"redirect-uri", redirect_uri_},
+           {"allowed-hosts", "127.0.0.1"}}) {
     ASSERT_TRUE(daemon::apply_setting(config, "oauth2-connection.corp." + key, value).ok()) << key;
   }
   ASSERT_TRUE(daemon::finish_config(config).ok());
@@ -264,7 +265,8 @@ TEST_F(oauth2_delegated, ManagedSharedClientCredentialsKeepTheSecretInTheDaemon)
            {"token-url", o().env("OAUTH2_TOKEN_URL")},
            {"ca-file", o().env("OAUTH2_CA_FILE")},
            {"scopes", o().env("OAUTH2_SCOPE")},
-           {"username", o().env("OAUTH2_CC_MAIL_USER")}}) {
+           {"username", o().env("OAUTH2_CC_MAIL_USER")},
+           {"allowed-hosts", "127.0.0.1"}}) {
     ASSERT_TRUE(daemon::apply_setting(config, "oauth2-connection.app." + key, value).ok()) << key;
   }
   ASSERT_TRUE(daemon::finish_config(config).ok());
@@ -370,7 +372,9 @@ TEST_F(oauth2_delegated, VaultEntriesServeAsPasswordsAndNeverComeBack) {
   client::vault_client vault(client::make_channel(server_->unix_target()));
   const std::string password = shared_dovecot().password("alice");
   pb::PutSecretResponse put;
-  ASSERT_TRUE(vault.put("alice-imap", password, &put).ok());
+  EXPECT_EQ(vault.put("alice-imap", password, {}, &put).error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << "a vault entry must name where it may go";
+  ASSERT_TRUE(vault.put("alice-imap", password, {shared_dovecot().host()}, &put).ok());
   EXPECT_TRUE(put.created());
   pb::ListSecretsResponse list;
   ASSERT_TRUE(vault.list(&list).ok());
