@@ -12,6 +12,8 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/request_parse_errors.hpp"
+
 namespace mailbroker::daemon {
 namespace {
 
@@ -100,6 +102,11 @@ error broker_server::start() {
   builder.RegisterService(service_.get());
   builder.RegisterService(vault_service_.get());
   builder.RegisterService(mailbox_service_.get());
+  // Unparseable requests (e.g. invalid UTF-8): INVALID_ARGUMENT, logged through spdlog.
+  install_protobuf_log_handler();
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(make_request_parse_interceptor_factory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (!server_ || (!config_.listen.empty() && tcp_port == 0)) {
     shutdown(std::chrono::milliseconds(0));
