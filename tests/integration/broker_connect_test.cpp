@@ -281,7 +281,7 @@ TEST_F(broker_fixture, InvalidUtf8InAStringFieldIsInvalidArgumentNamingTheField)
   EXPECT_NE(st.error_message().find("could not be parsed"), std::string::npos) << st.error_message();
 
   // A well-formed request still reaches its handler (which names the bad session name).
-  st = raw_call(server_->unix_target(), "/mailbroker.v1.SessionBroker/Connect", std::string("\x0a\x03a b"));
+  st = raw_call(server_->unix_target(), "/mailbroker.v1.SessionBroker/Connect", std::string("\x0a\x03" "a b"));
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
   EXPECT_EQ(st.error_message().find("could not be parsed"), std::string::npos) << st.error_message();
 

@@ -285,7 +285,8 @@ TEST_F(mailbox_ops, UnknownUidsAreNotFoundAndNamed) {
   EXPECT_NE(st.error_message().find("uid 999999 is not in folder"), std::string::npos) << st.error_message();
   EXPECT_NE(st.error_message().find("the other 1 was changed"), std::string::npos) << st.error_message();
   bool invoice_flagged = false;
-  for (const auto& m : list({}).messages()) {
+  const auto after_flags = list({});  // a range-for over a temporary's member would dangle
+  for (const auto& m : after_flags.messages()) {
     if (m.uid() == invoice) {
       for (const auto& f : m.flags()) invoice_flagged = invoice_flagged || f == "\\Flagged";
     }
