@@ -17,6 +17,8 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/request_parse_errors.hpp"
+
 namespace mailbroker::daemon {
 namespace {
 
@@ -155,7 +157,11 @@ error broker_server::start() {
   builder.RegisterService(service_.get());
   builder.RegisterService(vault_service_.get());
   builder.RegisterService(mailbox_service_.get());
+  // Unparseable requests (e.g. invalid UTF-8): INVALID_ARGUMENT, logged through spdlog.
+  // The parse interceptor goes first: it reads what the parsing thread noted.
+  install_protobuf_log_handler();
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(make_request_parse_interceptor_factory());
   interceptors.push_back(make_rpc_metrics_interceptor());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();

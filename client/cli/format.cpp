@@ -86,15 +86,15 @@ std::optional<pb::SessionState> parse_state(std::string_view text) {
 }
 
 void print_status_block(std::ostream& out, const pb::SessionStatus& s) {
-  out << s.name() << "  " << state_name(s.state());
+  out << printable(s.name()) << "  " << state_name(s.state());
   if (s.has_state_since()) out << " since " << format_time(s.state_since());
   out << '\n';
 
   const auto& server = s.server();
-  out << "  server:    " << protocol_label(server.protocol()) << ' ' << host_port(server.host(), server.port())
+  out << "  server:    " << protocol_label(server.protocol()) << ' ' << printable(host_port(server.host(), server.port()))
       << ' ' << tls_summary(server) << '\n';
-  out << "  user:      " << s.username();
-  if (!s.auth_mode().empty()) out << " (" << s.auth_mode() << ')';
+  out << "  user:      " << printable(s.username());
+  if (!s.auth_mode().empty()) out << " (" << printable(s.auth_mode()) << ')';
   out << '\n';
   if (s.has_login_wait()) {
     out << "  waiting:   for a login slot, about " << s.login_wait().ahead() << " ahead, since "
@@ -106,59 +106,63 @@ void print_status_block(std::ostream& out, const pb::SessionStatus& s) {
   const auto& c = s.counters();
   out << "  counters:  commands=" << c.commands_sent() << " in=" << format_bytes(c.bytes_in())
       << " out=" << format_bytes(c.bytes_out()) << " logins=" << c.connects() << '\n';
-  if (!server.greeting().empty()) out << "  greeting:  " << server.greeting() << '\n';
+  if (!server.greeting().empty()) out << "  greeting:  " << printable(server.greeting()) << '\n';
   if (s.has_last_error()) {
     const auto& e = s.last_error();
     out << "  last error: " << e.code();
     if (e.has_at()) out << " at " << format_time(e.at());
-    out << ": " << e.message() << '\n';
+    out << ": " << printable(e.message()) << '\n';
   }
   if (s.has_token()) {
     const auto& t = s.token();
-    out << "  token:     " << (t.mechanism().empty() ? std::string("-") : t.mechanism()) << " from " << t.token_url()
+    out << "  token:     " << (t.mechanism().empty() ? std::string("-") : printable(t.mechanism())) << " from "
+        << printable(t.token_url())
         << "  valid until " << (t.has_valid_until() ? format_time(t.valid_until()) : std::string("-"))
         << "  refreshes=" << t.refresh_count() << '\n';
     if (t.has_last_refresh_error()) {
-      out << "  token error: " << t.last_refresh_error().code() << ": " << t.last_refresh_error().message() << '\n';
+      out << "  token error: " << t.last_refresh_error().code() << ": " << printable(t.last_refresh_error().message())
+          << '\n';
     }
   }
   if (s.has_smtp()) {
     const auto& m = s.smtp();
-    out << "  smtp:      " << m.host() << ':' << m.port() << (m.connected() ? " connected" : " not connected")
+    out << "  smtp:      " << printable(m.host()) << ':' << m.port() << (m.connected() ? " connected" : " not connected")
         << "  sent=" << m.messages_sent() << " failed=" << m.send_failures() << '\n';
     if (m.has_last_error()) {
-      out << "  smtp error: " << m.last_error().code() << ": " << m.last_error().message() << '\n';
+      out << "  smtp error: " << m.last_error().code() << ": " << printable(m.last_error().message()) << '\n';
     }
   }
   if (s.watch_count() > 0) out << "  watches:   " << s.watch_count() << '\n';
   if (s.has_linger_until()) out << "  linger until: " << format_time(s.linger_until()) << '\n';
-  if (!s.close_reason().empty()) out << "  close reason: " << s.close_reason() << '\n';
+  if (!s.close_reason().empty()) out << "  close reason: " << printable(s.close_reason()) << '\n';
 }
 
 std::string event_line(const pb::SessionEvent& event) {
   const auto& s = event.status();
-  std::string line = format_time(event.at(), true) + ' ' + s.name() + ' ';
+  std::string line = format_time(event.at(), true) + ' ' + printable(s.name()) + ' ';
   // The first events of a watch (and lease-count changes) repeat the current state.
   if (event.previous_state() != s.state() && event.previous_state() != pb::SESSION_STATE_UNSPECIFIED) {
     line += state_name(event.previous_state()) + " -> ";
   }
   line += state_name(s.state());
-  if (!event.reason().empty()) line += ": " + event.reason();
+  if (!event.reason().empty()) line += ": " + printable(event.reason());
   line += " (leases " + std::to_string(s.lease_count()) + ')';
   return line;
 }
 
 std::string format_address(const pb::Address& a) {
-  if (a.name().empty()) return a.address();
+  if (a.name().empty()) return printable(a.address());
   // A name with specials is quoted, so "Doe, Jane" stays one name in a list and the
   // line can be pasted back into --to.
-  if (a.name().find_first_of(",;:<>@\"\\()[]") == std::string::npos) return a.name() + " <" + a.address() + ">";
+  if (a.name().find_first_of(",;:<>@\"\\()[]") == std::string::npos) {
+    return printable(a.name() + " <" + a.address() + ">");
+  }
   std::string quoted = "\"";
   for (char c : a.name()) {
     if (c == '"' || c == '\\') quoted += '\\';
     quoted += c;
   }
-  return quoted + "\" <" + a.address() + ">";
+  return printable(quoted + "\" <" + a.address() + ">");
 }
 
 std::string format_addresses(const google::protobuf::RepeatedPtrField<pb::Address>& list) {
@@ -176,16 +180,16 @@ std::string message_event_line(const pb::MessageEvent& event, std::string_view f
   at.set_seconds(std::chrono::duration_cast<std::chrono::seconds>(now).count());
   at.set_nanos(static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() %
                                          1'000'000'000));
-  std::string line = format_time(at, true) + ' ' + std::string(folder) + ' ';
+  std::string line = format_time(at, true) + ' ' + printable(folder) + ' ';
   if (event.kind() == pb::MESSAGE_EVENT_KIND_WATCHING) {
-    return line + "watching (" + event.mode() + "): uids above " + std::to_string(event.last_uid()) +
+    return line + "watching (" + printable(event.mode()) + "): uids above " + std::to_string(event.last_uid()) +
            ", uidvalidity " + std::to_string(event.uid_validity());
   }
   if (event.kind() == pb::MESSAGE_EVENT_KIND_NEW_MESSAGE) {
     const auto& m = event.message();
     const std::string from = m.from().empty() ? std::string("-") : format_address(m.from(0));
     return line + "new uid " + std::to_string(m.uid()) + ' ' + (m.has_attachments() ? "@ " : "") + from + "  " +
-           m.subject();
+           printable(m.subject());
   }
   return line + "event " + std::to_string(static_cast<int>(event.kind()));  // a kind newer than this CLI
 }

@@ -11,6 +11,7 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include "client/broker_client.hpp"
+#include "client/cli/printable.hpp"
 #include "mailbroker/v1/mailbox.pb.h"
 
 namespace mailbroker::cli {

@@ -33,7 +33,7 @@ int run_folders(const invocation& inv) {
   set_call_deadline(context, inv, mailbox_timeout);
   if (auto st = stub->ListFolders(&context, request, &response); !st.ok()) return link.fail(st);
   if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
-  for (const auto& f : response.folders()) std::cout << f.name() << '\n';
+  for (const auto& f : response.folders()) std::cout << printable(f.name()) << '\n';
   return exit_ok;
 }
 
@@ -60,7 +60,7 @@ int run_messages(const invocation& inv) {
   if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
   for (const auto& m : response.messages()) {
     std::cout << std::setw(6) << m.uid() << (m.seen() ? "   " : " * ") << (m.has_attachments() ? "@ " : "  ")
-              << format_time(m.date()) << "  " << first_address(m.from()) << "  " << m.subject() << '\n';
+              << format_time(m.date()) << "  " << first_address(m.from()) << "  " << printable(m.subject()) << '\n';
   }
   std::cout << response.messages_size() << " of " << response.total_matching() << " message(s)"
             << (response.next_after_uid() != 0 ? " (more: --after-uid is in the API)" : "") << '\n';

@@ -38,8 +38,9 @@ void print_attachment_list(const pb::MessageParts& parts) {
   if (parts.attachments().empty()) return;
   std::cout << "\nAttachments:\n";
   for (const auto& a : parts.attachments()) {
-    std::cout << "  " << a.part_id() << "  " << (a.filename().empty() ? std::string("(no name)") : a.filename())
-              << "  " << a.content_type() << "  " << format_bytes(a.size()) << (a.is_inline() ? "  inline" : "")
+    std::cout << "  " << printable(a.part_id()) << "  "
+              << (a.filename().empty() ? std::string("(no name)") : printable(a.filename())) << "  "
+              << printable(a.content_type()) << "  " << format_bytes(a.size()) << (a.is_inline() ? "  inline" : "")
               << '\n';
   }
 }
@@ -163,14 +164,14 @@ int run_show(const invocation& inv) {
   std::cout << "From:    " << format_addresses(s.from()) << '\n';
   std::cout << "To:      " << format_addresses(s.to()) << '\n';
   if (!s.cc().empty()) std::cout << "Cc:      " << format_addresses(s.cc()) << '\n';
-  std::cout << "Subject: " << s.subject() << '\n';
+  std::cout << "Subject: " << printable(s.subject()) << '\n';
   std::cout << "Date:    " << (s.has_date() ? format_time(s.date()) : std::string("-")) << '\n';
   if (!parts.text_body().empty()) {
-    std::cout << '\n' << parts.text_body();
+    std::cout << '\n' << printable(parts.text_body(), true);
     if (!parts.text_body().ends_with('\n')) std::cout << '\n';
   } else if (!parts.html_body().empty()) {
     // Shown as it is: rendering HTML is a browser's job, and the markup is the truth.
-    std::cout << "\n[no text part; the HTML part follows]\n" << parts.html_body();
+    std::cout << "\n[no text part; the HTML part follows]\n" << printable(parts.html_body(), true);
     if (!parts.html_body().ends_with('\n')) std::cout << '\n';
   } else {
     std::cout << "\n[no text or HTML body]\n";

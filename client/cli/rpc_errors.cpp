@@ -5,6 +5,7 @@
 
 #include "client/broker_client.hpp"
 #include "client/cli/exit_codes.hpp"
+#include "client/cli/printable.hpp"
 
 namespace mailbroker::cli {
 namespace {
@@ -60,12 +61,12 @@ std::string_view code_name(grpc::StatusCode code) {
 
 int report_rpc_failure(const grpc::Status& status, grpc::Channel& channel, std::string_view target) {
   if (daemon_unreachable(status, channel)) {
-    std::cerr << "mailbroker: mailbrokerd at " << target << " is not reachable: " << status.error_message()
+    std::cerr << "mailbroker: mailbrokerd at " << target << " is not reachable: " << printable(status.error_message())
               << "\n  Is mailbrokerd running? Start it with `" << start_command(target)
               << "`, or point the CLI at a running one with --target or MAILBROKER_TARGET.\n";
     return exit_unreachable;
   }
-  std::cerr << "mailbroker: " << code_name(status.error_code()) << ": " << status.error_message() << '\n';
+  std::cerr << "mailbroker: " << code_name(status.error_code()) << ": " << printable(status.error_message()) << '\n';
   return status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? exit_deadline : exit_rpc_error;
 }
 

@@ -120,12 +120,12 @@ int report_sent(const invocation& inv, const pb::SendMessageResponse& response) 
     return refused ? exit_partial : exit_ok;
   }
   std::cout << "sent " << response.message_id() << " (" << format_bytes(response.size()) << ")";
-  if (!response.server_reply().empty()) std::cout << ": " << response.server_reply();
+  if (!response.server_reply().empty()) std::cout << ": " << printable(response.server_reply());
   std::cout << '\n';
   for (const auto& r : response.recipients()) {
-    std::cout << "  " << (r.accepted() ? "accepted " : "REFUSED  ") << r.address() << "  " << r.code();
-    if (!r.enhanced_code().empty()) std::cout << ' ' << r.enhanced_code();
-    if (!r.text().empty()) std::cout << ' ' << r.text();
+    std::cout << "  " << (r.accepted() ? "accepted " : "REFUSED  ") << printable(r.address()) << "  " << r.code();
+    if (!r.enhanced_code().empty()) std::cout << ' ' << printable(r.enhanced_code());
+    if (!r.text().empty()) std::cout << ' ' << printable(r.text());
     std::cout << '\n';
   }
   if (refused) std::cerr << "mailbroker: the server refused some recipients (exit " << exit_partial << ")\n";

@@ -79,6 +79,43 @@ error check_uids(const std::vector<std::uint32_t>& uids) {
   return error::none();
 }
 
+// Pipelined before a mutation of `set`: the uids of it that exist, as the mutation sees
+// them (the server runs the two in order; RFC 3501 5.5 allows UID commands together).
+std::string existence_search(const std::string& set) { return "UID SEARCH UID " + set; }
+
+// not_found naming the uids of `asked` that the SEARCH did not find, or none.
+// `others_done` says what happened to the rest, e.g. "moved to 'Archive'".
+error missing_uids(const command_result& searched, const std::vector<std::uint32_t>& asked,
+                   const std::string& folder, const std::string& others_done) {
+  if (searched.status != "OK") return refused(searched, "SEARCH for the uids in '" + folder + "'");
+  auto found = imap::parse_search_response(searched.untagged);
+  std::sort(found.begin(), found.end());
+  std::vector<std::uint32_t> missing;
+  for (auto uid : asked) {
+    if (!std::binary_search(found.begin(), found.end(), uid) &&
+        std::find(missing.begin(), missing.end(), uid) == missing.end()) {
+      missing.push_back(uid);
+    }
+  }
+  if (missing.empty()) return error::none();
+  std::sort(missing.begin(), missing.end());
+  std::string list;
+  for (auto uid : missing) list += (list.empty() ? "" : ", ") + std::to_string(uid);
+  std::size_t unique_asked = asked.size();
+  {
+    auto sorted = asked;
+    std::sort(sorted.begin(), sorted.end());
+    unique_asked = static_cast<std::size_t>(std::unique(sorted.begin(), sorted.end()) - sorted.begin());
+  }
+  const std::size_t others = unique_asked - missing.size();
+  std::string message = std::string(missing.size() == 1 ? "uid " : "uids ") + list + " " +
+                        (missing.size() == 1 ? "is" : "are") + " not in folder '" +
+                        (folder.empty() ? "INBOX" : folder) + "' (deleted, moved, or from another uidvalidity)";
+  message += others == 0 ? "; nothing was changed"
+                         : "; the other " + std::to_string(others) + (others == 1 ? " was " : " were ") + others_done;
+  return {errc::not_found, message};
+}
+
 address to_address(const imap::fetched_summary::address& a) {
   return {mime::decode_phrase(a.name_raw), a.host.empty() ? a.mailbox : a.mailbox + "@" + a.host};
 }
@@ -394,16 +431,17 @@ awaitable<error> set_flags(session::connection_context& ctx, std::string folder,
   if (seen) append(*seen ? add : remove, "\\Seen");
   if (flagged) append(*flagged ? add : remove, "\\Flagged");
   // Built before the co_await (g++ 12 and temporaries in co_await operands).
-  std::vector<std::string> commands;
+  std::vector<std::string> commands{existence_search(set)};
   if (!add.empty()) commands.push_back("UID STORE " + set + " +FLAGS.SILENT (" + add + ")");
   if (!remove.empty()) commands.push_back("UID STORE " + set + " -FLAGS.SILENT (" + remove + ")");
   ctx.cache.forget_lists();
-  for (auto& command : commands) {
-    auto r = co_await run(ctx, std::move(command));
-    if (!r) co_return r.err();
-    if (r->status != "OK") co_return refused(r.value(), "STORE");
+  // One round trip: the SEARCH tells which uids exist, the STOREs change those that do.
+  auto r = co_await ctx.imap->execute_all(std::move(commands), ctx.command_timeout);
+  if (!r) co_return r.err();
+  for (std::size_t i = 1; i < r->size(); ++i) {
+    if ((*r)[i].status != "OK") co_return refused((*r)[i], "STORE");
   }
-  co_return error::none();
+  co_return missing_uids(r->front(), uids, folder, "changed");
 }
 
 awaitable<result<std::vector<std::uint32_t>>> copy_messages(session::connection_context& ctx, std::string folder,
@@ -426,8 +464,11 @@ awaitable<result<std::vector<std::uint32_t>>> copy_messages(session::connection_
   if (move) ctx.cache.forget(ctx.selected_mailbox, ctx.uid_validity, uids);
   ctx.cache.forget_lists();
   std::string command = std::string(move && has_move ? "UID MOVE " : "UID COPY ") + set + " " + target_name.value();
-  auto r = co_await run(ctx, std::move(command));
-  if (!r) co_return r.err();
+  std::vector<std::string> commands{existence_search(set), std::move(command)};
+  auto answers = co_await ctx.imap->execute_all(std::move(commands), ctx.command_timeout);
+  if (!answers) co_return answers.err();
+  const command_result searched = std::move(answers->front());
+  result<command_result> r = std::move(answers->back());
   if (r->status != "OK") {
     auto e = refused(r.value(), std::string(move ? "MOVE" : "COPY") + " to '" + target + "'");
     if (e.code == errc::not_found) e.message += " (the target folder does not exist)";
@@ -451,6 +492,10 @@ awaitable<result<std::vector<std::uint32_t>>> copy_messages(session::connection_
     auto ex = co_await run(ctx, std::move(expunge));
     if (!ex) co_return ex.err();
     if (ex->status != "OK") co_return refused(ex.value(), "EXPUNGE after COPY (the copies exist in the target)");
+  }
+  if (auto e = missing_uids(searched, uids, folder, std::string(move ? "moved" : "copied") + " to '" + target + "'");
+      !e.ok()) {
+    co_return e;
   }
   std::vector<std::uint32_t> out;
   if (mapping) {
@@ -476,15 +521,15 @@ awaitable<error> delete_messages(session::connection_context& ctx, std::string f
   if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
   const std::string set = imap::format_uid_set(uids);
   ctx.cache.forget(ctx.selected_mailbox, ctx.uid_validity, uids);
-  std::string store = "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)";
-  auto r = co_await run(ctx, std::move(store));
+  std::vector<std::string> commands{existence_search(set), "UID STORE " + set + " +FLAGS.SILENT (\\Deleted)"};
+  auto r = co_await ctx.imap->execute_all(std::move(commands), ctx.command_timeout);
   if (!r) co_return r.err();
-  if (r->status != "OK") co_return refused(r.value(), "STORE \\Deleted");
+  if (r->back().status != "OK") co_return refused(r->back(), "STORE \\Deleted");
   std::string expunge = "UID EXPUNGE " + set;
   auto ex = co_await run(ctx, std::move(expunge));
   if (!ex) co_return ex.err();
   if (ex->status != "OK") co_return refused(ex.value(), "UID EXPUNGE");
-  co_return error::none();
+  co_return missing_uids(r->front(), uids, folder, "deleted");
 }
 
 }  // namespace mailbroker::mailbox

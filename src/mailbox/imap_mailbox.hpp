@@ -81,6 +81,13 @@ awaitable<result<message_page>> list_messages(session::connection_context& ctx, 
 awaitable<result<chunk>> fetch_chunk(session::connection_context& ctx, std::string folder, std::uint32_t uid,
                                      std::uint64_t offset, std::uint64_t max_bytes);
 
+// set_flags, copy_messages and delete_messages pipeline a "UID SEARCH UID <set>" before
+// the change (no extra round trip): the uids that exist are changed, then not_found names
+// the ones that do not ("uids 7, 9 are not in folder 'INBOX' ...; the other 3 were
+// moved to 'Archive'", or "...; nothing was changed"). Not all-or-nothing: a bot that
+// gets not_found knows the rest was done (a move's new uids are then not returned).
+// A connection lost after the change was sent is aborted "outcome unknown" (see
+// imap::client::execute()).
 awaitable<error> set_flags(session::connection_context& ctx, std::string folder, std::vector<std::uint32_t> uids,
                            std::optional<bool> seen, std::optional<bool> flagged);
 

@@ -182,11 +182,18 @@ awaitable<result<std::string>> retrieve(session::connection_context& ctx, std::u
 awaitable<error> delete_messages(session::connection_context& ctx, std::vector<std::uint32_t> uids) {
   auto entries = co_await listing(ctx, ctx.spec.poll_interval);
   if (!entries) co_return entries.err();
+  // As on IMAP: the uids that exist are deleted, then NOT_FOUND names the others.
   std::vector<std::uint32_t> numbers;
+  std::string missing;
+  std::size_t missing_count = 0;
   for (auto uid : uids) {
     const auto* entry = ctx.maildrop->find(uid);
-    if (entry == nullptr) co_return error{errc::not_found, "uids: " + std::to_string(uid) + " is not in the maildrop"};
-    numbers.push_back(entry->number);
+    if (entry == nullptr) {
+      missing += (missing.empty() ? "" : ", ") + std::to_string(uid);
+      ++missing_count;
+      continue;
+    }
+    if (std::find(numbers.begin(), numbers.end(), entry->number) == numbers.end()) numbers.push_back(entry->number);
   }
   for (auto n : numbers) {
     if (auto e = co_await ctx.pop3->dele(n, ctx.command_timeout); !e.ok()) {
@@ -195,8 +202,19 @@ awaitable<error> delete_messages(session::connection_context& ctx, std::vector<s
       co_return e;
     }
   }
-  if (auto e = co_await ctx.reopen(); !e.ok()) {
-    co_return error{errc::unavailable, "the deletion may not be committed: " + e.message};
+  if (!numbers.empty()) {
+    if (auto e = co_await ctx.reopen(); !e.ok()) {
+      if (e.code == errc::aborted) co_return e;
+      co_return error{errc::unavailable, "the deletion may not be committed: " + e.message};
+    }
+  }
+  if (missing_count > 0) {
+    co_return error{errc::not_found,
+                    std::string(missing_count == 1 ? "uid " : "uids ") + missing +
+                        (missing_count == 1 ? " is" : " are") + " not in the maildrop" +
+                        (numbers.empty() ? "; nothing was changed"
+                                         : "; the other " + std::to_string(numbers.size()) +
+                                               (numbers.size() == 1 ? " was" : " were") + " deleted")};
   }
   co_return error::none();
 }

@@ -266,6 +266,7 @@ awaitable<error> session::reopen_pop3() {
   error e = co_await open_and_login(*fresh);
   if (!e.ok()) {
     fresh->close(e);
+    if (committed.code == errc::aborted) co_return committed;  // the caller must not retry blindly
     co_return error{errc::unavailable, "re-opening the POP3 maildrop failed: " + e.message};
   }
   ++counters_base_.connects;

@@ -3,7 +3,10 @@
 
 #include <atomic>
 #include <set>
+#include <future>
 #include <thread>
+
+#include <grpcpp/generic/generic_stub.h>
 
 #include "support/broker_fixture.hpp"
 
@@ -240,6 +243,51 @@ TEST_F(broker_fixture, DifferentSpecUnderLiveNameNeedsReplace) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_TRUE(response.created());
   EXPECT_EQ(response.session().username(), "bob");
+}
+
+// Issue #10: a request whose bytes do not parse (here invalid UTF-8 in a proto3 string
+// field, which protobuf refuses) was UNIMPLEMENTED with an empty message and a raw
+// libprotobuf line on stderr. Sent by hand through a generic stub.
+grpc::Status raw_call(const std::string& target, const std::string& method, const std::string& bytes) {
+  grpc::GenericStub stub(client::make_channel(target));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
+}
+
+TEST_F(broker_fixture, InvalidUtf8InAStringFieldIsInvalidArgumentNamingTheField) {
+  install_log_capture();
+  start_broker();
+  // ConnectRequest { session (1) = "\xff\xfebot" }
+  const std::string bytes = std::string("\x0a\x05") + "\xff\xfe" + "bot";
+  auto st = raw_call(server_->unix_target(), "/mailbroker.v1.SessionBroker/Connect", bytes);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("/mailbroker.v1.SessionBroker/Connect"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("'mailbroker.v1.ConnectRequest.session' is not valid UTF-8"), std::string::npos)
+      << st.error_message();
+  EXPECT_NE(captured_logs().find("rejected a request: request to /mailbroker.v1.SessionBroker/Connect"),
+            std::string::npos)
+      << "logged through spdlog, in the daemon's format";
+
+  // Bytes that are no protobuf at all: still INVALID_ARGUMENT, naming the method.
+  st = raw_call(server_->unix_target(), "/mailbroker.v1.SessionBroker/Connect", "\xff\xff\xff\xff");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("could not be parsed"), std::string::npos) << st.error_message();
+
+  // A well-formed request still reaches its handler (which names the bad session name).
+  st = raw_call(server_->unix_target(), "/mailbroker.v1.SessionBroker/Connect", std::string("\x0a\x03" "a b"));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(st.error_message().find("could not be parsed"), std::string::npos) << st.error_message();
+
+  // An unknown method stays UNIMPLEMENTED.
+  st = raw_call(server_->unix_target(), "/mailbroker.v1.SessionBroker/NoSuchMethod", "");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED) << st.error_message();
 }
 
 }  // namespace

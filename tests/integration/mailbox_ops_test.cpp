@@ -262,6 +262,87 @@ TEST_F(mailbox_ops, FlagsMoveCopyDelete) {
   for (const auto& m : left.messages()) EXPECT_NE(m.uid(), html);
 }
 
+// Issue #10: a uid that does not exist is NOT_FOUND, named; the uids that exist are
+// still changed (one pipelined UID SEARCH tells which exist), and the message says so.
+TEST_F(mailbox_ops, UnknownUidsAreNotFoundAndNamed) {
+  const auto invoice = uid_of("Invoice 1001");
+  const auto html = uid_of("HTML only newsletter");
+  ASSERT_NE(invoice, 0u);
+  ASSERT_NE(html, 0u);
+  constexpr std::uint32_t ghost = 999999;
+  constexpr std::uint32_t ghost2 = 888888;
+
+  pb::SetFlagsRequest flags;
+  flags.set_lease_id(lease_);
+  flags.set_folder(folder_);
+  flags.add_uids(invoice);
+  flags.add_uids(ghost);
+  flags.set_flagged(true);
+  pb::SetFlagsResponse flags_response;
+  grpc::ClientContext c1;
+  auto st = mailbox_->SetFlags(&c1, flags, &flags_response);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_NE(st.error_message().find("uid 999999 is not in folder"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("the other 1 was changed"), std::string::npos) << st.error_message();
+  bool invoice_flagged = false;
+  const auto after_flags = list({});  // a range-for over a temporary's member would dangle
+  for (const auto& m : after_flags.messages()) {
+    if (m.uid() == invoice) {
+      for (const auto& f : m.flags()) invoice_flagged = invoice_flagged || f == "\\Flagged";
+    }
+  }
+  EXPECT_TRUE(invoice_flagged) << "the uid that exists was still flagged";
+
+  pb::MoveMessagesRequest move;
+  move.set_lease_id(lease_);
+  move.set_folder(folder_);
+  move.add_uids(ghost);
+  move.add_uids(ghost2);
+  move.set_target_folder(unicode_folder_);
+  pb::MoveMessagesResponse moved;
+  grpc::ClientContext c2;
+  st = mailbox_->MoveMessages(&c2, move, &moved);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_NE(st.error_message().find("uids 888888, 999999 are not in folder"), std::string::npos)
+      << st.error_message();
+  EXPECT_NE(st.error_message().find("nothing was changed"), std::string::npos) << st.error_message();
+  grpc::ClientContext c3;
+  st = mailbox_->CopyMessages(&c3, move, &moved);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_EQ(list({}).messages_size(), 5) << "nothing moved";
+
+  move.clear_uids();
+  move.add_uids(invoice);
+  move.add_uids(ghost);
+  grpc::ClientContext c4;
+  st = mailbox_->MoveMessages(&c4, move, &moved);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_NE(st.error_message().find("the other 1 was moved to '" + unicode_folder_ + "'"), std::string::npos)
+      << st.error_message();
+  EXPECT_EQ(list({}).messages_size(), 4) << "the existing uid was moved";
+
+  pb::DeleteMessagesRequest del;
+  del.set_lease_id(lease_);
+  del.set_folder(folder_);
+  del.add_uids(ghost);
+  del.add_uids(html);
+  pb::DeleteMessagesResponse deleted;
+  grpc::ClientContext c5;
+  st = mailbox_->DeleteMessages(&c5, del, &deleted);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_NE(st.error_message().find("uid 999999"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("the other 1 was deleted"), std::string::npos) << st.error_message();
+  EXPECT_EQ(list({}).messages_size(), 3);
+
+  // All present: OK as before.
+  del.clear_uids();
+  del.add_uids(uid_of("Large scan"));
+  grpc::ClientContext c6;
+  st = mailbox_->DeleteMessages(&c6, del, &deleted);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(list({}).messages_size(), 2);
+}
+
 TEST_F(mailbox_ops, LargeMessageStreamsInChunksByteForByte) {
   const auto uid = uid_of("Large scan");
   ASSERT_NE(uid, 0u);

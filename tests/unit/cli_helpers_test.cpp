@@ -1,4 +1,5 @@
 #include "client/cli/mail_helpers.hpp"
+#include "client/cli/printable.hpp"
 
 #include <gtest/gtest.h>
 
@@ -138,6 +139,58 @@ TEST(CliGuessContentType, UnknownOrMissingExtensionIsOctetStream) {
   EXPECT_EQ(guess_content_type(".pdf"), "application/octet-stream");  // a hidden file, not a PDF
   EXPECT_EQ(guess_content_type("dir.pdf/file"), "application/octet-stream");
   EXPECT_EQ(guess_content_type("trailing."), "application/octet-stream");
+}
+
+// Issue #10: a subject such as "\x1b[2J\x1b]0;owned\x07" must not drive the terminal.
+struct printable_case {
+  std::string input;
+  std::string expected;
+};
+
+const printable_case printable_cases[] = {
+    {"Invoice 1001", "Invoice 1001"},
+    {"", ""},
+    {"\x1b[2J\x1b]0;owned\x07", "\\x1b[2J\\x1b]0;owned\\x07"},
+    {"a\tb", "a\tb"},                                  // TAB is harmless
+    {"line\nnext", "line\\x0anext"},                   // one line stays one line
+    {"over\rwrite", "over\\x0dwrite"},                 // CR cannot hide text
+    {"del\x7f", "del\\x7f"},
+    {"nul" + std::string(1, '\0') + "x", "nul\\x00x"},
+    {"Gr\xc3\xbc\xc3\x9f" "e \xe2\x82\xac \xf0\x9f\x93\xa7", "Gr\xc3\xbc\xc3\x9f" "e \xe2\x82\xac \xf0\x9f\x93\xa7"},
+    {"\xc2\x9b" "31m", "\\u009b31m"},                  // C1 CSI in UTF-8
+    {"\xc2\x85\xc2\x80\xc2\x9f\xc2\xa0", "\\u0085\\u0080\\u009f\xc2\xa0"},  // U+00A0 is printable
+    {"\x9b" "31m", "\\x9b31m"},                        // a raw 8-bit CSI byte: not UTF-8
+    {"\xff\xfe", "\\xff\\xfe"},
+    {"\xc0\xaf", "\\xc0\\xaf"},                        // overlong '/'
+    {"\xed\xa0\x80", "\\xed\\xa0\\x80"},               // a surrogate
+    {"\xe2\x82", "\\xe2\\x82"},                        // truncated sequence
+    {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},      // above U+10FFFF
+};
+
+TEST(printable, EscapesControlsAndBadUtf8KeepsText) {
+  for (const auto& c : printable_cases) {
+    EXPECT_EQ(printable(c.input), c.expected) << "input size " << c.input.size();
+  }
+}
+
+TEST(printable, MultilineKeepsLineEndsButNotEscapes) {
+  EXPECT_EQ(printable("Hello\r\nBob\n\tbye\x1b[0m\n", true), "Hello\nBob\n\tbye\\x1b[0m\n");
+  EXPECT_EQ(printable("lone\rcr", true), "lone\\x0dcr");
+  EXPECT_EQ(printable("end\r", true), "end\\x0d");
+}
+
+TEST(printable, OutputHasNoControlBytes) {
+  std::string all;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  for (int b = 0x80; b < 0xa0; ++b) all += std::string("\xc2") + static_cast<char>(b);  // C1 in UTF-8
+  for (bool multiline : {false, true}) {
+    const auto out = printable(all, multiline);
+    for (unsigned char c : out) {
+      // No multi-byte sequence survives this input, so every byte must be ASCII.
+      const bool allowed = c == '\t' || (multiline && c == '\n') || (c >= 0x20 && c < 0x7f);
+      EXPECT_TRUE(allowed) << "byte " << int(c) << " left in the output";
+    }
+  }
 }
 
 }  // namespace

@@ -198,6 +198,87 @@ TEST_F(imap_client_fake, AReplyToAnUnknownTagIsAProtocolError) {
   EXPECT_NE(e.message.find("unknown tag"), std::string::npos) << e.message;
 }
 
+// Ambiguous outcomes (issue #10): a mutation cut after its line reached the server may
+// have been applied; one never written may not.
+class imap_client_outcome : public imap_client_fake {
+ protected:
+  result<imap::command_result> execute_against(scripted_server& server, std::string command,
+                                               std::chrono::milliseconds timeout = 2000ms) {
+    return run<result<imap::command_result>>([&](auto c) -> awaitable<result<imap::command_result>> {
+      if (auto e = co_await c->open(plain(server.port())); !e.ok()) co_return e;
+      co_return co_await c->execute(command, timeout);
+    });
+  }
+};
+
+const char* plain_greeting = "* OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE] hi\r\n";
+
+TEST_F(imap_client_outcome, MoveCutAfterItWasWrittenIsAbortedOutcomeUnknown) {
+  scripted_server server({step::send(plain_greeting), step::read_line(), step::close()});
+  auto r = execute_against(server, "UID MOVE 7 Archive");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::aborted) << r.err().message;
+  EXPECT_EQ(r.err().message.rfind("outcome unknown:", 0), 0u) << r.err().message;
+  EXPECT_NE(r.err().message.find("UID MOVE"), std::string::npos) << r.err().message;
+  EXPECT_NE(r.err().message.find("check the mailbox before retrying"), std::string::npos) << r.err().message;
+  EXPECT_EQ(server.received(), std::vector<std::string>{"A0001 UID MOVE 7 Archive"});
+}
+
+TEST_F(imap_client_outcome, UnansweredStoreIsAbortedOutcomeUnknown) {
+  scripted_server server({step::send(plain_greeting), step::read_line(), step::stall()});
+  auto r = execute_against(server, "UID STORE 7 +FLAGS.SILENT (\\Deleted)", 300ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::aborted) << r.err().message;
+  EXPECT_NE(r.err().message.find("within 300 ms"), std::string::npos) << "the cause is kept: " << r.err().message;
+}
+
+TEST_F(imap_client_outcome, ReadOnlyCommandCutStaysUnavailable) {
+  scripted_server server({step::send(plain_greeting), step::read_line(), step::close()});
+  auto r = execute_against(server, "UID FETCH 7 (FLAGS)");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::unavailable) << r.err().message;
+}
+
+TEST_F(imap_client_outcome, MutationNeverWrittenStaysUnavailable) {
+  // The connection is gone before the MOVE is sent: nothing reached the server.
+  scripted_server server({step::send(plain_greeting), step::read_line(), step::close()});
+  auto r = run<result<imap::command_result>>([&](auto c) -> awaitable<result<imap::command_result>> {
+    if (auto e = co_await c->open(plain(server.port())); !e.ok()) co_return e;
+    auto noop = co_await c->noop(2000ms);
+    EXPECT_EQ(noop.code, errc::unavailable) << noop.message;
+    co_return co_await c->execute("UID MOVE 7 Archive", 2000ms);
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::unavailable) << r.err().message;
+  EXPECT_EQ(server.received(), std::vector<std::string>{"A0001 NOOP"});
+}
+
+TEST_F(imap_client_outcome, PipelineWithAWrittenMutationIsAborted) {
+  // SEARCH answered, the connection drops before the STORE's reply: the STORE may have run.
+  scripted_server server({step::send(plain_greeting), step::read_line(), step::read_line(),
+                          step::send("* SEARCH 7\r\nA0001 OK done\r\n"), step::close()});
+  auto r = run<result<std::vector<imap::command_result>>>(
+      [&](auto c) -> awaitable<result<std::vector<imap::command_result>>> {
+        if (auto e = co_await c->open(plain(server.port())); !e.ok()) co_return e;
+        std::vector<std::string> commands{"UID SEARCH UID 7", "UID STORE 7 +FLAGS.SILENT (\\Seen)"};
+        co_return co_await c->execute_all(std::move(commands), 2000ms);
+      });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::aborted) << r.err().message;
+  EXPECT_NE(r.err().message.find("UID STORE"), std::string::npos) << r.err().message;
+}
+
+TEST(imap_command, ChangesMailboxNamesTheMutations) {
+  for (const char* c : {"UID MOVE 1 X", "uid store 1 +FLAGS (\\Seen)", "UID EXPUNGE 3", "EXPUNGE", "COPY 1 X",
+                        "APPEND INBOX {3}", "CREATE X", "DELETE X", "RENAME X Y"}) {
+    EXPECT_TRUE(imap::changes_mailbox(c)) << c;
+  }
+  for (const char* c : {"UID FETCH 1 (FLAGS)", "UID SEARCH UID 1", "SELECT INBOX", "NOOP", "LIST \"\" *", "UID",
+                        "", "STORES 1", "IDLE"}) {
+    EXPECT_FALSE(imap::changes_mailbox(c)) << c;
+  }
+}
+
 }  // namespace
 }  // namespace mailbroker::testing
 

@@ -1,5 +1,5 @@
 // smtp::client against scripted servers: exact lines on the wire and the edge cases a
-// real server will not produce on demand (bad greetings, drops mid-DATA, no 8BITMIME).
+// real server will not produce on demand (bad greetings, drops before and after the final dot, no 8BITMIME).
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -320,15 +320,78 @@ TEST_F(SmtpClientFake, NonAsciiAddressWithoutSmtpUtf8NamesIt) {
   EXPECT_EQ(server.received().size(), 1u);
 }
 
-TEST_F(SmtpClientFake, DropMidDataIsUnavailable) {
-  scripted_server server(greeted({}) + std::vector<step>{step::read_line(), step::send("250 ok\r\n"), step::read_line(),
-                                                         step::send("250 ok\r\n"), step::read_line(),
-                                                         step::send("354 go\r\n"), step::read_line(), step::close()});
+// MAIL and RCPT accepted; `then` runs from the DATA command on.
+std::vector<step> up_to_data(std::vector<step> then) {
+  return greeted({}) + std::vector<step>{step::read_line(), step::send("250 ok\r\n"), step::read_line(),
+                                         step::send("250 ok\r\n")} +
+         then;
+}
+
+TEST_F(SmtpClientFake, DropBeforeDataIsAnsweredIsUnavailable) {
+  scripted_server server(up_to_data({step::read_line(), step::close()}));
   auto r = open_and_send(server.port(), {"me@a.test", {"you@b.test"}}, "Subject: x\r\n\r\nbody\r\n");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.err().code, errc::unavailable);
+  EXPECT_EQ(r.err().code, errc::unavailable) << r.err().message << ": nothing of the message was sent, retry is safe";
   EXPECT_NE(r.err().message.find("DATA"), std::string::npos) << r.err().message;
+  EXPECT_EQ(r.err().message.find("outcome unknown"), std::string::npos) << r.err().message;
   EXPECT_FALSE(client_->is_open());
+}
+
+TEST_F(SmtpClientFake, DropWhileWritingTheMessageIsUnavailable) {
+  // The server reads one line of a message far larger than the socket buffers and
+  // closes: the write fails before the final "." leaves us, so nothing was accepted.
+  scripted_server server(up_to_data({step::read_line(), step::send("354 go\r\n"), step::read_line(), step::close()}));
+  std::string big = "Subject: big\r\n\r\n";
+  const std::string line(998, 'x');
+  while (big.size() < 16u * 1024 * 1024) big += line + "\r\n";
+  auto r = open_and_send(server.port(), {"me@a.test", {"you@b.test"}}, big);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::unavailable) << r.err().message;
+  EXPECT_NE(r.err().message.find("write"), std::string::npos) << r.err().message;
+  EXPECT_FALSE(client_->is_open());
+}
+
+TEST_F(SmtpClientFake, DropAfterTheFinalDotIsAbortedOutcomeUnknown) {
+  // The whole message and its "." arrive; the connection drops before the 250.
+  scripted_server server(up_to_data({step::read_line(), step::send("354 go\r\n"), step::read_line(),
+                                     step::read_line(), step::read_line(), step::read_line(), step::close()}));
+  auto r = open_and_send(server.port(), {"me@a.test", {"you@b.test"}}, "Subject: x\r\n\r\nbody\r\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::aborted) << r.err().message;
+  EXPECT_EQ(r.err().message.rfind("outcome unknown:", 0), 0u) << r.err().message;
+  EXPECT_NE(r.err().message.find("before retrying"), std::string::npos) << r.err().message;
+  const auto lines = server.received();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), ".") << "the server did get the final dot";
+  EXPECT_FALSE(client_->is_open());
+}
+
+TEST_F(SmtpClientFake, NoReplyAfterTheFinalDotIsAbortedOutcomeUnknown) {
+  scripted_server server(up_to_data({step::read_line(), step::send("354 go\r\n"), step::read_line(),
+                                     step::read_line(), step::read_line(), step::read_line(), step::stall()}));
+  auto r = run<result<smtp::send_result>>([&](auto c) -> awaitable<result<smtp::send_result>> {
+    if (auto e = co_await c->open(plain(server.port())); !e.ok()) co_return e;
+    smtp::envelope env{"me@a.test", {"you@b.test"}};
+    std::string message = "Subject: x\r\n\r\nbody\r\n";
+    co_return co_await c->send(env, message, 300ms);
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::aborted) << r.err().message;
+  EXPECT_EQ(r.err().message.rfind("outcome unknown:", 0), 0u) << r.err().message;
+  EXPECT_NE(r.err().message.find("within 300 ms"), std::string::npos) << r.err().message;
+  EXPECT_FALSE(client_->is_open());
+}
+
+TEST_F(SmtpClientFake, TransientRefusalAfterTheDotStaysUnavailable) {
+  // A reply did come: the outcome is known (refused), so a retry is safe.
+  scripted_server server(up_to_data({step::read_line(), step::send("354 go\r\n"), step::read_line(),
+                                     step::read_line(), step::read_line(), step::read_line(),
+                                     step::send("451 4.3.0 try later\r\n"), step::read_line(),
+                                     step::send("250 ok\r\n")}));
+  auto r = open_and_send(server.port(), {"me@a.test", {"you@b.test"}}, "Subject: x\r\n\r\nbody\r\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.err().code, errc::unavailable) << r.err().message;
+  EXPECT_NE(r.err().message.find("451"), std::string::npos) << r.err().message;
 }
 
 TEST_F(SmtpClientFake, UnansweredDataTimesOut) {

@@ -25,6 +25,19 @@ std::string describe_bytes(std::size_t n) {
   return n % mib == 0 ? std::to_string(n / mib) + " MiB" : std::to_string(n) + " bytes";
 }
 
+// A command that changes the mailbox was written but its reply never came: the server
+// may or may not have applied it, so a blind retry could apply it twice (or to other
+// messages). `e` is why the connection failed.
+error outcome_unknown(const error& e, std::string_view command) {
+  std::string_view verb = command.substr(0, command.find(' '));
+  const bool uid = verb.size() == 3 && (verb[0] | 0x20) == 'u' && (verb[1] | 0x20) == 'i' && (verb[2] | 0x20) == 'd';
+  if (uid && verb.size() < command.size()) {
+    verb = command.substr(0, command.find(' ', 4));  // "UID MOVE"
+  }
+  return {errc::aborted, "outcome unknown: the connection dropped after the server was sent " + std::string(verb) +
+                             ", before its reply (" + e.message + "); check the mailbox before retrying"};
+}
+
 }  // namespace
 
 // A command waiting for its tagged reply. The reader fills it and cancels `wake`;
@@ -396,7 +409,10 @@ awaitable<result<command_result>> client::execute(std::string command, std::chro
     close(e);
     co_return e;
   }
-  co_return co_await await_reply(guard.cmd, std::move(command), deadline, timeout, std::move(on_continuation));
+  const bool mutation = changes_mailbox(command);
+  auto r = co_await await_reply(guard.cmd, command, deadline, timeout, std::move(on_continuation));
+  if (!r && mutation) co_return outcome_unknown(r.err(), command);
+  co_return r;
 }
 
 awaitable<result<std::vector<command_result>>> client::execute_all(std::vector<std::string> commands,
@@ -414,20 +430,25 @@ awaitable<result<std::vector<command_result>>> client::execute_all(std::vector<s
   std::vector<in_flight_guard<client, std::shared_ptr<pending_command>>> guards;
   guards.reserve(commands.size());
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Once a command that changes the mailbox is written, a failure leaves the call's
+  // outcome unknown (even if its own reply came: the caller gets no results).
+  const std::string* mutation = nullptr;
+  auto failed = [&mutation](const error& e) { return mutation ? outcome_unknown(e, *mutation) : e; };
   // Every line is written before any answer is awaited: one round trip for them all.
   for (const auto& command : commands) {
     auto started = co_await begin_command(command, false);
-    if (!started) co_return started.err();
+    if (!started) co_return failed(started.err());
     guards.emplace_back(this, std::move(started.value()));
     if (auto e = co_await write_line(guards.back().cmd->tag + " " + command, timeout); !e.ok()) {
       close(e);
-      co_return e;
+      co_return failed(e);
     }
+    if (!mutation && changes_mailbox(command)) mutation = &command;
   }
   std::vector<command_result> out;
   for (std::size_t i = 0; i < commands.size(); ++i) {
     auto r = co_await await_reply(guards[i].cmd, commands[i], deadline, timeout, {});
-    if (!r) co_return r.err();
+    if (!r) co_return failed(r.err());
     out.push_back(std::move(r.value()));
   }
   co_return out;

@@ -92,12 +92,17 @@ class client : public std::enable_shared_from_this<client> {
   // pass limits.max_pending_bytes: the connection is dropped).
   // Other commands may be in flight, unless this one has `on_continuation` (then none
   // may be: internal error) or a command with one, or IDLE, is in flight (same).
+  // A command that changes the mailbox (changes_mailbox(): STORE, COPY, MOVE, EXPUNGE,
+  // APPEND, ...) whose line was written but whose reply never came (dropped, timed out,
+  // closed) fails with aborted, "outcome unknown: ...": the server may have applied it.
+  // A failure before its line was written stays unavailable (safe to retry).
   awaitable<result<command_result>> execute(std::string command, std::chrono::milliseconds timeout,
                                             continuation_fn on_continuation = {});
 
   // Sends every command before awaiting any reply (pipelining: one round trip for all),
   // e.g. {"NOOP", "UID SEARCH ..."} so the search sees what the NOOP synchronised. The
-  // results come in `commands` order. Errors as execute(); internal when two commands'
+  // results come in `commands` order. Errors as execute() (aborted once any command that
+  // changes the mailbox was written); internal when two commands'
   // answers could not be told apart (see command_routing.hpp: answers_could_mix).
   awaitable<result<std::vector<command_result>>> execute_all(std::vector<std::string> commands,
                                                              std::chrono::milliseconds timeout);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <initializer_list>
 
 namespace mailbroker::imap {
 namespace {
@@ -55,6 +56,21 @@ std::string tag_generator::next() {
 
 bool has_capability(const std::vector<std::string>& caps, std::string_view cap) {
   return std::any_of(caps.begin(), caps.end(), [cap](const std::string& c) { return iequals(c, cap); });
+}
+
+bool changes_mailbox(std::string_view command) {
+  auto word = [&command]() {
+    const auto end = std::min(command.find(' '), command.size());
+    std::string_view w = command.substr(0, end);
+    command.remove_prefix(end == command.size() ? end : end + 1);
+    return w;
+  };
+  std::string_view verb = word();
+  if (iequals(verb, "UID")) verb = word();
+  for (std::string_view m : {"STORE", "COPY", "MOVE", "EXPUNGE", "APPEND", "CREATE", "DELETE", "RENAME"}) {
+    if (iequals(verb, m)) return true;
+  }
+  return false;
 }
 
 }  // namespace mailbroker::imap

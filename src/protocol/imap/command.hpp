@@ -34,4 +34,10 @@ class tag_generator {
 // case-insensitively as a whole atom ("AUTH=PLAIN" does not match "AUTH").
 bool has_capability(const std::vector<std::string>& caps, std::string_view cap);
 
+// Whether `command` (without tag) changes what the server stores: STORE, COPY, MOVE,
+// EXPUNGE, APPEND, CREATE, DELETE, RENAME (with or without "UID "), compared ASCII
+// case-insensitively. Once such a command has been written, a connection lost before
+// its tagged reply leaves its outcome unknown (client::execute() reports aborted).
+bool changes_mailbox(std::string_view command);
+
 }  // namespace mailbroker::imap

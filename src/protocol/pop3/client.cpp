@@ -535,14 +535,18 @@ awaitable<error> client::noop(std::chrono::milliseconds timeout) {
 
 awaitable<error> client::quit(std::chrono::milliseconds timeout) {
   closing_ = true;
+  const auto sent_before = commands_sent_;
   auto r = co_await command(quit_command(), reply_kind::single_line, "QUIT", timeout);
+  const bool quit_written = commands_sent_ > sent_before;
   // No TLS close_notify exchange: the reader's read is still pending and a TLS stream
   // allows one read at a time. The server closes after its QUIT reply.
   connection_lost(error{errc::cancelled, "closed after QUIT"});
-  if (!r) {
-    co_return error{r.err().code, r.err().message + " (QUIT unanswered: whether this connection's deletions were "
-                                                    "committed is unknown)"};
+  if (!r && quit_written) {
+    co_return error{errc::aborted, "outcome unknown: QUIT was sent but not answered (" + r.err().message +
+                                       "): whether this connection's deletions were committed is unknown; check "
+                                       "before retrying"};
   }
+  if (!r) co_return error{r.err().code, r.err().message + " (QUIT not sent: deletions not committed)"};
   if (!r->ok()) co_return error{errc::unavailable, "deletions not committed: " + describe(*r)};
   co_return error::none();
 }

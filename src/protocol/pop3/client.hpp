@@ -124,8 +124,9 @@ class client : public std::enable_shared_from_this<client> {
 
   // QUIT, then closes the connection whatever happens. +OK means the server entered
   // the UPDATE state and committed this connection's DELEs (RFC 1939 6). Errors:
-  // unavailable "deletions not committed" (-ERR), unavailable / deadline_exceeded when
-  // no reply came (then whether they were committed is unknown).
+  // unavailable "deletions not committed" (-ERR, or QUIT could not be written), aborted
+  // "outcome unknown" when QUIT was written but no reply came (then whether they were
+  // committed is unknown).
   awaitable<error> quit(std::chrono::milliseconds timeout);
 
   // Drops the connection at once (no QUIT: pending DELEs are not committed); a waiting

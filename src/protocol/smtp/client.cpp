@@ -475,9 +475,16 @@ awaitable<result<send_result>> client::send(envelope env, std::string message, s
     co_await reset_after_refusal(timeout);
     co_return refusal("DATA", *data);
   }
+  // A failed write left the final "." unsent: the server cannot have accepted it.
   if (auto e = co_await write(std::move(encoded), timeout); !e.ok()) co_return scope.fail(e, "DATA");
   auto done = co_await read_reply();
-  if (!done) co_return scope.fail(done.err(), "DATA");
+  if (!done) {
+    const error e = scope.fail(done.err(), "DATA");
+    co_return error{errc::aborted,
+                    "outcome unknown: the message was sent up to its final \".\" but the server's reply never "
+                    "came (" + e.message + "); it may have been accepted: check the recipients' mailbox or the "
+                    "Sent folder before retrying"};
+  }
   if (!done->is_completion()) {
     if (done->code == 421) drop();
     co_await reset_after_refusal(timeout);

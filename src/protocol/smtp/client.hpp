@@ -112,7 +112,11 @@ class client : public std::enable_shared_from_this<client> {
   // Errors: failed_precondition when no recipient was accepted (the message lists
   // each address with its code and text); MAIL or DATA refused: unavailable (4xx) or
   // failed_precondition (5xx) with the server text; invalid_argument for an empty
-  // recipient list or a malformed address.
+  // recipient list or a malformed address; aborted "outcome unknown: ..." when the
+  // whole message up to its final "." was written but no reply came (dropped or timed
+  // out): the server may have accepted it, so a retry could send it twice. Any other
+  // failure (unavailable / deadline_exceeded) happened before the final "." was
+  // written: nothing was accepted, a retry is safe.
   awaitable<result<send_result>> send(envelope env, std::string message, std::chrono::milliseconds timeout);
 
   // NOOP / RSET; any reply other than 250 is unavailable.
