@@ -71,6 +71,7 @@ inline void to_proto(const mailbox::message_summary& m, pb::MessageSummary* out)
   for (const auto& f : m.flags) out->add_flags(f);
   out->set_seen(m.seen);
   out->set_has_attachments(m.has_attachments);
+  out->set_summary_incomplete(m.summary_incomplete);
   out->set_unique_id(m.unique_id);
 }
 
