@@ -1,0 +1,258 @@
+// Issue #10's attacks replayed against the trust layer: exfiltration of daemon-side
+// secrets, other local users hijacking leases, TCP callers without a verified identity,
+// socket squatting, stream exhaustion, and policy reload on the real binary.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "client/vault_client.hpp"
+#include "mailbroker/v1/mailbox.grpc.pb.h"
+#include "support/broker_fixture.hpp"
+#include "support/trust_support.hpp"
+
+namespace mailbroker::testing {
+namespace {
+
+constexpr uid_t nobody_uid = 65534;
+constexpr uid_t daemon_uid = 1;  // "daemon": a second unprivileged local user
+constexpr uid_t bin_uid = 2;     // "bin": a local user no rule names
+
+bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+// `status` is `code` and its message names every one of `needles`.
+void expect_status(const grpc::Status& status, grpc::StatusCode code, const std::vector<std::string>& needles,
+                   const std::string& what) {
+  EXPECT_EQ(status.error_code(), code) << what << ": " << status.error_message();
+  for (const auto& n : needles) {
+    EXPECT_TRUE(contains(status.error_message(), n)) << what << ": no '" << n << "' in: " << status.error_message();
+  }
+}
+
+// The CLI failed with the daemon's PERMISSION_DENIED (exit 3) naming every one of `needles`.
+[[maybe_unused]] void expect_cli_denied(const command_result& r, const std::vector<std::string>& needles, const std::string& what) {
+  EXPECT_EQ(r.exit_code, 3) << what << "\nstdout: " << r.out << "\nstderr: " << r.err;
+  EXPECT_TRUE(contains(r.err, "PERMISSION_DENIED")) << what << ": " << r.err;
+  for (const auto& n : needles) EXPECT_TRUE(contains(r.err, n)) << what << ": no '" << n << "' in: " << r.err;
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pred();
+}
+
+class trust_test : public broker_fixture {
+ protected:
+  std::string state_dir() const { return socket_dir_ + "/state"; }
+  std::string audit_text() const { return read_text_file(state_dir() + "/audit.log"); }
+  std::string cli_target() const { return "unix:" + socket_dir_ + "/d.sock"; }
+
+  // Lets other local users reach the socket (the state directory stays 0700).
+  void open_socket_to_all(daemon::daemon_config& config) {
+    ASSERT_EQ(::chmod(socket_dir_.c_str(), 0755), 0);
+    config.socket_mode = 0666;
+  }
+
+  // imaps_request() aimed at 127.0.0.1:`port` instead of Dovecot's IMAPS port (TLS with
+  // Dovecot's CA, so a TLS handshake there fails: nothing may get that far anyway).
+  pb::ConnectRequest aimed_at(const std::string& session, std::uint16_t port) const {
+    auto r = imaps_request(session);
+    r.mutable_spec()->mutable_server()->set_port(port);
+    r.mutable_spec()->set_connect_timeout_ms(1000);
+    return r;
+  }
+
+  static void password_from(pb::ConnectRequest& r, const std::string& kind, const std::string& value) {
+    auto* pw = r.mutable_spec()->mutable_auth()->mutable_basic()->mutable_password();
+    if (kind == "vault") pw->set_vault(value);
+    if (kind == "env") pw->set_env(value);
+    if (kind == "file") pw->set_file(value);
+  }
+
+  std::string dovecot_destination() const {
+    return shared_dovecot().host() + ":" + std::to_string(shared_dovecot().imaps_port());
+  }
+
+  // The CLI's connect of `session` to Dovecot with the vault entry `vault`, as `uid`.
+  command_result cli_connect(uid_t uid, const std::string& session, const std::string& vault,
+                             const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> args = {"--target", cli_target(), "--json", "--timeout", "20", "connect", session,
+                                     "--host", shared_dovecot().host(), "--port", std::to_string(shared_dovecot().imaps_port()),
+                                     "--ca-file", shared_dovecot().ca_file(), "--user", "alice", "--password-vault", vault};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_as(uid, MB_CLI_PATH, args);
+  }
+
+  command_result cli(uid_t uid, std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--target", cli_target(), "--timeout", "10"});
+    return run_as(uid, MB_CLI_PATH, args);
+  }
+};
+
+// ---------------------------------------------------------------- 1. exfiltration
+
+TEST_F(trust_test, DaemonSideSecretsAreRefusedForUnboundDestinationsAndNothingIsSent) {
+  counting_listener trap;
+  const std::string trap_destination = "127.0.0.1:" + std::to_string(trap.port());
+  const std::string env_password = shared_dovecot().password("alice");
+  ASSERT_EQ(::setenv("MB_TRUST_PW", env_password.c_str(), 1), 0);
+  std::filesystem::create_directories(state_dir());
+  ASSERT_EQ(::chmod(state_dir().c_str(), 0700), 0);
+
+  daemon::daemon_config config;
+  config.trust.secret_hosts.push_back("env:MB_TRUST_PW " + shared_dovecot().host());
+  config.trust.secret_file_dirs.push_back(state_dir());
+  start_broker(config);
+
+  // The vault entries: alice's password bound to Dovecot's IMAPS port, and an SMTP
+  // password bound there too (never to the trap).
+  const std::string vault_value = shared_dovecot().password("alice");
+  const std::string smtp_value = "smtp-secret-never-leaves-7c1f";
+  client::vault_client vault(client::make_channel(server_->unix_target()));
+  pb::PutSecretResponse put;
+  ASSERT_TRUE(vault.put("alice", vault_value, {dovecot_destination()}, &put).ok());
+  ASSERT_TRUE(vault.put("alice-smtp", smtp_value, {dovecot_destination()}, &put).ok());
+
+  struct attack {
+    std::string what;
+    pb::ConnectRequest request;
+    std::vector<std::string> needles;
+  };
+  std::vector<attack> attacks;
+  {
+    auto r = aimed_at("exfil-plain", trap.port());
+    auto* server = r.mutable_spec()->mutable_server();
+    server->set_tls_mode(pb::TLS_MODE_PLAIN);
+    server->set_allow_plaintext(true);
+    server->clear_tls();
+    password_from(r, "vault", "alice");
+    attacks.push_back({"vault password over plaintext to the trap", r,
+                       {"spec.auth.basic.password", "vault:alice", trap_destination}});
+  }
+  {
+    auto r = aimed_at("exfil-noverify", trap.port());
+    r.mutable_spec()->mutable_server()->mutable_tls()->clear_ca_file();
+    r.mutable_spec()->mutable_server()->mutable_tls()->set_insecure_skip_verify(true);
+    password_from(r, "vault", "alice");
+    attacks.push_back({"vault password over unverified TLS to the trap", r,
+                       {"vault:alice", trap_destination, "insecure_skip_verify"}});
+  }
+  {
+    auto r = aimed_at("exfil-port", trap.port());
+    password_from(r, "vault", "alice");
+    attacks.push_back({"vault password over verified TLS to a foreign port", r,
+                       {"vault:alice", trap_destination, dovecot_destination()}});
+  }
+  {
+    auto r = aimed_at("exfil-shadow", trap.port());
+    password_from(r, "file", "/etc/shadow");
+    // The denial is about the file's directory; the audit line carries the destination.
+    attacks.push_back({"file:/etc/shadow to the trap", r, {"file:/etc/shadow", "secret-file-dir"}});
+  }
+  {
+    auto r = aimed_at("exfil-home", trap.port());
+    password_from(r, "env", "HOME");
+    attacks.push_back({"env:HOME to the trap", r, {"env:HOME", trap_destination}});
+  }
+  {
+    const std::string key = state_dir() + "/vault.key";
+    ASSERT_TRUE(std::filesystem::exists(key));
+    auto r = aimed_at("exfil-key", trap.port());
+    password_from(r, "file", key);
+    attacks.push_back({"the daemon's own vault key to the trap", r, {"file:" + key}});
+  }
+  {
+    // The session itself is legitimate (inline password to Dovecot); its SMTP leg would
+    // carry another vault password to the trap.
+    auto r = imaps_request("exfil-smtp-own");
+    auto* leg = r.mutable_spec()->mutable_smtp();
+    leg->mutable_server()->set_host("127.0.0.1");
+    leg->mutable_server()->set_port(trap.port());
+    leg->mutable_server()->set_tls_mode(pb::TLS_MODE_IMPLICIT);
+    leg->mutable_server()->mutable_tls()->set_ca_file(shared_dovecot().ca_file());
+    leg->mutable_basic()->set_username("alice");
+    leg->mutable_basic()->mutable_password()->set_vault("alice-smtp");
+    attacks.push_back({"SMTP leg with its own vault password to the trap", r,
+                       {"spec.smtp.password", "vault:alice-smtp", trap_destination}});
+  }
+  {
+    // Bound destination for the mail server, but the SMTP leg reuses the session's
+    // vault password and points at the trap.
+    auto r = imaps_request("exfil-smtp-reuse");
+    password_from(r, "vault", "alice");
+    auto* leg = r.mutable_spec()->mutable_smtp();
+    leg->mutable_server()->set_host("127.0.0.1");
+    leg->mutable_server()->set_port(trap.port());
+    leg->mutable_server()->set_tls_mode(pb::TLS_MODE_IMPLICIT);
+    leg->mutable_server()->mutable_tls()->set_ca_file(shared_dovecot().ca_file());
+    attacks.push_back({"SMTP leg reusing the session's vault password to the trap", r,
+                       {"vault:alice", trap_destination}});
+  }
+
+  for (const auto& a : attacks) {
+    pb::ConnectResponse response;
+    auto s = client_->connect(a.request, &response, std::chrono::seconds(10));
+    expect_status(s, grpc::StatusCode::PERMISSION_DENIED, a.needles, a.what);
+    pb::StatusResponse st;
+    EXPECT_FALSE(client_->status(a.request.session(), &st).ok() && st.sessions_size() > 0 &&
+                 st.sessions(0).state() != pb::SESSION_STATE_UNSPECIFIED)
+        << a.what << ": a session was created";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(trap.accepted(), 0) << "the daemon connected to the trap";
+
+  // Positive controls: the same secrets where they are bound.
+  {
+    auto r = imaps_request("bound-env");
+    password_from(r, "env", "MB_TRUST_PW");
+    pb::ConnectResponse response;
+    auto s = client_->connect(r, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(wait_for_state("bound-env", pb::SESSION_STATE_READY));
+  }
+  {
+    auto r = imaps_request("bound-vault");
+    password_from(r, "vault", "alice");
+    pb::ConnectResponse response;
+    auto s = client_->connect(r, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(wait_for_state("bound-vault", pb::SESSION_STATE_READY));
+  }
+  // The trap does count: an inline (caller-held) password may go anywhere root says.
+  {
+    auto r = aimed_at("inline-to-trap", trap.port());
+    pb::ConnectResponse response;
+    (void)client_->connect(r, &response, std::chrono::seconds(3));
+    EXPECT_TRUE(eventually([&] { return trap.accepted() > 0; }, std::chrono::seconds(5)))
+        << "the trap never saw the control connection";
+  }
+
+  const auto audit = audit_text();
+  EXPECT_GE(count_of(audit, "\"outcome\":\"denied\""), attacks.size()) << audit;
+  EXPECT_TRUE(contains(audit, trap_destination)) << audit;
+  EXPECT_FALSE(contains(audit, vault_value)) << "a password in the audit log";
+  EXPECT_FALSE(contains(audit, smtp_value)) << "a password in the audit log";
+  EXPECT_FALSE(contains(captured_logs(), smtp_value)) << "a password in the daemon's log";
+  ::unsetenv("MB_TRUST_PW");
+}
+
+}  // namespace
+}  // namespace mailbroker::testing
