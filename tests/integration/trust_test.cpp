@@ -43,7 +43,7 @@ void expect_status(const grpc::Status& status, grpc::StatusCode code, const std:
 }
 
 // The CLI failed with the daemon's PERMISSION_DENIED (exit 3) naming every one of `needles`.
-[[maybe_unused]] void expect_cli_denied(const command_result& r, const std::vector<std::string>& needles, const std::string& what) {
+void expect_cli_denied(const command_result& r, const std::vector<std::string>& needles, const std::string& what) {
   EXPECT_EQ(r.exit_code, 3) << what << "\nstdout: " << r.out << "\nstderr: " << r.err;
   EXPECT_TRUE(contains(r.err, "PERMISSION_DENIED")) << what << ": " << r.err;
   for (const auto& n : needles) EXPECT_TRUE(contains(r.err, n)) << what << ": no '" << n << "' in: " << r.err;
@@ -252,6 +252,71 @@ TEST_F(trust_test, DaemonSideSecretsAreRefusedForUnboundDestinationsAndNothingIs
   EXPECT_FALSE(contains(audit, smtp_value)) << "a password in the audit log";
   EXPECT_FALSE(contains(captured_logs(), smtp_value)) << "a password in the daemon's log";
   ::unsetenv("MB_TRUST_PW");
+}
+
+// ---------------------------------------------------------------- 2. unix peers
+
+std::string lease_of(const std::string& json) {
+  static const std::regex lease(R"re("(lease_id|leaseId)"\s*:\s*"([^"]+)")re");
+  std::smatch m;
+  return std::regex_search(json, m, lease) ? m[2].str() : std::string();
+}
+
+TEST_F(trust_test, LocalUsersGetOnlyWhatThePolicyGrantsAndNeverAnotherCallersLease) {
+  daemon::daemon_config config;
+  open_socket_to_all(config);
+  config.trust.allow.push_back("uid:65534 bot,connect trust-*");
+  config.trust.allow.push_back("uid:1 bot trust-*");
+  start_broker(config);
+  client::vault_client vault(client::make_channel(server_->unix_target()));
+  pb::PutSecretResponse put;
+  ASSERT_TRUE(vault.put("trust-pw", shared_dovecot().password("alice"), {dovecot_destination()}, &put).ok());
+
+  // nobody creates a session and holds its lease.
+  auto created = cli_connect(nobody_uid, "trust-a", "trust-pw");
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
+  const auto lease = lease_of(created.out);
+  ASSERT_FALSE(lease.empty()) << created.out;
+  ASSERT_TRUE(wait_for_state("trust-a", pb::SESSION_STATE_READY));
+
+  // uid 1 may do `bot` things on trust-*, but not with nobody's lease.
+  for (const std::string command : {"disconnect", "renew", "folders", "messages"}) {
+    expect_cli_denied(cli(daemon_uid, {command, lease}), {"belongs to another caller"}, "uid 1 " + command);
+  }
+  // uid 2 has no rule at all.
+  expect_cli_denied(cli_connect(bin_uid, "trust-b", "trust-pw"), {"uid:2", "lacks permission", "trust-b"},
+                    "uid 2 connect");
+  expect_cli_denied(cli(bin_uid, {"status", "trust-a"}), {"uid:2", "'watch'", "trust-a"}, "uid 2 status");
+  expect_cli_denied(cli(bin_uid, {"vault", "list"}), {"uid:2", "'vault-list'"}, "uid 2 vault list");
+  // uid 2 cannot use the lease either.
+  expect_cli_denied(cli(bin_uid, {"renew", lease}), {"belongs to another caller"}, "uid 2 renew");
+
+  // nobody holds `bot,connect`: not admin, not plaintext.
+  expect_cli_denied(cli(nobody_uid, {"disconnect", lease, "--force"}), {"'admin'", "trust-a"}, "nobody --force");
+  expect_cli_denied(cli_connect(nobody_uid, "trust-p", "trust-pw",
+                                {"--tls", "plain", "--allow-plaintext", "--port",
+                                 std::to_string(shared_dovecot().imap_port())}),
+                    {"'plaintext'", "trust-p"}, "nobody --allow-plaintext");
+  expect_cli_denied(cli_connect(nobody_uid, "trust-a", "trust-pw", {"--replace"}), {"'admin'"}, "nobody --replace");
+
+  // The lease still works for its holder, and the session is untouched.
+  auto renewed = cli(nobody_uid, {"renew", lease});
+  EXPECT_EQ(renewed.exit_code, 0) << renewed.err;
+  auto folders = cli(nobody_uid, {"folders", lease});
+  EXPECT_EQ(folders.exit_code, 0) << folders.err;
+  EXPECT_TRUE(contains(folders.out, "INBOX")) << folders.out;
+  EXPECT_EQ(status_of("trust-a").state(), pb::SESSION_STATE_READY);
+
+  // Root (the daemon's own uid here) may end it.
+  pb::DisconnectResponse gone;
+  auto s = client_->disconnect(lease, true, &gone);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  const auto audit = audit_text();
+  EXPECT_TRUE(contains(audit, "\"principal\":\"uid:1\"")) << audit;
+  EXPECT_TRUE(contains(audit, "\"principal\":\"uid:2\"")) << audit;
+  EXPECT_TRUE(contains(audit, "\"principal\":\"uid:65534\"")) << audit;
+  EXPECT_GE(count_of(audit, "\"outcome\":\"denied\""), 9u) << audit;
 }
 
 }  // namespace
