@@ -319,5 +319,139 @@ TEST_F(trust_test, LocalUsersGetOnlyWhatThePolicyGrantsAndNeverAnotherCallersLea
   EXPECT_GE(count_of(audit, "\"outcome\":\"denied\""), 9u) << audit;
 }
 
+// ---------------------------------------------------------------- 3. TCP: mTLS and tokens
+
+grpc::Status list_folders(const std::shared_ptr<grpc::Channel>& channel, const std::string& lease) {
+  auto stub = pb::Mailbox::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  pb::ListFoldersRequest request;
+  request.set_lease_id(lease);
+  pb::ListFoldersResponse response;
+  return stub->ListFolders(&context, request, &response);
+}
+
+TEST_F(trust_test, TcpCallersNeedAVerifiedCertificateOrAKnownToken) {
+  test_pki pki;
+  ASSERT_EQ(pki.create(socket_dir_ + "/pki"), "");
+  ASSERT_EQ(pki.client_cert("bot-a", "spiffe://test/bot-a"), "");
+  ASSERT_EQ(pki.client_cert("bot-b", "spiffe://test/bot-b"), "");
+  // Claims bot-a's name, signed by a CA the daemon does not trust.
+  ASSERT_EQ(pki.client_cert("rogue", "spiffe://test/bot-a", /*by_other_ca=*/true), "");
+  const std::string token = "ci-token-5d0f8a1e2b7c4d9e";
+  const std::string token_file = socket_dir_ + "/ci.token";
+  const std::string wrong_token_file = socket_dir_ + "/wrong.token";
+  std::ofstream(token_file) << token << "\n";
+  std::ofstream(wrong_token_file) << token << "x\n";
+
+  daemon::daemon_config config;
+  config.listen = "127.0.0.1:0";
+  config.trust.tls_cert_file = pki.server_cert;
+  config.trust.tls_key_file = pki.server_key;
+  config.trust.tls_client_ca_file = pki.ca_file;
+  config.trust.allow.push_back("cert:spiffe://test/bot-* connect,bot mtls-*");
+  config.trust.tokens.push_back("ci sha256:" + sha256_hex(token));
+  config.trust.allow.push_back("token:ci bot mtls-*");
+  start_broker(config);
+  const auto tcp = server_->tcp_target();
+  ASSERT_FALSE(tcp.empty());
+
+  auto channel = [&](client::channel_security security) {
+    security.ca_file = pki.ca_file;
+    std::string err;
+    auto c = client::make_channel(tcp, security, err);
+    EXPECT_TRUE(c) << err;
+    return c;
+  };
+  auto with_cert = [&](const std::string& name) {
+    client::channel_security security;
+    security.cert_file = pki.cert_of(name);
+    security.key_file = pki.key_of(name);
+    return channel(security);
+  };
+  auto with_token = [&](const std::string& file) {
+    client::channel_security security;
+    security.token_file = file;
+    return channel(security);
+  };
+  auto bot_a = with_cert("bot-a");
+  auto bot_b = with_cert("bot-b");
+  auto rogue = with_cert("rogue");
+  auto anonymous = channel(client::channel_security{});
+  auto ci = with_token(token_file);
+  auto wrong = with_token(wrong_token_file);
+  ASSERT_TRUE(bot_a && bot_b && rogue && anonymous && ci && wrong);
+
+  client::broker_client a(bot_a);
+  pb::ConnectResponse connected;
+  auto s = a.connect(imaps_request("mtls-a"), &connected);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const auto lease = connected.lease_id();
+  ASSERT_FALSE(lease.empty());
+
+  // bot-b is allowed on mtls-* but not to use bot-a's lease.
+  client::broker_client b(bot_b);
+  pb::RenewLeaseResponse renewed;
+  expect_status(b.renew(lease, &renewed), grpc::StatusCode::PERMISSION_DENIED, {"belongs to another caller"},
+                "bot-b RenewLease");
+  expect_status(list_folders(bot_b, lease), grpc::StatusCode::PERMISSION_DENIED, {"belongs to another caller"},
+                "bot-b ListFolders");
+  pb::DisconnectResponse dropped;
+  expect_status(b.disconnect(lease, false, &dropped), grpc::StatusCode::PERMISSION_DENIED,
+                {"belongs to another caller"}, "bot-b Disconnect");
+  // ... and bot-a itself may.
+  EXPECT_TRUE(a.renew(lease, &renewed).ok());
+  s = list_folders(bot_a, lease);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  // Neither certificate nor token: UNAUTHENTICATED.
+  pb::StatusResponse st;
+  expect_status(client::broker_client(anonymous).status("mtls-a", &st), grpc::StatusCode::UNAUTHENTICATED, {},
+                "no identity");
+  // A certificate from another CA does not get through the handshake.
+  s = client::broker_client(rogue).status("mtls-a", &st, std::chrono::seconds(5));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  // The token client attaches to the same session with its own lease.
+  client::broker_client token_client(ci);
+  pb::ConnectResponse attached;
+  s = token_client.connect(imaps_request("mtls-a"), &attached);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(attached.created());
+  EXPECT_NE(attached.lease_id(), lease);
+  expect_status(token_client.renew(lease, &renewed), grpc::StatusCode::PERMISSION_DENIED,
+                {"belongs to another caller"}, "token RenewLease of bot-a's lease");
+  // A token the daemon does not know: UNAUTHENTICATED.
+  expect_status(client::broker_client(wrong).status("mtls-a", &st), grpc::StatusCode::UNAUTHENTICATED, {"token"},
+                "wrong token");
+
+  const auto audit = audit_text();
+  EXPECT_TRUE(contains(audit, "cert:spiffe://test/bot-b")) << audit;
+  EXPECT_FALSE(contains(audit, token)) << "the bearer token in the audit log";
+  EXPECT_FALSE(contains(captured_logs(), token)) << "the bearer token in the daemon's log";
+}
+
+TEST_F(trust_test, PlainTcpListenersAreRefusedExceptOnLoopbackWithInsecureTcp) {
+  auto start_with = [&](const std::string& listen, bool insecure) {
+    daemon::daemon_config config;
+    config.socket_path = "none";
+    config.state_dir = "none";
+    config.listen = listen;
+    config.trust.insecure_tcp = insecure;
+    daemon::broker_server server(config);
+    auto e = server.start();
+    server.shutdown(std::chrono::seconds(1));
+    return e;
+  };
+  auto e = start_with("127.0.0.1:0", false);
+  EXPECT_FALSE(e.ok());
+  EXPECT_TRUE(contains(e.message, "TLS")) << e.message;
+  e = start_with("0.0.0.0:0", true);
+  EXPECT_FALSE(e.ok());
+  EXPECT_TRUE(contains(e.message, "loopback")) << e.message;
+  // Control: insecure-tcp on loopback starts.
+  e = start_with("127.0.0.1:0", true);
+  EXPECT_TRUE(e.ok()) << e.message;
+}
+
 }  // namespace
 }  // namespace mailbroker::testing
