@@ -453,5 +453,200 @@ TEST_F(trust_test, PlainTcpListenersAreRefusedExceptOnLoopbackWithInsecureTcp) {
   EXPECT_TRUE(e.ok()) << e.message;
 }
 
+// ---------------------------------------------------------------- 4. socket squatting
+
+TEST_F(trust_test, SocketDirectoriesAnotherUserCouldWriteAreRefused) {
+  auto start_in = [&](const std::string& dir) {
+    daemon::daemon_config config;
+    config.socket_path = dir + "/d.sock";
+    config.state_dir = state_dir();
+    daemon::broker_server server(config);
+    auto e = server.start();
+    server.shutdown(std::chrono::seconds(1));
+    return e;
+  };
+  auto make_dir = [](const std::string& dir, mode_t mode, uid_t owner) {
+    ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0) << dir;
+    ASSERT_EQ(::chmod(dir.c_str(), mode), 0) << dir;
+    ASSERT_EQ(::chown(dir.c_str(), owner, owner), 0) << dir;
+  };
+
+  // nobody made the directory first (and could swap the socket for a listener of its own).
+  const auto squatted = socket_dir_ + "/squatted";
+  make_dir(squatted, 0755, nobody_uid);
+  auto e = start_in(squatted);
+  EXPECT_EQ(e.code, errc::failed_precondition) << e.message;
+  EXPECT_TRUE(contains(e.message, squatted)) << e.message;
+  EXPECT_FALSE(std::filesystem::exists(squatted + "/d.sock"));
+
+  // Anyone may write the directory.
+  const auto open = socket_dir_ + "/open";
+  make_dir(open, 0777, 0);
+  e = start_in(open);
+  EXPECT_EQ(e.code, errc::failed_precondition) << e.message;
+  EXPECT_TRUE(contains(e.message, open)) << e.message;
+  EXPECT_FALSE(std::filesystem::exists(open + "/d.sock"));
+
+  // The directory is root's, but its parent is nobody's (nobody could rename it away).
+  const auto parent = socket_dir_ + "/nobody-parent";
+  make_dir(parent, 0755, nobody_uid);
+  make_dir(parent + "/sock", 0755, 0);
+  e = start_in(parent + "/sock");
+  EXPECT_EQ(e.code, errc::failed_precondition) << e.message;
+  EXPECT_TRUE(contains(e.message, parent)) << e.message;
+
+  // Control: a directory of the daemon's own, not writable by others.
+  const auto own = socket_dir_ + "/own";
+  make_dir(own, 0755, 0);
+  e = start_in(own);
+  EXPECT_TRUE(e.ok()) << e.message;
+}
+
+// ---------------------------------------------------------------- 5. stream caps
+
+TEST_F(trust_test, StreamsPerPrincipalAreCapped) {
+  daemon::daemon_config config;
+  config.trust.max_streams_per_principal = 2;
+  start_broker(config);
+  pb::ConnectResponse connected;
+  auto s = client_->connect(imaps_request("streams-a"), &connected);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  struct watch_stream {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<pb::SessionEvent>> reader;
+    pb::SessionEvent first;
+    bool opened = false;  // the first event (the session's current status) arrived
+  };
+  auto open = [&] {
+    auto w = std::make_unique<watch_stream>();
+    w->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    w->reader = client_->watch("streams-a", w->context);
+    w->opened = w->reader->Read(&w->first);
+    return w;
+  };
+  auto close = [](watch_stream& w) {
+    w.context.TryCancel();
+    pb::SessionEvent ev;
+    while (w.reader->Read(&ev)) {
+    }
+    return w.reader->Finish();
+  };
+
+  auto one = open();
+  auto two = open();
+  ASSERT_TRUE(one->opened);
+  ASSERT_TRUE(two->opened);
+  auto three = open();
+  EXPECT_FALSE(three->opened);
+  s = three->reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+
+  // One closes: its slot comes back (when the server's side is done; poll briefly).
+  (void)close(*one);
+  std::unique_ptr<watch_stream> four;
+  EXPECT_TRUE(eventually(
+      [&] {
+        if (four) (void)close(*four);
+        four = open();
+        return four->opened;
+      },
+      std::chrono::seconds(5)));
+  (void)close(*two);
+  if (four) (void)close(*four);
+}
+
+// ---------------------------------------------------------------- 6. the real binary
+
+TEST_F(trust_test, CheckConfigNamesTheBadLine) {
+  struct bad_config {
+    std::string text;  // the bad setting is on line 2
+    std::string needle;
+  };
+  const std::vector<bad_config> cases = {
+      {"# a policy\nsocket-mode = 999\n", "socket-mode"},  // control: a non-trust setting
+      {"# a policy\nallow = uid:65534 frobnicate *\n", "frobnicate"},
+      {"# a policy\ntoken = ci sha256:not-hex\n", "token"},
+      {"# a policy\nsecret-hosts = env:MB_PW\n", "secret-hosts"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto bad = socket_dir_ + "/bad" + std::to_string(i) + ".conf";
+    std::ofstream(bad) << cases[i].text;
+    auto r = run_shell(shell_quote(MB_DAEMON_PATH) + " --check-config --config " + shell_quote(bad));
+    EXPECT_EQ(r.exit_code, 2) << cases[i].text << r.out << r.err;
+    EXPECT_TRUE(contains(r.err, bad + ":2")) << "no file:line for " << cases[i].text << r.err;
+    EXPECT_TRUE(contains(r.err, cases[i].needle)) << r.err;
+  }
+  const auto good = socket_dir_ + "/good.conf";
+  std::ofstream(good) << "# a policy\nallow = uid:65534 watch *\nsecret-hosts = env:MB_PW 127.0.0.1:993\n"
+                         "token = ci sha256:" << sha256_hex("t") << "\n";
+  auto r = run_shell(shell_quote(MB_DAEMON_PATH) + " --check-config --config " + shell_quote(good));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST_F(trust_test, SighupAppliesANewPolicyAtOnce) {
+  ASSERT_EQ(::chmod(socket_dir_.c_str(), 0755), 0);
+  const std::string socket = socket_dir_ + "/d.sock";
+  const std::string conf = socket_dir_ + "/mailbrokerd.conf";
+  const std::string log = socket_dir_ + "/mailbrokerd.log";
+  const std::string base = "socket = " + socket + "\nstate-dir = " + state_dir() + "\nsocket-mode = 0666\n";
+  std::ofstream(conf) << base;
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::freopen(log.c_str(), "w", stderr);
+    ::execl(MB_DAEMON_PATH, MB_DAEMON_PATH, "--config", conf.c_str(), nullptr);
+    std::_Exit(127);
+  }
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      if (::waitpid(pid, nullptr, WNOHANG) == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } reap{pid};
+  ASSERT_TRUE(eventually([&] { return ::access(socket.c_str(), F_OK) == 0; }, std::chrono::seconds(10)))
+      << read_text_file(log);
+  client_ = std::make_unique<client::broker_client>(client::make_channel("unix:" + socket));
+  pb::ConnectResponse connected;
+  auto s = client_->connect(imaps_request("hup-a"), &connected);
+  ASSERT_TRUE(s.ok()) << s.error_message() << read_text_file(log);
+
+  expect_cli_denied(cli(nobody_uid, {"status", "hup-a"}), {"uid:65534", "'watch'"}, "before the reload");
+
+  std::ofstream(conf) << base << "allow = uid:65534 watch hup-*\n";
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  command_result allowed;
+  EXPECT_TRUE(eventually(
+      [&] {
+        allowed = cli(nobody_uid, {"status", "hup-a"});
+        return allowed.exit_code == 0;
+      },
+      std::chrono::seconds(10)))
+      << allowed.err << read_text_file(log);
+  EXPECT_TRUE(contains(allowed.out, "hup-a")) << allowed.out;
+
+  // And taken away again.
+  std::ofstream(conf) << base;
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  command_result denied;
+  EXPECT_TRUE(eventually(
+      [&] {
+        denied = cli(nobody_uid, {"status", "hup-a"});
+        return denied.exit_code == 3;
+      },
+      std::chrono::seconds(10)))
+      << denied.err << read_text_file(log);
+  EXPECT_TRUE(contains(denied.err, "PERMISSION_DENIED")) << denied.err;
+
+  client_.reset();
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int status = 0;
+  EXPECT_TRUE(eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, std::chrono::seconds(15)));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text_file(log);
+}
+
 }  // namespace
 }  // namespace mailbroker::testing
