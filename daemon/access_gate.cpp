@@ -234,7 +234,7 @@ std::vector<std::string> access_gate::allowed_hosts_of(const access_rules& r, co
 }
 
 error access_gate::check_spec(const principal& who, std::string_view session, const session::session_spec& spec,
-                              std::string_view call) {
+                              bool creating, std::string_view call) {
   const bool plaintext = spec.allow_plaintext || (spec.smtp && spec.smtp->allow_plaintext);
   const bool skip_verify = spec.insecure_skip_verify || (spec.smtp && spec.smtp->insecure_skip_verify);
   if (plaintext) {
@@ -249,6 +249,11 @@ error access_gate::check_spec(const principal& who, std::string_view session, co
       note(who, call, session, permission::connect, "denied", use.field + ": " + use.ref() + " to " + use.destination());
       return error{errc::permission_denied, use.field + ": the daemon-side secret " + use.ref() + " " + why};
     };
+    if (use.k == trust::secret_use::kind::vault && creating) {
+      if (auto e = require(who, permission::vault_use, use.name, call); !e.ok()) {
+        return {e.code, use.field + ": " + e.message};
+      }
+    }
     if (use.k == trust::secret_use::kind::file) {
       const auto real = canonical_or_empty(use.name);
       if (r->secret_file_dirs.empty()) {

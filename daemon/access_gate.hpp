@@ -82,8 +82,10 @@ class access_gate {
 
   // See the header comment. `spec` is normalised. Errors: permission_denied naming the
   // field, the secret (by reference) and the destination, with the fix.
+  // `creating`: the call may create the session, so naming a vault entry also needs
+  // `vault-use` on it (attaching to a live session reuses its login and needs no more).
   error check_spec(const trust::principal& who, std::string_view session, const session::session_spec& spec,
-                   std::string_view call);
+                   bool creating, std::string_view call);
 
   // An allowed action worth an audit line (connect, attach, force, mutation, send, vault).
   void note(const trust::principal& who, std::string_view call, std::string_view session,

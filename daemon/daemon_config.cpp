@@ -346,10 +346,14 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
   } else if (key == "restore-grace-seconds") {
     return parse_duration(key, value, 0, 86400, c.restore_grace);
   } else if (key == "allow") {
+    // Checked here too (and compiled later), so a config file's bad line is named.
+    if (auto rule = trust::parse_rule(value); !rule) return rule.err();
     c.trust.allow.emplace_back(value);
   } else if (key == "token") {
+    if (auto e = check_token_line(value); !e.ok()) return e;
     c.trust.tokens.emplace_back(value);
   } else if (key == "secret-hosts") {
+    if (auto e = check_secret_hosts_line(value); !e.ok()) return e;
     c.trust.secret_hosts.emplace_back(value);
   } else if (key == "secret-file-dir") {
     c.trust.secret_file_dirs.emplace_back(value);

@@ -64,6 +64,15 @@ Options (each may also be set in the config file as `key = value`, without "--")
                                 log, "none" = off [STATE_DIR/audit.log]
   --max-streams N               WatchStatus + WatchMessages streams open at once [4096]
   --max-streams-per-principal N ... per caller identity [64]
+  --metrics-listen HOST:PORT    Prometheus /metrics over HTTP; "" or off = none [off]
+  --metrics-allow-remote BOOL   permit a non-loopback --metrics-listen (no TLS/auth) [false]
+  --imap-max-response-mb N      one IMAP response, raw and parsed size (estimate), MiB;
+                                a literal is at most min(N, 32) [64]
+  --imap-max-pending-mb N       untagged IMAP responses held for the commands in flight on
+                                one connection, MiB; >= imap-max-response-mb [128]
+  --dead-connection-seconds N   a mail connection that acknowledges/answers nothing this
+                                long is dropped and reconnected (TCP keepalive +
+                                TCP_USER_TIMEOUT, keepalive NOOP timeout) [15]
   --allow-remote BOOL           obsolete (accepted, ignored)
   --log-level LEVEL             trace|debug|info|warn|error|critical|off [info]
   --io-threads N                threads running mail I/O [2]

@@ -357,17 +357,18 @@ error session_broker_service::authorize_connect(const trust::principal& who, con
   } else if (!gate_.may(who, permission::connect, request.name) && !gate_.may(who, permission::attach, request.name)) {
     // The same answer whether or not the session exists: no existence oracle.
     return gate_.require(who, permission::attach, request.name, "Connect");
-  } else {
-    auto existing = registry_.status(request.name);
-    const bool live = existing && !existing->empty() && existing->front().state != session::session_state::closed &&
-                      existing->front().state != session::session_state::failed;
+  }
+  auto existing = registry_.status(request.name);
+  const bool live = existing && !existing->empty() && existing->front().state != session::session_state::closed &&
+                    existing->front().state != session::session_state::failed;
+  if (!request.replace) {
     if (auto e = gate_.require(who, live ? permission::attach : permission::connect, request.name, "Connect"); !e.ok()) {
       return e;
     }
   }
   auto spec = registry_.normalise_spec(request.spec, request.raw_port);
   if (!spec) return spec.err();  // the registry would refuse it the same way
-  return gate_.check_spec(who, request.name, spec.value(), "Connect");
+  return gate_.check_spec(who, request.name, spec.value(), request.replace || !live, "Connect");
 }
 
 }  // namespace mailbroker::daemon

@@ -7,7 +7,7 @@ namespace {
 
 constexpr std::array<std::string_view, permission_count> names = {
     "connect", "attach",    "read",                 "modify",      "send",       "claim",
-    "watch",   "admin",     "plaintext",            "insecure-skip-verify",       "vault-write", "vault-list"};
+    "watch",   "admin",     "plaintext",            "insecure-skip-verify",       "vault-write", "vault-list", "vault-use"};
 
 }  // namespace
 

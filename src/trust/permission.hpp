@@ -19,14 +19,17 @@ enum class permission : std::uint8_t {
   insecure_skip_verify,  // a spec with insecure_skip_verify
   vault_write,           // vault put / delete (targets: entry names)
   vault_list,            // vault list (target: entry names shown)
+  vault_use,             // create a session whose spec names the vault entry (target: entry name)
 };
-inline constexpr std::size_t permission_count = 12;
+inline constexpr std::size_t permission_count = 13;
 
 // "connect", "vault-write", "insecure-skip-verify", ...
 std::string_view permission_name(permission p);
 std::optional<permission> permission_from_name(std::string_view name);
 
 // True for permissions whose target is a vault entry name, not a session name.
-inline bool targets_vault(permission p) { return p == permission::vault_write || p == permission::vault_list; }
+inline bool targets_vault(permission p) {
+  return p == permission::vault_write || p == permission::vault_list || p == permission::vault_use;
+}
 
 }  // namespace mailbroker::trust

@@ -19,7 +19,7 @@ constexpr std::uint32_t bot_permissions = bit(permission::attach) | bit(permissi
 constexpr std::uint32_t all_permissions = (1u << permission_count) - 1;
 // What `admin` on a session implies.
 constexpr std::uint32_t session_permissions =
-    all_permissions & ~(bit(permission::vault_write) | bit(permission::vault_list));
+    all_permissions & ~(bit(permission::vault_write) | bit(permission::vault_list) | bit(permission::vault_use));
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;

@@ -266,7 +266,9 @@ TEST_F(trust_test, LocalUsersGetOnlyWhatThePolicyGrantsAndNeverAnotherCallersLea
   daemon::daemon_config config;
   open_socket_to_all(config);
   config.trust.allow.push_back("uid:65534 bot,connect trust-*");
+  config.trust.allow.push_back("uid:65534 vault-use trust-pw");
   config.trust.allow.push_back("uid:1 bot trust-*");
+  config.trust.allow.push_back("uid:1 connect trust-v");
   start_broker(config);
   client::vault_client vault(client::make_channel(server_->unix_target()));
   pb::PutSecretResponse put;
@@ -283,6 +285,9 @@ TEST_F(trust_test, LocalUsersGetOnlyWhatThePolicyGrantsAndNeverAnotherCallersLea
   for (const std::string command : {"disconnect", "renew", "folders", "messages"}) {
     expect_cli_denied(cli(daemon_uid, {command, lease}), {"belongs to another caller"}, "uid 1 " + command);
   }
+  // uid 1 may create trust-v, but not with a vault entry it was not given.
+  expect_cli_denied(cli_connect(daemon_uid, "trust-v", "trust-pw"), {"'vault-use'", "trust-pw"},
+                    "uid 1 connect with root's vault entry");
   // uid 2 has no rule at all.
   expect_cli_denied(cli_connect(bin_uid, "trust-b", "trust-pw"), {"uid:2", "lacks permission", "trust-b"},
                     "uid 2 connect");

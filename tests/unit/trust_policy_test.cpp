@@ -100,6 +100,13 @@ TEST(TrustPolicy, ParseErrorsNameTheBadPart) {
   EXPECT_TRUE(parse_rule("  user:root \t all  a,b* ").ok()) << "spaces and tabs between words";
 }
 
+TEST(TrustPolicy, VaultUseIsPerEntryAndNotImpliedByAdminOrBot) {
+  const auto p = with({"uid:1001 admin,bot *", "uid:1001 vault-use imap-*"});
+  EXPECT_TRUE(p.allows(unix_peer(1001), permission::vault_use, "imap-alice"));
+  EXPECT_FALSE(p.allows(unix_peer(1001), permission::vault_use, "payroll"));
+  EXPECT_TRUE(p.allows(unix_peer(1000), permission::vault_use, "payroll")) << "the daemon's own uid";
+}
+
 TEST(TrustPolicy, PrincipalIds) {
   EXPECT_EQ(unix_peer(1001).id(), "uid:1001");
   EXPECT_EQ(named(principal::kind::certificate, "bot.corp").id(), "cert:bot.corp");
