@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/token_cache.hpp"
+#include "net/fd_budget.hpp"
 
 namespace mailbroker::session {
 
@@ -30,6 +31,21 @@ error session_registry::max_sessions_error() const {
                "max-sessions (" + std::to_string(settings_.max_sessions) +
                    ") live sessions reached: Disconnect one (with force), or raise max-sessions in the "
                    "daemon config (mailbrokerd --max-sessions N)"};
+}
+
+error session_registry::admission_error_locked() const {
+  if (live_.size() >= settings_.max_sessions) return max_sessions_error();
+  // Refuse before the descriptors run out, not when a socket() fails half-way through a
+  // login: the soft limit's capacity is O(1); near it, count the open descriptors.
+  const auto capacity = net::fd_budget::session_capacity();
+  if (live_.size() >= capacity) {
+    return error{errc::resource_exhausted,
+                 "the open-file limit (" + std::to_string(net::fd_budget::limit()) + ") leaves room for about " +
+                     std::to_string(capacity) + " sessions, all in use: raise LimitNOFILE (systemd) or `ulimit -n`, "
+                     "or lower max-sessions"};
+  }
+  if (live_.size() * 10 >= capacity * 9) return net::fd_budget::check(net::fd_budget::per_session);
+  return error::none();
 }
 
 void session_registry::connect(connect_request request, steady_time deadline,
@@ -64,7 +80,9 @@ void session_registry::connect(connect_request request, steady_time deadline,
       if (live) replaced = it->second.s;
       // live_ counts sessions until they are CLOSED/FAILED, so one still logging out
       // (force, linger expiry) holds its place until its connection is gone.
-      if (!replaced && live_.size() >= settings_.max_sessions) return done(max_sessions_error());
+      if (!replaced) {
+        if (auto e = admission_error_locked(); !e.ok()) return done(std::move(e));
+      }
       target = make_session_locked(request);
       created = true;
     }
@@ -122,7 +140,7 @@ void session_registry::connect_retry(connect_request request, steady_time deadli
     } else if (it != sessions_.end() && it->second.s->accepting()) {
       return done(error{errc::failed_precondition, "session '" + request.name + "' was replaced with another spec"});
     } else {
-      if (live_.size() >= settings_.max_sessions) return done(max_sessions_error());
+      if (auto e = admission_error_locked(); !e.ok()) return done(std::move(e));
       target = make_session_locked(request);
       created = true;
     }

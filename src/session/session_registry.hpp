@@ -193,6 +193,9 @@ class session_registry {
   void connect_retry(connect_request request, steady_time deadline, int retries,
                      std::function<void(result<connect_outcome>)> done);
   error max_sessions_error() const;
+  // max-sessions, then the file-descriptor budget (net/fd_budget.hpp). Errors:
+  // resource_exhausted naming the limit and the fix. Needs mutex_.
+  error admission_error_locked() const;
 
   asio::any_io_executor executor_;
   const registry_settings settings_;

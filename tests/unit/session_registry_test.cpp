@@ -1,6 +1,8 @@
+#include <sys/resource.h>
 // The session registry at scale, without a mail server: sessions aimed at a listener
 // that never answers, held back by the login gate, so they stay CONNECTING.
 #include "session/session_registry.hpp"
+#include "net/fd_budget.hpp"
 
 #include <gtest/gtest.h>
 
@@ -83,8 +85,29 @@ registry_settings gated_settings(std::size_t max_sessions) {
   return s;
 }
 
+TEST_F(registry_test, NewSessionsAreRefusedBeforeFileDescriptorsRunOut) {
+  make_registry(gated_settings(100));
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = net::fd_budget::reserve + 2 * net::fd_budget::per_session;  // room for 2 sessions
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  const auto first = connect_now(request("fd-1"));
+  const auto second = connect_now(request("fd-2"));
+  const auto third = connect_now(request("fd-3"));
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  EXPECT_EQ(first.code, errc::deadline_exceeded) << first.message;  // admitted (then gated)
+  EXPECT_NE(second.code, errc::ok);
+  EXPECT_EQ(third.code, errc::resource_exhausted) << third.message;
+  EXPECT_NE(third.message.find("LimitNOFILE"), std::string::npos) << third.message;
+  EXPECT_EQ(registry_->counts().live, second.code == errc::resource_exhausted ? 1u : 2u);
+}
+
 TEST_F(registry_test, CreatingSessionsReadsNoOtherSessionAndCountsStayExact) {
   constexpr int n = 2000;
+  // Admission counts file descriptors too: make room for n sessions as mailbrokerd does.
+  const auto room = net::fd_budget::raise_soft_limit(net::fd_budget::needed_for_sessions(n));
+  if (!room.enough()) GTEST_SKIP() << "the hard open-file limit " << room.hard << " is too low for " << n << " sessions";
   make_registry(gated_settings(n));
   for (int i = 0; i < n; ++i) {
     const auto e = connect_now(request("s" + std::to_string(i)));
