@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "daemon/unix_peer_listener.hpp"
+#include "auth/url.hpp"
 #include "metrics/denials.hpp"
 #include "trust/secret_destinations.hpp"
 
@@ -245,56 +246,83 @@ error access_gate::check_spec(const principal& who, std::string_view session, co
   }
   const auto r = rules();
   for (const auto& use : trust::secret_uses(spec)) {
-    auto deny = [&](const std::string& why) {
-      note(who, call, session, permission::connect, "denied", use.field + ": " + use.ref() + " to " + use.destination());
-      return error{errc::permission_denied, use.field + ": the daemon-side secret " + use.ref() + " " + why};
-    };
-    if (use.k == trust::secret_use::kind::vault && creating) {
-      if (auto e = require(who, permission::vault_use, use.name, call); !e.ok()) {
-        return {e.code, use.field + ": " + e.message};
-      }
+    if (auto e = check_use(*r, who, session, use, creating, call); !e.ok()) return e;
+  }
+  return error::none();
+}
+
+error access_gate::check_secret_to(const principal& who, std::string_view target, const secrets::secret_ref& ref,
+                                   const std::string& field, const std::string& url, std::string_view call) {
+  using S = secrets::secret_ref::source;
+  trust::secret_use use;
+  switch (ref.kind) {
+    case S::vault: use.k = trust::secret_use::kind::vault; break;
+    case S::env: use.k = trust::secret_use::kind::env; break;
+    case S::file: use.k = trust::secret_use::kind::file; break;
+    default: return error::none();  // inline or none: the caller's own
+  }
+  use.name = ref.value;
+  use.field = field;
+  if (auto parsed = auth::parse_url(url, /*allow_http=*/true)) {
+    use.host = parsed->host;
+    use.port = parsed->port;
+    use.plaintext = parsed->scheme == "http";
+  }
+  return check_use(*rules(), who, target, use, /*creating=*/true, call);
+}
+
+error access_gate::check_use(const access_rules& rules, const principal& who, std::string_view session,
+                             const trust::secret_use& use, bool creating, std::string_view call) {
+  auto deny = [&](const std::string& why) {
+    note(who, call, session, permission::connect, "denied", use.field + ": " + use.ref() + " to " + use.destination());
+    return error{errc::permission_denied,
+                 use.field + ": the daemon-side secret " + use.ref() + " (bound for " + use.destination() + ") " + why};
+  };
+  if (use.k == trust::secret_use::kind::vault && creating) {
+    if (auto e = require(who, permission::vault_use, use.name, call); !e.ok()) {
+      return {e.code, use.field + ": " + e.message};
     }
-    if (use.k == trust::secret_use::kind::file) {
-      const auto real = canonical_or_empty(use.name);
-      if (r->secret_file_dirs.empty()) {
-        return deny("is a file: reference, and this daemon reads secret files only under `secret-file-dir` "
-                    "directories (none configured); use a vault entry or configure one");
-      }
-      const bool inside = !real.empty() && std::any_of(r->secret_file_dirs.begin(), r->secret_file_dirs.end(),
-                                                       [&](const std::string& d) { return real.rfind(d, 0) == 0; });
-      if (!inside) return deny("is outside the directories the daemon reads secrets from (secret-file-dir)");
-      if (std::find(protected_files_.begin(), protected_files_.end(), real) != protected_files_.end()) {
-        return deny("is the daemon's own key or store, which is never sent anywhere");
-      }
+  }
+  if (use.k == trust::secret_use::kind::file) {
+    const auto real = canonical_or_empty(use.name);
+    if (rules.secret_file_dirs.empty()) {
+      return deny("is a file: reference, and this daemon reads secret files only under `secret-file-dir` "
+                  "directories (none configured); use a vault entry or configure one");
     }
-    if (use.plaintext) {
-      return deny("would be sent without TLS to " + use.destination() +
-                  "; daemon-side secrets travel only over verified TLS (or give the secret inline)");
+    const bool inside = !real.empty() && std::any_of(rules.secret_file_dirs.begin(), rules.secret_file_dirs.end(),
+                                                     [&](const std::string& d) { return real.rfind(d, 0) == 0; });
+    if (!inside) return deny("is outside the directories the daemon reads secrets from (secret-file-dir)");
+    if (std::find(protected_files_.begin(), protected_files_.end(), real) != protected_files_.end()) {
+      return deny("is the daemon's own key or store, which is never sent anywhere");
     }
-    if (use.skip_verify) {
-      return deny("would be sent to " + use.destination() +
-                  " over TLS whose certificate is not verified (insecure_skip_verify); give the server's CA file "
-                  "instead, or the secret inline");
+  }
+  if (use.plaintext) {
+    return deny("would be sent without TLS to " + use.destination() +
+                "; daemon-side secrets travel only over verified TLS (or give the secret inline)");
+  }
+  if (use.skip_verify) {
+    return deny("would be sent to " + use.destination() +
+                " over TLS whose certificate is not verified (insecure_skip_verify); give the server's CA file "
+                "instead, or the secret inline");
+  }
+  error why = error::none();
+  const auto hosts = allowed_hosts_of(rules, use, why);
+  if (!why.ok()) return why;
+  if (!trust::destination_allowed(hosts, use.host, use.port)) {
+    std::string list;
+    for (const auto& h : hosts) list += (list.empty() ? "" : ", ") + h;
+    std::string fix;
+    switch (use.k) {
+      case trust::secret_use::kind::vault:
+        fix = "`mailbroker vault put " + use.name + " --allow-host " + use.destination() + "` binds it there";
+        break;
+      case trust::secret_use::kind::managed_connection:
+        fix = "the daemon's config binds it with oauth2-connection." + use.name + ".allowed-hosts";
+        break;
+      default: fix = "the daemon's config binds it with `secret-hosts = " + use.ref() + " HOST:PORT`"; break;
     }
-    error why = error::none();
-    const auto hosts = allowed_hosts_of(*r, use, why);
-    if (!why.ok()) return why;
-    if (!trust::destination_allowed(hosts, use.host, use.port)) {
-      std::string list;
-      for (const auto& h : hosts) list += (list.empty() ? "" : ", ") + h;
-      std::string fix;
-      switch (use.k) {
-        case trust::secret_use::kind::vault:
-          fix = "`mailbroker vault put " + use.name + " --allow-host " + use.destination() + "` binds it there";
-          break;
-        case trust::secret_use::kind::managed_connection:
-          fix = "the daemon's config binds it with oauth2-connection." + use.name + ".allowed-hosts";
-          break;
-        default: fix = "the daemon's config binds it with `secret-hosts = " + use.ref() + " HOST:PORT`"; break;
-      }
-      return deny("may not be sent to " + use.destination() + " (it is bound to " + (list.empty() ? "no host" : list) +
-                  "); " + fix);
-    }
+    return deny("may not be sent to " + use.destination() + " (it is bound to " + (list.empty() ? "no host" : list) +
+                "); " + fix);
   }
   return error::none();
 }

@@ -87,11 +87,18 @@ class access_gate {
   error check_spec(const trust::principal& who, std::string_view session, const session::session_spec& spec,
                    bool creating, std::string_view call);
 
+  // One daemon-side secret (`ref`; inline ones pass) sent to the endpoint `url` (a token
+  // endpoint, for BeginAuthorization): bound there, never over http. Errors as check_spec.
+  error check_secret_to(const trust::principal& who, std::string_view target, const secrets::secret_ref& ref,
+                        const std::string& field, const std::string& url, std::string_view call);
+
   // An allowed action worth an audit line (connect, attach, force, mutation, send, vault).
   void note(const trust::principal& who, std::string_view call, std::string_view session,
             trust::permission what, std::string_view outcome, std::string_view detail = {});
 
  private:
+  error check_use(const access_rules& rules, const trust::principal& who, std::string_view session,
+                  const trust::secret_use& use, bool creating, std::string_view call);
   std::vector<std::string> allowed_hosts_of(const access_rules& r, const trust::secret_use& use, error& why) const;
 
   mutable std::mutex mutex_;

@@ -15,9 +15,26 @@ error invalid(std::string message) { return {errc::invalid_argument, std::move(m
 
 }  // namespace
 
+namespace {
+
+// What the policy names for a refresh-token key: the session ("session:NAME" → NAME) or
+// the managed connection ("managed:CONN[:USER]" → "oauth2-connection:CONN").
+std::string authorization_target(const std::string& key) {
+  if (key.rfind("session:", 0) == 0) return key.substr(8);
+  if (key.rfind("managed:", 0) == 0) {
+    const auto rest = key.substr(8);
+    return "oauth2-connection:" + rest.substr(0, rest.find(':'));
+  }
+  return key;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* session_broker_service::BeginAuthorization(grpc::CallbackServerContext* context,
                                                                      const pb::BeginAuthorizationRequest* request,
                                                                      pb::BeginAuthorizationResponse* response) {
+  auto who = gate_.identify(*context);
+  if (!who) return finish_unary(context, who.err());
   session::session_spec spec;
   if (auto e = from_proto(request->auth(), spec); !e.ok()) return finish_unary(context, e);
   const bool managed = spec.auth == session::auth_method::oauth2_managed;
@@ -58,6 +75,20 @@ grpc::ServerUnaryReactor* session_broker_service::BeginAuthorization(grpc::Callb
   }
   auto token_request = session::make_token_request(spec, request->session());
   const std::string key = token_request.refresh_token_key;
+  // Whoever may create the session (or use the managed connection) may authorize it: the
+  // refresh token stored under `key` is what that session will log in with.
+  if (auto e = gate_.require(*who, trust::permission::connect, authorization_target(key), "BeginAuthorization");
+      !e.ok()) {
+    return finish_unary(context, e);
+  }
+  if (!managed) {
+    if (auto e = gate_.check_secret_to(*who, request->session(), spec.oauth2.client_secret, f + "client_secret",
+                                       spec.oauth2.token_url, "BeginAuthorization");
+        !e.ok()) {
+      return finish_unary(context, e);
+    }
+  }
+  gate_.note(*who, "BeginAuthorization", authorization_target(key), trust::permission::connect, "allowed");
   auto begun = flows_.begin(std::move(token_request), start);
   response->set_authorization_url(begun.url);
   response->set_redirect_uri(spec.oauth2.redirect_uri);
@@ -70,9 +101,15 @@ grpc::ServerUnaryReactor* session_broker_service::BeginAuthorization(grpc::Callb
 grpc::ServerUnaryReactor* session_broker_service::CompleteAuthorization(
     grpc::CallbackServerContext* context, const pb::CompleteAuthorizationRequest* request,
     pb::CompleteAuthorizationResponse* response) {
+  auto who = gate_.identify(*context);
+  if (!who) return finish_unary(context, who.err());
   auto pending = flows_.take(request->state());
   if (!pending) return finish_unary(context, pending.err());
   const std::string key = pending->request.refresh_token_key;
+  if (auto e = gate_.require(*who, trust::permission::connect, authorization_target(key), "CompleteAuthorization");
+      !e.ok()) {
+    return finish_unary(context, e);
+  }
   if (!request->error().empty()) {
     const std::string why = clean_text(request->error(), 100) +
                             (request->error_description().empty() ? "" : ": " + clean_text(request->error_description(), 300));
