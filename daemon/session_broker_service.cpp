@@ -287,6 +287,7 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
   auto who = gate_.identify(*context);
   if (!who) return finish_unary_on(reactor, who.err());
   if (!request->session().empty()) {
+    if (auto e = session::validate_session_name(request->session()); !e.ok()) return finish_unary_on(reactor, e);
     if (auto e = gate_.require(*who, trust::permission::watch, request->session(), "Status"); !e.ok()) {
       return finish_unary_on(reactor, e);
     }
@@ -338,6 +339,9 @@ grpc::ServerWriteReactor<pb::SessionEvent>* session_broker_service::WatchStatus(
   auto who = gate_.identify(*context);
   if (!who) return new failed_write_reactor<pb::SessionEvent>(who.err());
   if (!request->session().empty()) {
+    if (auto e = session::validate_session_name(request->session()); !e.ok()) {
+      return new failed_write_reactor<pb::SessionEvent>(e);
+    }
     if (auto e = gate_.require(*who, trust::permission::watch, request->session(), "WatchStatus"); !e.ok()) {
       return new failed_write_reactor<pb::SessionEvent>(e);
     }
@@ -352,6 +356,8 @@ grpc::ServerWriteReactor<pb::SessionEvent>* session_broker_service::WatchStatus(
 
 error session_broker_service::authorize_connect(const trust::principal& who, const session::connect_request& request) {
   using trust::permission;
+  // A malformed name is refused as such before it reaches a denial message or the audit log.
+  if (auto e = session::validate_session_name(request.name); !e.ok()) return e;
   if (request.replace) {
     if (auto e = gate_.require(who, permission::admin, request.name, "Connect(replace)"); !e.ok()) return e;
   } else if (!gate_.may(who, permission::connect, request.name) && !gate_.may(who, permission::attach, request.name)) {
