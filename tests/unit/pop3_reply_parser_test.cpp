@@ -354,6 +354,19 @@ TEST(Pop3ReplyParser, FeedStopsAtReplyEnd) {
   EXPECT_EQ(p.take(), reply{});  // once only
 }
 
+TEST(Pop3ReplyParser, EmptyLineFloodCountsWhatTheLinesCostInMemory) {
+  // 100 empty lines are 200 bytes on the wire but 100 strings in memory: the limit
+  // counts the strings, so a hostile server cannot multiply its bytes ~16x.
+  reply_parser p({.max_line_bytes = 64, .max_multiline_bytes = 1000, .max_chunk_bytes = 16});
+  std::string flood = "+OK\r\n";
+  for (int i = 0; i < 100; ++i) flood += "\r\n";
+  flood += ".\r\n";
+  ASSERT_TRUE(p.expect(reply_kind::multi_line));
+  const auto r = p.feed(flood);
+  EXPECT_EQ(r.status, parse_status::fatal_error);
+  EXPECT_NE(p.error().find("multi-line reply longer than 1000 bytes"), std::string::npos) << p.error();
+}
+
 TEST(Pop3ReplyParser, FatalIsStickyUntilReset) {
   reply_parser p({.max_line_bytes = 6, .max_multiline_bytes = 64, .max_chunk_bytes = 16});
   EXPECT_EQ(p.feed("+OK hello\r\n").status, parse_status::fatal_error);

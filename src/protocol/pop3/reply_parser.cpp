@@ -99,7 +99,9 @@ reply_parser::line_result reply_parser::end_of_line() {
       chunk_.append(data);
       chunk_.append("\r\n");
     } else {
-      body_bytes_ += data.size() + 2;
+      // What the kept line costs in memory, not on the wire: an empty line is 2 bytes
+      // on the wire but a whole std::string here (a flood of them must stay bounded).
+      body_bytes_ += data.size() + 2 + sizeof(std::string);
       if (body_bytes_ > limits_.max_multiline_bytes) {
         set_fatal("multi-line reply longer than " + std::to_string(limits_.max_multiline_bytes) + " bytes");
         return line_result::fatal;

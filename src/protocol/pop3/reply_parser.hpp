@@ -57,8 +57,9 @@ struct parser_limits {
   // body lines of real messages are often much longer (RFC 5322's 998 is not enforced
   // by servers), hence the default.
   std::size_t max_line_bytes = 64 * 1024;
-  // A buffered multi-line reply (multi_line): the sum of its line lengths, each counted
-  // with a 2-byte line end.
+  // A buffered multi-line reply (multi_line): the memory its kept lines take, each
+  // counted as its length + 2 + sizeof(std::string), so 16 MiB of empty lines cannot
+  // become ~512 MiB of strings.
   std::size_t max_multiline_bytes = 16 * 1024 * 1024;
   // Streamed replies: body_chunk is returned once this many bytes are pending.
   std::size_t max_chunk_bytes = 64 * 1024;
