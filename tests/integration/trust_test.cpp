@@ -16,6 +16,7 @@
 #include "client/vault_client.hpp"
 #include "mailbroker/v1/mailbox.grpc.pb.h"
 #include "support/broker_fixture.hpp"
+#include "support/eventually.hpp"
 #include "support/trust_support.hpp"
 
 namespace mailbroker::testing {
@@ -47,16 +48,6 @@ void expect_cli_denied(const command_result& r, const std::vector<std::string>& 
   EXPECT_EQ(r.exit_code, 3) << what << "\nstdout: " << r.out << "\nstderr: " << r.err;
   EXPECT_TRUE(contains(r.err, "PERMISSION_DENIED")) << what << ": " << r.err;
   for (const auto& n : needles) EXPECT_TRUE(contains(r.err, n)) << what << ": no '" << n << "' in: " << r.err;
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return pred();
 }
 
 class trust_test : public broker_fixture {

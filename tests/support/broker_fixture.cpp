@@ -1,4 +1,5 @@
 #include "support/broker_fixture.hpp"
+#include "support/eventually.hpp"
 
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -24,16 +25,6 @@ class capture_sink final : public spdlog::sinks::base_sink<std::mutex> {
   }
   void flush_() override {}
 };
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
-}
 
 }  // namespace
 
