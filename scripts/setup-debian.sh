@@ -35,6 +35,7 @@ PACKAGES=(
   nlohmann-json3-dev
   libsqlite3-dev
   libgmime-3.0-dev # MIME (issue #4): header decoding, later message parsing
+  libpugixml-dev # EWS (issue #11): SOAP responses; lenient with the character references Exchange sends
   # test bed (scripts/testbed/dovecot.sh)
   dovecot-core
   dovecot-imapd
@@ -45,6 +46,7 @@ PACKAGES=(
   procps
   iproute2
   curl
+  python3-exchangelib # EWS (issue #11): an independent EWS client run against the fake EWS server
   prometheus # promtool: tests/integration/metrics_test.cpp lints a /metrics scrape
 )
 # nodejs and npm (for scripts/testbed/oauth2.sh and smtp.sh) are not in the list: they are

@@ -22,8 +22,23 @@ struct address {
   std::string address;  // local@domain
 };
 
-struct message_summary {
+// A message, named the way its protocol names it: IMAP and POP3 by uid (meaningful with
+// uid_validity), EWS and Graph by an opaque item id (EWS adds a change key, which the
+// server checks on changes). An item id changes when the item moves.
+struct message_ref {
   std::uint32_t uid = 0;
+  std::uint32_t uid_validity = 0;  // 0: not checked
+  std::string item_id;
+  std::string change_key;
+
+  bool is_item() const { return !item_id.empty(); }
+  bool empty() const { return uid == 0 && item_id.empty(); }
+};
+
+struct message_summary {
+  std::uint32_t uid = 0;           // IMAP / POP3; 0 for item-id protocols
+  std::string item_id;             // EWS / Graph; "" for IMAP / POP3
+  std::string change_key;          // EWS
   std::string message_id;
   std::vector<address> from, to, cc;
   std::string subject;  // decoded to UTF-8
@@ -45,6 +60,9 @@ struct message_page {
   std::uint32_t next_after_uid = 0;   // oldest first: 0 when there is no further page
   std::uint32_t next_before_uid = 0;  // newest first: 0 when there is no further page
   std::uint32_t total_matching = 0;
+  // Item-id protocols (EWS, Graph) page by an opaque token instead of uids: pass it back
+  // as list_query::page_token; "" when there is no further page.
+  std::string next_page_token;
 };
 
 }  // namespace mailbroker::mailbox
