@@ -17,9 +17,11 @@ void to_proto(const mime::mailbox_address& a, pb::Address* out) {
   out->set_address(a.address);
 }
 
-void to_proto(std::uint32_t uid, const std::string& raw, const mime::parsed_message& m, pb::MessageParts* out) {
+void to_proto(const mailbox::message_ref& ref, const std::string& raw, const mime::parsed_message& m,
+              pb::MessageParts* out) {
   auto* s = out->mutable_summary();
-  s->set_uid(uid);
+  s->set_uid(ref.uid);
+  daemon::to_proto(ref, s->mutable_ref());
   s->set_message_id(m.message_id);
   for (const auto& a : m.from) to_proto(a, s->add_from());
   for (const auto& a : m.to) to_proto(a, s->add_to());
@@ -113,12 +115,17 @@ grpc::ServerUnaryReactor* mailbox_service::GetMessageParts(grpc::CallbackServerC
     reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
     return reactor;
   }
-  read_whole_message(registry_, request->lease_id(), request->folder(), request->uid(),
-                     [reactor, response, uid = request->uid()](result<std::string> raw) {
+  auto ref = ref_of(request->uid(), request->has_ref(), request->ref());
+  if (!ref) {
+    reactor->Finish(to_grpc_status(ref.err()));
+    return reactor;
+  }
+  read_whole_message(registry_, request->lease_id(), request->folder(), ref.value(),
+                     [reactor, response, ref = ref.value()](result<std::string> raw) {
                        if (!raw) return reactor->Finish(to_grpc_status(raw.err()));
                        auto parsed = mime::parse_message(raw.value());
                        if (!parsed) return reactor->Finish(to_grpc_status(parsed.err()));
-                       to_proto(uid, raw.value(), parsed.value(), response);
+                       to_proto(ref, raw.value(), parsed.value(), response);
                        reactor->Finish(grpc::Status::OK);
                      });
   return reactor;
@@ -137,8 +144,14 @@ grpc::ServerWriteReactor<pb::MessageChunk>* mailbox_service::GetAttachment(grpc:
     if (reactor->release_producer()) delete reactor;
     return reactor;
   }
+  auto ref = ref_of(request->uid(), request->has_ref(), request->ref());
+  if (!ref) {
+    reactor->deliver(ref.err());
+    if (reactor->release_producer()) delete reactor;
+    return reactor;
+  }
   read_whole_message(
-      registry_, request->lease_id(), request->folder(), request->uid(),
+      registry_, request->lease_id(), request->folder(), ref.value(),
       [reactor, part_id = request->part_id()](result<std::string> raw) {
         result<std::deque<pb::MessageChunk>> chunks = std::deque<pb::MessageChunk>{};
         if (!raw) {

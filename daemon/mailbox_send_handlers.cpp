@@ -1,11 +1,15 @@
 // Mailbox.SendMessage / ReplyToMessage / ForwardMessage: build the MIME message
-// (mime/message_builder) and submit it over the session's SMTP leg, as one operation on
-// the session queue. Replies and forwards read the original first (message_reader).
+// (mime/message_builder) and submit it over the session's SMTP leg — or through the
+// mailbox itself when its backend submits (EWS CreateItem) — as one operation on the
+// session queue. Replies and forwards read the original first (message_reader), unless
+// the backend makes them on the server (EWS ReplyToItem / ForwardItem keep the
+// conversation).
 #include <memory>
 
 #include "daemon/mailbox_convert.hpp"
 #include "daemon/mailbox_service.hpp"
 #include "daemon/message_reader.hpp"
+#include "mailbox/backend.hpp"
 #include "mime/message_builder.hpp"
 #include "mime/message_parts.hpp"
 #include "session/smtp_sender.hpp"
@@ -48,10 +52,23 @@ error no_smtp_leg() {
           "this session has no SMTP leg: Connect with spec.smtp (server and, optionally, its own credentials) to send"};
 }
 
+bool can_send(const connection_context& ctx) {
+  return ctx.smtp != nullptr || mailbox::backend_of(ctx).submits_itself();
+}
+
 // Submits `request` (from already resolved) and fills the response.
 awaitable<error> submit(connection_context& ctx, mime::compose_request request, pb::SendMessageResponse* response) {
   auto built = mime::build_message(request, std::chrono::system_clock::now());
   if (!built) co_return built.err();
+  if (ctx.smtp == nullptr) {  // the mailbox submits (and saves a copy in Sent Items)
+    const auto size = built->raw.size();
+    auto sent = co_await mailbox::backend_of(ctx).submit(ctx, std::move(built->raw));
+    if (!sent) co_return sent.err();
+    response->set_message_id(built->message_id);
+    response->set_size(size);
+    response->set_server_reply(sent->server_reply);
+    co_return error::none();
+  }
   smtp::envelope env;
   env.from = request.from.address;
   env.recipients = built->envelope_recipients;
@@ -78,9 +95,10 @@ using compose_fn = std::function<result<mime::compose_request>(const connection_
                                                                const mime::parsed_message& original)>;
 
 void answer_original(session::session_registry& registry, grpc::ServerUnaryReactor* reactor, std::string lease_id,
-                     std::string folder, std::uint32_t uid, compose_fn compose, pb::SendMessageResponse* response) {
+                     std::string folder, mailbox::message_ref ref, compose_fn compose,
+                     pb::SendMessageResponse* response) {
   read_whole_message(
-      registry, lease_id, std::move(folder), uid,
+      registry, lease_id, std::move(folder), std::move(ref),
       [&registry, reactor, lease_id, compose = std::move(compose), response](result<std::string> raw) {
         if (!raw) return reactor->Finish(to_grpc_status(raw.err()));
         auto original = mime::parse_message(raw.value());
@@ -93,7 +111,7 @@ void answer_original(session::session_registry& registry, grpc::ServerUnaryReact
             reactor->Finish(to_grpc_status(why_not));
             co_return;
           }
-          if (ctx->smtp == nullptr) {
+          if (!can_send(*ctx)) {
             reactor->Finish(to_grpc_status(no_smtp_leg()));
             co_return;
           }
@@ -107,6 +125,33 @@ void answer_original(session::session_registry& registry, grpc::ServerUnaryReact
         });
         if (!e.ok()) reactor->Finish(to_grpc_status(e));
       });
+}
+
+// Whether the lease's session makes replies and forwards on the server (EWS).
+bool responds_itself(session::session_registry& registry, const std::string& lease_id) {
+  auto s = registry.session_of_lease(lease_id);
+  return s && mailbox::backend_for(s->spec().proto).responds_itself();
+}
+
+void respond_on_server(session::session_registry& registry, grpc::ServerUnaryReactor* reactor,
+                       const std::string& lease_id, std::string folder, mailbox::message_ref ref,
+                       mailbox::response_request made, pb::SendMessageResponse* response) {
+  auto e = registry.enqueue(lease_id, [reactor, folder = std::move(folder), ref = std::move(ref),
+                                       made = std::move(made), response](connection_context* ctx,
+                                                                         error why_not) -> awaitable<void> {
+    if (ctx == nullptr) {
+      reactor->Finish(to_grpc_status(why_not));
+      co_return;
+    }
+    auto sent = co_await mailbox::backend_of(*ctx).respond(*ctx, folder, ref, made);
+    if (!sent) {
+      reactor->Finish(to_grpc_status(sent.err()));
+      co_return;
+    }
+    response->set_server_reply(sent->server_reply);
+    reactor->Finish(grpc::Status::OK);
+  });
+  if (!e.ok()) reactor->Finish(to_grpc_status(e));
 }
 
 }  // namespace
@@ -129,7 +174,7 @@ grpc::ServerUnaryReactor* mailbox_service::SendMessage(grpc::CallbackServerConte
   compose.attachments = from_proto(request->attachments());
   return run_unary(registry_, context, request->lease_id(),
                    [compose = std::move(compose), response](connection_context& ctx) -> awaitable<error> {
-                     if (ctx.smtp == nullptr) co_return no_smtp_leg();
+                     if (!can_send(ctx)) co_return no_smtp_leg();
                      auto from = sender_of(ctx, compose.from);
                      if (!from) co_return from.err();
                      mime::compose_request message = compose;
@@ -149,6 +194,24 @@ grpc::ServerUnaryReactor* mailbox_service::ReplyToMessage(grpc::CallbackServerCo
     reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
     return reactor;
   }
+  auto ref = ref_of(request->uid(), request->has_ref(), request->ref());
+  if (!ref) {
+    reactor->Finish(to_grpc_status(ref.err()));
+    return reactor;
+  }
+  if (responds_itself(registry_, request->lease_id())) {
+    mailbox::response_request made;
+    made.type = request->reply_all() ? mailbox::response_request::kind::reply_all : mailbox::response_request::kind::reply;
+    made.text_body = request->text_body();
+    if (!request->html_body().empty() || request->attachments_size() > 0) {
+      reactor->Finish(to_grpc_status({errc::invalid_argument,
+                                      "html_body, attachments: this session's server makes the reply itself "
+                                      "(keeping the conversation) from text_body only"}));
+      return reactor;
+    }
+    respond_on_server(registry_, reactor, request->lease_id(), request->folder(), ref.value(), std::move(made), response);
+    return reactor;
+  }
   compose_fn compose = [from = from_proto(request->from()), reply_all = request->reply_all(),
                         text = request->text_body(), html = request->html_body(),
                         attachments = from_proto(request->attachments())](
@@ -160,7 +223,7 @@ grpc::ServerUnaryReactor* mailbox_service::ReplyToMessage(grpc::CallbackServerCo
     r.attachments = attachments;
     return r;
   };
-  answer_original(registry_, reactor, request->lease_id(), request->folder(), request->uid(), std::move(compose),
+  answer_original(registry_, reactor, request->lease_id(), request->folder(), ref.value(), std::move(compose),
                   response);
   return reactor;
 }
@@ -176,6 +239,20 @@ grpc::ServerUnaryReactor* mailbox_service::ForwardMessage(grpc::CallbackServerCo
     reactor->Finish(to_grpc_status({errc::invalid_argument, "lease_id is required (returned by Connect)"}));
     return reactor;
   }
+  auto ref = ref_of(request->uid(), request->has_ref(), request->ref());
+  if (!ref) {
+    reactor->Finish(to_grpc_status(ref.err()));
+    return reactor;
+  }
+  if (responds_itself(registry_, request->lease_id())) {
+    mailbox::response_request made;
+    made.type = mailbox::response_request::kind::forward;
+    made.text_body = request->text_body();
+    for (const auto& a : request->to()) made.to.push_back({a.name(), a.address()});
+    for (const auto& a : request->cc()) made.cc.push_back({a.name(), a.address()});
+    respond_on_server(registry_, reactor, request->lease_id(), request->folder(), ref.value(), std::move(made), response);
+    return reactor;
+  }
   compose_fn compose = [from = from_proto(request->from()), to = from_proto(request->to()),
                         cc = from_proto(request->cc()), text = request->text_body()](
                            const connection_context& ctx, const std::string& raw,
@@ -186,7 +263,7 @@ grpc::ServerUnaryReactor* mailbox_service::ForwardMessage(grpc::CallbackServerCo
     r.cc = cc;
     return r;
   };
-  answer_original(registry_, reactor, request->lease_id(), request->folder(), request->uid(), std::move(compose),
+  answer_original(registry_, reactor, request->lease_id(), request->folder(), ref.value(), std::move(compose),
                   response);
   return reactor;
 }

@@ -6,9 +6,7 @@
 
 #include "mailbox/claims.hpp"
 #include "daemon/mailbox_convert.hpp"
-#include "mailbox/imap_mailbox.hpp"
-#include "mailbox/pop3_mailbox.hpp"
-#include "protocol/pop3/client.hpp"
+#include "mailbox/backend.hpp"
 
 namespace mailbroker::daemon {
 namespace {
@@ -33,10 +31,12 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
       finish({errc::invalid_argument, "lease_id is required (returned by Connect)"});
       return;
     }
-    if (request_.uid() == 0) {
-      finish({errc::invalid_argument, "uid is required"});
+    auto ref = ref_of(request_.uid(), request_.has_ref(), request_.ref());
+    if (!ref) {
+      finish(ref.err());
       return;
     }
+    ref_ = std::move(ref.value());
     if (serve_from_cache()) return;
     queue_next();
   }
@@ -82,13 +82,7 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
         finish(why_not);
         co_return;
       }
-      result<mailbox::chunk> c = mailbox::chunk{};
-      if (ctx->pop3 != nullptr) {
-        c = co_await pop3_chunk(*ctx);
-      } else {
-        c = co_await mailbox::fetch_chunk(*ctx, request_.folder(), request_.uid(), next_offset_,
-                                          mailbox::max_chunk_bytes);
-      }
+      result<mailbox::chunk> c = co_await next_chunk(*ctx);
       if (!c) {
         finish(c.err());
         co_return;
@@ -119,15 +113,17 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
   // its UIDVALIDITY is current). Otherwise the uid is marked wanted, so the fetch that
   // serves another caller first can bring it along.
   bool serve_from_cache() {
+    if (ref_.is_item()) return false;
     auto s = registry_.session_of_lease(request_.lease_id());
     if (!s || s->spec().proto != session::protocol::imap) return false;
     auto wire = mailbox::wire_name(request_.folder(), "folder");
     if (!wire) return false;
     auto& cache = *s->cache();
     const auto validity = cache.selected_uid_validity(wire.value());
-    auto body = validity ? cache.body(wire.value(), *validity, request_.uid()) : nullptr;
+    if (validity && ref_.uid_validity != 0 && ref_.uid_validity != *validity) return false;  // the queue reports it
+    auto body = validity ? cache.body(wire.value(), *validity, ref_.uid) : nullptr;
     if (!body) {
-      cache.want(wire.value(), request_.uid());
+      cache.want(wire.value(), ref_.uid);
       return false;
     }
     if (!s->touch_lease(request_.lease_id())) return false;  // queue_next() reports the lease
@@ -150,12 +146,16 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
     StartWrite(&chunk_);
   }
 
-  // POP3 cannot read part of a message: the first turn RETRs all of it (up to
+  // A backend that reads byte ranges (IMAP) serves one chunk per queue turn. Others
+  // (POP3 RETR, EWS MimeContent) read all of the message in the first turn (up to
   // mailbox::max_whole_message_bytes) and later chunks come from memory.
-  awaitable<result<mailbox::chunk>> pop3_chunk(connection_context& ctx) {
+  awaitable<result<mailbox::chunk>> next_chunk(connection_context& ctx) {
+    const auto& mailbox = mailbox::backend_of(ctx);
+    if (mailbox.partial_reads()) {
+      co_return co_await mailbox.read_chunk(ctx, request_.folder(), ref_, next_offset_, mailbox::max_chunk_bytes);
+    }
     if (!whole_) {
-      if (auto e = mailbox::pop3_ops::check_folder(request_.folder()); !e.ok()) co_return e;
-      auto raw = co_await mailbox::pop3_ops::retrieve(ctx, request_.uid(), mailbox::max_whole_message_bytes);
+      auto raw = co_await mailbox.read_whole(ctx, request_.folder(), ref_, mailbox::max_whole_message_bytes);
       if (!raw) co_return raw.err();
       whole_ = std::move(raw.value());
     }
@@ -175,10 +175,11 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
 
   session::session_registry& registry_;
   const pb::GetMessageRequest request_;
+  mailbox::message_ref ref_;
   pb::MessageChunk chunk_;  // the chunk being written; untouched until OnWriteDone
   std::uint64_t next_offset_ = 0;
   std::uint64_t total_size_ = 0;
-  std::optional<std::string> whole_;  // POP3
+  std::optional<std::string> whole_;  // backends without partial reads
   std::shared_ptr<const std::string> cached_;  // served from the session's message cache
   std::mutex mutex_;
   bool op_pending_ = false;
@@ -209,23 +210,8 @@ grpc::ServerUnaryReactor* mailbox_service::ListFolders(grpc::CallbackServerConte
   }
   return run_unary(registry_, context, request->lease_id(),
                    [request, response](connection_context& ctx) -> awaitable<error> {
-                     if (ctx.pop3 != nullptr) {  // one folder; the pattern and regex still apply
-                       std::regex re;
-                       if (!request->regex().empty()) {
-                         try {
-                           re = std::regex(request->regex(), std::regex::ECMAScript);
-                         } catch (const std::regex_error& e) {
-                           co_return error{errc::invalid_argument, std::string("regex: ") + e.what()};
-                         }
-                       }
-                       const auto& p = request->pattern();
-                       if ((p.empty() || p == "*" || p == "%" || p == "INBOX") &&
-                           (request->regex().empty() || std::regex_search("INBOX", re))) {
-                         response->add_folders()->set_name("INBOX");
-                       }
-                       co_return error::none();
-                     }
-                     auto folders = co_await mailbox::list_folders(ctx, request->pattern(), request->regex());
+                     auto folders =
+                         co_await mailbox::backend_of(ctx).list_folders(ctx, request->pattern(), request->regex());
                      if (!folders) co_return folders.err();
                      for (const auto& f : folders.value()) {
                        auto* out = response->add_folders();
@@ -255,22 +241,19 @@ grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerCont
   query.order = request->order() == pb::LIST_ORDER_NEWEST_FIRST ? mailbox::list_order::newest_first
                                                                 : mailbox::list_order::oldest_first;
   query.before_uid = request->before_uid();
+  query.page_token = request->page_token();
   query.arrived = std::chrono::steady_clock::now();
   const std::string folder = query.folder;
   return run_unary(registry_, context, request->lease_id(),
                    [query = std::move(query), response](connection_context& ctx) -> awaitable<error> {
-                     result<mailbox::message_page> page = mailbox::message_page{};
-                     if (ctx.pop3 != nullptr) {
-                       page = co_await mailbox::pop3_ops::list_messages(ctx, query);
-                     } else {
-                       page = co_await mailbox::list_messages(ctx, query);
-                     }
+                     auto page = co_await mailbox::backend_of(ctx).list_messages(ctx, query);
                      if (!page) co_return page.err();
                      response->set_uid_validity(page->uid_validity);
                      response->set_next_after_uid(page->next_after_uid);
                      response->set_next_before_uid(page->next_before_uid);
                      response->set_total_matching(page->total_matching);
-                     for (const auto& m : page->messages) to_proto(m, response->add_messages());
+                     response->set_next_page_token(page->next_page_token);
+                     for (const auto& m : page->messages) to_proto(m, response->add_messages(), page->uid_validity);
                      co_return error::none();
                    },
                    reads_in(folder));
@@ -293,11 +276,12 @@ grpc::ServerUnaryReactor* mailbox_service::SetFlags(grpc::CallbackServerContext*
   std::optional<bool> seen, flagged;
   if (request->has_seen()) seen = request->seen();
   if (request->has_flagged()) flagged = request->flagged();
+  auto refs = refs_of(request->uids(), request->refs());
+  if (!refs) return finish_unary(context, refs.err());
   return run_unary(registry_, context, request->lease_id(),
-                   [folder = request->folder(), uids = uids_of(request->uids()), seen,
+                   [folder = request->folder(), refs = std::move(refs.value()), seen,
                     flagged](connection_context& ctx) -> awaitable<error> {
-                     if (ctx.pop3 != nullptr) co_return mailbox::pop3_ops::unsupported("SetFlags");
-                     co_return co_await mailbox::set_flags(ctx, folder, uids, seen, flagged);
+                     co_return co_await mailbox::backend_of(ctx).set_flags(ctx, folder, refs, seen, flagged);
                    });
 }
 
@@ -307,13 +291,17 @@ grpc::ServerUnaryReactor* mailbox_service::move_or_copy(grpc::CallbackServerCont
   if (auto e = authorize(context, request->lease_id(), trust::permission::modify, (move ? "MoveMessages" : "CopyMessages")); !e.ok()) {
     return finish_unary(context, e);
   }
+  auto refs = refs_of(request->uids(), request->refs());
+  if (!refs) return finish_unary(context, refs.err());
   return run_unary(registry_, context, request->lease_id(),
-                   [folder = request->folder(), uids = uids_of(request->uids()), target = request->target_folder(),
+                   [folder = request->folder(), refs = std::move(refs.value()), target = request->target_folder(),
                     response, move](connection_context& ctx) -> awaitable<error> {
-                     if (ctx.pop3 != nullptr) co_return mailbox::pop3_ops::unsupported(move ? "MoveMessages" : "CopyMessages");
-                     auto moved = co_await mailbox::copy_messages(ctx, folder, uids, target, move);
+                     auto moved = co_await mailbox::backend_of(ctx).copy_messages(ctx, folder, refs, target, move);
                      if (!moved) co_return moved.err();
-                     for (auto uid : moved.value()) response->add_target_uids(uid);
+                     for (const auto& r : moved.value()) {
+                       if (r.uid != 0) response->add_target_uids(r.uid);
+                       to_proto(r, response->add_target_refs());
+                     }
                      co_return error::none();
                    });
 }
@@ -336,15 +324,12 @@ grpc::ServerUnaryReactor* mailbox_service::DeleteMessages(grpc::CallbackServerCo
   if (auto e = authorize(context, request->lease_id(), trust::permission::modify, "DeleteMessages"); !e.ok()) {
     return finish_unary(context, e);
   }
+  auto refs = refs_of(request->uids(), request->refs());
+  if (!refs) return finish_unary(context, refs.err());
   return run_unary(registry_, context, request->lease_id(),
-                   [folder = request->folder(), uids = uids_of(request->uids())](connection_context& ctx)
-                       -> awaitable<error> {
-                     if (ctx.pop3 == nullptr) co_return co_await mailbox::delete_messages(ctx, folder, uids);
-                     if (auto e = mailbox::pop3_ops::check_folder(folder); !e.ok()) co_return e;
-                     if (uids.empty() || uids.size() > mailbox::max_uids_per_call) {
-                       co_return error{errc::invalid_argument, "uids: 1.." + std::to_string(mailbox::max_uids_per_call) + " uids"};
-                     }
-                     co_return co_await mailbox::pop3_ops::delete_messages(ctx, uids);
+                   [folder = request->folder(), refs = std::move(refs.value()),
+                    permanent = request->permanent()](connection_context& ctx) -> awaitable<error> {
+                     co_return co_await mailbox::backend_of(ctx).delete_messages(ctx, folder, refs, permanent);
                    });
 }
 
@@ -369,7 +354,7 @@ grpc::ServerUnaryReactor* mailbox_service::ClaimMessages(grpc::CallbackServerCon
                      response->set_uid_validity(batch->uid_validity);
                      for (const auto& c : batch->messages) {
                        auto* out = response->add_messages();
-                       to_proto(c.summary, out->mutable_summary());
+                       to_proto(c.summary, out->mutable_summary(), batch->uid_validity);
                        daemon::to_proto(c.expires_at, out->mutable_claim_expires_at());
                      }
                      co_return error::none();
@@ -395,10 +380,12 @@ grpc::ServerUnaryReactor* mailbox_service::AckMessage(grpc::CallbackServerContex
       return reactor;
     }
   }
+  auto ref = ref_of(request->uid(), request->has_ref(), request->ref());
+  if (!ref) return finish_unary(context, ref.err());
   return run_unary(registry_, context, request->lease_id(),
-                   [lease = request->lease_id(), folder = request->folder(), uid = request->uid(), action,
+                   [lease = request->lease_id(), folder = request->folder(), ref = std::move(ref.value()), action,
                     target = request->target_folder()](connection_context& ctx) -> awaitable<error> {
-                     co_return co_await mailbox::ack_message(ctx, lease, folder, uid, action, target);
+                     co_return co_await mailbox::ack_message(ctx, lease, folder, ref, action, target);
                    });
 }
 
@@ -408,10 +395,12 @@ grpc::ServerUnaryReactor* mailbox_service::ReleaseMessages(grpc::CallbackServerC
   if (auto e = authorize(context, request->lease_id(), trust::permission::claim, "ReleaseMessages"); !e.ok()) {
     return finish_unary(context, e);
   }
+  auto refs = refs_of(request->uids(), request->refs());
+  if (!refs) return finish_unary(context, refs.err());
   return run_unary(registry_, context, request->lease_id(),
-                   [lease = request->lease_id(), folder = request->folder(), uids = uids_of(request->uids()),
+                   [lease = request->lease_id(), folder = request->folder(), refs = std::move(refs.value()),
                     response](connection_context& ctx) -> awaitable<error> {
-                     auto n = co_await mailbox::release_messages(ctx, lease, folder, uids);
+                     auto n = co_await mailbox::release_messages(ctx, lease, folder, refs);
                      if (!n) co_return n.err();
                      response->set_released(n.value());
                      co_return error::none();

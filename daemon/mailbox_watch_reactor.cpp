@@ -21,7 +21,7 @@ pb::MessageEvent to_proto(const mailbox::watch_event& ev) {
     out.set_mode(ev.mode);
   } else {
     out.set_kind(pb::MESSAGE_EVENT_KIND_NEW_MESSAGE);
-    daemon::to_proto(ev.message, out.mutable_message());
+    daemon::to_proto(ev.message, out.mutable_message(), ev.uid_validity);
   }
   return out;
 }

@@ -2,9 +2,8 @@
 
 #include <memory>
 
-#include "mailbox/imap_mailbox.hpp"
 #include "daemon/mailbox_convert.hpp"
-#include "mailbox/pop3_mailbox.hpp"
+#include "mailbox/backend.hpp"
 
 namespace mailbroker::daemon {
 namespace {
@@ -12,13 +11,13 @@ namespace {
 struct read_state : std::enable_shared_from_this<read_state> {
   session::session_registry& registry;
   std::string lease_id, folder;
-  std::uint32_t uid = 0;
+  mailbox::message_ref ref;
   std::function<void(result<std::string>)> done;
   std::string data;
 
-  read_state(session::session_registry& r, std::string lease, std::string f, std::uint32_t u,
+  read_state(session::session_registry& r, std::string lease, std::string f, mailbox::message_ref m,
              std::function<void(result<std::string>)> d)
-      : registry(r), lease_id(std::move(lease)), folder(std::move(f)), uid(u), done(std::move(d)) {}
+      : registry(r), lease_id(std::move(lease)), folder(std::move(f)), ref(std::move(m)), done(std::move(d)) {}
 
   void next() {
     auto e = registry.enqueue(lease_id, [self = shared_from_this()](session::connection_context* ctx,
@@ -33,12 +32,9 @@ struct read_state : std::enable_shared_from_this<read_state> {
   }
 
   awaitable<void> step(session::connection_context& ctx) {
-    if (ctx.pop3 != nullptr) {
-      if (auto e = mailbox::pop3_ops::check_folder(folder); !e.ok()) {
-        done(e);
-        co_return;
-      }
-      auto raw = co_await mailbox::pop3_ops::retrieve(ctx, uid, mailbox::max_whole_message_bytes);
+    const auto& mailbox = mailbox::backend_of(ctx);
+    if (!mailbox.partial_reads()) {
+      auto raw = co_await mailbox.read_whole(ctx, folder, ref, mailbox::max_whole_message_bytes);
       if (!raw) {
         done(raw.err());
       } else {
@@ -46,14 +42,14 @@ struct read_state : std::enable_shared_from_this<read_state> {
       }
       co_return;
     }
-    auto c = co_await mailbox::fetch_chunk(ctx, folder, uid, data.size(), mailbox::max_chunk_bytes);
+    auto c = co_await mailbox.read_chunk(ctx, folder, ref, data.size(), mailbox::max_chunk_bytes);
     if (!c) {
       done(c.err());
       co_return;
     }
     if (c->total_size > mailbox::max_whole_message_bytes) {
       done(error{errc::failed_precondition,
-                 "uid " + std::to_string(uid) + " is " + std::to_string(c->total_size) + " bytes; at most " +
+                 "the message is " + std::to_string(c->total_size) + " bytes; at most " +
                      std::to_string(mailbox::max_whole_message_bytes) +
                      " can be parsed (GetMessage streams the raw bytes of any size)"});
       co_return;
@@ -70,12 +66,13 @@ struct read_state : std::enable_shared_from_this<read_state> {
 }  // namespace
 
 void read_whole_message(session::session_registry& registry, std::string lease_id, std::string folder,
-                        std::uint32_t uid, std::function<void(result<std::string>)> done) {
-  if (uid == 0) {
-    done(error{errc::invalid_argument, "uid is required"});
+                        mailbox::message_ref ref, std::function<void(result<std::string>)> done) {
+  if (ref.empty()) {
+    done(error{errc::invalid_argument, "uid (or ref) is required"});
     return;
   }
-  auto state = std::make_shared<read_state>(registry, std::move(lease_id), std::move(folder), uid, std::move(done));
+  auto state = std::make_shared<read_state>(registry, std::move(lease_id), std::move(folder), std::move(ref),
+                                            std::move(done));
   state->next();
 }
 

@@ -177,7 +177,9 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
     case pb::PROTOCOL_EWS: s.proto = session::protocol::ews; break;
     default: return invalid("spec.protocol: unknown value " + std::to_string(spec.protocol()));
   }
-  if (!spec.has_server()) return invalid("spec.server is required (host, port, tls_mode)");
+  if (!spec.has_server() && spec.protocol() != pb::PROTOCOL_EWS) {
+    return invalid("spec.server is required (host, port, tls_mode)");
+  }
   const auto& server = spec.server();
   s.host = server.host();
   out.raw_port = server.port();
@@ -208,6 +210,23 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
       l.username = leg.basic().username();
       l.password = from_proto(leg.basic().password());
     }
+  }
+  if (spec.has_ews()) {
+    const auto& leg = spec.ews();
+    auto& l = s.ews.emplace();
+    l.url = leg.url();
+    l.autodiscover_email = leg.autodiscover_email();
+    l.version = leg.version();
+    switch (leg.auth_scheme()) {
+      case pb::EWS_AUTH_SCHEME_UNSPECIFIED: break;
+      case pb::EWS_AUTH_SCHEME_NTLM: l.auth = session::ews_auth::ntlm; l.auth_given = true; break;
+      case pb::EWS_AUTH_SCHEME_BASIC: l.auth = session::ews_auth::basic; l.auth_given = true; break;
+      default: return invalid("spec.ews.auth_scheme: unknown value " + std::to_string(leg.auth_scheme()));
+    }
+    l.domain = leg.domain();
+    l.mailbox = leg.mailbox();
+    l.impersonate = leg.impersonate();
+    l.timeout = std::chrono::seconds(leg.timeout_seconds());
   }
   s.poll_interval = std::chrono::seconds(spec.poll_interval_seconds());
   s.keepalive = std::chrono::seconds(spec.keepalive_seconds());

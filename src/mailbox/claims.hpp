@@ -2,12 +2,13 @@
 // Claim / ack work distribution (Mailbox.ClaimMessages / AckMessage / ReleaseMessages)
 // on top of the session's claim_table. Each runs as one operation on the session's
 // queue, so claims and acks of all bots are serialised: no message is ever held by two
-// leases at once. See the proto for the guarantee across restarts.
+// leases at once. Written once for every protocol over mailbox::backend. See the proto
+// for the guarantee across restarts.
 #include <chrono>
 #include <string>
 #include <vector>
 
-#include "mailbox/imap_mailbox.hpp"
+#include "mailbox/backend.hpp"
 
 namespace mailbroker::mailbox {
 
@@ -37,10 +38,10 @@ awaitable<result<claim_batch>> claim_messages(session::connection_context& ctx, 
 // Errors: failed_precondition when `lease` does not hold the claim (expired, never
 // claimed, another lease's); the action's errors (the claim then stays).
 awaitable<error> ack_message(session::connection_context& ctx, std::string lease, std::string folder,
-                             std::uint32_t uid, ack_action action, std::string target_folder);
+                             message_ref ref, ack_action action, std::string target_folder);
 
-// Ends this lease's claims on `uids`; returns how many it held.
+// Ends this lease's claims on `refs`; returns how many it held.
 awaitable<result<std::uint32_t>> release_messages(session::connection_context& ctx, std::string lease,
-                                                  std::string folder, std::vector<std::uint32_t> uids);
+                                                  std::string folder, std::vector<message_ref> refs);
 
 }  // namespace mailbroker::mailbox

@@ -32,6 +32,7 @@ struct list_query {
   std::uint32_t limit = 100;       // 1..max_list_limit
   list_order order = list_order::oldest_first;
   std::uint32_t before_uid = 0;    // newest first: only uids below this; 0 = no bound
+  std::string page_token;          // item-id protocols (EWS): from message_page::next_page_token
   // When the call was made: an identical list whose commands started later answers it
   // (message_cache::list_since). Unset: always asks the server.
   std::optional<std::chrono::steady_clock::time_point> arrived;

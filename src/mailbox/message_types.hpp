@@ -65,4 +65,14 @@ struct message_page {
   std::string next_page_token;
 };
 
+// What a watch reports (Mailbox.WatchMessages).
+struct watch_event {
+  enum class kind { watching, new_message };
+  kind type = kind::watching;
+  std::uint32_t uid_validity = 0;
+  std::uint32_t last_uid = 0;  // watching: uids above it will be reported (IMAP / POP3)
+  std::string mode;            // watching: "IDLE", "POLL", "POP3_POLL" or "EWS_PULL"
+  message_summary message;     // new_message
+};
+
 }  // namespace mailbroker::mailbox

@@ -1,7 +1,7 @@
 #pragma once
 // Which lease holds which message of a session's mailbox (Mailbox.ClaimMessages), and
-// which messages were acked. Keys are (folder, UIDVALIDITY, uid), so a recreated
-// folder's new messages never collide with old claims. Expired claims and claims of
+// which messages were acked. Keys are (folder, UIDVALIDITY, uid) — or (folder, item id)
+// for EWS — so a recreated folder's new messages never collide with old claims. Expired claims and claims of
 // leases that are gone are simply claimable again: no timers, checked when asked.
 //
 // Memory only (see the proto for what that means across restarts). Bounded: at most
@@ -23,6 +23,7 @@ struct claim_key {
   std::string folder;
   std::uint32_t uid_validity = 0;
   std::uint32_t uid = 0;
+  std::string item_id;  // EWS (uid and uid_validity 0): the item's id in `folder`
   auto operator<=>(const claim_key&) const = default;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "auth/url.hpp"
 #include "common/random.hpp"
 
 namespace mailbroker::session {
@@ -275,6 +276,80 @@ result<std::uint16_t> normalise_endpoint(endpoint_ref ep, std::uint16_t implicit
   return port;
 }
 
+constexpr std::string_view ews_versions[] = {"Exchange2007_SP1", "Exchange2010",    "Exchange2010_SP1",
+                                             "Exchange2010_SP2", "Exchange2013",    "Exchange2013_SP1"};
+
+bool plain_address(const std::string& a) {
+  const auto at = a.find('@');
+  return at != std::string::npos && at > 0 && at + 1 < a.size() && a.find('@', at + 1) == std::string::npos &&
+         std::none_of(a.begin(), a.end(), [](unsigned char c) { return c <= ' ' || c == '<' || c == '>' || c >= 0x7f; });
+}
+
+// PROTOCOL_EWS: host, port and TLS come from spec.ews.url; spec.server may carry only
+// its TLS options and allow_plaintext.
+error normalise_ews(session_spec& spec, std::uint32_t raw_port) {
+  if (!spec.ews) return invalid("spec.ews is required for PROTOCOL_EWS (at least spec.ews.url)");
+  auto& leg = *spec.ews;
+  if (!spec.host.empty() || raw_port != 0) {
+    return invalid("spec.server.host / port: EWS sessions take them from spec.ews.url (leave them empty)");
+  }
+  if (leg.url.empty()) {
+    if (!leg.autodiscover_email.empty()) {
+      return invalid("spec.ews.autodiscover_email: Autodiscover is not available yet; give spec.ews.url "
+                     "(https://HOST/EWS/Exchange.asmx, shown by Outlook's 'Test E-mail AutoConfiguration')");
+    }
+    return invalid("spec.ews.url is required, e.g. https://mail.example.com/EWS/Exchange.asmx");
+  }
+  auto url = auth::parse_url(leg.url, spec.allow_plaintext);
+  if (!url) {
+    return invalid("spec.ews.url: " + url.err().message +
+                   (spec.allow_plaintext ? "" : " (http:// needs spec.server.allow_plaintext)"));
+  }
+  if (!url->userinfo.empty()) return invalid("spec.ews.url must not carry credentials: use spec.auth");
+  if (url->target.find('?') != std::string::npos) return invalid("spec.ews.url must not have a query");
+  spec.host = url->host;
+  spec.port = url->port;
+  spec.tls = url->scheme == "https" ? tls_mode::implicit : tls_mode::plain;
+  leg.path = url->target;
+  leg.url = url->scheme + "://" + (url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host) +
+            ":" + std::to_string(url->port) + url->target;
+  if (spec.tls == tls_mode::plain) {
+    spec.ca_file.clear();
+    spec.insecure_skip_verify = false;
+    spec.tls_server_name.clear();
+  }
+  spec.tls_server_name = lower(spec.tls_server_name);
+  if (leg.version.empty()) leg.version = "Exchange2013_SP1";
+  if (std::find(std::begin(ews_versions), std::end(ews_versions), leg.version) == std::end(ews_versions)) {
+    return invalid("spec.ews.version '" + leg.version +
+                   "' is not one of Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, "
+                   "Exchange2013, Exchange2013_SP1 (use Exchange2013_SP1 for 2016, 2019 and SE)");
+  }
+  if (leg.domain.find('\\') != std::string::npos || leg.domain.find('@') != std::string::npos) {
+    return invalid("spec.ews.domain is the Windows domain alone (e.g. CONTOSO), without a backslash or '@'");
+  }
+  if (leg.domain.size() > 255 || std::any_of(leg.domain.begin(), leg.domain.end(), [](unsigned char c) {
+        return c <= ' ' || c >= 0x7f;
+      })) {
+    return invalid("spec.ews.domain has invalid characters");
+  }
+  if (!leg.mailbox.empty() && !plain_address(leg.mailbox)) {
+    return invalid("spec.ews.mailbox must be an SMTP address (shared@example.com)");
+  }
+  if (!leg.impersonate.empty() && !plain_address(leg.impersonate)) {
+    return invalid("spec.ews.impersonate must be an SMTP address (user@example.com)");
+  }
+  if (!leg.mailbox.empty() && !leg.impersonate.empty()) {
+    return invalid("spec.ews.mailbox and spec.ews.impersonate: use one (impersonation opens that user's own mailbox)");
+  }
+  if (leg.timeout.count() == 0) leg.timeout = default_ews_timeout;
+  if (leg.timeout < min_ews_timeout || leg.timeout > max_ews_timeout) {
+    return invalid("spec.ews.timeout_seconds must be between 10 and 60");
+  }
+  spec.connect_timeout = leg.timeout;
+  return error::none();
+}
+
 error normalise_smtp_leg(smtp_leg& leg) {
   auto port = normalise_endpoint({leg.host, leg.port, leg.tls, leg.ca_file, leg.insecure_skip_verify,
                                   leg.tls_server_name, leg.allow_plaintext},
@@ -295,22 +370,52 @@ error normalise_smtp_leg(smtp_leg& leg) {
 }  // namespace
 
 result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const managed_connections* connections) {
-  if (spec.proto != protocol::imap && spec.proto != protocol::pop3) {
+  if (spec.proto == protocol::smtp) {
     return error{errc::unimplemented,
-                 "spec.protocol: PROTOCOL_IMAP and PROTOCOL_POP3 are implemented; for sending, add an SMTP leg "
-                 "(spec.smtp) to an IMAP or POP3 session"};
+                 "spec.protocol: PROTOCOL_SMTP is not a session of its own; for sending, add an SMTP leg "
+                 "(spec.smtp) to an IMAP or POP3 session (EWS sessions send through Exchange)"};
   }
-  const bool pop3 = spec.proto == protocol::pop3;
-  auto port = normalise_endpoint({spec.host, raw_port, spec.tls, spec.ca_file, spec.insecure_skip_verify,
-                                  spec.tls_server_name, spec.allow_plaintext},
-                                 pop3 ? 995 : 993, pop3 ? 110 : 143, "spec.server");
-  if (!port) return port.err();
-  spec.port = port.value();
+  if (spec.proto == protocol::ews) {
+    if (auto e = normalise_ews(spec, raw_port); !e.ok()) return e;
+  } else {
+    if (spec.ews) return invalid("spec.ews is only for PROTOCOL_EWS sessions");
+    const bool pop3 = spec.proto == protocol::pop3;
+    auto port = normalise_endpoint({spec.host, raw_port, spec.tls, spec.ca_file, spec.insecure_skip_verify,
+                                    spec.tls_server_name, spec.allow_plaintext},
+                                   pop3 ? 995 : 993, pop3 ? 110 : 143, "spec.server");
+    if (!port) return port.err();
+    spec.port = port.value();
+  }
   if (spec.smtp) {
     if (auto e = normalise_smtp_leg(*spec.smtp); !e.ok()) return e;
   }
 
+  if (spec.proto == protocol::ews && spec.oauth2.provider == oauth2_provider::microsoft && spec.oauth2.scopes.empty() &&
+      (spec.auth == auth_method::oauth2_authorization_code || spec.auth == auth_method::oauth2_client_credentials)) {
+    // EWS's own permission on the cloud's Exchange host (the presets are IMAP's).
+    const bool gcc_high = spec.oauth2.cloud == azure_cloud::us_gcc_high;
+    if (spec.auth == auth_method::oauth2_authorization_code) {
+      spec.oauth2.scopes = {std::string(gcc_high ? "https://outlook.office365.us/" : "https://outlook.office.com/") +
+                                "EWS.AccessAsUser.All",
+                            "offline_access"};
+    } else {
+      spec.oauth2.scopes = {gcc_high ? "https://outlook.office365.us/.default" : "https://outlook.office365.com/.default"};
+    }
+  }
   if (auto e = normalise_auth(spec, connections); !e.ok()) return e;
+  if (spec.ews) {
+    auto& leg = *spec.ews;
+    const bool oauth2 = spec.auth != auth_method::basic && spec.auth != auth_method::none;
+    if (spec.auth == auth_method::none) return invalid("spec.auth is required for EWS (basic for NTLM / Basic, or OAuth2)");
+    if (oauth2 && leg.auth_given) {
+      return invalid("spec.ews.auth_scheme: NTLM and BASIC use spec.auth.basic; OAuth2 sessions send a Bearer token "
+                     "(leave auth_scheme unset)");
+    }
+    if (oauth2) leg.auth = ews_auth::bearer;
+    if (leg.auth == ews_auth::basic && spec.tls == tls_mode::plain) {
+      return invalid("spec.ews.auth_scheme BASIC over http:// sends the password in clear: use an https:// URL");
+    }
+  }
   if (spec.poll_interval.count() == 0) spec.poll_interval = default_poll_interval;
   if (spec.poll_interval.count() < 1 || spec.poll_interval > max_poll_interval) {
     return invalid("spec.poll_interval_seconds must be between 1 and " + std::to_string(max_poll_interval.count()));
@@ -329,6 +434,15 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const 
     return invalid("spec.linger_seconds must be at most " + std::to_string(max_linger.count()));
   }
   return spec;
+}
+
+std::string_view ews_auth_name(ews_auth a) {
+  switch (a) {
+    case ews_auth::ntlm: return "ntlm";
+    case ews_auth::basic: return "basic";
+    case ews_auth::bearer: return "bearer";
+  }
+  return "?";
 }
 
 std::string fingerprint(const session_spec& s) {
@@ -367,6 +481,14 @@ std::string fingerprint(const session_spec& s) {
     add("smtp.username", s.smtp->own_credentials ? s.smtp->username : std::string("(session)"));
     add("smtp.password", secrets::identity(s.smtp->password));
   }
+  if (s.ews) {
+    add("ews.path", s.ews->path);
+    add("ews.version", s.ews->version);
+    add("ews.auth", ews_auth_name(s.ews->auth));
+    add("ews.domain", s.ews->domain);
+    add("ews.mailbox", s.ews->mailbox);
+    add("ews.impersonate", s.ews->impersonate);
+  }
   return sha256_hex(canonical);
 }
 
@@ -403,6 +525,16 @@ std::string first_difference(const session_spec& a, const session_spec& b) {
     if (x.own_credentials != y.own_credentials) return "spec.smtp.basic (set vs unset)";
     if (x.username != y.username) return diff("spec.smtp.basic.username", x.username, y.username);
     if (secrets::identity(x.password) != secrets::identity(y.password)) return "spec.smtp.basic.password";
+  }
+  if (a.ews.has_value() != b.ews.has_value()) return a.ews ? "spec.ews (set vs unset)" : "spec.ews (unset vs set)";
+  if (a.ews) {
+    const auto &x = *a.ews, &y = *b.ews;
+    if (x.path != y.path) return diff("spec.ews.url (path)", x.path, y.path);
+    if (x.version != y.version) return diff("spec.ews.version", x.version, y.version);
+    if (x.auth != y.auth) return diff("spec.ews.auth_scheme", std::string(ews_auth_name(x.auth)), std::string(ews_auth_name(y.auth)));
+    if (x.domain != y.domain) return diff("spec.ews.domain", x.domain, y.domain);
+    if (x.mailbox != y.mailbox) return diff("spec.ews.mailbox", x.mailbox, y.mailbox);
+    if (x.impersonate != y.impersonate) return diff("spec.ews.impersonate", x.impersonate, y.impersonate);
   }
   return {};
 }

@@ -76,6 +76,28 @@ struct smtp_leg {
   secrets::secret_ref password;
 };
 
+// Exchange Web Services (SessionSpec.ews). normalise() fills session_spec host, port and
+// tls from `url` and checks every field.
+enum class ews_auth { ntlm, basic, bearer };
+std::string_view ews_auth_name(ews_auth a);
+
+struct ews_leg {
+  std::string url;        // as given, e.g. https://mail.example.com/EWS/Exchange.asmx
+  std::string path;       // after normalise(): the URL's path, e.g. /EWS/Exchange.asmx
+  std::string autodiscover_email;
+  std::string version;    // RequestServerVersion name; "" → Exchange2013_SP1
+  ews_auth auth = ews_auth::ntlm;  // normalise(): bearer for the OAuth2 methods
+  bool auth_given = false;         // the request named a scheme (checked against auth)
+  std::string domain;
+  std::string mailbox;     // shared / delegate mailbox
+  std::string impersonate; // ExchangeImpersonation
+  std::chrono::seconds timeout{0};  // 0 → 10 s; 10..60
+};
+
+inline constexpr std::chrono::seconds default_ews_timeout{10};
+inline constexpr std::chrono::seconds min_ews_timeout{10};
+inline constexpr std::chrono::seconds max_ews_timeout{60};
+
 struct session_spec {
   protocol proto = protocol::imap;
   std::string host;
@@ -92,6 +114,7 @@ struct session_spec {
   oauth2_settings oauth2;         // every oauth2_* method
 
   std::optional<smtp_leg> smtp;   // part of the fingerprint
+  std::optional<ews_leg> ews;     // PROTOCOL_EWS only; part of the fingerprint
 
   // Tuning: not part of the fingerprint.
   std::chrono::seconds keepalive{0};              // 0 = default
