@@ -75,6 +75,10 @@ char32_t upper(char32_t c) {
   }
   if (c >= 0x3b1 && c <= 0x3c9 && c != 0x3c2) return c - 0x20;  // α..ω -> Α..Ω
   if (c == 0x3c2) return 0x3a3;                                  // final ς -> Σ
+  if (c == 0x3ac) return 0x386;                                  // ά -> Ά
+  if (c >= 0x3ad && c <= 0x3af) return c - 0x25;                 // έ ή ί -> Έ Ή Ί
+  if (c == 0x3cc) return 0x38c;                                  // ό -> Ό
+  if (c == 0x3cd || c == 0x3ce) return c - 0x3f;                 // ύ ώ -> Ύ Ώ
   if (c >= 0x430 && c <= 0x44f) return c - 0x20;                 // а..я -> А..Я
   if (c >= 0x450 && c <= 0x45f) return c - 0x50;                 // ѐ..џ -> Ѐ..Џ
   return c;
