@@ -1,9 +1,5 @@
 #include "auth/ntlm.hpp"
 
-#include <openssl/rand.h>
-
-#include <chrono>
-#include <cstdlib>
 
 #include "auth/ntlm_crypto.hpp"
 #include "auth/ntlm_text.hpp"
@@ -17,8 +13,6 @@ constexpr std::string_view signature{"NTLMSSP\0", 8};
 constexpr std::uint32_t always_sent = ntlm_flag::unicode | ntlm_flag::request_target | ntlm_flag::ntlm |
                                       ntlm_flag::always_sign | ntlm_flag::extended_session_security |
                                       ntlm_flag::target_info | ntlm_flag::negotiate_128 | ntlm_flag::negotiate_56;
-// 100 ns intervals between 1601-01-01 and 1970-01-01.
-constexpr std::uint64_t filetime_unix_epoch = 116444736000000000ULL;
 
 template <std::size_t N>
 std::string bytes_of_array(const std::array<std::uint8_t, N>& a) {
@@ -128,20 +122,6 @@ std::array<std::uint8_t, 16> ntowfv2(std::string_view password, std::string_view
   return ntlm_crypto::hmac_md5(bytes_of(nt_hash), ntlm_text::utf16le(identity));
 }
 
-std::uint64_t filetime_now() {
-  using hundred_ns = std::chrono::duration<std::int64_t, std::ratio<1, 10000000>>;
-  const auto since_unix = std::chrono::duration_cast<hundred_ns>(std::chrono::system_clock::now().time_since_epoch());
-  return filetime_unix_epoch + static_cast<std::uint64_t>(since_unix.count());
-}
-
-ntlm_randomness fresh_ntlm_randomness() {
-  ntlm_randomness r;
-  if (RAND_bytes(r.client_challenge.data(), static_cast<int>(r.client_challenge.size())) != 1) std::abort();
-  if (RAND_bytes(r.session_key.data(), static_cast<int>(r.session_key.size())) != 1) std::abort();
-  r.timestamp = filetime_now();
-  return r;
-}
-
 std::string ntlmv2_temp(std::uint64_t time, const std::array<std::uint8_t, 8>& client_challenge,
                         std::string_view target_info) {
   std::string temp("\x01\x01", 2);
@@ -232,11 +212,6 @@ std::string authenticate_message(const ntlm_challenge& challenge, const ntlm_cre
     msg.replace(ntlm_mic_offset, 16, bytes_of(mic));
   }
   return msg;
-}
-
-std::string authenticate_message(const ntlm_challenge& challenge, const ntlm_credentials& credentials,
-                                 const std::string& negotiate_bytes) {
-  return authenticate_message(challenge, credentials, negotiate_bytes, fresh_ntlm_randomness());
 }
 
 }  // namespace mailbroker::auth

@@ -3,7 +3,8 @@
 // and AUTHENTICATE, with NTOWFv2, the NTLMv2 response, the MIC and key exchange. NTLMv1
 // and LM-only responses are never produced, whatever the server's flags say.
 //
-// Pure: no I/O, no logging, no clock or randomness except in the overloads that say so.
+// Pure: no I/O, no logging, no clock or randomness except in the functions that say so
+// (those live in ntlm_random.cpp, the only NTLM file that needs OpenSSL).
 // Nothing here puts a password, hash or key in an error message.
 //
 // Usage (one TCP connection, see ntlm_authenticator.hpp for the HTTP wrapping):

@@ -47,9 +47,10 @@ bool is_token_char(char c) {
 std::string offered_schemes(const std::vector<std::string>& values) {
   std::vector<std::string> names;
   for (const auto& v : values) {
-    std::string name;
+    std::string name;  // the leading token characters only: nothing is spliced together
     for (char c : scheme_of(v).substr(0, max_listed_scheme_chars)) {
-      if (is_token_char(c)) name.push_back(c);
+      if (!is_token_char(c)) break;
+      name.push_back(c);
     }
     if (name.empty()) continue;
     bool seen = false;
