@@ -762,7 +762,7 @@ TEST(NtlmAuthenticator, ServerWithoutNtlm) {
   EXPECT_EQ(r.err().message, "NTLM: the server did not offer NTLM (it offered: Basic, Negotiate, Bearer)");
   EXPECT_EQ(make_authenticator().respond({}).err().message, "NTLM: the server did not offer NTLM (it offered: nothing)");
   // A scheme name is cut at its first non-token byte, never spliced around it.
-  EXPECT_EQ(make_authenticator().respond({"Nego\x9dtiate", "\x01Basic"}).err().message,
+  EXPECT_EQ(make_authenticator().respond({"Nego\x9d" "tiate", "\x01" "Basic"}).err().message,
             "NTLM: the server did not offer NTLM (it offered: Nego)");
   // Long or many schemes are bounded.
   std::vector<std::string> many;
