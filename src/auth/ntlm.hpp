@@ -56,8 +56,9 @@ struct ntlm_account {
 result<ntlm_account> split_ntlm_account(std::string_view account);
 
 // What the NEGOTIATE message asks for. We always send UNICODE, REQUEST_TARGET, NTLM,
-// ALWAYS_SIGN, EXTENDED_SESSIONSECURITY, TARGET_INFO, 128 and 56 (what Windows and
-// pyspnego/requests-ntlm send to Exchange); the rest is here:
+// ALWAYS_SIGN, EXTENDED_SESSIONSECURITY, TARGET_INFO, 128 and 56 (the core of what
+// Windows clients send; none of them can lower the NTLMv2 response we compute), never
+// OEM, LM_KEY or the OEM_*_SUPPLIED flags; the rest is here:
 struct ntlm_options {
   // KEY_EXCH: when the server agrees, AUTHENTICATE carries a fresh random session key
   // encrypted with the session base key, and the MIC is keyed with it. HTTP never signs

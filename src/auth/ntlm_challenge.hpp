@@ -97,7 +97,8 @@ result<ntlm_challenge> parse_challenge(std::string_view bytes);
 // The TargetInfo bytes for these pairs, terminated by MsvAvEOL.
 std::string serialize_target_info(const std::vector<ntlm_av_pair>& pairs);
 
-// Little-endian helpers shared by the NTLM message code.
+// Little-endian helpers shared by the NTLM message code. get() reads `width` bytes at
+// `at` and does not check bounds: callers have checked them.
 namespace ntlm_le {
 inline void put16(std::string& out, std::uint16_t v) {
   out.push_back(static_cast<char>(v & 0xff));
