@@ -407,7 +407,12 @@ void http_connection::start_idle_watch() {
   asio::co_spawn(
       executor_,
       [watch]() -> awaitable<void> {
-        watch->bytes = co_await watch->stream->read_some(asio::buffer(watch->buffer), watch->ec);
+        // co_spawn only queues this coroutine: a send() may have come first.
+        if (watch->stopping) {
+          watch->ec = asio::error::operation_aborted;
+        } else {
+          watch->bytes = co_await watch->stream->read_some(asio::buffer(watch->buffer), watch->ec);
+        }
         watch->finished = true;
         watch->done.cancel();
         if (watch->stopping || watch->owner == nullptr) co_return;

@@ -185,15 +185,21 @@ void http_cookie_jar::store(std::string_view set_cookie, std::string_view reques
   if (c.path.empty()) c.path = default_path(path_of(request_path));
   c.expires = max_age_attr ? max_age_attr : expires_attr;
 
-  // A new cookie replaces one with the same name and path (RFC 6265 §5.3 step 11).
-  std::erase_if(cookies_, [&](const cookie& old) { return old.name == c.name && old.path == c.path; });
+  // A new cookie replaces one with the same name and path and keeps its creation order
+  // (RFC 6265 §5.3 step 11).
+  std::optional<std::uint64_t> replaced_order;
+  std::erase_if(cookies_, [&](const cookie& old) {
+    if (old.name != c.name || old.path != c.path) return false;
+    replaced_order = old.order;
+    return true;
+  });
   if (c.expires && *c.expires <= now) return;  // the server deleted it
   drop_expired(now);
   if (cookies_.size() >= max_cookies) {
     cookies_.erase(std::min_element(cookies_.begin(), cookies_.end(),
                                     [](const cookie& a, const cookie& b) { return a.order < b.order; }));
   }
-  c.order = next_order_++;
+  c.order = replaced_order ? *replaced_order : next_order_++;
   cookies_.push_back(std::move(c));
 }
 
