@@ -57,7 +57,11 @@ deadline_guard mail_stream::make_guard(duration timeout) {
 
 awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t port, duration timeout) {
   auto executor = co_await asio::this_coro::executor;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + timeout;
+  const auto since = [](std::chrono::steady_clock::time_point from) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - from);
+  };
   auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor);
   error_code ec;
   bool resolve_expired = false;
@@ -70,6 +74,7 @@ awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t por
     for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     resolve_expired = guard.expired();
   }
+  resolve_time_ = since(started);
   if (resolve_expired) {
     co_return error{errc::deadline_exceeded, "resolving '" + host + "' timed out"};
   }
@@ -85,6 +90,7 @@ awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t por
   // socket() that failed (EMFILE) as operation_aborted, hiding the one cause that needs
   // a different answer.
   bool expired = false;
+  const auto connect_started = std::chrono::steady_clock::now();
   {
     auto guard = make_guard(deadline - std::chrono::steady_clock::now());
     for (const auto& endpoint : endpoints) {
@@ -106,6 +112,7 @@ awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t por
     }
     expired = guard.expired();
   }
+  connect_time_ = since(connect_started);
   if (expired) {
     co_return error{errc::unavailable, "connecting to " + endpoint_text(host, port) + " timed out"};
   }
@@ -197,6 +204,11 @@ void mail_stream::close() {
   error_code ignored;
   socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket().close(ignored);
+}
+
+void mail_stream::cancel() {
+  error_code ignored;
+  socket().cancel(ignored);
 }
 
 bool mail_stream::is_open() const { return socket().is_open(); }

@@ -69,6 +69,11 @@ class mail_stream {
   // Closes the socket at once; pending operations complete with operation_aborted.
   void close();
 
+  // Cancels pending operations (they complete with operation_aborted) and keeps the
+  // connection. Only for a pending read: a cancelled TLS write or handshake leaves the
+  // TLS state undefined (close the stream instead).
+  void cancel();
+
   // TLS close_notify then close, bounded by `timeout`; errors are ignored because
   // the peer may already be gone.
   awaitable<void> shutdown(duration timeout);
@@ -81,6 +86,12 @@ class mail_stream {
   int native_handle() { return socket().is_open() ? static_cast<int>(socket().native_handle()) : -1; }
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
+  // How long the last connect() spent resolving and connecting (for connection tests).
+  std::chrono::microseconds resolve_time() const { return resolve_time_; }
+  std::chrono::microseconds connect_time() const { return connect_time_; }
+  // The OpenSSL handle once start_tls() was called, else null: for reading the
+  // negotiated version and the peer certificate. Do not change its settings.
+  SSL* tls_handle() { return tls_ ? tls_->native_handle() : nullptr; }
 
  private:
   using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
@@ -97,6 +108,8 @@ class mail_stream {
   std::chrono::seconds dead_peer_timeout_{0};
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;
+  std::chrono::microseconds resolve_time_{0};
+  std::chrono::microseconds connect_time_{0};
 };
 
 }  // namespace mailbroker::net
