@@ -109,7 +109,7 @@ response_message read_message(pugi::xml_node node) {
   m.node = node;
   m.response_class = detail::safe_name(attribute(node, "ResponseClass"));
   m.response_code = detail::safe_name(raw_text(child(node, "ResponseCode")));
-  m.message_text = std::string(raw_text(child(node, "MessageText")).substr(0, max_text_bytes));
+  m.message_text = clean_text(raw_text(child(node, "MessageText")));
   m.back_off_ms = read_back_off(child(node, "MessageXml"));
   return m;
 }
@@ -119,7 +119,7 @@ struct code_class {
   errc value;
 };
 
-constexpr std::array<code_class, 44> code_classes{{
+constexpr std::array<code_class, 45> code_classes{{
     {"ErrorItemNotFound", errc::not_found},
     {"ErrorFolderNotFound", errc::not_found},
     {"ErrorNonExistentMailbox", errc::not_found},
@@ -153,6 +153,7 @@ constexpr std::array<code_class, 44> code_classes{{
     {"ErrorInvalidWatermark", errc::failed_precondition},
     {"ErrorCannotDeleteObject", errc::failed_precondition},
     {"ErrorMoveCopyFailed", errc::failed_precondition},
+    {"ErrorBatchProcessingStopped", errc::failed_precondition},
     {"ErrorInvalidChangeKey", errc::invalid_argument},
     {"ErrorInvalidSmtpAddress", errc::invalid_argument},
     {"ErrorInvalidRecipients", errc::invalid_argument},

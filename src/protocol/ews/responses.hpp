@@ -55,8 +55,10 @@ inline constexpr std::size_t max_recipients_kept = 500;
 // ---- Envelope ---------------------------------------------------------------------
 
 // One m:*ResponseMessage: ResponseClass (Success | Warning | Error), ResponseCode
-// ("NoError", "ErrorItemNotFound", ...), MessageText, and BackOffMilliseconds from
-// MessageXml (ErrorServerBusy). `node` is the element, valid while its soap_reply lives.
+// ("NoError", "ErrorItemNotFound", ...; "" when it holds more than letters, digits and
+// _-.:), MessageText (through clean_text), and BackOffMilliseconds from MessageXml
+// (ErrorServerBusy).
+// `node` is the element, valid while its soap_reply lives.
 struct response_message {
   std::string response_class, response_code, message_text;
   std::uint32_t back_off_ms = 0;
@@ -117,6 +119,8 @@ result<soap_reply> parse_envelope(std::string_view body, int http_status,
 //                       not aborted, which here means "outcome unknown");
 //                       ErrorInvalidWatermark (too old: subscribe without one);
 //                       ErrorCannotDeleteObject, ErrorMoveCopyFailed;
+//                       ErrorBatchProcessingStopped (a Warning: an earlier id of the
+//                       same request failed, so this one was not tried);
 //   invalid_argument    ErrorInvalidId* (malformed / empty / wrong kind of id),
 //                       ErrorInvalidChangeKey, ErrorInvalidSmtpAddress,
 //                       ErrorInvalidRecipients, ErrorMessageSizeExceeded;
