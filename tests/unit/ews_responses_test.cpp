@@ -180,6 +180,20 @@ TEST(EwsEnvelope, OversizedBodyIsRefusedBeforeParsing) {
   EXPECT_EQ(r.err().code, errc::resource_exhausted);
 }
 
+TEST(EwsEnvelope, BodiesOfTinyElementsAreRefusedBeforeParsing) {
+  // 4 bytes of "<a/>" would cost pugixml a 64-byte node each.
+  std::string flood = envelope_of(operation("DeleteItemResponse", ""));
+  flood.insert(flood.find("</s:Body>"), std::string(max_markup_tokens * 4, 'x'));
+  for (std::size_t i = flood.find("xxxx"); i < flood.size() && flood[i] == 'x'; i += 4) flood.replace(i, 4, "<a/>");
+  auto r = parse_envelope(flood, 200);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.err().code, errc::resource_exhausted);
+  EXPECT_NE(r.err().message.find("elements and attributes"), std::string::npos) << r.err().message;
+  auto ad = parse_autodiscover(flood);
+  ASSERT_FALSE(ad);
+  EXPECT_EQ(ad.err().code, errc::resource_exhausted);
+}
+
 TEST(EwsEnvelope, TooManyResponseMessages) {
   std::string messages;
   for (std::size_t i = 0; i <= max_response_messages; ++i) {

@@ -10,14 +10,10 @@ result<autodiscover_result> parse_autodiscover(std::string_view body) {
   using detail::local_name;
   using detail::raw_text;
   using detail::text;
-  if (body.size() > max_envelope_bytes) {
-    return error{errc::resource_exhausted, "Autodiscover response larger than " +
-                                               std::to_string(max_envelope_bytes / (1024 * 1024)) + " MiB"};
-  }
+  if (error e = detail::check_body_size(body, "Autodiscover response"); !e.ok()) return e;
+  std::string storage;
   pugi::xml_document document;
-  const std::string prepared = prepare_for_parse(body);
-  const pugi::xml_parse_result parsed = document.load_buffer(
-      prepared.data(), prepared.size(), pugi::parse_default | pugi::parse_ws_pcdata_single, pugi::encoding_utf8);
+  const pugi::xml_parse_result parsed = detail::load(body, storage, document);
   if (!parsed) {
     return error{errc::unavailable, "Autodiscover response is not well-formed XML (" +
                                         std::string(parsed.description()) + " at byte " +

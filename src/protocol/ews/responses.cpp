@@ -229,20 +229,15 @@ error read_fault(pugi::xml_node fault, std::optional<server_version> requested, 
 result<soap_reply> parse_envelope(std::string_view body, int http_status, std::optional<server_version> requested,
                                   std::uint32_t* back_off_ms_r) {
   if (back_off_ms_r != nullptr) *back_off_ms_r = 0;
-  if (body.size() > max_envelope_bytes) {
-    return error{errc::resource_exhausted, "EWS response larger than " +
-                                               std::to_string(max_envelope_bytes / (1024 * 1024)) + " MiB"};
-  }
+  if (error e = detail::check_body_size(body, "EWS response"); !e.ok()) return e;
   if (http_status == 401) {
     return error{errc::unauthenticated, "EWS answered HTTP 401: the server refused the credentials"};
   }
   if (body.empty()) return not_soap(http_status, "an empty body", body);
 
+  auto text = std::make_unique<std::string>();
   auto document = std::make_unique<pugi::xml_document>();
-  const std::string prepared = prepare_for_parse(body);
-  const pugi::xml_parse_result parsed =
-      document->load_buffer(prepared.data(), prepared.size(), pugi::parse_default | pugi::parse_ws_pcdata_single,
-                            pugi::encoding_utf8);
+  const pugi::xml_parse_result parsed = detail::load(body, *text, *document);
   if (!parsed) {
     return not_soap(http_status,
                     "a body that is not well-formed XML (" + std::string(parsed.description()) + " at byte " +
@@ -279,6 +274,7 @@ result<soap_reply> parse_envelope(std::string_view body, int http_status, std::o
     }
     reply.messages.push_back(read_message(m));
   }
+  reply.text = std::move(text);
   reply.document = std::move(document);
   return reply;
 }

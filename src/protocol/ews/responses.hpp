@@ -10,8 +10,13 @@
 // the root must be a SOAP 1.1 or 1.2 Envelope.
 //
 // Bounds (a hostile server costs at most this):
-//   max_envelope_bytes        body size accepted (bigger: resource_exhausted); pugixml
-//                             then holds a copy plus ~ one node per element;
+//   max_envelope_bytes        body size accepted (bigger: resource_exhausted); a reply
+//                             keeps one copy of it, which pugixml parses in place;
+//   max_markup_tokens         '<' and '=' in a body (each tag and attribute costs pugixml
+//                             a node of 40-64 bytes, so a body of "<a/><a/>..." would
+//                             cost 16 times its size): at most ~64 MiB of nodes. Real
+//                             responses stay far below (a FindItem page of 1000 items has
+//                             ~60 000);
 //   max_response_messages     response messages per envelope;
 //   max_items_per_response    items / folders / events kept per response (the requests
 //                             never ask for more; more is resource_exhausted);
@@ -48,6 +53,7 @@
 namespace mailbroker::ews {
 
 inline constexpr std::size_t max_envelope_bytes = 64 * 1024 * 1024;
+inline constexpr std::size_t max_markup_tokens = 1000 * 1000;
 inline constexpr std::size_t max_response_messages = 1000;
 inline constexpr std::size_t max_items_per_response = 1000;
 inline constexpr std::size_t max_recipients_kept = 500;
@@ -68,6 +74,7 @@ struct response_message {
 // A parsed SOAP envelope that is not a fault. Owns the document the nodes point into:
 // movable (the document stays where it is), not copyable.
 struct soap_reply {
+  std::unique_ptr<std::string> text;  // the prepared body, parsed in place: nodes point into it
   std::unique_ptr<pugi::xml_document> document;
   int http_status = 0;
   server_version_info server;       // from the header; empty when absent
@@ -77,7 +84,8 @@ struct soap_reply {
 };
 
 // Parses an EWS response body received with `http_status`. Errors:
-//   resource_exhausted  body larger than max_envelope_bytes;
+//   resource_exhausted  body larger than max_envelope_bytes or with more than
+//                       max_markup_tokens;
 //   unauthenticated     HTTP 401 (whatever the body: the credentials were refused);
 //   unavailable         empty body, not XML (an HTML error page, truncated XML: the
 //                       message says so, with the HTTP status and, when printable and
@@ -271,7 +279,8 @@ struct autodiscover_result {
 
 // Parses an Autodiscover POX response (schema .../autodiscover/responseschema/2006 with
 // the .../outlook/responseschema/2006a Response). A response with an Error, a redirect
-// or an EWS URL is ok. Errors: resource_exhausted above max_envelope_bytes; unavailable
+// or an EWS URL is ok. Errors: resource_exhausted above max_envelope_bytes or
+// max_markup_tokens; unavailable
 // when the body is not XML or not an Autodiscover document, or when it has none of an
 // error, a redirect and an EWS URL.
 result<autodiscover_result> parse_autodiscover(std::string_view body);

@@ -2,9 +2,30 @@
 
 #include <charconv>
 
+#include "protocol/ews/responses.hpp"
 #include "protocol/ews/xml_text.hpp"
 
 namespace mailbroker::ews::detail {
+
+error check_body_size(std::string_view body, std::string_view what) {
+  if (body.size() > max_envelope_bytes) {
+    return {errc::resource_exhausted, std::string(what) + " larger than " +
+                                          std::to_string(max_envelope_bytes / (1024 * 1024)) + " MiB"};
+  }
+  std::size_t tokens = 0;
+  for (char c : body) tokens += (c == '<' || c == '=') ? 1 : 0;
+  if (tokens > max_markup_tokens) {
+    return {errc::resource_exhausted, std::string(what) + " holds more than " + std::to_string(max_markup_tokens) +
+                                          " elements and attributes"};
+  }
+  return error::none();
+}
+
+pugi::xml_parse_result load(std::string_view body, std::string& storage, pugi::xml_document& document) {
+  storage = prepare_for_parse(body);
+  return document.load_buffer_inplace(storage.data(), storage.size(),
+                                      pugi::parse_default | pugi::parse_ws_pcdata_single, pugi::encoding_utf8);
+}
 
 std::string_view local_name(pugi::xml_node node) {
   const std::string_view name = node.name();

@@ -12,6 +12,14 @@
 
 namespace mailbroker::ews::detail {
 
+// resource_exhausted when `body` is larger than max_envelope_bytes or holds more than
+// max_markup_tokens '<' and '=' (responses.hpp); `what` names the document.
+error check_body_size(std::string_view body, std::string_view what);
+
+// Parses prepare_for_parse(body) in place with the options responses.hpp documents:
+// `storage` receives the text and must outlive `document`, which points into it.
+pugi::xml_parse_result load(std::string_view body, std::string& storage, pugi::xml_document& document);
+
 // "FindItemResponse" for <m:FindItemResponse>.
 std::string_view local_name(pugi::xml_node node);
 
