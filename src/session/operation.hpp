@@ -19,6 +19,9 @@ class client;
 namespace mailbroker::pop3 {
 class client;
 }
+namespace mailbroker::ews {
+class client;
+}
 
 namespace mailbroker::session {
 
@@ -28,7 +31,7 @@ class smtp_sender;
 // What an operation gets: the connection and its per-connection mailbox state, which
 // operations keep up to date (a new connection starts with nothing selected).
 struct connection_context {
-  imap::client* imap;  // exactly one of imap / pop3 is set, after spec.proto
+  imap::client* imap;  // exactly one of imap / pop3 / ews is set, after spec.proto
   pop3::client* pop3;
   std::string& selected_mailbox;  // IMAP: modified-UTF-7 name of the SELECTed mailbox; "" = none
   std::uint32_t& uid_validity;    // IMAP: of the selected mailbox
@@ -43,6 +46,7 @@ struct connection_context {
   smtp_sender* smtp;              // the SMTP leg; nullptr when the spec has none
   message_cache& cache;           // the session's: summaries and bodies, outlives connections
   inflight_lists& lists_in_flight;  // the session's: identical list calls share one listing
+  ews::client* ews = nullptr;
 };
 
 // Called exactly once, on the session's strand: with the live connection and

@@ -284,7 +284,15 @@ void session::bind_reopen(connection_context& ctx) {
 }
 
 upstream_options session::connection_options() const {
-  return {settings_.imap_limits, settings_.dead_connection};
+  upstream_options options{settings_.imap_limits, settings_.dead_connection, {}};
+  if (spec_.auth != auth_method::basic && settings_.tokens) {
+    options.fresh_token = [weak = weak_from_this()]() -> awaitable<result<std::string>> {
+      auto self = weak.lock();
+      if (!self) co_return error{errc::cancelled, "the session is gone"};
+      co_return co_await self->settings_.tokens->get(self->oauth2_request());
+    };
+  }
+  return options;
 }
 
 connection_context session::make_context() {
@@ -303,7 +311,8 @@ connection_context session::make_context() {
                             {},
                             smtp_.get(),
                             *cache_,
-                            lists_in_flight_};
+                            lists_in_flight_,
+                            client_->ews()};
 }
 
 bool session::touch_lease(const std::string& lease_id) {

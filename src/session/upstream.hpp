@@ -23,6 +23,9 @@ class client;
 namespace mailbroker::pop3 {
 class client;
 }
+namespace mailbroker::ews {
+class client;
+}
 
 namespace mailbroker::session {
 
@@ -52,6 +55,7 @@ class upstream {
 
   virtual imap::client* imap() { return nullptr; }
   virtual pop3::client* pop3() { return nullptr; }
+  virtual ews::client* ews() { return nullptr; }
 };
 
 // What bounds a connection, from session_settings.
@@ -59,9 +63,13 @@ struct upstream_options {
   imap::client_limits imap;  // IMAP only
   // TCP keepalive + TCP_USER_TIMEOUT (net::mail_stream::set_dead_peer_timeout); 0 = off.
   std::chrono::seconds dead_peer_timeout{15};
+  // OAuth2 sessions over HTTP (EWS): a current access token, asked for before each
+  // keepalive (the token cache refreshes it ahead of expiry). IMAP and POP3 use the
+  // token only to log in.
+  std::function<awaitable<result<std::string>>()> fresh_token;
 };
 
-// An unopened connection for spec.proto (IMAP or POP3).
+// An unopened connection for spec.proto (IMAP, POP3 or EWS).
 std::shared_ptr<upstream> make_upstream(protocol proto, asio::any_io_executor executor,
                                         std::shared_ptr<asio::ssl::context> tls_context,
                                         upstream_options options = {});

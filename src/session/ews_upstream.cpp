@@ -1,0 +1,157 @@
+// upstream over EWS (protocol/ews/client): one persistent HTTP(S) connection whose
+// "login" is the first authenticated request (GetFolder on the inbox), so credentials
+// are checked at connect time as with IMAP, and whose NOOP is the same GetFolder.
+#include <optional>
+
+#include "auth/ntlm_authenticator.hpp"
+#include "net/http_authenticators.hpp"
+#include "protocol/ews/client.hpp"
+#include "session/upstream.hpp"
+
+namespace mailbroker::session {
+namespace {
+
+// The authenticator the connection holds from open(), pointed at the real one once
+// login() knows the credentials.
+class authenticator_slot final : public net::http_authenticator {
+ public:
+  void set(std::shared_ptr<net::http_authenticator> inner) { inner_ = std::move(inner); }
+  std::string scheme() const override { return inner_ ? inner_->scheme() : "none"; }
+  void reset() override {
+    if (inner_) inner_->reset();
+  }
+  result<std::string> authorization() override { return inner_ ? inner_->authorization() : std::string(); }
+  result<std::string> respond(const std::vector<std::string>& challenges) override {
+    if (!inner_) return error{errc::unauthenticated, "EWS: the server asked for credentials before login"};
+    return inner_->respond(challenges);
+  }
+
+ private:
+  std::shared_ptr<net::http_authenticator> inner_;
+};
+
+class ews_upstream final : public upstream {
+ public:
+  ews_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls, upstream_options options)
+      : executor_(std::move(executor)), tls_(std::move(tls)), options_(std::move(options)),
+        slot_(std::make_shared<authenticator_slot>()) {}
+
+  awaitable<error> open(const session_spec& spec) override {
+    if (!spec.ews) co_return error{errc::internal, "EWS session without spec.ews"};
+    const auto& leg = *spec.ews;
+    auto version = ews::parse_version(leg.version);
+    if (!version) co_return version.err();
+    net::http_endpoint endpoint{spec.tls != tls_mode::plain, spec.host, spec.port};
+    net::http_connection_options http;
+    http.tls = tls_;
+    http.verify_host = !spec.insecure_skip_verify;
+    http.connect_timeout = spec.connect_timeout;
+    // A request may carry a large MIME body: give it at least 30 s whatever the
+    // connection timeout.
+    http.request_timeout = std::max<std::chrono::milliseconds>(leg.timeout, std::chrono::seconds(30));
+    http.dead_peer_timeout = options_.dead_peer_timeout;
+    ews::client_options o;
+    o.path = leg.path;
+    o.context.version = version.value();
+    o.context.impersonate_smtp = leg.impersonate;
+    o.anchor_mailbox = !leg.mailbox.empty() ? leg.mailbox : !leg.impersonate.empty() ? leg.impersonate : spec.username;
+    mailbox_ = leg.mailbox;
+    domain_ = leg.domain;
+    auth_ = leg.auth;
+    client_ = std::make_unique<ews::client>(executor_, endpoint, std::move(http), std::move(o), slot_);
+    if (on_lost_) client_->set_on_lost(on_lost_);
+    auto report = co_await client_->open();
+    if (!report) co_return report.err();
+    greeting_ = "EWS " + endpoint.origin() + leg.path;
+    co_return error::none();
+  }
+
+  awaitable<error> login(std::string user, std::string password) override {
+    if (auth_ == ews_auth::basic) {
+      slot_->set(net::make_basic_authenticator(domain_.empty() ? user : domain_ + "\\" + user, std::move(password)));
+    } else {
+      slot_->set(std::make_shared<auth::ntlm_authenticator>(auth::ntlm_credentials{user, domain_, std::move(password), {}}));
+    }
+    co_return co_await probe();
+  }
+
+  awaitable<result<std::string>> authenticate_oauth(std::string /*user*/, std::string token) override {
+    token_ = std::make_shared<std::string>(std::move(token));
+    slot_->set(net::make_bearer_authenticator([t = token_]() -> result<std::string> { return *t; }));
+    if (auto e = co_await probe(); !e.ok()) co_return e;
+    co_return std::string("Bearer");
+  }
+
+  awaitable<error> noop(std::chrono::milliseconds /*timeout: the connection's own*/) override {
+    if (token_ && options_.fresh_token) {
+      auto fresh = co_await options_.fresh_token();
+      if (!fresh) co_return fresh.err();
+      *token_ = std::move(fresh.value());
+    }
+    co_return co_await probe();
+  }
+
+  awaitable<void> logout(std::chrono::milliseconds) override {
+    close(error::none());
+    co_return;
+  }
+  void close(const error&) override {
+    if (client_) client_->close();
+  }
+  void set_on_lost(std::function<void(error)> on_lost) override {
+    on_lost_ = std::move(on_lost);
+    if (client_) client_->set_on_lost(on_lost_);
+  }
+  bool is_open() const override { return client_ && client_->is_open(); }
+  std::string greeting() const override { return greeting_; }
+  std::vector<std::string> capabilities() const override {
+    std::vector<std::string> out{"EWS", "RequestServerVersion=" + std::string(ews::version_name(client_->version())),
+                                 "Auth=" + slot_->scheme()};
+    if (client_) {
+      const auto& s = client_->server();
+      if (s.major != 0) out.push_back("ServerVersionInfo=" + ews::describe(s));
+    }
+    if (!mailbox_.empty()) out.push_back("Mailbox=" + mailbox_);
+    return out;
+  }
+  std::uint64_t commands_sent() const override { return client_ ? client_->requests() : 0; }
+  std::uint64_t bytes_in() const override { return client_ ? client_->bytes_in() : 0; }
+  std::uint64_t bytes_out() const override { return client_ ? client_->bytes_out() : 0; }
+  ews::client* ews() override { return client_.get(); }
+
+ private:
+  // GetFolder on the inbox of the session's mailbox: authenticates the connection and
+  // shows the server's version.
+  awaitable<error> probe() {
+    if (!client_) co_return error{errc::unavailable, "EWS: not connected"};
+    ews::folder_ref inbox;
+    inbox.distinguished = "inbox";
+    inbox.mailbox_smtp = mailbox_;
+    std::vector<ews::folder_ref> one{inbox};
+    auto reply = co_await client_->call(ews::get_folder(client_->version(), one));
+    if (!reply) co_return reply.err();
+    for (const auto& m : reply->messages) {
+      if (auto e = ews::error_of(m, client_->version()); !e.ok()) co_return e;
+    }
+    co_return error::none();
+  }
+
+  asio::any_io_executor executor_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  upstream_options options_;
+  std::shared_ptr<authenticator_slot> slot_;
+  std::unique_ptr<ews::client> client_;
+  std::function<void(error)> on_lost_;
+  std::shared_ptr<std::string> token_;  // bearer: the current access token
+  std::string greeting_, mailbox_, domain_;
+  ews_auth auth_ = ews_auth::ntlm;
+};
+
+}  // namespace
+
+std::shared_ptr<upstream> make_ews_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls,
+                                            upstream_options options) {
+  return std::make_shared<ews_upstream>(std::move(executor), std::move(tls), std::move(options));
+}
+
+}  // namespace mailbroker::session
