@@ -113,6 +113,8 @@ def _apply_set(ctx, item, uri, value_elem):
         if f is None:
             raise EwsError("ErrorIncorrectUpdatePropertyCount", "SetItemField item:Flag without t:Flag.")
         status = f.findtext(T + "FlagStatus")
+        if status is None:
+            raise schema_error("t:Flag needs a t:FlagStatus child (NotFlagged, Flagged or Complete).")
         if status not in ("NotFlagged", "Flagged", "Complete"):
             raise schema_error(f"FlagStatus '{status}' must be NotFlagged, Flagged or Complete.")
         flag = {"status": status}
