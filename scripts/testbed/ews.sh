@@ -374,7 +374,8 @@ cmd_reference_check() {
   local which=${2:-all} rc=0
   server_pid >/dev/null || die "no running fake EWS server for $STATE"
   [[ $which =~ ^(exchangelib|ewsjs|all)$ ]] || die "reference-check: client must be exchangelib, ewsjs or all"
-  # NTLM in both clients needs MD4/RC4 from OpenSSL's legacy provider (only for the clients).
+  # exchangelib's NTLM (requests-ntlm -> ntlm-auth) needs MD4 from OpenSSL's legacy provider;
+  # ews-javascript-api's NTLM (@ewsjs/ntlm-client) carries its own MD4.
   local ssl_conf=$APP_DIR/openssl-legacy.cnf
   if [[ $which == exchangelib || $which == all ]]; then
     log "reference check: exchangelib ($("$PYTHON" -c 'import exchangelib; print(exchangelib.__version__)' 2>/dev/null || echo missing))"
@@ -384,7 +385,7 @@ cmd_reference_check() {
   if [[ $which == ewsjs || $which == all ]]; then
     ensure_deps
     log "reference check: ews-javascript-api"
-    OPENSSL_CONF=$ssl_conf NODE_EXTRA_CA_CERTS=$TLS_DIR/ca.crt \
+    NODE_EXTRA_CA_CERTS=$TLS_DIR/ca.crt \
       "$NODE" "$REF_DIR/ewsjs_check.mjs" "$ENV_FILE" || rc=1
   fi
   return $rc

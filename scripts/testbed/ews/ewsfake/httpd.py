@@ -199,19 +199,22 @@ class EwsHandler(BaseHTTPRequestHandler):
             rec["status"] = "client-gone"
             self.close_connection = True
         finally:
-            self.ews.record(rec)
+            if not rec.get("recorded"):
+                self.ews.record(rec)
 
     def _ews(self, body, rec):
         self.ews.count("requests")
         rec["body"] = body[:MAX_RECORDED_BODY_BYTES].decode("utf-8", "replace")
-        if self.command != "POST":
-            rec["status"] = 405
-            self._send(405, b"", "text/html", [("Allow", "POST")])
-            return
+        # Authentication first, whatever the method: IIS authenticates before the EWS handler
+        # runs (ews-javascript-api's NTLM starts its handshake with a GET).
         try:
             user, scheme = self._authenticate(rec)
         except Unauthorized as e:
             self._unauthorized(e, rec)
+            return
+        if self.command != "POST":
+            rec["status"] = 405
+            self._send(405, b"", "text/html", [("Allow", "POST")])
             return
         inj = self.ews.take_injection()
         if inj:
@@ -244,12 +247,16 @@ class EwsHandler(BaseHTTPRequestHandler):
         extra = [("Set-Cookie", f"X-BackEndCookie={cookie}; path=/EWS; secure; HttpOnly")]
         rec["backend_cookie_matches"] = rec["backend_cookie"] == cookie
         if callable(result):
-            self._stream(result, extra)
+            self._stream(result, extra, rec)
             return
         self._send(status, result.encode("utf-8"), extra=extra)
 
-    def _stream(self, run, extra):
+    def _stream(self, run, extra, rec):
         self.ews.count("streams")
+        # Recorded when the stream starts (it may last minutes); its end is noted in the same dict.
+        rec["status"], rec["streaming"] = 200, "open"
+        self.ews.record(rec)
+        rec["recorded"] = True
         self.send_response(200)
         self.send_header("Content-Type", "text/xml; charset=utf-8")
         self.send_header("Transfer-Encoding", "chunked")
@@ -263,6 +270,7 @@ class EwsHandler(BaseHTTPRequestHandler):
         run(emit)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+        rec["streaming"] = "closed"
 
     def _autodiscover(self, body, rec):
         rec["operation"] = "Autodiscover"

@@ -12,7 +12,7 @@ from .fields import ews_time
 from .soap import M, T, EwsError, child, error, local, ok, operation, raw, response, schema_error, \
     server_version_header
 from .store import KIND_SUB, KIND_WM, StoreError, make_id, parse_id
-from .xmlout import el, envelope
+from .xmlout import NS_SOAP, el
 
 EVENT_TYPES = ("CopiedEvent", "CreatedEvent", "DeletedEvent", "ModifiedEvent", "MovedEvent", "NewMailEvent",
                "FreeBusyChangedEvent")
@@ -201,10 +201,15 @@ def unsubscribe(ctx, op):
 
 
 def _stream_envelope(config, inner):
+    """One chunk of a GetStreamingEvents response, shaped like Exchange's: an unprefixed
+    <Envelope> in the SOAP namespace with soap11:-prefixed Header and Body and no XML
+    declaration (ews-javascript-api, like the EWS Managed API, looks for "<Envelope" and
+    "</Envelope>" literally to cut the stream into documents)."""
     msg = f'<m:GetStreamingEventsResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>' \
           f"{inner}</m:GetStreamingEventsResponseMessage>"
-    return envelope(response("GetStreamingEvents", [msg]), server_version_header(config),
-                    declaration=False).encode("utf-8")
+    return (f'<Envelope xmlns="{NS_SOAP}"><soap11:Header xmlns:soap11="{NS_SOAP}">{server_version_header(config)}'
+            f'</soap11:Header><soap11:Body xmlns:soap11="{NS_SOAP}">{response("GetStreamingEvents", [msg])}'
+            "</soap11:Body></Envelope>").encode("utf-8")
 
 
 @operation("GetStreamingEvents", since="Exchange2010_SP1")
