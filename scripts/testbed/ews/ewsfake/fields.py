@@ -155,10 +155,45 @@ ITEM_FIELDS = {
     "message:ReplyTo": (113, "Exchange2007", _mailboxes("ReplyTo", lambda i: i.summary.reply_to), None, "A-"),
 }
 
-# Field URI prefixes that exist in the EWS schema (UnindexedFieldURIType); a URI outside them
-# fails schema validation, one inside them that the fake does not model is simply not returned.
+# The item:, message: and folder: members of the schema's UnindexedFieldURIType (2013 SP1 and
+# Exchange Online additions): a URI outside them fails schema validation, a listed one the fake
+# does not model is simply not returned. Other prefixes (calendar:, contacts:, ...) are taken
+# as valid and never returned: the fake stores only messages.
+SCHEMA_URIS = set("""
+item:ItemId item:ParentFolderId item:ItemClass item:Subject item:Sensitivity item:Body item:Attachments
+item:DateTimeReceived item:Size item:Categories item:HasAttachments item:Importance item:InReplyTo
+item:InternetMessageHeaders item:IsAssociated item:IsDraft item:IsFromMe item:IsResend item:IsSubmitted
+item:IsUnmodified item:DateTimeSent item:DateTimeCreated item:ResponseObjects item:ReminderDueBy item:ReminderIsSet
+item:ReminderNextTime item:ReminderMinutesBeforeStart item:DisplayTo item:DisplayCc item:Culture item:EffectiveRights
+item:LastModifiedName item:LastModifiedTime item:ConversationId item:UniqueBody item:Flag item:StoreEntryId
+item:InstanceKey item:NormalizedBody item:EntityExtractionResult item:ArchiveTag item:RetentionDate item:Preview
+item:NextPredictedAction item:GroupingAction item:PredictedActionReasons item:IsClutter
+item:RightsManagementLicenseData item:BlockStatus item:HasBlockedImages item:WebClientReadFormQueryString
+item:WebClientEditFormQueryString item:TextBody item:IconIndex item:MimeContent item:MimeContentUTF8 item:PolicyTag
+item:Hashtags item:MentionedMe item:Mentions item:HasQuotedText item:QuotedTextList item:InferenceClassification
+item:UserSchemaProperties item:IsExternalSender item:Importance
+message:ConversationIndex message:ConversationTopic message:InternetMessageId message:IsRead message:IsResponseRequested
+message:IsReadReceiptRequested message:IsDeliveryReceiptRequested message:ReceivedBy message:ReceivedRepresenting
+message:References message:ReplyTo message:From message:Sender message:ToRecipients message:CcRecipients
+message:BccRecipients message:ApprovalRequestData message:VotingInformation message:ReminderMessageData
+message:MessageSafety message:RecipientCount message:LikeCount message:Likers message:IsGroupEscalationMessage
+message:IsReadReceiptPending
+folder:FolderId folder:ParentFolderId folder:DisplayName folder:UnreadCount folder:TotalCount folder:ChildFolderCount
+folder:FolderClass folder:SearchParameters folder:ManagedFolderInformation folder:PermissionSet folder:EffectiveRights
+folder:SharingEffectiveRights folder:DistinguishedFolderId folder:PolicyTag folder:ArchiveTag folder:ReplicaList
+""".split())
 KNOWN_PREFIXES = ("item:", "message:", "folder:", "calendar:", "contacts:", "task:", "meeting:", "meetingRequest:",
                   "conversation:", "persona:", "distributionlist:", "postitem:", "sharing:", "meetingresponse:")
+
+
+
+def uri_in_schema(uri):
+    if not uri or ":" not in uri:
+        return False
+    if uri.startswith(("item:", "message:", "folder:")):
+        return uri in SCHEMA_URIS
+    return uri.startswith(KNOWN_PREFIXES)
+
 
 FOLDER_TYPES = {"IPF.Appointment": "t:CalendarFolder", "IPF.Contact": "t:ContactsFolder", "IPF.Task": "t:TasksFolder"}
 

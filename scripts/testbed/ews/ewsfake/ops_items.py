@@ -1,7 +1,7 @@
 """FindItem, GetItem, UpdateItem, MoveItem, CopyItem, DeleteItem."""
 import base64
 
-from .fields import ITEM_FIELDS, parse_ews_time, render_item
+from .fields import ITEM_FIELDS, parse_ews_time, render_item, uri_in_schema
 from .restrict import compile_restriction, page, sort_function
 from .shapes import item_fields
 from .soap import M, T, EwsError, child, error, local, ok, operation, raw, response, schema_error, \
@@ -191,7 +191,7 @@ def update_item(ctx, op):
                     raise EwsError("ErrorInvalidPropertySet", f"{kind} without t:FieldURI is not modelled "
                                    "(extended and indexed properties are not).")
                 uri = fu.get("FieldURI")
-                if uri not in ITEM_FIELDS and not (uri or "").startswith(("item:", "message:")):
+                if not uri_in_schema(uri):
                     raise schema_error(f"the FieldURI attribute value '{uri}' is invalid.")
                 if kind in ("SetItemField", "AppendToItemField"):
                     value = next((c for c in u if local(c.tag) in ("Message", "Item")), None)

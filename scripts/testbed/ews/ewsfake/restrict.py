@@ -2,7 +2,7 @@
 FindItem and FindFolder. Compiled once per request into a predicate / a sort function."""
 from datetime import datetime
 
-from .fields import parse_ews_time
+from .fields import parse_ews_time, uri_in_schema
 from .soap import T, EwsError, child, local, schema_error
 
 _COMPARISONS = {
@@ -27,8 +27,7 @@ def _field_getter(elem, table, ctx):
         raise schema_error(f"'{local(elem.tag)}' needs a t:FieldURI.")
     uri = fu.get("FieldURI")
     if uri not in table:
-        from .fields import KNOWN_PREFIXES
-        if uri and uri.startswith(KNOWN_PREFIXES):
+        if uri_in_schema(uri):
             raise EwsError("ErrorUnsupportedPathForQuery", f"The property {uri} cannot be used in a restriction here.")
         raise schema_error(f"the FieldURI attribute value '{uri}' is invalid.")
     getter = table[uri]

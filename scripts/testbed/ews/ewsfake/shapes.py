@@ -1,5 +1,5 @@
 """ItemShape / FolderShape: which properties a response carries (BaseShape + AdditionalProperties)."""
-from .fields import FOLDER_FIELDS, ITEM_FIELDS, KNOWN_PREFIXES
+from .fields import FOLDER_FIELDS, ITEM_FIELDS, uri_in_schema
 from .soap import T, EwsError, child, local, schema_error
 from .versions import at_least
 
@@ -17,7 +17,7 @@ def _additional(shape_elem, known, ctx):
             uri = p.get("FieldURI")
             if uri in known:
                 out.append(uri)
-            elif not (uri and uri.startswith(KNOWN_PREFIXES)):
+            elif not uri_in_schema(uri):
                 raise schema_error(f"the FieldURI attribute value '{uri}' is invalid according to its datatype "
                                    "'UnindexedFieldURIType'.")
             # A valid URI the fake does not model (calendar:Start on a message...) is not returned,
