@@ -306,6 +306,35 @@ class StrictSoapTest(unittest.TestCase):
         self.assertEqual([(s["from"], s["delivered_to"]) for s in sent],
                          [("alice@testlab.test", ["bob"]), ("bob@testlab.test", ["alice"])])
 
+    def test_copy_forward_draft_and_send_item(self):
+        d, raw = deliver("Original")
+        r = soap('<m:CopyItem><m:ToFolderId><t:DistinguishedFolderId Id="drafts"/></m:ToFolderId><m:ItemIds>'
+                 f'<t:ItemId Id="{d["item_id"]}"/></m:ItemIds></m:CopyItem>')
+        copy_id = r.one(".//t:ItemId").get("Id")
+        self.assertNotEqual(copy_id, d["item_id"])
+        self.assertEqual(get_item(d["item_id"]).codes(), ["NoError"])  # a copy leaves the original
+        fwd = ('<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:ForwardItem><t:ToRecipients><t:Mailbox>'
+               '<t:EmailAddress>carol@testlab.test</t:EmailAddress></t:Mailbox></t:ToRecipients><t:ReferenceItemId '
+               f'Id="{d["item_id"]}"/><t:NewBodyContent BodyType="Text">FYI</t:NewBodyContent></t:ForwardItem>'
+               '</m:Items></m:CreateItem>')
+        self.assertEqual(soap(fwd).codes(), ["NoError"])
+        at_carol = find("IdOnly", '<t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties>',
+                        auth=basic("carol"))
+        self.assertEqual([e.text for e in at_carol.all(".//t:Subject")], ["FW: Original"])
+        draft = ('<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:MimeContent CharacterSet="UTF-8">'
+                 + base64.b64encode(b"To: dave@testlab.test\r\nSubject: Draft\r\n\r\nLater.\r\n").decode()
+                 + '</t:MimeContent></t:Message></m:Items></m:CreateItem>')
+        r = soap(draft)
+        draft_id = r.one(".//t:ItemId").get("Id")
+        in_drafts = find("IdOnly", '<t:AdditionalProperties><t:FieldURI FieldURI="item:IsDraft"/></t:AdditionalProperties>',
+                         folder="drafts")
+        self.assertEqual(len(in_drafts.all(".//t:Message")), 2)
+        r = soap(f'<m:SendItem SaveItemToFolder="true"><m:ItemIds><t:ItemId Id="{draft_id}"/></m:ItemIds></m:SendItem>')
+        self.assertEqual(r.codes(), ["NoError"])
+        self.assertEqual(len(find(folder="drafts").all(".//t:Message")), 1)
+        self.assertEqual(len(find(auth=basic("dave")).all(".//t:Message")), 1)
+        self.assertEqual(len(find(folder="sentitems").all(".//t:Message")), 1)
+
 
 class NotificationsTest(unittest.TestCase):
     def setUp(self):
