@@ -46,7 +46,8 @@ class ews_testbed {
   // Every recorded HTTP request (JSON array): operation, user, auth scheme, TCP connection
   // id, headers of interest, affinity cookie / X-AnchorMailbox seen, SOAP body (first 64 KiB).
   std::string requests() const;
-  // Counters: requests, tcp_connections, ntlm_handshakes, ntlm_challenges, auth_failures,
+  // Counters: requests (401s included), soap_requests (authenticated, past injected faults),
+  // tcp_connections, ntlm_handshakes, ntlm_challenges, auth_failures,
   // faults, busy_sent, streams.
   std::map<std::string, long> counters() const;
   // The next `count` EWS requests get ErrorServerBusy with BackOffMilliseconds = backoff_ms.

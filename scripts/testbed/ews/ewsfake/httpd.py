@@ -39,7 +39,7 @@ class EwsServer:
 
     def _reset_observations(self):
         with self.lock:
-            self.counters = {"requests": 0, "tcp_connections": 0, "ntlm_handshakes": 0, "ntlm_challenges": 0,
+            self.counters = {"requests": 0, "soap_requests": 0, "tcp_connections": 0, "ntlm_handshakes": 0, "ntlm_challenges": 0,
                              "auth_failures": 0, "faults": 0, "busy_sent": 0, "streams": 0}
             self.records = []
             self.record_seq = 0
@@ -151,11 +151,10 @@ class EwsHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _unauthorized(self, e, rec):
-        self.ews.count("auth_failures")
+        if not e.challenge:  # an NTLM challenge is a step of the handshake, not a failure
+            self.ews.count("auth_failures")
         rec["status"], rec["auth_error"] = 401, e.reason
         challenges = [e.challenge] if e.challenge else offers(self.ews.config, self.headers.get("Host", "localhost"))
-        if e.challenge:
-            self.ews.count("auth_failures", -1)  # a challenge is a step, not a failure
         self._send(401, b"", "text/html", [("WWW-Authenticate", c) for c in challenges])
 
     def _base_record(self):
@@ -234,6 +233,7 @@ class EwsHandler(BaseHTTPRequestHandler):
                            detail)
             self._send(500, f.xml().encode("utf-8"))
             return
+        self.ews.count("soap_requests")
         try:
             status, result = soap.handle(self.ews, user, scheme, self.conn_id, body, rec)
         except Exception:  # a bug in the fake: say so loudly, keep serving
