@@ -74,9 +74,9 @@ std::string ews_testbed::requests() const { return control("GET", "requests"); }
 
 std::map<std::string, long> ews_testbed::counters() const {
   std::map<std::string, long> out;
-  for (const auto& [key, value] : nlohmann::json::parse(control("GET", "counters")).items()) {
-    out[key] = value.get<long>();
-  }
+  // In a variable: a range-for over items() of a temporary dangles (STYLE.md).
+  const nlohmann::json parsed = nlohmann::json::parse(control("GET", "counters"));
+  for (const auto& [key, value] : parsed.items()) out[key] = value.get<long>();
   return out;
 }
 
