@@ -1,5 +1,7 @@
 #include "support/ews_testbed.hpp"
 
+#include <unistd.h>
+
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -33,7 +35,9 @@ ews_testbed::ews_testbed(std::string script_env) {
   std::string templ = (std::filesystem::temp_directory_path() / "mb-ews-XXXXXX").string();
   if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   state_dir_ = templ;
-  run_command(script_env + " " + script_path() + " start " + state_dir_);
+  // The fake exits by itself when this test process dies without running the destructor.
+  run_command("MB_EWS_EXIT_WITH_PID=" + std::to_string(::getpid()) + " " + script_env + " " + script_path() +
+              " start " + state_dir_);
   running_ = true;
   std::ifstream in(state_dir_ + "/ews.env");
   for (std::string line; std::getline(in, line);) {
