@@ -152,7 +152,8 @@ class NtlmHandshake:
             raise NtlmError("expected AUTHENTICATE_MESSAGE (type 3)")
         if len(auth) < 64:
             raise NtlmError("AUTHENTICATE_MESSAGE shorter than 64 bytes")
-        lm = _field(auth, 12, "LmChallengeResponse")
+        # LmChallengeResponse (offset 12) is not checked: with MsvAvTimestamp clients send zeros
+        # (MS-NLMP 3.1.5.1.2).
         nt = _field(auth, 20, "NtChallengeResponse")
         domain_b = _field(auth, 28, "DomainName")
         user_b = _field(auth, 36, "UserName")
@@ -201,5 +202,4 @@ class NtlmHandshake:
             mic = hmac.new(exported, negotiate + challenge + zeroed, "md5").digest()
             if not hmac.compare_digest(mic, auth[72:88]):
                 raise NtlmError("MIC mismatch (messages altered, or a key derivation error)")
-        del lm  # LMv2 is not checked: with MsvAvTimestamp clients send zeros (MS-NLMP 3.1.5.1.2)
         return user, domain

@@ -1,6 +1,6 @@
 """GetFolder, FindFolder, CreateFolder."""
 from .fields import FOLDER_FIELDS, render_folder
-from .restrict import compile_restriction, page, sort_function
+from .restrict import compile_restriction, page
 from .shapes import folder_fields
 from .soap import M, T, EwsError, StoreError, child, error, from_store, local, ok, operation, raw, response, \
     schema_error

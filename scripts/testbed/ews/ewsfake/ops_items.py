@@ -103,10 +103,8 @@ def _apply_set(ctx, item, uri, value_elem):
         v = value_elem.find(T + "IsRead")
         if v is None:
             raise EwsError("ErrorIncorrectUpdatePropertyCount", "SetItemField message:IsRead without t:IsRead.")
-        new = _bool(v.text, uri)
-        changed = new != item.is_read
-        item.is_read = new
-        return changed
+        item.is_read = _bool(v.text, uri)
+        return
     if uri == "item:Flag":
         ctx.need("Exchange2013", "item:Flag")
         f = value_elem.find(T + "Flag")
@@ -129,11 +127,11 @@ def _apply_set(ctx, item, uri, value_elem):
             raise EwsError("ErrorInvalidValueForProperty", "A Flagged flag needs both StartDate and DueDate or "
                            "neither.")
         item.flag = flag
-        return True
+        return
     if uri == "item:Categories":
         cats = value_elem.find(T + "Categories")
         item.categories = [s.text or "" for s in (cats if cats is not None else [])]
-        return True
+        return
     raise EwsError("ErrorInvalidPropertySet", f"Set action is invalid for property {uri} in the fake "
                    "(message:IsRead, item:Flag and item:Categories can be set).")
 
@@ -142,10 +140,10 @@ def _apply_delete(ctx, item, uri):
     if uri == "item:Flag":
         ctx.need("Exchange2013", "item:Flag")
         item.flag = {"status": "NotFlagged"}
-        return True
+        return
     if uri == "item:Categories":
         item.categories = []
-        return True
+        return
     raise EwsError("ErrorInvalidPropertyDelete", f"The property {uri} cannot be deleted.")
 
 
@@ -183,7 +181,6 @@ def update_item(ctx, op):
                                "because the change key passed in the request does not match the current change "
                                "key for the item.")
             updates = child(change, T + "Updates")
-            changed = False
             for u in updates:
                 kind = local(u.tag)
                 fu = u.find(T + "FieldURI")
@@ -197,16 +194,15 @@ def update_item(ctx, op):
                     value = next((c for c in u if local(c.tag) in ("Message", "Item")), None)
                     if value is None:
                         raise schema_error(f"{kind} needs a t:Message holding the value.")
-                    changed |= _apply_set(ctx, item, uri, value)
+                    _apply_set(ctx, item, uri, value)
                 elif kind == "DeleteItemField":
-                    changed |= _apply_delete(ctx, item, uri)
+                    _apply_delete(ctx, item, uri)
                 else:
                     raise schema_error(f"'{kind}' is not an item change description.")
             # Exchange gives a new change key for every saved change, even a no-op one.
             item.changed()
             item.folder.touch()
             item.mailbox.log("ModifiedEvent", item=item, folder=item.folder)
-            del changed
             inner = raw("m:Items", id_only(item)) + raw("m:ConflictResults", el("t:Count", 0))
             out.append(ok("UpdateItem", inner))
         except EwsError as e:

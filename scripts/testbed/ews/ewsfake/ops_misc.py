@@ -1,6 +1,6 @@
 """ResolveNames and ConvertId: what EWS clients call around the mail operations."""
 from .fields import mailbox_xml
-from .soap import M, T, EwsError, child, error, ok, operation, raw, response, schema_error
+from .soap import M, EwsError, child, error, ok, operation, raw, response, schema_error
 from .store import StoreError, parse_id
 
 

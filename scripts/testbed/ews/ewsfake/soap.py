@@ -6,7 +6,7 @@ import defusedxml.ElementTree as SafeET
 
 from .store import StoreError
 from .versions import BUILDS, RANK, VERSIONS, at_least
-from .xmlout import NS_M, NS_SOAP, NS_T, el, envelope, esc, fault, raw
+from .xmlout import NS_M, NS_SOAP, NS_T, envelope, esc, fault, raw  # noqa: F401 (raw: re-exported)
 
 M = "{%s}" % NS_M
 T = "{%s}" % NS_T
