@@ -47,6 +47,9 @@ PACKAGES=(
   iproute2
   curl
   python3-exchangelib # EWS (issue #11): an independent EWS client run against the fake EWS server
+  python3-defusedxml # EWS: the fake EWS server parses requests with it (also an exchangelib dependency)
+  python3-lxml # EWS: the fake's own tests read responses that hold character references Exchange-style
+  python3-ntlm-auth # EWS: the fake's NTLM tests drive a real NTLM client (exchangelib pulls it in too)
   prometheus # promtool: tests/integration/metrics_test.cpp lints a /metrics scrape
 )
 # nodejs and npm (for scripts/testbed/oauth2.sh and smtp.sh) are not in the list: they are

@@ -1,0 +1,1 @@
+"""A strict fake Exchange Web Services server for mailbroker's tests (see ../../README.md)."""
