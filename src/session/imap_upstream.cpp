@@ -1,5 +1,8 @@
 // upstream over an IMAP connection (protocol/imap/client).
+#include <spdlog/spdlog.h>
+
 #include "protocol/imap/client.hpp"
+#include "protocol/imap/mailbox_codec.hpp"
 #include "session/upstream.hpp"
 
 namespace mailbroker::session {
@@ -36,6 +39,11 @@ class imap_upstream final : public upstream {
   void close(const error& why) override { client_->close(why); }
   void set_on_lost(std::function<void(error)> on_lost) override { client_->set_on_lost(std::move(on_lost)); }
   bool is_open() const override { return client_->is_open(); }
+  awaitable<result<bool>> wait_for_news(const std::string& folder_wire, std::chrono::milliseconds max,
+                                        std::chrono::milliseconds timeout) override;
+  void interrupt_wait() override {
+    if (idling_) client_->interrupt_idle();
+  }
   std::string greeting() const override { return client_->greeting(); }
   std::vector<std::string> capabilities() const override { return client_->capabilities(); }
   std::uint64_t commands_sent() const override { return client_->commands_sent(); }
@@ -46,7 +54,25 @@ class imap_upstream final : public upstream {
  private:
   std::shared_ptr<imap::client> client_;
   std::chrono::seconds dead_peer_timeout_;
+  bool idling_ = false;
 };
+
+// IDLE ends early for these: new mail (RFC 2177; RECENT for servers that send it alone).
+bool announces_new_mail(const imap::response& r) {
+  return r.type == imap::response_type::untagged && (r.name == "EXISTS" || r.name == "RECENT");
+}
+
+awaitable<result<bool>> imap_upstream::wait_for_news(const std::string& folder_wire, std::chrono::milliseconds max,
+                                                     std::chrono::milliseconds timeout) {
+  if (!imap::has_capability(client_->capabilities(), "IDLE") || folder_wire.empty()) co_return false;
+  idling_ = true;
+  auto r = co_await client_->idle(max, timeout, announces_new_mail);
+  idling_ = false;
+  if (!r) co_return r.err();
+  if (r->status == "OK") co_return true;
+  spdlog::warn("IDLE refused ({} {}); polling instead", r->status, r->text);
+  co_return false;
+}
 
 }  // namespace
 

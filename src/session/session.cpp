@@ -5,7 +5,6 @@
 #include "auth/token_cache.hpp"
 #include "session/token_request.hpp"
 #include "net/tls_context.hpp"
-#include "protocol/imap/client.hpp"
 #include "protocol/pop3/client.hpp"
 #include "secrets/secret_ref.hpp"
 #include "session/jitter.hpp"
@@ -21,11 +20,6 @@ using asio::redirect_error;
 bool is_permanent(const error& e) {
   return e.code == errc::unauthenticated || e.code == errc::failed_precondition ||
          e.code == errc::invalid_argument || e.code == errc::unimplemented || e.code == errc::internal;
-}
-
-// IDLE ends early for these: new mail (RFC 2177; RECENT for servers that send it alone).
-bool announces_new_mail(const imap::response& r) {
-  return r.type == imap::response_type::untagged && (r.name == "EXISTS" || r.name == "RECENT");
 }
 
 // The POP3 uid numbering must differ between sessions and daemon runs (uids do not
@@ -447,19 +441,16 @@ awaitable<error> session::watch_and_wait() {
   }
   if (watchers_.empty() || !operations_.empty() || held_) co_return error::none();
 
-  // Every watch on one folder, already selected by its poll, and IDLE offered: wait in
-  // IDLE. Anything else polls again after the poll interval.
-  auto* imap = client_->imap();
+  // Every watch on one folder, already selected by its poll: the connection may wait
+  // for news itself (IMAP IDLE). Anything else polls again after the poll interval.
   bool one_folder = true;
   for (const auto& [id, w] : watchers_) one_folder = one_folder && w.folder_wire == watchers_.begin()->second.folder_wire;
-  if (imap != nullptr && one_folder && imap::has_capability(imap->capabilities(), "IDLE") &&
-      selected_mailbox_ == watchers_.begin()->second.folder_wire) {
-    idling_ = true;
-    auto r = co_await imap->idle(settings_.idle_restart, settings_.command_timeout, announces_new_mail);
-    idling_ = false;
-    if (!r) co_return r.err();
-    if (r->status == "OK") co_return error::none();
-    spdlog::warn("session '{}': IDLE refused ({} {}); polling instead", name_, r->status, r->text);
+  if (one_folder && selected_mailbox_ == watchers_.begin()->second.folder_wire) {
+    waiting_ = true;
+    auto waited = co_await client_->wait_for_news(selected_mailbox_, settings_.idle_restart, settings_.command_timeout);
+    waiting_ = false;
+    if (!waited) co_return waited.err();
+    if (waited.value()) co_return error::none();
   }
   error_code ec;
   const auto interval = std::min<std::chrono::milliseconds>(spec_.poll_interval, spec_.keepalive);
@@ -470,7 +461,7 @@ awaitable<error> session::watch_and_wait() {
 
 void session::wake() {
   wake_.cancel();
-  if (idling_ && client_ && client_->imap()) client_->imap()->interrupt_idle();
+  if (waiting_ && client_) client_->interrupt_wait();
 }
 
 result<std::uint64_t> session::add_watcher(const std::string& lease_id, watcher w) {

@@ -232,7 +232,7 @@ class session : public std::enable_shared_from_this<session> {
   std::unique_ptr<pop3_maildrop> maildrop_;  // POP3 sessions
   std::map<std::uint64_t, watcher> watchers_;
   std::atomic<std::uint64_t> next_watcher_id_{1};  // add_watcher() runs on gRPC threads
-  bool idling_ = false;  // an IMAP IDLE is in progress: wake() must interrupt it
+  bool waiting_ = false;  // the connection waits for news (IMAP IDLE): wake() must interrupt it
   std::optional<error> lost_;             // set when the READY connection drops
   bool stop_requested_ = false;
   std::string stop_reason_;

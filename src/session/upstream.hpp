@@ -47,6 +47,16 @@ class upstream {
   virtual void set_on_lost(std::function<void(error)> on_lost) = 0;
   virtual bool is_open() const = 0;
 
+  // Waits on the connection for news of `folder_wire`, the folder it has selected (IMAP
+  // IDLE, RFC 2177), until news, `max` or interrupt_wait(). Returns false when this
+  // connection cannot wait that way (then the session sleeps for its poll interval).
+  virtual awaitable<result<bool>> wait_for_news(const std::string& /*folder_wire*/, std::chrono::milliseconds /*max*/,
+                                                std::chrono::milliseconds /*timeout*/) {
+    co_return false;
+  }
+  // Ends a wait_for_news() in progress at once (a call was queued).
+  virtual void interrupt_wait() {}
+
   virtual std::string greeting() const = 0;
   virtual std::vector<std::string> capabilities() const = 0;
   virtual std::uint64_t commands_sent() const = 0;
