@@ -14,6 +14,7 @@
 
 #include "common/error.hpp"
 #include "net/asio.hpp"
+#include "net/connection_trace.hpp"
 #include "protocol/imap/client_limits.hpp"
 #include "session/session_spec.hpp"
 
@@ -59,6 +60,8 @@ struct upstream_options {
   imap::client_limits imap;  // IMAP only
   // TCP keepalive + TCP_USER_TIMEOUT (net::mail_stream::set_dead_peer_timeout); 0 = off.
   std::chrono::seconds dead_peer_timeout{15};
+  // Connection tests only: records the connection's phases (net/connection_trace.hpp).
+  std::shared_ptr<net::connection_trace> trace;
 };
 
 // An unopened connection for spec.proto (IMAP or POP3).
