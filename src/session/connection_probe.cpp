@@ -202,7 +202,7 @@ awaitable<void> probe_main(const session_spec& spec, const probe_settings& setti
   }
   auto logged_in = co_await log_in(*conn, std::move(credentials.value()));
   if (!logged_in) {
-    auth->failed(logged_in.err());
+    auth->failed(logged_in.err(), {}, oauth ? "as " + spec.username : mechanism + " as " + spec.username);
     finish_failed();
     co_return;
   }
@@ -291,7 +291,7 @@ awaitable<void> probe_smtp(const session_spec& spec, const probe_settings& setti
   }
   std::fill(c.secret.begin(), c.secret.end(), '\0');
   if (!used) {
-    auth.failed(used.err());
+    auth.failed(used.err(), {}, (c.oauth ? std::string("OAuth2") : mechanism) + " as " + c.user);
     finish_failed();
     co_return;
   }

@@ -158,6 +158,7 @@ TEST_F(test_connection, WrongPasswordFailsAtAuthWithoutTheSecretAnywhere) {
   expect_failed_at(r, "auth");
   EXPECT_TRUE(contains(r.fix(), "refused the credentials")) << r.fix();
   EXPECT_TRUE(contains(step_named(r, "auth")->error(), "UNAUTHENTICATED")) << step_named(r, "auth")->error();
+  EXPECT_EQ(step_named(r, "auth")->detail(), "AUTHENTICATE PLAIN (SASL-IR) as erin");
   // The whole reply, every field and its encoding, and the daemon's log.
   for (const auto& text : {r.SerializeAsString(), r.DebugString(), captured_logs()}) {
     EXPECT_FALSE(contains(text, wrong));
