@@ -3,8 +3,13 @@
 // secret anywhere in the reply, and nothing left behind (no session, no store record,
 // no connection).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <set>
+#include <cerrno>
+#include <cstring>
+#include <future>
 
 #include "support/broker_fixture.hpp"
 #include "support/eventually.hpp"
@@ -116,6 +121,10 @@ TEST_F(test_connection, ImapsPassesEveryStepAndLeavesNothingBehind) {
   EXPECT_TRUE(contains(step_named(r, "first_call")->detail(), "EXAMINE INBOX: ")) << step_named(r, "first_call")->detail();
 
   expect_nothing_left("tc-imaps", "erin");
+  // Audited like a Connect.
+  const auto audit = read_text_file(socket_dir_ + "/state/audit.log");
+  EXPECT_TRUE(contains(audit, R"("call":"TestConnection","session":"tc-imaps")")) << audit;
+  EXPECT_TRUE(contains(audit, R"("detail":"ok")")) << audit;
   // Nothing in the store either: a daemon restarted on the same state has no session to restore.
   start_broker();
   pb::StatusResponse st;
@@ -224,6 +233,67 @@ TEST_F(test_connection, SmtpLegIsTestedAfterTheMailbox) {
   EXPECT_TRUE(contains(failed.fix(), "--smtp-user")) << failed.fix();
   EXPECT_FALSE(contains(failed.SerializeAsString(), wrong));
   EXPECT_TRUE(step_named(failed, "logout") != nullptr && step_named(failed, "logout")->ok());
+}
+
+// A listener that never accepts: the kernel completes the TCP handshake and then nothing
+// is ever said, so a test waits in "greeting" until its connect timeout.
+class silent_listener {
+ public:
+  silent_listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ADD_FAILURE() << "silent listener: " << std::strerror(errno);
+    }
+    port_ = ntohs(a.sin_port);
+  }
+  ~silent_listener() { ::close(fd_); }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(test_connection, AtMostFourTestsRunAtOnceAndASilentServerFailsAtGreeting) {
+  silent_listener silent;
+  auto request = imaps("tc-silent");
+  auto* server = request.mutable_spec()->mutable_server();
+  server->set_port(silent.port());
+  server->set_tls_mode(pb::TLS_MODE_PLAIN);
+  server->set_allow_plaintext(true);
+  request.mutable_spec()->set_connect_timeout_ms(2000);
+  std::vector<std::future<std::pair<grpc::Status, pb::TestConnectionResponse>>> calls;
+  for (int i = 0; i < 6; ++i) {
+    calls.push_back(std::async(std::launch::async, [&] {
+      pb::TestConnectionResponse response;
+      auto st = client_->test_connection(request, &response, std::chrono::seconds(20));
+      return std::make_pair(st, response);
+    }));
+  }
+  int refused = 0, ran = 0;
+  for (auto& call : calls) {
+    auto [st, response] = call.get();
+    if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_TRUE(contains(st.error_message(), "4 connection tests are already running")) << st.error_message();
+      continue;
+    }
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ++ran;
+    expect_failed_at(response, "greeting");
+    EXPECT_GE(response.steps(response.steps_size() - 1).duration_us(), 1900000u);
+  }
+  EXPECT_EQ(ran, 4);
+  EXPECT_EQ(refused, 2);
+  // The slots are free again.
+  pb::TestConnectionResponse after;
+  EXPECT_TRUE(client_->test_connection(imaps("tc-after"), &after).ok());
+  EXPECT_TRUE(after.ok()) << after.DebugString();
 }
 
 TEST_F(test_connection, CallErrorsAreThoseOfConnect) {
