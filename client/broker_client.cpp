@@ -74,6 +74,13 @@ grpc::Status broker_client::connect(const pb::ConnectRequest& request, pb::Conne
   return stub_->Connect(&context, request, response);
 }
 
+grpc::Status broker_client::test_connection(const pb::TestConnectionRequest& request,
+                                            pb::TestConnectionResponse* response, std::chrono::milliseconds timeout) {
+  grpc::ClientContext context;
+  set_deadline(context, timeout);
+  return stub_->TestConnection(&context, request, response);
+}
+
 grpc::Status broker_client::disconnect(const std::string& lease_id, bool force, pb::DisconnectResponse* response,
                                        std::chrono::milliseconds timeout) {
   grpc::ClientContext context;

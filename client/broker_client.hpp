@@ -47,6 +47,11 @@ class broker_client {
                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
   grpc::Status renew(const std::string& lease_id, pb::RenewLeaseResponse* response,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // SessionBroker.TestConnection: a failing server is an OK status with response->ok()
+  // false; the status is an error only for the call itself (bad spec, permission).
+  // The daemon answers a little before `timeout` and never takes more than 60 s.
+  grpc::Status test_connection(const pb::TestConnectionRequest& request, pb::TestConnectionResponse* response,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(65));
   // One session, or the first page of all (see status(request) to filter and page).
   grpc::Status status(const std::string& session, pb::StatusResponse* response,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -1,6 +1,9 @@
 #pragma once
 // gRPC SessionBroker service (callback API): translates requests to the session
 // registry and completes each call from the session's strand. No handler blocks.
+#include <atomic>
+#include <chrono>
+
 #include "auth/authorization_flows.hpp"
 #include "daemon/access_gate.hpp"
 #include "daemon/stream_budget.hpp"
@@ -17,6 +20,14 @@ class session_broker_service final : public pb::SessionBroker::CallbackService {
   static constexpr std::uint32_t default_status_page = 500;
   static constexpr std::uint32_t max_status_page = 1000;
   static constexpr std::size_t max_status_page_bytes = 2 * 1024 * 1024;
+  // TestConnection: connection tests running at once in the daemon. Each is up to two
+  // real connections and logins against a mail server (TLS handshakes cost CPU, and
+  // logins count against provider limits and lockout policies): a test is an operator's
+  // diagnosis, not a workload, so a few suffice and a caller looping on it cannot turn
+  // the daemon into a login flood.
+  static constexpr int max_concurrent_tests = 4;
+  // ... and how long one may take, whatever the caller's deadline.
+  static constexpr std::chrono::seconds max_test_duration{60};
 
   // `max_connect_wait` bounds Connect when the caller set no deadline.
   // Every call is identified and authorized by `gate` first; streams count against `streams`.
@@ -42,11 +53,20 @@ class session_broker_service final : public pb::SessionBroker::CallbackService {
   grpc::ServerUnaryReactor* CompleteAuthorization(grpc::CallbackServerContext* context,
                                                   const pb::CompleteAuthorizationRequest* request,
                                                   pb::CompleteAuthorizationResponse* response) override;
+  // In test_connection_handler.cpp.
+  grpc::ServerUnaryReactor* TestConnection(grpc::CallbackServerContext* context,
+                                           const pb::TestConnectionRequest* request,
+                                           pb::TestConnectionResponse* response) override;
 
  private:
   // Connect's permission (connect to create, attach to join, admin to replace) and the
   // spec's secret destinations. Errors: permission_denied, invalid_argument.
   error authorize_connect(const trust::principal& who, const session::connect_request& request);
+
+  // TestConnection's checks: the name, `connect` on it, the spec normalised and its
+  // secret destinations (as Connect creating a session). Returns the normalised spec.
+  // Errors: invalid_argument, permission_denied.
+  result<session::session_spec> authorize_test(const trust::principal& who, const pb::TestConnectionRequest& request);
 
   session::session_registry& registry_;
   access_gate& gate_;
@@ -54,6 +74,7 @@ class session_broker_service final : public pb::SessionBroker::CallbackService {
   std::chrono::milliseconds max_connect_wait_;
   class session_journal* journal_ = nullptr;
   auth::authorization_flows flows_;
+  std::atomic<int> tests_running_{0};  // TestConnection calls in progress
 };
 
 }  // namespace mailbroker::daemon

@@ -126,6 +126,7 @@ constexpr option_def status_options[] = {
 
 constexpr command commands[] = {
     {"connect", "create or attach to a session and take a lease", connect_options, run_connect},
+    {"test", "test a connection step by step (connect's flags); creates nothing", connect_options, run_test},
     {"disconnect", "release a lease (--force: log the session out)", disconnect_options, run_disconnect},
     {"renew", "extend a lease by its TTL", {}, run_renew},
     {"status", "show one session, or all (filters: --state, --protocol, --prefix)", status_options, run_status},

@@ -40,6 +40,7 @@ std::span<const command> all_commands();
 const command* find_command(std::string_view name);
 
 int run_connect(const invocation& inv);
+int run_test(const invocation& inv);
 int run_disconnect(const invocation& inv);
 int run_renew(const invocation& inv);
 int run_status(const invocation& inv);
@@ -67,6 +68,11 @@ struct daemon_link {
   explicit daemon_link(const global_options& globals);
   int fail(const grpc::Status& status) const;
 };
+
+// The ConnectRequest the connect flags describe (shared by `connect` and `test`, which
+// take the same flags); an exit code after reporting a usage error. Reads password
+// sources last, so a typo elsewhere never costs a typed password.
+std::optional<int> build_connect_request(const invocation& inv, client::pb::ConnectRequest& request);
 
 // Prints `mailbroker: <message>` and the hint to --help; returns the usage exit code.
 int usage_error(std::string_view command, std::string_view message);

@@ -1,4 +1,5 @@
 // `mailbroker connect`: builds a ConnectRequest from flags, then reports the lease.
+// The flags are shared with `mailbroker test` (build_connect_request).
 #include <unistd.h>
 
 #include <climits>
@@ -44,7 +45,7 @@ bool read_uint(const invocation& inv, std::string_view name, std::uint32_t max, 
   if (!text) return true;
   out = parse_uint(*text, max);
   if (!out) {
-    usage_error("connect", std::string(name) + ": '" + *text + "' is not a whole number in 0.." + std::to_string(max));
+    usage_error(inv.args.command, std::string(name) + ": '" + *text + "' is not a whole number in 0.." + std::to_string(max));
     return false;
   }
   return true;
@@ -63,17 +64,17 @@ std::optional<int> fill_smtp(const invocation& inv, pb::SessionSpec* spec) {
   const auto host = inv.args.value("--smtp-host");
   if (!host) {
     for (auto name : smtp_detail_options) {
-      if (inv.args.has(name)) return usage_error("connect", std::string(name) + " needs --smtp-host HOST");
+      if (inv.args.has(name)) return usage_error(inv.args.command, std::string(name) + " needs --smtp-host HOST");
     }
     if (secret_given(inv.args, "--smtp-password")) {
-      return usage_error("connect", "an --smtp-password-* source needs --smtp-host HOST and --smtp-user USER");
+      return usage_error(inv.args.command, "an --smtp-password-* source needs --smtp-host HOST and --smtp-user USER");
     }
     return std::nullopt;
   }
   pb::TlsMode tls = pb::TLS_MODE_IMPLICIT;
   if (auto text = inv.args.value("--smtp-tls")) {
     auto parsed = parse_tls(*text);
-    if (!parsed) return usage_error("connect", "--smtp-tls: '" + *text + "' is not one of implicit, starttls, plain");
+    if (!parsed) return usage_error(inv.args.command, "--smtp-tls: '" + *text + "' is not one of implicit, starttls, plain");
     tls = *parsed;
   }
   std::optional<std::uint32_t> port;
@@ -92,13 +93,13 @@ std::optional<int> fill_smtp(const invocation& inv, pb::SessionSpec* spec) {
   const auto user = inv.args.value("--smtp-user");
   if (!user) {
     if (secret_given(inv.args, "--smtp-password")) {
-      return usage_error("connect", "an --smtp-password-* source needs --smtp-user USER");
+      return usage_error(inv.args.command, "an --smtp-password-* source needs --smtp-user USER");
     }
     return std::nullopt;  // SMTP logs in with the session's own credentials
   }
-  if (user->empty()) return usage_error("connect", "--smtp-user must not be empty");
-  auto password = secret_from_args(inv.args, "--smtp-password", *user, "connect --smtp-user", false);
-  if (!password) return usage_error("connect", password.err().message);
+  if (user->empty()) return usage_error(inv.args.command, "--smtp-user must not be empty");
+  auto password = secret_from_args(inv.args, "--smtp-password", *user, inv.args.command + " --smtp-user", false);
+  if (!password) return usage_error(inv.args.command, password.err().message);
   auto* basic = spec->mutable_smtp()->mutable_basic();
   basic->set_username(*user);
   *basic->mutable_password() = std::move(password.value());
@@ -107,23 +108,24 @@ std::optional<int> fill_smtp(const invocation& inv, pb::SessionSpec* spec) {
 
 }  // namespace
 
-int run_connect(const invocation& inv) {
+std::optional<int> build_connect_request(const invocation& inv, pb::ConnectRequest& request) {
+  const std::string& command = inv.args.command;
   auto args = positionals(inv, 1, 1, "exactly one SESSION");
   if (!args) return exit_usage;
   const auto host = inv.args.value("--host");
-  if (!host) return usage_error("connect", "connect needs --host HOST");
+  if (!host) return usage_error(command, command + " needs --host HOST");
   const auto user = inv.args.value("--user");
-  if (!user && !inv.args.has("--oauth2-connection")) return usage_error("connect", "connect needs --user USER");
+  if (!user && !inv.args.has("--oauth2-connection")) return usage_error(command, command + " needs --user USER");
 
   std::optional<pb::Protocol> protocol = pb::PROTOCOL_IMAP;
   if (auto text = inv.args.value("--protocol")) {
     protocol = parse_protocol(*text);
-    if (!protocol) return usage_error("connect", "--protocol: '" + *text + "' is not one of imap, pop3");
+    if (!protocol) return usage_error(command, "--protocol: '" + *text + "' is not one of imap, pop3");
   }
   std::optional<pb::TlsMode> tls = pb::TLS_MODE_IMPLICIT;
   if (auto text = inv.args.value("--tls")) {
     tls = parse_tls(*text);
-    if (!tls) return usage_error("connect", "--tls: '" + *text + "' is not one of implicit, starttls, plain");
+    if (!tls) return usage_error(command, "--tls: '" + *text + "' is not one of implicit, starttls, plain");
   }
   constexpr auto u32_max = std::numeric_limits<std::uint32_t>::max();
   std::optional<std::uint32_t> port, keepalive, connect_timeout_ms, linger, lease_ttl, poll_interval;
@@ -134,7 +136,6 @@ int run_connect(const invocation& inv) {
     return exit_usage;
   }
 
-  pb::ConnectRequest request;
   request.set_session((*args)[0]);
   request.set_replace(inv.args.has("--replace"));
   request.set_lease_ttl_seconds(lease_ttl.value_or(0));
@@ -158,7 +159,13 @@ int run_connect(const invocation& inv) {
 
   // Last, so that a typo elsewhere never costs the user a typed password.
   if (auto rc = fill_smtp(inv, spec)) return *rc;
-  if (auto rc = fill_auth(inv, "connect", user.value_or(""), spec->mutable_auth())) return *rc;
+  if (auto rc = fill_auth(inv, command, user.value_or(""), spec->mutable_auth())) return *rc;
+  return std::nullopt;
+}
+
+int run_connect(const invocation& inv) {
+  pb::ConnectRequest request;
+  if (auto rc = build_connect_request(inv, request)) return *rc;
 
   daemon_link link(inv.globals);
   pb::ConnectResponse response;

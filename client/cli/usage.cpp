@@ -12,7 +12,8 @@ Global options (before or after the command):
   --target TARGET     mailbrokerd's address: unix:/path or host:port
   --json              machine output: protobuf JSON (proto field names), one object per line
   --timeout SECONDS   call deadline; fractions allowed
-                      [connect: 30, disconnect/renew/status: 10, folders/messages/
+                      [connect: 30, test: 65 (the daemon stops a test at 60),
+                      disconnect/renew/status: 10, folders/messages/
                       show: 30, save-attachments: 120 per attachment, send/reply/
                       forward: 60, watch/watch-mail: none]
   --daemon-ca-file PATH   host:port targets: CA of the daemon's TLS certificate
@@ -34,7 +35,8 @@ Exit codes:
   2  usage error: bad or missing flags, a password on the command line, a password
      file or variable the CLI itself cannot read
   3  mailbrokerd answered with an error, printed as "mailbroker: CODE: message"
-     (e.g. UNAUTHENTICATED, NOT_FOUND, UNAVAILABLE when the mail server is down)
+     (e.g. UNAUTHENTICATED, NOT_FOUND, UNAVAILABLE when the mail server is down);
+     test: a step failed (the report says which, and the fix)
   4  mailbrokerd could not be reached (not running, wrong --target)
   5  DEADLINE_EXCEEDED: --timeout passed, or the session was not READY in time
   6  send/reply/forward: the message went out, but the server refused some of the
@@ -133,6 +135,42 @@ an attach keeps the creator's values.
 
 Prints "session SESSION: STATE (created|attached)", the lease id and its expiry,
 then the session's status. With --json: the ConnectResponse.
+)txt";
+
+constexpr std::string_view test_text = R"txt(Usage: mailbroker test SESSION --host HOST --user USER PASSWORD-SOURCE [OPTIONS]
+
+Tests a connection without creating anything: the daemon connects, secures, logs in,
+makes one harmless call and logs out exactly as a session with these settings would
+(the same checks of who may use the name SESSION and where its secrets may go), then
+reports each step with its duration. No session is created, nothing is stored, no
+connection is kept.
+
+Options: the same as `connect` (see `mailbroker connect --help`), so a connect
+command line becomes a test by changing one word. The lease and session options
+(--lease-ttl, --linger, --keepalive, --poll-interval, --replace, --client-name) are
+accepted and have no effect; --connect-timeout-ms bounds the connection as it would.
+
+Steps, in order, up to the first that fails:
+  dns, tcp           resolving the host, connecting (the address that answered)
+  tls                implicit TLS: version, certificate subject, issuer and expiry
+  greeting           the server's greeting (IMAP: with its capabilities when it
+                     announces them there)
+  starttls           --tls starttls: STARTTLS / STLS and the TLS handshake
+  capabilities       CAPABILITY / CAPA
+  token              OAuth2: getting the access token
+  auth               the login: mechanism and user
+  first_call         IMAP: EXAMINE INBOX (read-only: nothing changes); POP3: STAT
+  logout             LOGOUT / QUIT
+  smtp.dns ... smtp.logout
+                     with --smtp-host: the same for the SMTP leg (EHLO, AUTH, QUIT;
+                     no message is sent)
+
+Prints one line per step:
+  ok   tls                 12.3 ms  TLSv1.3, CN=mail.example.com, expires 2027-01-05
+then "connection test passed", or the failed step's error, "connection test FAILED
+at STEP" and a "fix:" line saying what to change. Exit 0 when every step passed, 3
+when one failed (as when the daemon refuses a call). With --json: the
+TestConnectionResponse.
 )txt";
 
 constexpr std::string_view authorize_text = R"txt(Usage: mailbroker authorize SESSION --oauth2-client-id ID [OAUTH2 OPTIONS] --user USER
@@ -344,6 +382,8 @@ and shows what the daemon holds.
 
 Commands:
   connect SESSION ...     create or attach to a session and take a lease
+  test SESSION ...        test a connection step by step (connect's options);
+                          creates and stores nothing
   disconnect LEASE_ID     release a lease (--force: log the session out)
   renew LEASE_ID          extend a lease by its TTL
   status [SESSION]        show one session, or all (--state, --protocol, --prefix)
@@ -372,6 +412,7 @@ Commands:
 std::string command_help(std::string_view command) {
   std::string_view body;
   if (command == "connect") body = connect_text;
+  else if (command == "test") body = test_text;
   else if (command == "disconnect") body = disconnect_text;
   else if (command == "renew") body = renew_text;
   else if (command == "status") body = status_text;

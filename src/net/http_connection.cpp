@@ -138,6 +138,7 @@ awaitable<result<open_report>> http_connection::open_stream() {
   }
   close_stream();
   stream_ = std::make_shared<mail_stream>(executor_, options_.tls);
+  if (options_.trace) stream_->set_trace(options_.trace);
   stream_->set_dead_peer_timeout(options_.dead_peer_timeout);
   const auto deadline = steady::now() + options_.connect_timeout;
   // mail_stream reports some of its timeouts as unavailable ("... timed out"); our

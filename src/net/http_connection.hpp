@@ -41,6 +41,7 @@
 
 #include "common/error.hpp"
 #include "net/asio.hpp"
+#include "net/connection_trace.hpp"
 #include "net/http_authenticator.hpp"
 #include "net/http_authenticators.hpp"
 #include "net/http_cookie_jar.hpp"
@@ -68,6 +69,8 @@ struct http_connection_options {
   std::size_t max_body_bytes = 64 * 1024 * 1024;  // per response; larger → unavailable, connection closed
   std::chrono::seconds dead_peer_timeout{15};     // TCP keepalive + TCP_USER_TIMEOUT; 0 = off
   std::string user_agent = "mailbroker/0.1";
+  // Connection tests only: records DNS / TCP / TLS of the next open (connection_trace.hpp).
+  std::shared_ptr<connection_trace> trace;
 };
 
 // What opening took, for TestConnection.

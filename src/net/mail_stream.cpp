@@ -62,6 +62,7 @@ awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t por
   const auto since = [](std::chrono::steady_clock::time_point from) {
     return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - from);
   };
+  if (trace_) trace_->started = started;
   auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor);
   error_code ec;
   bool resolve_expired = false;
@@ -84,6 +85,13 @@ awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t por
   }
   if (ec || endpoints.empty()) {
     co_return error{errc::unavailable, "cannot resolve server.host '" + host + "': " + ec.message()};
+  }
+  if (trace_) {
+    trace_->resolved = std::chrono::steady_clock::now();
+    trace_->address_count = endpoints.size();
+    for (std::size_t i = 0; i < endpoints.size() && i < max_traced_addresses; ++i) {
+      trace_->addresses.push_back(endpoints[i].address().to_string());
+    }
   }
 
   // Each address in turn, opening the socket ourselves: asio::async_connect reports a
@@ -121,6 +129,13 @@ awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t por
     socket().close(ignored);
     co_return error{errc::unavailable, "cannot connect to " + endpoint_text(host, port) + ": " + ec.message()};
   }
+  if (trace_) {
+    trace_->connected = std::chrono::steady_clock::now();
+    error_code ignored;
+    const auto peer = socket().remote_endpoint(ignored);
+    const auto address = peer.address().to_string();
+    trace_->endpoint = (peer.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(peer.port());
+  }
   socket().set_option(asio::ip::tcp::no_delay(true), ec);
   if (dead_peer_timeout_.count() > 0) set_dead_peer_options(socket().native_handle(), dead_peer_timeout_);
   co_return error::none();
@@ -146,10 +161,15 @@ awaitable<error> mail_stream::start_tls(const std::string& server_name, bool ver
 
   error_code ec;
   bool expired = false;
+  if (trace_) trace_->tls_started = std::chrono::steady_clock::now();
   {
     auto guard = make_guard(timeout);
     co_await tls_->async_handshake(asio::ssl::stream_base::client, redirect_error(use_awaitable, ec));
     expired = guard.expired();
+  }
+  if (trace_) {
+    read_tls_peer(ssl, trace_->tls);
+    if (!ec && !expired) trace_->tls_done = std::chrono::steady_clock::now();
   }
   if (expired) co_return error{errc::unavailable, "TLS handshake with " + server_name + " timed out"};
   if (ec) {
@@ -175,6 +195,7 @@ awaitable<std::size_t> mail_stream::read_some(asio::mutable_buffer buffer, error
   } else {
     n = co_await socket().async_read_some(buffer, redirect_error(use_awaitable, ec));
   }
+  if (trace_ && n > 0 && !trace_->first_byte) trace_->first_byte = std::chrono::steady_clock::now();
   bytes_in_ += n;
   co_return n;
 }

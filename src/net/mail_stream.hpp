@@ -18,6 +18,7 @@
 
 #include "common/error.hpp"
 #include "net/asio.hpp"
+#include "net/connection_trace.hpp"
 #include "net/deadline_guard.hpp"
 
 namespace mailbroker::net {
@@ -61,6 +62,12 @@ class mail_stream {
   // kernel still acknowledges (a hung server process) is not noticed this way: that needs
   // a command with a timeout.
   void set_dead_peer_timeout(std::chrono::seconds t) { dead_peer_timeout_ = t; }
+
+  // Before connect(): records the phases of this connection into `trace` (resolved,
+  // connected, TLS begun / done with the peer's certificate, first bytes read; see
+  // net/connection_trace.hpp). Null (the default) records nothing. Behaviour is the same
+  // either way; the trace only watches.
+  void set_trace(std::shared_ptr<connection_trace> trace) { trace_ = std::move(trace); }
 
   // Writes all of `data` within `timeout`; on timeout the stream is closed and ec is
   // asio::error::timed_out.
@@ -106,6 +113,7 @@ class mail_stream {
   std::unique_ptr<tls_stream> tls_;  // null until start_tls()
   bool tls_active_ = false;
   std::chrono::seconds dead_peer_timeout_{0};
+  std::shared_ptr<connection_trace> trace_;  // null unless set_trace()
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;
   std::chrono::microseconds resolve_time_{0};

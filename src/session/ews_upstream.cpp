@@ -50,6 +50,7 @@ class ews_upstream final : public upstream {
     // connection timeout.
     http.request_timeout = std::max<std::chrono::milliseconds>(leg.timeout, std::chrono::seconds(30));
     http.dead_peer_timeout = options_.dead_peer_timeout;
+    http.trace = options_.trace;
     ews::client_options o;
     o.path = leg.path;
     o.context.version = version.value();

@@ -21,11 +21,12 @@ class imap_upstream final : public upstream {
  public:
   imap_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls, upstream_options options)
       : client_(std::make_shared<imap::client>(std::move(executor), std::move(tls), options.imap)),
-        dead_peer_timeout_(options.dead_peer_timeout) {}
+        dead_peer_timeout_(options.dead_peer_timeout),
+        trace_(std::move(options.trace)) {}
 
   awaitable<error> open(const session_spec& spec) override {
     imap::connect_options options{spec.host, spec.port, to_imap(spec.tls), spec.tls_server_name,
-                                  !spec.insecure_skip_verify, spec.connect_timeout, dead_peer_timeout_};
+                                  !spec.insecure_skip_verify, spec.connect_timeout, dead_peer_timeout_, trace_};
     co_return co_await client_->open(std::move(options));
   }
   awaitable<error> login(std::string user, std::string password) override {
@@ -55,6 +56,7 @@ class imap_upstream final : public upstream {
   std::shared_ptr<imap::client> client_;
   std::chrono::seconds dead_peer_timeout_;
   bool idling_ = false;
+  std::shared_ptr<net::connection_trace> trace_;
 };
 
 // IDLE ends early for these: new mail (RFC 2177; RECENT for servers that send it alone).

@@ -18,7 +18,8 @@ class pop3_upstream final : public upstream {
  public:
   pop3_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls, upstream_options options)
       : client_(std::make_shared<pop3::client>(std::move(executor), std::move(tls))),
-        dead_peer_timeout_(options.dead_peer_timeout) {}
+        dead_peer_timeout_(options.dead_peer_timeout),
+        trace_(std::move(options.trace)) {}
 
   awaitable<error> open(const session_spec& spec) override {
     pop3::connect_options options;
@@ -29,6 +30,7 @@ class pop3_upstream final : public upstream {
     options.verify_certificate = !spec.insecure_skip_verify;
     options.timeout = spec.connect_timeout;
     options.dead_peer_timeout = dead_peer_timeout_;
+    options.trace = trace_;
     co_return co_await client_->open(std::move(options));
   }
   awaitable<error> login(std::string user, std::string password) override {
@@ -53,6 +55,7 @@ class pop3_upstream final : public upstream {
  private:
   std::shared_ptr<pop3::client> client_;
   std::chrono::seconds dead_peer_timeout_;
+  std::shared_ptr<net::connection_trace> trace_;
 };
 
 std::vector<std::string> pop3_upstream::capabilities() const { return client_->caps().names; }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/token_cache.hpp"
+#include "session/credentials.hpp"
 #include "session/token_request.hpp"
 #include "net/tls_context.hpp"
 #include "protocol/pop3/client.hpp"
@@ -30,6 +31,9 @@ std::uint32_t fresh_pop3_uid_validity() {
   const auto v = static_cast<std::uint32_t>(now.count()) + counter++;
   return v == 0 ? 1 : v;
 }
+
+// Where this session's logins take their secrets from (session/credentials.hpp).
+credential_sources sources_of(const session_settings& s) { return {s.tokens.get(), s.vault.get()}; }
 
 }  // namespace
 
@@ -79,27 +83,9 @@ void session::make_smtp_sender() {
   // Credentials are resolved at each login and wiped after it, like the main connection's.
   // smtp_ is owned by this session and only used by its operations: `this` outlives it.
   auto credentials = [this]() -> awaitable<result<smtp_sender::credentials>> {
-    const auto& leg = *spec_.smtp;
-    smtp_sender::credentials c;
-    if (leg.own_credentials) {
-      auto password = secrets::resolve(leg.password, "spec.smtp.basic.password", settings_.vault.get());
-      if (!password) co_return password.err();
-      c.user = leg.username;
-      c.secret = std::move(password.value());
-      co_return c;
-    }
-    c.user = spec_.username;
-    if (spec_.auth == auth_method::basic) {
-      auto password = secrets::resolve(spec_.password, "spec.auth.basic.password", settings_.vault.get());
-      if (!password) co_return password.err();
-      c.secret = std::move(password.value());
-      co_return c;
-    }
-    if (!settings_.tokens) co_return error{errc::internal, "no token cache configured"};
-    auto token = co_await settings_.tokens->get(oauth2_request());
-    if (!token) co_return token.err();
-    c.secret = std::move(token.value());
-    c.oauth = true;
+    auto resolved = co_await resolve_smtp_credentials(spec_, name_, sources_of(settings_));
+    if (!resolved) co_return resolved.err();
+    smtp_sender::credentials c{std::move(resolved->user), std::move(resolved->secret), resolved->oauth};
     co_return c;
   };
   smtp_ = std::make_unique<smtp_sender>(strand_, *spec_.smtp, settings_.command_timeout, std::move(credentials));
@@ -227,22 +213,14 @@ awaitable<error> session::open_and_login(upstream& conn) {
   if (!conn.is_open()) {
     if (auto e = co_await conn.open(spec_); !e.ok()) co_return e;
   }
-  if (spec_.auth != auth_method::basic) {
-    if (!settings_.tokens) co_return error{errc::internal, "no token cache configured"};
-    auto token = co_await settings_.tokens->get(oauth2_request());
-    refresh_token_status({});
-    if (!token) co_return token.err();
-    auto mechanism = co_await conn.authenticate_oauth(spec_.username, token.value());
-    std::fill(token.value().begin(), token.value().end(), '\0');
-    if (!mechanism) co_return mechanism.err();
-    refresh_token_status(mechanism.value());
-    co_return error::none();
-  }
-  auto password = secrets::resolve(spec_.password, "spec.auth.basic.password", settings_.vault.get());
-  if (!password) co_return password.err();
-  error e = co_await conn.login(spec_.username, password.value());
-  std::fill(password.value().begin(), password.value().end(), '\0');
-  co_return e;
+  const bool oauth = spec_.auth != auth_method::basic;
+  auto credentials = co_await resolve_login_credentials(spec_, name_, sources_of(settings_));
+  if (oauth && settings_.tokens) refresh_token_status({});
+  if (!credentials) co_return credentials.err();
+  auto mechanism = co_await log_in(conn, std::move(credentials.value()));
+  if (!mechanism) co_return mechanism.err();
+  if (oauth) refresh_token_status(mechanism.value());
+  co_return error::none();
 }
 
 awaitable<error> session::reopen_pop3() {
@@ -278,7 +256,7 @@ void session::bind_reopen(connection_context& ctx) {
 }
 
 upstream_options session::connection_options() const {
-  upstream_options options{settings_.imap_limits, settings_.dead_connection, {}};
+  upstream_options options{settings_.imap_limits, settings_.dead_connection, {}, nullptr};
   if (spec_.auth != auth_method::basic && settings_.tokens) {
     options.fresh_token = [weak = weak_from_this()]() -> awaitable<result<std::string>> {
       auto self = weak.lock();

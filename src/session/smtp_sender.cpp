@@ -24,6 +24,17 @@ smtp::tls_mode to_smtp(tls_mode m) {
 
 }  // namespace
 
+smtp::connect_options smtp_connect_options(const smtp_leg& leg, std::chrono::milliseconds timeout) {
+  smtp::connect_options options;
+  options.host = leg.host;
+  options.port = static_cast<std::uint16_t>(leg.port);
+  options.tls = to_smtp(leg.tls);
+  options.tls_server_name = leg.tls_server_name;
+  options.verify_certificate = !leg.insecure_skip_verify;
+  options.timeout = timeout;
+  return options;
+}
+
 smtp_sender::smtp_sender(asio::any_io_executor strand, smtp_leg leg, std::chrono::milliseconds timeout,
                          credentials_fn creds)
     : strand_(std::move(strand)), leg_(std::move(leg)), timeout_(timeout), creds_(std::move(creds)) {}
@@ -40,14 +51,8 @@ awaitable<error> smtp_sender::connect() {
   }
   if (client_) client_->close(error{errc::cancelled, "replaced"});
   client_ = std::make_shared<smtp::client>(strand_, tls_);
-  smtp::connect_options options;
-  options.host = leg_.host;
-  options.port = static_cast<std::uint16_t>(leg_.port);
-  options.tls = to_smtp(leg_.tls);
-  options.tls_server_name = leg_.tls_server_name;
-  options.verify_certificate = !leg_.insecure_skip_verify;
-  options.timeout = timeout_;
-  if (auto e = co_await client_->open(options); !e.ok()) {
+  auto options = smtp_connect_options(leg_, timeout_);
+  if (auto e = co_await client_->open(std::move(options)); !e.ok()) {
     client_.reset();
     co_return error{e.code, "SMTP " + leg_.host + ":" + std::to_string(leg_.port) + ": " + e.message};
   }

@@ -20,6 +20,10 @@
 
 namespace mailbroker::session {
 
+// The smtp::client options for `leg` (TLS mode, server name, verification), open()
+// bounded by `timeout`. Shared with connection tests (connection_probe.hpp).
+smtp::connect_options smtp_connect_options(const smtp_leg& leg, std::chrono::milliseconds timeout);
+
 class smtp_sender {
  public:
   struct credentials {

@@ -14,6 +14,7 @@
 
 #include "common/error.hpp"
 #include "net/asio.hpp"
+#include "net/connection_trace.hpp"
 #include "protocol/imap/client_limits.hpp"
 #include "session/session_spec.hpp"
 
@@ -77,6 +78,8 @@ struct upstream_options {
   // keepalive (the token cache refreshes it ahead of expiry). IMAP and POP3 use the
   // token only to log in.
   std::function<awaitable<result<std::string>>()> fresh_token;
+  // Connection tests only: records the connection's phases (net/connection_trace.hpp).
+  std::shared_ptr<net::connection_trace> trace;
 };
 
 // An unopened connection for spec.proto (IMAP, POP3 or EWS).

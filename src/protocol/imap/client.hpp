@@ -45,6 +45,9 @@ struct connect_options {
   // A peer that acknowledges nothing for this long is dead: TCP keepalive and
   // TCP_USER_TIMEOUT on the socket (net::mail_stream::set_dead_peer_timeout); 0 = off.
   std::chrono::seconds dead_peer_timeout{15};
+  // Records the connection's phases for a connection test (net/connection_trace.hpp);
+  // null = none.
+  std::shared_ptr<net::connection_trace> trace;
 };
 
 struct command_result {

@@ -129,6 +129,7 @@ awaitable<error> client::handshake(connect_options options) {
   };
 
   stream_.set_dead_peer_timeout(options.dead_peer_timeout);
+  stream_.set_trace(options.trace);
   if (auto e = co_await stream_.connect(options.host, options.port, options.timeout); !e.ok()) co_return e;
   if (options.tls == tls_mode::implicit) {
     if (auto e = co_await stream_.start_tls(server_name, options.verify_certificate, options.timeout); !e.ok())
