@@ -419,8 +419,11 @@ TEST(EwsRequest, SetReadFlagWritesOneChangePerItem) {
   ASSERT_TRUE(r) << r.err().message;
   auto p = parse_body(*r);
   EXPECT_STREQ(p->body.name(), "m:UpdateItem");
-  EXPECT_EQ(attr(p->body, "ConflictResolution"), "AutoResolve");
+  EXPECT_EQ(attr(p->body, "ConflictResolution"), "NeverOverwrite") << "change keys given: a stale one must be refused";
   EXPECT_EQ(attr(p->body, "MessageDisposition"), "SaveOnly");
+  auto latest = set_read_flag(server_version::exchange2013, {{"id1", ""}}, true, std::nullopt);
+  ASSERT_TRUE(latest) << latest.err().message;
+  EXPECT_EQ(attr(parse_body(*latest)->body, "ConflictResolution"), "AutoResolve") << "no change key: change what is current";
   const pugi::xml_node changes = p->body.child("m:ItemChanges");
   EXPECT_EQ(child_names(changes), (std::vector<std::string>{"t:ItemChange", "t:ItemChange"}));
   const pugi::xml_node second = changes.last_child();

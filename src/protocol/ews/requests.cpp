@@ -1,5 +1,6 @@
 #include "protocol/ews/requests.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "common/base64.hpp"
@@ -358,7 +359,11 @@ result<std::string> set_read_flag(server_version version, const std::vector<item
   // Checks the ids (count, empty) the same way as every other item call.
   std::string ids;
   if (error e = append_item_ids(ids, items); !e.ok()) return e;
-  std::string out = "<m:UpdateItem MessageDisposition=\"SaveOnly\" ConflictResolution=\"AutoResolve\"><m:ItemChanges>";
+  // With a change key the caller asked to change that version only: NeverOverwrite makes
+  // Exchange refuse a stale one (ErrorIrresolvableConflict) instead of applying it anyway.
+  const bool versioned = std::any_of(items.begin(), items.end(), [](const item_ref& i) { return !i.change_key.empty(); });
+  std::string out = std::string("<m:UpdateItem MessageDisposition=\"SaveOnly\" ConflictResolution=\"") +
+                    (versioned ? "NeverOverwrite" : "AutoResolve") + "\"><m:ItemChanges>";
   for (const item_ref& item : items) {
     out += "<t:ItemChange>";
     detail::append_item_id(out, "t:ItemId", item);
