@@ -75,7 +75,8 @@ class ews_mailbox : public ews_fixture {
   // Items anywhere in `user`'s mailbox whose subject is `subject`, each with its folder's path.
   std::vector<nlohmann::json> with_subject(const std::string& user, const std::string& subject) {
     std::vector<nlohmann::json> out;
-    for (const auto& f : mailbox_dump(user).at("folders")) {
+    const auto dump = mailbox_dump(user);  // a range-for over a temporary's member dangles
+    for (const auto& f : dump.at("folders")) {
       for (const auto& i : f.at("items")) {
         if (i.at("subject") == subject) {
           auto copy = i;

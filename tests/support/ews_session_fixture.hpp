@@ -185,7 +185,8 @@ class ews_fixture : public broker_fixture {
     pb::ListMessagesRequest request;
     request.set_folder(folder);
     request.set_limit(1000);
-    for (const auto& m : list(lease, request).messages()) {
+    const auto page = list(lease, request);  // a range-for over a temporary's member dangles
+    for (const auto& m : page.messages()) {
       if (m.subject() == subject) return m;
     }
     return {};
