@@ -200,6 +200,8 @@ TEST_F(ews_mailbox, EwsListMessagesOrderPagingFiltersAndRefs) {
   by_subject.set_subject_contains("MSG-3");
   EXPECT_EQ(subjects(list(lease_, by_subject)), std::vector<std::string>{"msg-3"});
   pb::ListMessagesRequest by_from;
+  by_from.set_from_contains("BOB@testlab");  // the address: the display name is "Bob Sender"
+  EXPECT_EQ(list(lease_, by_from).total_matching(), static_cast<unsigned>(n));
   by_from.set_from_contains("nobody-at-all");
   EXPECT_EQ(list(lease_, by_from).messages_size(), 0);
 
