@@ -182,8 +182,11 @@ awaitable<result<std::vector<message_ref>>> ews_backend::copy_messages(connectio
   auto to = co_await ews_folders::resolve(ctx, target, "target_folder");
   if (!to) co_return to.err();
   const auto version = ctx.ews->version();
-  auto reply = co_await ctx.ews->call(move ? ews::move_items(version, items.value(), to.value())
-                                           : ews::copy_items(version, items.value(), to.value()));
+  // Built in a variable: a conditional expression inside a co_await operand is miscompiled by
+  // g++ 12 (its temporary destroyed twice: free() of an invalid pointer; STYLE.md).
+  auto body = move ? ews::move_items(version, items.value(), to.value())
+                   : ews::copy_items(version, items.value(), to.value());
+  auto reply = co_await ctx.ews->call(std::move(body));
   if (!reply) co_return reply.err();
   auto ids = ews::parse_item_ids(reply.value());
   if (!ids) co_return ids.err();
@@ -202,8 +205,8 @@ awaitable<error> ews_backend::delete_messages(connection_context& ctx, std::stri
                                               bool permanent) const {
   auto items = items_of(refs, "refs");
   if (!items) co_return items.err();
-  auto reply = co_await ctx.ews->call(ews::delete_items(
-      ctx.ews->version(), items.value(), permanent ? ews::delete_mode::hard : ews::delete_mode::move_to_deleted_items));
+  const auto mode = permanent ? ews::delete_mode::hard : ews::delete_mode::move_to_deleted_items;
+  auto reply = co_await ctx.ews->call(ews::delete_items(ctx.ews->version(), items.value(), mode));
   if (!reply) co_return reply.err();
   auto statuses = ews::parse_statuses(reply.value());
   if (!statuses) co_return statuses.err();

@@ -17,11 +17,37 @@ _COMPARISONS = {
 MAX_RESTRICTION_DEPTH = 32
 
 
+# MAPI properties (PropertyTag) a restriction may name through t:ExtendedFieldURI on messages,
+# as Exchange allows: the addresses behind From and Sender (message:From / message:Sender
+# restrictions match the display name on Exchange, so clients search addresses this way).
+_EXTENDED_ITEM_PROPERTIES = {
+    0x0065: ("PidTagSentRepresentingEmailAddress", lambda i: (i.summary.from_ or ("", ""))[1] or None),
+    0x0C1F: ("PidTagSenderEmailAddress", lambda i: (i.summary.sender or ("", ""))[1] or None),
+}
+
+
+def _extended_getter(ext, table):
+    """t:ExtendedFieldURI PropertyTag=... PropertyType="String" on items -> (name, getter)."""
+    tag, kind = ext.get("PropertyTag"), ext.get("PropertyType")
+    try:
+        number = int(tag, 0) if tag else None
+    except ValueError:
+        raise schema_error(f"PropertyTag '{tag}' is not a number.") from None
+    if number in _EXTENDED_ITEM_PROPERTIES and kind == "String" and "message:From" in table:
+        return _EXTENDED_ITEM_PROPERTIES[number]
+    raise EwsError("ErrorUnsupportedPathForQuery",
+                   "ExtendedFieldURI restrictions are not modelled by the fake except PropertyTag "
+                   + ", ".join(f"0x{n:04X}" for n in _EXTENDED_ITEM_PROPERTIES) + " (String) on messages.")
+
+
 def _field_getter(elem, table, ctx):
     """t:FieldURI in a restriction -> value getter; unknown or unsearchable -> errors."""
     fu = elem.find(T + "FieldURI")
     if fu is None:
-        other = [local(c.tag) for c in elem if local(c.tag) in ("ExtendedFieldURI", "IndexedFieldURI")]
+        ext = elem.find(T + "ExtendedFieldURI")
+        if ext is not None:
+            return _extended_getter(ext, table)
+        other = [local(c.tag) for c in elem if local(c.tag) == "IndexedFieldURI"]
         if other:
             raise EwsError("ErrorUnsupportedPathForQuery", f"{other[0]} restrictions are not modelled by the fake.")
         raise schema_error(f"'{local(elem.tag)}' needs a t:FieldURI.")

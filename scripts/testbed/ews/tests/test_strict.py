@@ -273,6 +273,12 @@ class StrictSoapTest(unittest.TestCase):
         self.assertEqual([e.text for e in r.all(".//t:Subject")], ["Beta report"])
         bad = restriction.replace('Value="false"', 'Value="maybe"')
         self.assertEqual(find(rest=bad).codes(), ["ErrorInvalidValueForProperty"])
+        # The address behind From as a MAPI property (message:From matches the name on Exchange).
+        by_address = ('<m:Restriction><t:Contains ContainmentMode="Substring" ContainmentComparison="IgnoreCase">'
+                      '<t:ExtendedFieldURI PropertyTag="0x0065" PropertyType="String"/><t:Constant Value="CAROL@"/>'
+                      '</t:Contains></m:Restriction>')
+        self.assertEqual(sorted(e.text for e in find(rest=by_address).all(".//t:Subject")), ["Beta report", "Gamma"])
+        self.assertEqual(find(rest=by_address.replace("0x0065", "0x0037")).codes(), ["ErrorUnsupportedPathForQuery"])
 
     def test_server_busy_with_back_off(self):
         control("POST", "busy", count=1, backoff_ms=1234)
