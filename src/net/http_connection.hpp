@@ -68,6 +68,12 @@ struct http_connection_options {
   std::size_t max_body_bytes = 64 * 1024 * 1024;  // per response; larger → unavailable, connection closed
   std::chrono::seconds dead_peer_timeout{15};     // TCP keepalive + TCP_USER_TIMEOUT; 0 = off
   std::string user_agent = "mailbroker/0.1";
+  // Where to connect instead of endpoint.host / endpoint.port ("" / 0 = the endpoint's),
+  // as curl --resolve does: the endpoint's host still goes in SNI, the certificate check,
+  // Host and the cookie jar. Autodiscover tests map names such as autodiscover.example.test
+  // to 127.0.0.1 with it; nothing else sets it.
+  std::string connect_host;
+  std::uint16_t connect_port = 0;
 };
 
 // What opening took, for TestConnection.
