@@ -24,6 +24,8 @@
 #   MB_EWS_MINUTE_SECONDS=60          length of a subscription "minute" (tests shorten it)
 #   MB_EWS_KEEPALIVE_SECONDS=40       GetStreamingEvents keep-alive interval
 #   MB_EWS_EXIT_WITH_PID=PID          the fake exits when PID is gone
+#   MB_EWS_PUBLIC_HOST=127.0.0.1      host of the EwsUrl (and loop RedirectUrl) Autodiscover answers
+#                                     with: 127.0.0.1, localhost or a name of the certificate
 # See scripts/testbed/README.md ("Fake EWS server").
 set -euo pipefail
 
@@ -207,6 +209,9 @@ cmd_start() {
   local scope=${MB_EWS_OAUTH2_SCOPE:-imap} version=${MB_EWS_SERVER_VERSION:-Exchange2013_SP1}
   local delegates=${MB_EWS_DELEGATES:-bob:alice} minute=${MB_EWS_MINUTE_SECONDS:-60}
   local keepalive=${MB_EWS_KEEPALIVE_SECONDS:-40} timeout=${MB_EWS_START_TIMEOUT:-15}
+  local public_host=${MB_EWS_PUBLIC_HOST:-127.0.0.1}
+  [[ $public_host =~ ^(127\.0\.0\.1|localhost|testlab\.test|autodiscover\.testlab\.test|exch01\.testlab\.test)$ ]] ||
+    die "MB_EWS_PUBLIC_HOST must be 127.0.0.1, localhost or a name of the certificate (testlab.test, autodiscover.testlab.test, exch01.testlab.test)"
   [[ $auth =~ ^(basic|ntlm|bearer)(,(basic|ntlm|bearer))*$ ]] || die "MB_EWS_AUTH must be a comma list of basic, ntlm, bearer"
   [[ $minute =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "MB_EWS_MINUTE_SECONDS must be a number"
   [[ $keepalive =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "MB_EWS_KEEPALIVE_SECONDS must be a number"
@@ -240,6 +245,7 @@ cmd_start() {
     cat >"$CONFIG.tmp" <<JSON
 {
   "host": "127.0.0.1",
+  "public_host": "$public_host",
   "ews_port": 0,
   "control_port": 0,
   "tls_cert": "$EWS_TLS_DIR/server.crt",

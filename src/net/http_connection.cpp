@@ -151,7 +151,9 @@ awaitable<result<open_report>> http_connection::open_stream() {
   };
 
   open_report report;
-  if (auto e = co_await stream_->connect(endpoint_.host, endpoint_.port, options_.connect_timeout); !e.ok()) {
+  const std::string& connect_host = options_.connect_host.empty() ? endpoint_.host : options_.connect_host;
+  const std::uint16_t connect_port = options_.connect_port != 0 ? options_.connect_port : endpoint_.port;
+  if (auto e = co_await stream_->connect(connect_host, connect_port, options_.connect_timeout); !e.ok()) {
     co_return failed(std::move(e));
   }
   report.dns = stream_->resolve_time();

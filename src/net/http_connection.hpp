@@ -71,6 +71,12 @@ struct http_connection_options {
   std::string user_agent = "mailbroker/0.1";
   // Connection tests only: records DNS / TCP / TLS of the next open (connection_trace.hpp).
   std::shared_ptr<connection_trace> trace;
+  // Where to connect instead of endpoint.host / endpoint.port ("" / 0 = the endpoint's),
+  // as curl --resolve does: the endpoint's host still goes in SNI, the certificate check,
+  // Host and the cookie jar. Autodiscover tests map names such as autodiscover.example.test
+  // to 127.0.0.1 with it; nothing else sets it.
+  std::string connect_host;
+  std::uint16_t connect_port = 0;
 };
 
 // What opening took, for TestConnection.

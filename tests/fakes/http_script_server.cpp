@@ -123,8 +123,11 @@ http_script_server::http_script_server(handler h, options opts)
   if (options_.tls) {
     const auto& pki = test_pki::get();
     const bool ip_only = options_.cert == https_test_server::certificate::ip_only;
-    tls_.use_certificate_chain(asio::buffer(ip_only ? pki.ip_only_cert_pem : pki.server_cert_pem));
-    tls_.use_private_key(asio::buffer(ip_only ? pki.ip_only_key_pem : pki.server_key_pem), asio::ssl::context::pem);
+    const bool names = options_.cert == https_test_server::certificate::example_names;
+    const std::string& cert = ip_only ? pki.ip_only_cert_pem : names ? pki.names_cert_pem : pki.server_cert_pem;
+    const std::string& key = ip_only ? pki.ip_only_key_pem : names ? pki.names_key_pem : pki.server_key_pem;
+    tls_.use_certificate_chain(asio::buffer(cert));
+    tls_.use_private_key(asio::buffer(key), asio::ssl::context::pem);
   }
   acceptor_thread_ = std::thread([this] { accept_loop(); });
 }

@@ -139,6 +139,10 @@ struct pki_holder {
     auto leaf = make_cert(leaf_key.get(), "localhost", ca.get(), ca_key.get(), "DNS:localhost,IP:127.0.0.1");
     auto ip_key = make_key();
     auto ip = make_cert(ip_key.get(), "127.0.0.1", ca.get(), ca_key.get(), "IP:127.0.0.1");
+    auto names_key = make_key();
+    auto names = make_cert(names_key.get(), "example.test", ca.get(), ca_key.get(),
+                           "DNS:example.test,DNS:autodiscover.example.test,DNS:mail.example.test,"
+                           "DNS:other.test,DNS:autodiscover.other.test,DNS:mail.other.test");
 
     pki.ca_file = write("ca.pem", cert_pem(ca.get()));
     pki.other_ca_file = write("other-ca.pem", cert_pem(other.get()));
@@ -146,6 +150,8 @@ struct pki_holder {
     pki.server_key_pem = key_pem(leaf_key.get());
     pki.ip_only_cert_pem = cert_pem(ip.get());
     pki.ip_only_key_pem = key_pem(ip_key.get());
+    pki.names_cert_pem = cert_pem(names.get());
+    pki.names_key_pem = key_pem(names_key.get());
   }
   ~pki_holder() {
     std::error_code ignored;
@@ -198,8 +204,9 @@ https_test_server::https_test_server(std::vector<canned_exchange> exchanges, opt
   if (options_.tls) {
     const auto& pki = test_pki::get();
     const bool ip_only = options_.cert == certificate::ip_only;
-    const std::string& cert = ip_only ? pki.ip_only_cert_pem : pki.server_cert_pem;
-    const std::string& key = ip_only ? pki.ip_only_key_pem : pki.server_key_pem;
+    const bool names = options_.cert == certificate::example_names;
+    const std::string& cert = ip_only ? pki.ip_only_cert_pem : names ? pki.names_cert_pem : pki.server_cert_pem;
+    const std::string& key = ip_only ? pki.ip_only_key_pem : names ? pki.names_key_pem : pki.server_key_pem;
     tls_.use_certificate_chain(asio::buffer(cert));
     tls_.use_private_key(asio::buffer(key), asio::ssl::context::pem);
   }

@@ -24,6 +24,9 @@ struct test_pki {
   std::string other_ca_file;  // PEM of an unrelated CA (nothing here is signed by it)
   std::string server_cert_pem, server_key_pem;    // SAN DNS:localhost, IP:127.0.0.1
   std::string ip_only_cert_pem, ip_only_key_pem;  // SAN IP:127.0.0.1 only
+  // SAN example.test, autodiscover.example.test, mail.example.test and the same under
+  // other.test: Autodiscover tests connect to 127.0.0.1 under these names.
+  std::string names_cert_pem, names_key_pem;
 
   // Generated on first use; the temp files are removed at process exit. Throws
   // std::runtime_error if OpenSSL fails.
@@ -58,7 +61,7 @@ struct received_request {
 
 class https_test_server {
  public:
-  enum class certificate { localhost_and_ip, ip_only };
+  enum class certificate { localhost_and_ip, ip_only, example_names };
   struct options {
     bool tls = true;  // false: plain http
     certificate cert = certificate::localhost_and_ip;
