@@ -750,6 +750,7 @@ int run_parent(options o) {
   if (o.latency == "proxy" && ::access(o.delay_proxy.c_str(), X_OK) != 0) die("no delay_proxy at " + o.delay_proxy + " (--delay-proxy)");
 
   control_api control(t.control_port);
+  control.call("POST", "reset");  // empty mailboxes: the corpus is all there is
   const auto p0 = clock_type::now();
   const std::uint64_t corpus_bytes = deliver_corpus(o, control);
   const double deliver_ms = std::chrono::duration<double, std::milli>(clock_type::now() - p0).count();
