@@ -334,6 +334,17 @@ int run_bot(const options& o) {
 // Parent side
 // ---------------------------------------------------------------------------------------
 
+// "UNAUTHENTICATED: https://...: NTLM: ..." for a failed call of the parent.
+std::string describe(const grpc::Status& s) {
+  static const char* names[] = {"OK",        "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",
+                                "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS", "PERMISSION_DENIED",
+                                "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+                                "UNIMPLEMENTED", "INTERNAL",       "UNAVAILABLE",    "DATA_LOSS",
+                                "UNAUTHENTICATED"};
+  const auto code = static_cast<std::size_t>(s.error_code());
+  return std::string(code < std::size(names) ? names[code] : "code " + std::to_string(code)) + ": " + s.error_message();
+}
+
 // The fake's control API (plain HTTP on loopback), one keep-alive connection, synchronous.
 class control_api {
  public:
@@ -662,8 +673,8 @@ delay_result run_delay(const options& base, const testbed& t, const std::string&
   pb::ConnectResponse connected;
   auto s = broker.connect(connect_request(o, t, "ews_bench"), &connected, std::chrono::seconds(o.patience));
   if (!s.ok()) {
-    die("Connect (" + o.session + ", EWS " + o.url + ") failed: " + std::to_string(s.error_code()) + " " +
-        s.error_message() + "\nthe fake's last recorded requests:\n" + control.last_requests(dumped_requests));
+    die("Connect (" + o.session + ", EWS " + o.url + ") failed: " + describe(s) + "\nthe fake's last recorded requests:\n" +
+        control.last_requests(dumped_requests));
   }
   {
     pb::ListMessagesRequest list;
@@ -675,7 +686,7 @@ delay_result run_delay(const options& base, const testbed& t, const std::string&
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.patience));
     s = mailbox->ListMessages(&context, list, &page);
     if (!s.ok()) {
-      die("ListMessages failed: " + std::to_string(s.error_code()) + " " + s.error_message() +
+      die("ListMessages failed: " + describe(s) +
           "\nthe fake's last recorded requests:\n" + control.last_requests(dumped_requests));
     }
     if (page.total_matching() != static_cast<std::uint32_t>(o.messages)) {
@@ -788,7 +799,10 @@ int run_parent(options o) {
                 r.direct.wall.median, r.direct.wall.min, r.direct.wall.max, r.direct.bot.median, r.direct.bot.p95,
                 describe_costs(r.direct.costs).c_str());
     const double ratio = r.daemon.wall.median / r.direct.wall.median;
-    std::printf("  ratio daemon/direct (wall medians): %.2f = %s\n", ratio, verdict(ratio).c_str());
+    std::printf("  ratio daemon/direct (wall medians): %.2f = %s; the session's %ld requests go one at a time over "
+                "its connection: %.1f ms each (round trip + the fake's work + the daemon's)\n",
+                ratio, verdict(ratio).c_str(), r.daemon.costs.front().soap_requests,
+                r.daemon.wall.median / static_cast<double>(std::max(1L, r.daemon.costs.front().soap_requests)));
   }
   std::printf("summary (%d bots; wall time per round, medians; per round at the fake: requests / TCP connections / "
               "NTLM handshakes):\n",

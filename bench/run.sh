@@ -2,7 +2,8 @@
 # Runs the benchmarks against throwaway servers and a real mailbrokerd process, on a
 # release build.
 #
-#   bench/run.sh                        all benchmarks: attach_bench, mailbox_bench, token_bench
+#   bench/run.sh                        all benchmarks: attach_bench, mailbox_bench, token_bench,
+#                                       ews_bench (~2 min of it)
 #   bench/run.sh [attach_bench options] all; the options go to attach_bench (e.g. --attach 5000)
 #   bench/run.sh attach [options]       only attach_bench (Dovecot + mailbrokerd)
 #   bench/run.sh mailbox [options]      only mailbox_bench (Dovecot + mailbrokerd + 20 bot
