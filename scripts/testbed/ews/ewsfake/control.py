@@ -27,6 +27,7 @@ MAX_DELIVER_BYTES = 40 * 1024 * 1024
 
 class ControlHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # head and body are two writes (see EwsHandler)
 
     def log_message(self, fmt, *args):
         pass

@@ -104,6 +104,9 @@ class EwsHandler(BaseHTTPRequestHandler):
     server_version = "Microsoft-IIS/10.0"
     sys_version = ""
     timeout = IDLE_TIMEOUT_SECONDS
+    # TCP_NODELAY: _send writes the head and the body separately; with Nagle the body's
+    # last segment waits for the client's delayed ACK (~40 ms per response on loopback).
+    disable_nagle_algorithm = True
 
     def setup(self):
         super().setup()
