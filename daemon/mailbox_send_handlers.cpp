@@ -35,9 +35,12 @@ std::vector<mime::attachment_data> from_proto(const google::protobuf::RepeatedPt
   return out;
 }
 
-// The sender: as given, else the session's user name when it is an address.
+// The sender: as given, else the session's user name when it is an address (EWS: the
+// impersonated or shared mailbox first — a Windows account name is no address).
 result<mime::mailbox_address> sender_of(const connection_context& ctx, mime::mailbox_address from) {
   if (!from.address.empty()) return from;
+  if (ctx.spec.ews && !ctx.spec.ews->impersonate.empty()) return mime::mailbox_address{from.name, ctx.spec.ews->impersonate};
+  if (ctx.spec.ews && !ctx.spec.ews->mailbox.empty()) return mime::mailbox_address{from.name, ctx.spec.ews->mailbox};
   const auto& user = ctx.spec.smtp && ctx.spec.smtp->own_credentials ? ctx.spec.smtp->username : ctx.spec.username;
   if (user.find('@') == std::string::npos) {
     return error{errc::invalid_argument,
