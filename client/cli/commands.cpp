@@ -62,6 +62,13 @@ constexpr option_def connect_options[] = {
     {"--client-name", "NAME"},
     {"--protocol", "PROTOCOL"},
     {"--poll-interval", "SECONDS"},
+    {"--ews-url", "URL"},
+    {"--ews-version", "VERSION"},
+    {"--ews-auth", "SCHEME"},
+    {"--ews-domain", "DOMAIN"},
+    {"--ews-mailbox", "ADDRESS"},
+    {"--ews-impersonate", "ADDRESS"},
+    {"--ews-timeout", "SECONDS"},
     {"--smtp-host", "HOST"},
     {"--smtp-port", "N"},
     {"--smtp-tls", "MODE"},
@@ -193,13 +200,25 @@ void set_call_deadline(grpc::ClientContext& context, const invocation& inv, std:
   context.set_deadline(std::chrono::system_clock::now() + inv.globals.timeout.value_or(fallback));
 }
 
-std::optional<std::uint32_t> uid_argument(const invocation& inv, const std::string& text) {
-  auto uid = parse_uint(text, std::numeric_limits<std::uint32_t>::max());
-  if (!uid || *uid == 0) {
-    usage_error(inv.args.command, "UID: '" + text + "' is not a message uid (a whole number from 1)");
+std::optional<pb::MessageRef> message_argument(const invocation& inv, const std::string& text) {
+  pb::MessageRef ref;
+  if (!text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    auto uid = parse_uint(text, std::numeric_limits<std::uint32_t>::max());
+    if (!uid || *uid == 0) {
+      usage_error(inv.args.command, "MESSAGE: '" + text + "' is not a message uid (a whole number from 1)");
+      return std::nullopt;
+    }
+    ref.set_uid(*uid);
+    return ref;
+  }
+  // EWS: an item id as `messages` prints it (base64 text).
+  if (text.empty() || text.size() > 1024 ||
+      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return c > ' ' && c < 0x7f; })) {
+    usage_error(inv.args.command, "MESSAGE: a uid (IMAP, POP3) or an item id (EWS), as `messages` prints them");
     return std::nullopt;
   }
-  return uid;
+  ref.set_item_id(text);
+  return ref;
 }
 
 int run_disconnect(const invocation& inv) {

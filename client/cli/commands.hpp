@@ -13,6 +13,7 @@
 #include <google/protobuf/message.h>
 
 #include "client/broker_client.hpp"
+#include "mailbroker/v1/mailbox.pb.h"
 #include "client/cli/args.hpp"
 
 namespace mailbroker::cli {
@@ -88,7 +89,7 @@ bool print_json(const google::protobuf::Message& message);
 // Sets the call's deadline: --timeout, else `fallback`.
 void set_call_deadline(grpc::ClientContext& context, const invocation& inv, std::chrono::milliseconds fallback);
 
-// A positional UID (1..2^32-1); nullopt after reporting a usage error.
-std::optional<std::uint32_t> uid_argument(const invocation& inv, const std::string& text);
+// A message named on the command line: a uid (digits) or an EWS item id, as `messages` prints them.
+std::optional<::mailbroker::v1::MessageRef> message_argument(const invocation& inv, const std::string& text);
 
 }  // namespace mailbroker::cli

@@ -29,6 +29,7 @@ std::string default_client_name() {
 std::optional<pb::Protocol> parse_protocol(std::string_view text) {
   if (text == "imap") return pb::PROTOCOL_IMAP;
   if (text == "pop3") return pb::PROTOCOL_POP3;
+  if (text == "ews") return pb::PROTOCOL_EWS;
   return std::nullopt;
 }
 
@@ -112,24 +113,32 @@ std::optional<int> build_connect_request(const invocation& inv, pb::ConnectReque
   const std::string& command = inv.args.command;
   auto args = positionals(inv, 1, 1, "exactly one SESSION");
   if (!args) return exit_usage;
-  const auto host = inv.args.value("--host");
-  if (!host) return usage_error(command, command + " needs --host HOST");
-  const auto user = inv.args.value("--user");
-  if (!user && !inv.args.has("--oauth2-connection")) return usage_error(command, command + " needs --user USER");
-
   std::optional<pb::Protocol> protocol = pb::PROTOCOL_IMAP;
   if (auto text = inv.args.value("--protocol")) {
     protocol = parse_protocol(*text);
-    if (!protocol) return usage_error(command, "--protocol: '" + *text + "' is not one of imap, pop3");
+    if (!protocol) return usage_error(command, "--protocol: '" + *text + "' is not one of imap, pop3, ews");
   }
+  const bool ews = *protocol == pb::PROTOCOL_EWS;
+  const auto host = inv.args.value("--host");
+  if (!host && !ews) return usage_error(command, command + " needs --host HOST");
+  if (host && ews) return usage_error(command, "--host: EWS sessions take the host from --ews-url");
+  if (ews && !inv.args.has("--ews-url")) return usage_error(command, command + " --protocol ews needs --ews-url URL");
+  if (!ews) {
+    for (const char* name : {"--ews-url", "--ews-version", "--ews-auth", "--ews-domain", "--ews-mailbox",
+                             "--ews-impersonate", "--ews-timeout"}) {
+      if (inv.args.has(name)) return usage_error(command, std::string(name) + " needs --protocol ews");
+    }
+  }
+  const auto user = inv.args.value("--user");
+  if (!user && !inv.args.has("--oauth2-connection")) return usage_error(command, command + " needs --user USER");
   std::optional<pb::TlsMode> tls = pb::TLS_MODE_IMPLICIT;
   if (auto text = inv.args.value("--tls")) {
     tls = parse_tls(*text);
     if (!tls) return usage_error(command, "--tls: '" + *text + "' is not one of implicit, starttls, plain");
   }
   constexpr auto u32_max = std::numeric_limits<std::uint32_t>::max();
-  std::optional<std::uint32_t> port, keepalive, connect_timeout_ms, linger, lease_ttl, poll_interval;
-  if (!read_uint(inv, "--port", 65535, port) || !read_uint(inv, "--keepalive", u32_max, keepalive) ||
+  std::optional<std::uint32_t> port, keepalive, connect_timeout_ms, linger, lease_ttl, poll_interval, ews_timeout;
+  if (!read_uint(inv, "--ews-timeout", u32_max, ews_timeout) || !read_uint(inv, "--port", 65535, port) || !read_uint(inv, "--keepalive", u32_max, keepalive) ||
       !read_uint(inv, "--poll-interval", u32_max, poll_interval) ||
       !read_uint(inv, "--connect-timeout-ms", u32_max, connect_timeout_ms) ||
       !read_uint(inv, "--linger", u32_max, linger) || !read_uint(inv, "--lease-ttl", u32_max, lease_ttl)) {
@@ -144,9 +153,24 @@ std::optional<int> build_connect_request(const invocation& inv, pb::ConnectReque
   auto* spec = request.mutable_spec();
   spec->set_protocol(*protocol);
   auto* server = spec->mutable_server();
-  server->set_host(*host);
-  server->set_port(port.value_or(0));
-  server->set_tls_mode(*tls);
+  if (!ews) {
+    server->set_host(*host);
+    server->set_port(port.value_or(0));
+    server->set_tls_mode(*tls);
+  } else {
+    auto* leg = spec->mutable_ews();
+    leg->set_url(inv.args.value("--ews-url").value_or(""));
+    leg->set_version(inv.args.value("--ews-version").value_or(""));
+    if (auto scheme = inv.args.value("--ews-auth")) {
+      if (*scheme == "ntlm") leg->set_auth_scheme(pb::EWS_AUTH_SCHEME_NTLM);
+      else if (*scheme == "basic") leg->set_auth_scheme(pb::EWS_AUTH_SCHEME_BASIC);
+      else return usage_error(command, "--ews-auth: '" + *scheme + "' is not one of ntlm, basic");
+    }
+    leg->set_domain(inv.args.value("--ews-domain").value_or(""));
+    leg->set_mailbox(inv.args.value("--ews-mailbox").value_or(""));
+    leg->set_impersonate(inv.args.value("--ews-impersonate").value_or(""));
+    leg->set_timeout_seconds(ews_timeout.value_or(0));
+  }
   server->set_allow_plaintext(inv.args.has("--allow-plaintext"));
   auto* tls_options = server->mutable_tls();
   tls_options->set_ca_file(inv.args.value("--ca-file").value_or(""));

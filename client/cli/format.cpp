@@ -182,13 +182,15 @@ std::string message_event_line(const pb::MessageEvent& event, std::string_view f
                                          1'000'000'000));
   std::string line = format_time(at, true) + ' ' + printable(folder) + ' ';
   if (event.kind() == pb::MESSAGE_EVENT_KIND_WATCHING) {
+    if (event.mode() == "EWS_PULL") return line + "watching (EWS_PULL): new items from now on";
     return line + "watching (" + printable(event.mode()) + "): uids above " + std::to_string(event.last_uid()) +
            ", uidvalidity " + std::to_string(event.uid_validity());
   }
   if (event.kind() == pb::MESSAGE_EVENT_KIND_NEW_MESSAGE) {
     const auto& m = event.message();
     const std::string from = m.from().empty() ? std::string("-") : format_address(m.from(0));
-    return line + "new uid " + std::to_string(m.uid()) + ' ' + (m.has_attachments() ? "@ " : "") + from + "  " +
+    const std::string name = m.uid() != 0 ? "uid " + std::to_string(m.uid()) : "item " + printable(m.ref().item_id());
+    return line + "new " + name + ' ' + (m.has_attachments() ? "@ " : "") + from + "  " +
            printable(m.subject());
   }
   return line + "event " + std::to_string(static_cast<int>(event.kind()));  // a kind newer than this CLI

@@ -59,7 +59,7 @@ int run_messages(const invocation& inv) {
   if (auto st = stub->ListMessages(&context, request, &response); !st.ok()) return link.fail(st);
   if (inv.globals.json) return print_json(response) ? exit_ok : exit_internal;
   for (const auto& m : response.messages()) {
-    std::cout << std::setw(6) << m.uid() << (m.seen() ? "   " : " * ") << (m.has_attachments() ? "@ " : "  ")
+    std::cout << std::setw(6) << (m.uid() != 0 ? std::to_string(m.uid()) : printable(m.ref().item_id())) << (m.seen() ? "   " : " * ") << (m.has_attachments() ? "@ " : "  ")
               << format_time(m.date()) << "  " << first_address(m.from()) << "  " << printable(m.subject()) << '\n';
   }
   std::cout << response.messages_size() << " of " << response.total_matching() << " message(s)"

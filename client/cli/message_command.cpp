@@ -88,7 +88,7 @@ int save_one(const invocation& inv, daemon_link& link, pb::Mailbox::Stub& stub, 
   pb::GetAttachmentRequest request;
   request.set_lease_id(message.lease_id());
   request.set_folder(message.folder());
-  request.set_uid(message.uid());
+  *request.mutable_ref() = message.ref();
   request.set_part_id(info.part_id());
   grpc::ClientContext context;
   set_call_deadline(context, inv, download_timeout);
@@ -145,14 +145,14 @@ int save_one(const invocation& inv, daemon_link& link, pb::Mailbox::Stub& stub, 
 }  // namespace
 
 int run_show(const invocation& inv) {
-  auto args = positionals(inv, 2, 2, "LEASE_ID UID");
+  auto args = positionals(inv, 2, 2, "LEASE_ID MESSAGE");
   if (!args) return exit_usage;
-  auto uid = uid_argument(inv, (*args)[1]);
-  if (!uid) return exit_usage;
+  auto ref = message_argument(inv, (*args)[1]);
+  if (!ref) return exit_usage;
   pb::GetMessageRequest request;
   request.set_lease_id((*args)[0]);
   request.set_folder(inv.args.value("--folder").value_or("INBOX"));
-  request.set_uid(*uid);
+  *request.mutable_ref() = *ref;
 
   daemon_link link(inv.globals);
   auto stub = pb::Mailbox::NewStub(link.channel);
@@ -181,10 +181,10 @@ int run_show(const invocation& inv) {
 }
 
 int run_save_attachments(const invocation& inv) {
-  auto args = positionals(inv, 2, 2, "LEASE_ID UID");
+  auto args = positionals(inv, 2, 2, "LEASE_ID MESSAGE");
   if (!args) return exit_usage;
-  auto uid = uid_argument(inv, (*args)[1]);
-  if (!uid) return exit_usage;
+  auto ref = message_argument(inv, (*args)[1]);
+  if (!ref) return exit_usage;
   const auto dir_text = inv.args.value("--dir");
   if (!dir_text || dir_text->empty()) return usage_error("save-attachments", "save-attachments needs --dir DIR");
   const auto only_part = inv.args.value("--part");
@@ -201,7 +201,7 @@ int run_save_attachments(const invocation& inv) {
   pb::GetMessageRequest request;
   request.set_lease_id((*args)[0]);
   request.set_folder(inv.args.value("--folder").value_or("INBOX"));
-  request.set_uid(*uid);
+  *request.mutable_ref() = *ref;
   daemon_link link(inv.globals);
   auto stub = pb::Mailbox::NewStub(link.channel);
   pb::MessageParts parts;

@@ -174,15 +174,15 @@ int run_send(const invocation& inv) {
 }
 
 int run_reply(const invocation& inv) {
-  auto args = positionals(inv, 2, 2, "LEASE_ID UID");
+  auto args = positionals(inv, 2, 2, "LEASE_ID MESSAGE");
   if (!args) return exit_usage;
-  auto uid = uid_argument(inv, (*args)[1]);
-  if (!uid) return exit_usage;
+  auto ref = message_argument(inv, (*args)[1]);
+  if (!ref) return exit_usage;
 
   pb::ReplyToMessageRequest request;
   request.set_lease_id((*args)[0]);
   request.set_folder(inv.args.value("--folder").value_or("INBOX"));
-  request.set_uid(*uid);
+  *request.mutable_ref() = *ref;
   request.set_reply_all(inv.args.has("--all"));
   if (auto rc = fill_from(inv, request.mutable_from())) return *rc;
   if (auto rc = fill_bodies(inv, request.mutable_text_body(), request.mutable_html_body())) return *rc;
@@ -195,16 +195,16 @@ int run_reply(const invocation& inv) {
 }
 
 int run_forward(const invocation& inv) {
-  auto args = positionals(inv, 2, 2, "LEASE_ID UID");
+  auto args = positionals(inv, 2, 2, "LEASE_ID MESSAGE");
   if (!args) return exit_usage;
-  auto uid = uid_argument(inv, (*args)[1]);
-  if (!uid) return exit_usage;
+  auto ref = message_argument(inv, (*args)[1]);
+  if (!ref) return exit_usage;
   if (!inv.args.has("--to")) return usage_error("forward", "forward needs --to ADDR");
 
   pb::ForwardMessageRequest request;
   request.set_lease_id((*args)[0]);
   request.set_folder(inv.args.value("--folder").value_or("INBOX"));
-  request.set_uid(*uid);
+  *request.mutable_ref() = *ref;
   if (auto rc = add_addresses(inv, "--to", request.mutable_to())) return *rc;
   if (auto rc = add_addresses(inv, "--cc", request.mutable_cc())) return *rc;
   if (auto rc = fill_from(inv, request.mutable_from())) return *rc;

@@ -52,9 +52,10 @@ takes a lease: the session stays logged in while a lease or its linger time last
 Release the lease with `mailbroker disconnect LEASE_ID`.
 
 Server:
-  --protocol PROTOCOL          imap | pop3 [imap]. POP3 has one folder (INBOX), no
+  --protocol PROTOCOL          imap | pop3 | ews [imap]. POP3 has one folder (INBOX), no
                                flags and no server-side search (see the API docs)
-  --host HOST                  IMAP or POP3 server: DNS name or IP literal (required)
+  --host HOST                  IMAP or POP3 server: DNS name or IP literal (required;
+                               not with ews: the host comes from --ews-url)
   --port N                     [IMAP: 993 with --tls implicit, else 143;
                                 POP3: 995 with --tls implicit, else 110]
   --tls MODE                   implicit | starttls | plain [implicit]
@@ -65,6 +66,18 @@ Server:
   --insecure-skip-verify       skip certificate and host-name checks (tests only;
                                `status` shows it)
   --server-name NAME           name to verify and send as SNI [HOST]
+
+Exchange Web Services (--protocol ews; --ca-file, --insecure-skip-verify and
+--allow-plaintext apply to its https / http URL):
+  --ews-url URL                https://HOST[:PORT]/EWS/Exchange.asmx (required)
+  --ews-version VERSION        Exchange2007_SP1 | Exchange2010 | Exchange2010_SP1 |
+                               Exchange2010_SP2 | Exchange2013 | Exchange2013_SP1
+                               [Exchange2013_SP1; also for 2016, 2019 and SE]
+  --ews-auth SCHEME            ntlm | basic [ntlm; OAuth2 options send a Bearer token]
+  --ews-domain DOMAIN          Windows domain: the server sees DOMAIN\USER
+  --ews-mailbox ADDRESS        open this shared or delegate mailbox instead of USER's
+  --ews-impersonate ADDRESS    ExchangeImpersonation: act as ADDRESS (app-only access)
+  --ews-timeout SECONDS        per request and connection attempt, 10..60 [10]
 
 Credentials (--user and exactly one password source):
   --user USER                  login name (required)
@@ -274,9 +287,9 @@ Line format: TIME SESSION [PREVIOUS ->] STATE: REASON (leases N)
 With --json: one SessionEvent per line.
 )txt";
 
-constexpr std::string_view show_text = R"txt(Usage: mailbroker show LEASE_ID UID [--folder FOLDER]
+constexpr std::string_view show_text = R"txt(Usage: mailbroker show LEASE_ID MESSAGE [--folder FOLDER]
 
-Shows message UID of FOLDER [INBOX], parsed by the daemon: From, To, Cc, Subject and
+Shows MESSAGE (a uid, or an EWS item id as `messages` prints it) of FOLDER [INBOX], parsed by the daemon: From, To, Cc, Subject and
 Date (UTC), the text body (or, when there is none, the HTML source), then the
 attachments: part id (for save-attachments --part), file name, type, size and
 "inline" for parts the HTML shows. Does not mark the message read. Messages over
@@ -284,9 +297,9 @@ attachments: part id (for save-attachments --part), file name, type, size and
 header, both bodies, References, In-Reply-To).
 )txt";
 
-constexpr std::string_view save_attachments_text = R"txt(Usage: mailbroker save-attachments LEASE_ID UID --dir DIR [--folder FOLDER] [--part PART_ID]
+constexpr std::string_view save_attachments_text = R"txt(Usage: mailbroker save-attachments LEASE_ID MESSAGE --dir DIR [--folder FOLDER] [--part PART_ID]
 
-Saves every attachment of message UID in FOLDER [INBOX] (or only --part PART_ID, as
+Saves every attachment of MESSAGE (uid or EWS item id) in FOLDER [INBOX] (or only --part PART_ID, as
 listed by `show`) into DIR (created if missing), and prints one path per file.
 
 File names come from the sender, so they are made safe: only the last path component
@@ -342,10 +355,10 @@ when all were, or UNAVAILABLE when the server deferred the whole message.
 With --json: the SendMessageResponse (exit codes as above).
 )txt";
 
-constexpr std::string_view reply_text = R"txt(Usage: mailbroker reply LEASE_ID UID [--folder FOLDER] [--all] [--text TEXT | --text-file PATH]
+constexpr std::string_view reply_text = R"txt(Usage: mailbroker reply LEASE_ID MESSAGE [--folder FOLDER] [--all] [--text TEXT | --text-file PATH]
                         [--html-file PATH] [--attach PATH ...] [--from ADDR]
 
-Replies to message UID of FOLDER [INBOX] over the session's SMTP leg: To is its
+Replies to MESSAGE (uid or EWS item id) of FOLDER [INBOX] over the session's SMTP leg (EWS: through Exchange): To is its
 Reply-To (else From), the subject gets "Re: ", In-Reply-To and References are set,
 and the original text is quoted below TEXT.
 
@@ -354,10 +367,10 @@ and the original text is quoted below TEXT.
 Bodies and attachments as for `send`. Output and exit codes as for `send`.
 )txt";
 
-constexpr std::string_view forward_text = R"txt(Usage: mailbroker forward LEASE_ID UID --to ADDR [--to ADDR ...] [--cc ADDR ...] [--folder FOLDER]
+constexpr std::string_view forward_text = R"txt(Usage: mailbroker forward LEASE_ID MESSAGE --to ADDR [--to ADDR ...] [--cc ADDR ...] [--folder FOLDER]
                           [--text TEXT | --text-file PATH] [--from ADDR]
 
-Forwards message UID of FOLDER [INBOX] over the session's SMTP leg, attached whole
+Forwards MESSAGE (uid or EWS item id) of FOLDER [INBOX] over the session's SMTP leg (EWS: through Exchange), attached whole
 (message/rfc822), with "Fwd: " before its subject and TEXT above it. Addresses as for
 `send`. Output and exit codes as for `send`.
 )txt";
@@ -392,14 +405,14 @@ Commands:
   vault put|list|delete   the daemon's encrypted secrets
   folders LEASE_ID        list the folders of a session's mailbox
   messages LEASE_ID       list message summaries of a folder
-  show LEASE_ID UID       show a message: headers, body, attachment list
-  save-attachments LEASE_ID UID --dir DIR
+  show LEASE_ID MESSAGE   show a message: headers, body, attachment list
+  save-attachments LEASE_ID MESSAGE --dir DIR
                           save a message's attachments (safe names, no overwrite)
   watch-mail LEASE_ID     stream new messages of a folder until Ctrl-C
   send LEASE_ID --to ADDR --subject TEXT ...
                           send a message (text, HTML, attachments) over SMTP
   reply LEASE_ID UID      reply (--all: to all) to a message
-  forward LEASE_ID UID --to ADDR
+  forward LEASE_ID MESSAGE --to ADDR
                           forward a message as an attachment
   help [COMMAND]          this help, or a command's (same as COMMAND --help)
 )txt";

@@ -201,8 +201,59 @@ TEST(session_spec_pop3, DefaultsPortsPerTlsMode) {
   EXPECT_EQ(normalise(spec, 0)->port, 995);
   spec.tls = tls_mode::starttls;
   EXPECT_EQ(normalise(spec, 0)->port, 110);
+  spec.proto = protocol::smtp;
+  EXPECT_EQ(normalise(spec, 0).err().code, errc::unimplemented) << "SMTP is a leg, not a session";
+}
+
+TEST(session_spec_ews, TakesTheEndpointFromTheUrlAndChecksEveryField) {
+  auto spec = valid_spec();
   spec.proto = protocol::ews;
-  EXPECT_EQ(normalise(spec, 0).err().code, errc::unimplemented);
+  spec.host.clear();
+  auto missing = normalise(spec, 0);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.err().message.find("spec.ews"), std::string::npos);
+  spec.ews.emplace();
+  spec.ews->url = "https://Mail.Example.com/EWS/Exchange.asmx";
+  auto ok = normalise(spec, 0);
+  ASSERT_TRUE(ok) << ok.err().message;
+  EXPECT_EQ(ok->host, "mail.example.com");
+  EXPECT_EQ(ok->port, 443);
+  EXPECT_EQ(ok->tls, tls_mode::implicit);
+  EXPECT_EQ(ok->ews->path, "/EWS/Exchange.asmx");
+  EXPECT_EQ(ok->ews->version, "Exchange2013_SP1");
+  EXPECT_EQ(ok->ews->timeout, std::chrono::seconds(10));
+  EXPECT_EQ(ok->ews->auth, ews_auth::ntlm);
+
+  auto with = [&](auto change) {
+    auto s = spec;
+    change(s);
+    return normalise(s, 0);
+  };
+  auto field_of = [](const result<session_spec>& r) { return r ? std::string("ok") : r.err().message; };
+  EXPECT_NE(field_of(with([](session_spec& s) { s.ews->url = "http://mail.example.com/EWS/Exchange.asmx"; }))
+                .find("spec.ews.url"), std::string::npos);
+  EXPECT_NE(field_of(with([](session_spec& s) { s.ews->version = "Exchange2016"; })).find("spec.ews.version"),
+            std::string::npos);
+  EXPECT_NE(field_of(with([](session_spec& s) { s.ews->timeout = std::chrono::seconds(5); }))
+                .find("spec.ews.timeout_seconds"), std::string::npos);
+  EXPECT_NE(field_of(with([](session_spec& s) { s.ews->timeout = std::chrono::seconds(61); }))
+                .find("spec.ews.timeout_seconds"), std::string::npos);
+  EXPECT_NE(field_of(with([](session_spec& s) { s.ews->domain = "CORP\\x"; })).find("spec.ews.domain"),
+            std::string::npos);
+  EXPECT_NE(field_of(with([](session_spec& s) {
+              s.ews->mailbox = "a@example.com";
+              s.ews->impersonate = "b@example.com";
+            })).find("spec.ews.mailbox and spec.ews.impersonate"),
+            std::string::npos);
+  EXPECT_NE(field_of(with([](session_spec& s) { s.host = "other.example.com"; })).find("spec.server.host"),
+            std::string::npos);
+  EXPECT_NE(field_of(with([](session_spec& s) { s.ews->url.clear(); s.ews->autodiscover_email = "a@example.com"; }))
+                .find("spec.ews.autodiscover_email"), std::string::npos);
+  // A different path, version or mailbox is another session.
+  auto other = with([](session_spec& s) { s.ews->mailbox = "shared@example.com"; });
+  ASSERT_TRUE(other);
+  EXPECT_NE(fingerprint(ok.value()), fingerprint(other.value()));
+  EXPECT_EQ(first_difference(ok.value(), other.value()).rfind("spec.ews.mailbox", 0), 0u);
 }
 
 TEST(session_spec_smtp_leg, NormalisesAndNamesItsFields) {
