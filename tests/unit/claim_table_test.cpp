@@ -12,7 +12,7 @@ TEST(claim_table, OneHolderAtATimeUntilExpiryOrLeaseEnd) {
   claim_table t;
   std::set<std::string> alive = {"a", "b"};
   auto is_alive = [&](const std::string& l) { return alive.count(l) != 0; };
-  const claim_key k{"INBOX", 7, 42};
+  const claim_key k{"INBOX", 7, 42, {}};
   EXPECT_TRUE(t.claimable(k, t0, is_alive));
   ASSERT_TRUE(t.claim(k, "a", t0 + 10s));
   EXPECT_FALSE(t.claimable(k, t0 + 5s, is_alive)) << "held by a, for anyone (a included)";
@@ -29,15 +29,15 @@ TEST(claim_table, OneHolderAtATimeUntilExpiryOrLeaseEnd) {
 TEST(claim_table, KeysIncludeFolderAndUidValidity) {
   claim_table t;
   auto all_alive = [](const std::string&) { return true; };
-  ASSERT_TRUE(t.claim({"INBOX", 7, 42}, "a", t0 + 10s));
-  EXPECT_TRUE(t.claimable({"INBOX", 8, 42}, t0, all_alive)) << "a recreated folder's uid 42 is another message";
-  EXPECT_TRUE(t.claimable({"Other", 7, 42}, t0, all_alive));
+  ASSERT_TRUE(t.claim({"INBOX", 7, 42, {}}, "a", t0 + 10s));
+  EXPECT_TRUE(t.claimable({"INBOX", 8, 42, {}}, t0, all_alive)) << "a recreated folder's uid 42 is another message";
+  EXPECT_TRUE(t.claimable({"Other", 7, 42, {}}, t0, all_alive));
 }
 
 TEST(claim_table, AckedIsNeverClaimableAgainReleaseIsPerLease) {
   claim_table t;
   auto all_alive = [](const std::string&) { return true; };
-  const claim_key k1{"INBOX", 1, 1}, k2{"INBOX", 1, 2};
+  const claim_key k1{"INBOX", 1, 1, {}}, k2{"INBOX", 1, 2, {}};
   t.claim(k1, "a", t0 + 10s);
   t.claim(k2, "a", t0 + 10s);
   t.acked(k1);
