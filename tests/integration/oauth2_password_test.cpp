@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "support/broker_fixture.hpp"
+#include "support/ews_testbed.hpp"
 #include "support/oauth2_testbed.hpp"
 #include "support/trust_support.hpp"
 
@@ -102,6 +103,30 @@ TEST_F(oauth2_password_sessions, PublicClientAndTwoUsersNeverShareAToken) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(carol_again.session().state(), pb::SESSION_STATE_READY);
   EXPECT_EQ(password_grants(), 2);
+}
+
+// EWS (the seed's "OAuth2-ROPC"): the token goes out as an HTTP Bearer token, which the
+// fake EWS server checks by introspection at the same authorization server.
+TEST_F(oauth2_password_sessions, EwsSessionSendsThePasswordGrantTokenAsBearer) {
+  auto& o = shared_oauth2();
+  ews_testbed ews("MB_EWS_OAUTH2_INTROSPECT_URL=" + o.env("OAUTH2_INTROSPECT_URL_FOR_DOVECOT") + " ");
+  start_broker();
+  auto request = ropc_request("ropc-ews", "bob", idp_password("bob"));
+  auto* spec = request.mutable_spec();
+  spec->set_protocol(pb::PROTOCOL_EWS);
+  spec->mutable_server()->clear_host();
+  spec->mutable_server()->clear_port();
+  spec->mutable_server()->mutable_tls()->set_ca_file(ews.ca_file());
+  spec->mutable_ews()->set_url(ews.ews_url());
+  pb::ConnectResponse response;
+  auto s = client_->connect(request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.session().state(), pb::SESSION_STATE_READY);
+  EXPECT_EQ(response.session().auth_mode(), "oauth2_password");
+  const auto counters = ews.counters();
+  EXPECT_GE(counters.at("soap_requests"), 1) << "an authenticated SOAP request reached the server";
+  EXPECT_TRUE(contains(ews.requests(), "\"bob\"")) << "the fake saw bob's token";
+  EXPECT_FALSE(contains(ews.requests(), idp_password("bob")));
 }
 
 TEST_F(oauth2_password_sessions, ExpiredTokensAreReplacedByANewPasswordGrant) {
