@@ -58,6 +58,13 @@ error invalid(std::string message) { return {errc::invalid_argument, std::move(m
 
 }  // namespace
 
+const std::string_view implicit_grant_refusal =
+    "spec.auth.oauth2_implicit: the implicit grant is not supported: it issues no refresh token, so the session "
+    "would fail when its first access token expires (about an hour) and need a person at a browser again, and "
+    "Microsoft and RFC 9700 advise against it. Use oauth2_authorization_code (authorization code + PKCE: a user "
+    "authorizes once with `mailbroker authorize SESSION`, then the daemon refreshes tokens itself) or, for "
+    "app-only access, oauth2_client_credentials";
+
 grpc::Status to_grpc_status(const error& e) { return grpc::Status(to_grpc_code(e.code), e.message); }
 
 void to_proto(session::system_time t, google::protobuf::Timestamp* out) {
@@ -148,6 +155,16 @@ error from_proto(const pb::AuthSpec& auth, session::session_spec& s) {
       s.username = auth.oauth2_managed().username();
       s.oauth2.connection = auth.oauth2_managed().connection();
       break;
+    case pb::AuthSpec::kOauth2Password: {
+      const auto& p = auth.oauth2_password();
+      s.auth = session::auth_method::oauth2_password;
+      s.username = p.username();
+      s.password = from_proto(p.password());
+      if (auto e = oauth2_common_from_proto(p, "spec.auth.oauth2_password.", s.oauth2); !e.ok()) return e;
+      break;
+    }
+    case pb::AuthSpec::kOauth2Implicit:
+      return invalid(std::string(implicit_grant_refusal));
     case pb::AuthSpec::METHOD_NOT_SET: break;
   }
   return error::none();

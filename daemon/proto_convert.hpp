@@ -32,8 +32,11 @@ class failed_write_reactor final : public grpc::ServerWriteReactor<Message> {
 
 // Request → core. Unknown enum values become invalid_argument naming the field.
 result<session::connect_request> from_proto(const pb::ConnectRequest& request);
-// The auth part of a spec (also used by BeginAuthorization). Errors: invalid_argument.
+// The auth part of a spec (also used by BeginAuthorization). Errors: invalid_argument;
+// AuthSpec.oauth2_implicit always, with implicit_grant_refusal.
 error from_proto(const pb::AuthSpec& auth, session::session_spec& out);
+// Why the implicit grant is refused and which grant to use instead.
+extern const std::string_view implicit_grant_refusal;
 secrets::secret_ref from_proto(const pb::SecretRef& ref);
 
 void to_proto(const session::status_snapshot& s, pb::SessionStatus* out);

@@ -40,10 +40,34 @@ std::optional<int> fill_common(const invocation& inv, std::string_view command, 
   return std::nullopt;
 }
 
+// The password grant (ROPC): the password sources give the user's password; the client
+// secret, optional (public clients), has its own --oauth2-client-secret-* sources.
+std::optional<int> fill_password_grant(const invocation& inv, std::string_view command, const std::string& user,
+                                       const std::string& client_id, pb::AuthSpec* auth) {
+  if (user.empty()) return usage_error(command, "--oauth2-grant password needs --user USER (who signs in)");
+  auto* p = auth->mutable_oauth2_password();
+  if (auto rc = fill_common(inv, command, p)) return rc;
+  p->set_username(user);
+  if (secret_given(inv.args, client_secret_prefix)) {
+    auto secret = secret_from_args(inv.args, client_secret_prefix, "client " + client_id, command, false);
+    if (!secret) return usage_error(command, secret.err().message);
+    *p->mutable_client_secret() = std::move(secret.value());
+  }
+  auto password = password_from_args(inv.args, user);  // last: it may read stdin
+  if (!password) return usage_error(command, password.err().message);
+  *p->mutable_password() = std::move(password.value());
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<int> fill_auth(const invocation& inv, std::string_view command, const std::string& user,
                              pb::AuthSpec* auth) {
+  if (secret_given(inv.args, client_secret_prefix) &&
+      !(inv.args.has("--oauth2-client-id") && inv.args.value("--oauth2-grant") == "password")) {
+    return usage_error(command, "--oauth2-client-secret-* only go with --oauth2-client-id and --oauth2-grant password "
+                                "(the other grants take the client secret from a --password-* source)");
+  }
   if (auto connection = inv.args.value("--oauth2-connection")) {
     auto* managed = auth->mutable_oauth2_managed();
     managed->set_connection(*connection);
@@ -61,6 +85,15 @@ std::optional<int> fill_auth(const invocation& inv, std::string_view command, co
     return std::nullopt;
   }
   const auto grant = inv.args.value("--oauth2-grant").value_or("client_credentials");
+  if (grant == "password") return fill_password_grant(inv, command, user, *client_id, auth);
+  if (grant == "implicit") {
+    // Sent as asked: the daemon refuses it and names the grant to use instead.
+    auto* implicit = auth->mutable_oauth2_implicit();
+    implicit->set_client_id(*client_id);
+    implicit->set_tenant_id(inv.args.value("--oauth2-tenant").value_or(""));
+    implicit->set_redirect_uri(inv.args.value("--oauth2-redirect-uri").value_or(""));
+    return std::nullopt;
+  }
   if (grant == "authorization_code") {
     auto* ac = auth->mutable_oauth2_authorization_code();
     if (auto rc = fill_common(inv, command, ac)) return rc;
@@ -77,7 +110,8 @@ std::optional<int> fill_auth(const invocation& inv, std::string_view command, co
     return std::nullopt;
   }
   if (grant != "client_credentials") {
-    return usage_error(command, "--oauth2-grant: '" + grant + "' is not one of client_credentials, authorization_code");
+    return usage_error(command, "--oauth2-grant: '" + grant +
+                                    "' is not one of client_credentials, authorization_code, password");
   }
   auto* cc = auth->mutable_oauth2_client_credentials();
   if (auto rc = fill_common(inv, command, cc)) return rc;

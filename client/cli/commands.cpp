@@ -4,6 +4,7 @@
 #include <iostream>
 #include <limits>
 
+#include "client/cli/auth_options.hpp"
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/format.hpp"
 #include "client/cli/password.hpp"
@@ -54,6 +55,12 @@ constexpr option_def connect_options[] = {
     {"--oauth2-token-url", "URL"},
     {"--oauth2-scope", "SCOPES"},
     {"--oauth2-token-ca-file", "PATH"},
+    {"--oauth2-client-secret-env", "VAR"},
+    {"--oauth2-client-secret-file", "PATH"},
+    {"--oauth2-client-secret-daemon-env", "VAR"},
+    {"--oauth2-client-secret-daemon-file", "PATH"},
+    {"--oauth2-client-secret-vault", "NAME"},
+    {"--oauth2-client-secret", "VALUE", client_secret_on_argv_refusal},
     {"--keepalive", "SECONDS"},
     {"--connect-timeout-ms", "N"},
     {"--linger", "SECONDS"},

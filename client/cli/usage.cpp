@@ -91,12 +91,20 @@ Credentials (--user and exactly one password source):
   local user can read a process's arguments, and shells keep them in history.
 
 OAuth2 (instead of a password; a password source then supplies the client secret,
-and --user is the mailbox to log in as):
+except with --oauth2-grant password, and --user is the mailbox to log in as):
   --oauth2-client-id ID        application (client) id: selects OAuth2
-  --oauth2-grant GRANT         client_credentials | authorization_code [client_credentials].
+  --oauth2-grant GRANT         client_credentials | authorization_code | password
+                               [client_credentials].
                                authorization_code: the session refreshes the token
                                `mailbroker authorize SESSION` stored (same options);
-                               the client secret is optional (public clients)
+                               the client secret is optional (public clients).
+                               password (ROPC, RFC 6749 4.3): --user signs in at the
+                               token endpoint with the password source's password;
+                               Microsoft: work or school accounts without MFA only
+                               (prefer authorization_code). The client secret, optional,
+                               comes from --oauth2-client-secret-* below.
+                               implicit is refused: it gives no refresh token (use
+                               authorization_code, or client_credentials for app-only)
   --oauth2-provider NAME       microsoft | google | custom [custom with
                                --oauth2-token-url, else microsoft]. Client credentials:
                                Microsoft and custom only; yahoo and msn are refused
@@ -108,6 +116,11 @@ and --user is the mailbox to log in as):
                                Google http://localhost:8888/Callback]
   --oauth2-scope SCOPES        space-separated scopes [the provider's mail scope]
   --oauth2-token-ca-file PATH  CA file for the token endpoint [system store]
+  --oauth2-client-secret-env VAR, --oauth2-client-secret-file PATH (read by the CLI),
+  --oauth2-client-secret-daemon-env VAR, --oauth2-client-secret-daemon-file PATH,
+  --oauth2-client-secret-vault NAME (resolved by mailbrokerd)
+                               --oauth2-grant password only: the client secret
+                               [none: a public client]. --oauth2-client-secret is refused
   --oauth2-refresh-token-vault NAME
                                start from the refresh token in vault entry NAME
   --oauth2-connection NAME     use the daemon's configured OAuth2 connection NAME (no

@@ -145,17 +145,22 @@ positive_int() { # NAME VALUE
 }
 
 write_config() {
-  local cc_secret=$1 dovecot_secret=$2 cc_user=$3 accounts=$4
-  local accounts_json a
+  local cc_secret=$1 dovecot_secret=$2 cc_user=$3 accounts=$4 ropc_secret=$5 account_passwords=$6
+  local accounts_json passwords_json a
   local -a list
   IFS=, read -ra list <<<"$accounts"
   for a in "${list[@]}"; do accounts_json+="\"$a\","; done
   accounts_json="[${accounts_json%,}]"
+  # USER:PASSWORD,... (names and passwords have no ':' ',' or '"').
+  IFS=, read -ra list <<<"$account_passwords"
+  for a in "${list[@]}"; do passwords_json+="\"${a%%:*}\": \"${a#*:}\","; done
+  passwords_json="{${passwords_json%,}}"
   (
     umask 077 # contains client secrets
     cat >"$CONFIG.tmp" <<EOF
 {
   "accounts": $accounts_json,
+  "passwords": $passwords_json,
   "scopes": ["imap"],
   "clients": [
     {
@@ -176,6 +181,24 @@ write_config() {
       "response_types": ["code"],
       "redirect_uris": ["http://127.0.0.1/callback", "http://[::1]/callback", "http://localhost/callback"],
       "scope": "openid offline_access imap"
+    },
+    {
+      "client_id": "mailbroker-ropc",
+      "client_secret": "$ropc_secret",
+      "token_endpoint_auth_method": "client_secret_basic",
+      "grant_types": ["password"],
+      "response_types": [],
+      "redirect_uris": [],
+      "scope": "imap"
+    },
+    {
+      "client_id": "mailbroker-ropc-public",
+      "application_type": "native",
+      "token_endpoint_auth_method": "none",
+      "grant_types": ["password"],
+      "response_types": [],
+      "redirect_uris": [],
+      "scope": "imap"
     },
     {
       "client_id": "dovecot",
@@ -246,17 +269,23 @@ cmd_start() { # STATE_DIR [reuse]
   accounts=$(IFS=,; echo "${names[*]}")
   [[ $https_port =~ ^[0-9]+$ && $http_port =~ ^[0-9]+$ ]] || die "MB_OAUTH2_HTTPS_PORT/MB_OAUTH2_HTTP_PORT must be port numbers"
 
-  local cc_secret dovecot_secret
+  local cc_secret dovecot_secret ropc_secret account_passwords
   if [[ $reuse == 1 ]]; then
     [[ -r $ENV_FILE ]] || die "no $ENV_FILE to restart from (use '$PROG start $STATE')"
     https_port=$(prev_value OAUTH2_HTTPS_PORT) http_port=$(prev_value OAUTH2_HTTP_PORT)
     cc_secret=$(prev_value OAUTH2_CC_CLIENT_SECRET) dovecot_secret=$(prev_value OAUTH2_DOVECOT_CLIENT_SECRET)
-    [[ -n $https_port && -n $http_port && -n $cc_secret && -n $dovecot_secret ]] ||
+    ropc_secret=$(prev_value OAUTH2_ROPC_CLIENT_SECRET) account_passwords=$(prev_value OAUTH2_ACCOUNT_PASSWORDS)
+    [[ -n $https_port && -n $http_port && -n $cc_secret && -n $dovecot_secret && -n $ropc_secret &&
+      -n $account_passwords ]] ||
       die "$ENV_FILE lacks ports or secrets; use '$PROG start $STATE'"
   else
-    cc_secret=$(random_secret) dovecot_secret=$(random_secret)
+    cc_secret=$(random_secret) dovecot_secret=$(random_secret) ropc_secret=$(random_secret)
+    # One password per account for the password grant (ROPC): USER:PASSWORD,...
+    account_passwords=
+    for name in "${names[@]}"; do account_passwords+="$name:$(random_alnum 24),"; done
+    account_passwords=${account_passwords%,}
   fi
-  write_config "$cc_secret" "$dovecot_secret" "$cc_user" "$accounts"
+  write_config "$cc_secret" "$dovecot_secret" "$cc_user" "$accounts" "$ropc_secret" "$account_passwords"
 
   [[ -f $LOGFILE ]] && mv -f -- "$LOGFILE" "$LOGFILE.prev"
   : >"$LOGFILE"
@@ -318,6 +347,10 @@ OAUTH2_CC_CLIENT_SECRET=$cc_secret
 OAUTH2_CC_MAIL_USER=$cc_user
 OAUTH2_PKCE_CLIENT_ID=mailbroker-pkce
 OAUTH2_PKCE_REDIRECT_URI=http://127.0.0.1/callback
+OAUTH2_ROPC_CLIENT_ID=mailbroker-ropc
+OAUTH2_ROPC_CLIENT_SECRET=$ropc_secret
+OAUTH2_ROPC_PUBLIC_CLIENT_ID=mailbroker-ropc-public
+OAUTH2_ACCOUNT_PASSWORDS=$account_passwords
 OAUTH2_DOVECOT_CLIENT_ID=dovecot
 OAUTH2_DOVECOT_CLIENT_SECRET=$dovecot_secret
 OAUTH2_ACCESS_TTL=$access_ttl

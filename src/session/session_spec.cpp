@@ -72,6 +72,7 @@ error check_https(const std::string& url, const std::string& what) {
 error normalise_oauth2(oauth2_settings& o, oauth2_grant grant, const std::string& field) {
   const std::string& f = field;
   const bool code = grant == oauth2_grant::authorization_code;
+  const bool password = grant == oauth2_grant::password;
   switch (o.provider) {
     case oauth2_provider::yahoo:
     case oauth2_provider::msn:
@@ -81,6 +82,10 @@ error normalise_oauth2(oauth2_settings& o, oauth2_grant grant, const std::string
       }
       [[fallthrough]];
     case oauth2_provider::google:
+      if (password) {
+        return invalid(f + "provider: the password grant (ROPC) is only offered by the Microsoft identity platform "
+                           "(or a custom RFC 6749 server), not by Google, Yahoo or MSN");
+      }
       if (!code) {
         return invalid(f + "provider: the client credentials grant is only offered by the Microsoft identity "
                            "platform (or a custom RFC 6749 server); Gmail, Yahoo and MSN mailboxes need the "
@@ -94,6 +99,11 @@ error normalise_oauth2(oauth2_settings& o, oauth2_grant grant, const std::string
     case oauth2_provider::microsoft: {
       if (o.tenant_id.empty()) return invalid(f + "tenant_id is required for the Microsoft identity platform");
       if (!valid_tenant(o.tenant_id)) return invalid(f + "tenant_id has invalid characters");
+      if (password && (lower(o.tenant_id) == "common" || lower(o.tenant_id) == "consumers")) {
+        return invalid(f + "tenant_id '" + o.tenant_id +
+                       "': the Microsoft identity platform offers the password grant for work or school accounts "
+                       "only: give the directory id or domain, or 'organizations'");
+      }
       const bool gcc_high = o.cloud == azure_cloud::us_gcc_high;
       const std::string authority =
           std::string(gcc_high ? "https://login.microsoftonline.us/" : "https://login.microsoftonline.com/") + o.tenant_id;
@@ -105,6 +115,8 @@ error normalise_oauth2(oauth2_settings& o, oauth2_grant grant, const std::string
         const std::string host = gcc_high ? "https://outlook.office365.us/" : "https://outlook.office.com/";
         if (code) {
           o.scopes = {host + "IMAP.AccessAsUser.All", "offline_access"};
+        } else if (password) {
+          o.scopes = {host + "IMAP.AccessAsUser.All"};  // nothing to refresh: no offline_access
         } else {
           o.scopes.push_back(gcc_high ? "https://outlook.office365.us/.default" : "https://outlook.office365.com/.default");
         }
@@ -123,7 +135,7 @@ error normalise_oauth2(oauth2_settings& o, oauth2_grant grant, const std::string
     if (auto e = check_https(o.authorize_url, f + "authorize_url"); !e.ok()) return e;
   }
   if (o.client_id.empty()) return invalid(f + "client_id is required");
-  if (!code && (o.client_secret.empty() || o.client_secret.value.empty())) {
+  if (grant == oauth2_grant::client_credentials && (o.client_secret.empty() || o.client_secret.value.empty())) {
     return invalid(f + "client_secret is required (inline_value, env, file or vault)");
   }
   if (!o.client_secret.empty() && o.client_secret.value.empty()) return invalid(f + "client_secret is empty");
@@ -166,6 +178,7 @@ std::string_view auth_method_name(auth_method m) {
     case auth_method::oauth2_client_credentials: return "oauth2_client_credentials";
     case auth_method::oauth2_authorization_code: return "oauth2_authorization_code";
     case auth_method::oauth2_managed: return "oauth2_managed";
+    case auth_method::oauth2_password: return "oauth2_password";
   }
   return "unknown";
 }
@@ -195,12 +208,57 @@ std::string refresh_token_key(const session_spec& spec, std::string_view session
   return {};
 }
 
+namespace {
+
+// The delegated permission a password-grant token needs on Microsoft's Exchange host
+// for the session's protocol (EWS: the host Microsoft's EWS OAuth guide names).
+std::string microsoft_password_scope(protocol p, azure_cloud cloud) {
+  const bool gcc_high = cloud == azure_cloud::us_gcc_high;
+  switch (p) {
+    case protocol::ews:
+      return std::string(gcc_high ? "https://outlook.office365.us/" : "https://outlook.office365.com/") +
+             "EWS.AccessAsUser.All";
+    case protocol::pop3:
+      return std::string(gcc_high ? "https://outlook.office365.us/" : "https://outlook.office.com/") +
+             "POP.AccessAsUser.All";
+    case protocol::imap:
+    case protocol::smtp:
+      break;
+  }
+  return std::string(gcc_high ? "https://outlook.office365.us/" : "https://outlook.office.com/") +
+         "IMAP.AccessAsUser.All";
+}
+
+bool has_control_character(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+// oauth2_password: the user signs in at the token endpoint with their password.
+error normalise_password_grant(session_spec& spec, const std::string& af) {
+  spec.oauth2.connection.clear();
+  if (spec.oauth2.provider == oauth2_provider::microsoft && spec.oauth2.scopes.empty()) {
+    spec.oauth2.scopes = {microsoft_password_scope(spec.proto, spec.oauth2.cloud)};
+  }
+  if (auto e = normalise_oauth2(spec.oauth2, oauth2_grant::password, af); !e.ok()) return e;
+  if (spec.username.empty()) return invalid(af + "username (who signs in, and the mailbox to log in to) is required");
+  if (spec.username.size() > max_oauth2_username_length || has_control_character(spec.username)) {
+    return invalid(af + "username must be at most " + std::to_string(max_oauth2_username_length) +
+                   " characters, without control characters");
+  }
+  if (spec.password.empty()) return invalid(af + "password is required (inline_value, env, file or vault)");
+  if (spec.password.value.empty()) return invalid(af + "password is empty");
+  return error::none();
+}
+
+}  // namespace
+
 error normalise_auth(session_spec& spec, const managed_connections* connections, bool require_username) {
   const std::string af = auth_field(spec) + ".";
   switch (spec.auth) {
     case auth_method::none:
       return invalid(
-          "spec.auth is required (basic, oauth2_client_credentials, oauth2_authorization_code or oauth2_managed)");
+          "spec.auth is required (basic, oauth2_client_credentials, oauth2_authorization_code, oauth2_managed or "
+          "oauth2_password)");
     case auth_method::basic:
       spec.oauth2 = {};  // only the chosen method's fields count (fingerprint and first_difference agree)
       if (spec.username.empty()) return invalid("spec.auth.basic.username is required");
@@ -219,6 +277,9 @@ error normalise_auth(session_spec& spec, const managed_connections* connections,
       }
       break;
     }
+    case auth_method::oauth2_password:
+      if (auto e = normalise_password_grant(spec, af); !e.ok()) return e;
+      break;
     case auth_method::oauth2_managed: {
       if (spec.oauth2.connection.empty()) return invalid(af + "connection is required");
       const auto it = connections ? connections->find(spec.oauth2.connection) : managed_connections::const_iterator{};
@@ -506,7 +567,7 @@ std::string first_difference(const session_spec& a, const session_spec& b) {
   if (a.auth != b.auth) return diff("spec.auth", std::string(auth_method_name(a.auth)), std::string(auth_method_name(b.auth)));
   const std::string f = auth_field(a) + ".";
   if (a.username != b.username) return diff(f + "username", a.username, b.username);
-  if (secrets::identity(a.password) != secrets::identity(b.password)) return "spec.auth.basic.password";
+  if (secrets::identity(a.password) != secrets::identity(b.password)) return f + "password";
   if (a.oauth2.connection != b.oauth2.connection) return diff(f + "connection", a.oauth2.connection, b.oauth2.connection);
   if (a.oauth2.token_url != b.oauth2.token_url) return diff(f + "token_url", a.oauth2.token_url, b.oauth2.token_url);
   if (a.oauth2.client_id != b.oauth2.client_id) return diff(f + "client_id", a.oauth2.client_id, b.oauth2.client_id);

@@ -17,11 +17,14 @@ namespace mailbroker::session {
 
 enum class protocol { imap, pop3, smtp, ews };
 enum class tls_mode { implicit, starttls, plain };
-enum class auth_method { none, basic, oauth2_client_credentials, oauth2_authorization_code, oauth2_managed };
+// oauth2_password: RFC 6749 4.3 (ROPC): `username` and `password` go to the token
+// endpoint, the access token to the mail server.
+enum class auth_method { none, basic, oauth2_client_credentials, oauth2_authorization_code, oauth2_managed, oauth2_password };
 enum class oauth2_provider { unspecified, microsoft, google, yahoo, msn, custom };
 enum class azure_cloud { global, us_gcc_high };
 
-enum class oauth2_grant { client_credentials, authorization_code };
+// `password` is only for auth_method::oauth2_password (managed connections do not offer it).
+enum class oauth2_grant { client_credentials, authorization_code, password };
 enum class oauth2_token_type { shared, per_user };
 
 // OAuth2 settings of a session (or of a managed connection). After normalise(),
@@ -32,7 +35,7 @@ struct oauth2_settings {
   std::string tenant_id;
   azure_cloud cloud = azure_cloud::global;
   std::string client_id;
-  secrets::secret_ref client_secret;  // optional for authorization_code (public client)
+  secrets::secret_ref client_secret;  // optional for authorization_code and password (public client)
   std::string token_url;
   std::vector<std::string> scopes;
   std::string token_ca_file;
@@ -110,7 +113,7 @@ struct session_spec {
 
   auth_method auth = auth_method::none;
   std::string username;           // basic and OAuth2: the mailbox user
-  secrets::secret_ref password;   // basic
+  secrets::secret_ref password;   // basic, oauth2_password (the user's password)
   oauth2_settings oauth2;         // every oauth2_* method
 
   std::optional<smtp_leg> smtp;   // part of the fingerprint
@@ -133,6 +136,8 @@ inline constexpr std::chrono::milliseconds max_connect_timeout{300000};
 inline constexpr std::chrono::seconds max_linger{86400};
 inline constexpr std::chrono::seconds default_poll_interval{30};
 inline constexpr std::chrono::seconds max_poll_interval{3600};
+// oauth2_password's username: an e-mail address at most (RFC 3696 errata: 64 + 1 + 255).
+inline constexpr std::size_t max_oauth2_username_length = 320;
 
 // 1..128 characters from [A-Za-z0-9._-]. Errors: invalid_argument naming `session`.
 error validate_session_name(std::string_view name);
@@ -153,7 +158,9 @@ error normalise_auth(session_spec& spec, const managed_connections* connections,
 
 // Checks and fills in one set of OAuth2 settings for `grant` (provider presets,
 // redirect URI rules); `field` prefixes error messages. Used for session specs and for
-// managed connections in the daemon config.
+// managed connections in the daemon config. The password grant is offered for
+// Microsoft (work or school tenants: not "common" or "consumers") and custom servers;
+// its Microsoft default scope is IMAP's (normalise_auth() picks the protocol's first).
 error normalise_oauth2(oauth2_settings& o, oauth2_grant grant, const std::string& field);
 
 // Where a session's refresh token is stored: "session:NAME" for

@@ -15,6 +15,14 @@ auth::token_request make_token_request(const session_spec& spec, std::string_vie
     r.grant = auth::grant_type::client_credentials;
     return r;
   }
+  if (o.grant == oauth2_grant::password) {
+    // The user is part of the cache key (token_request::cache_key), with the password
+    // reference: two users, or two passwords of one user, never share a token.
+    r.grant = auth::grant_type::password;
+    r.username = spec.username;
+    r.password = spec.password;
+    return r;
+  }
   r.grant = auth::grant_type::refresh_token;
   r.refresh_token_key = refresh_token_key(spec, session_name);
   r.initial_refresh_token = o.refresh_token;

@@ -90,7 +90,8 @@ std::vector<secret_use> secret_uses(const session_spec& spec) {
       if (auto k = daemon_side(spec.password)) add_uses(out, *k, spec.password.value, field + ".password", mail_endpoints(spec, true));
       break;
     case auth_method::oauth2_client_credentials:
-    case auth_method::oauth2_authorization_code: {
+    case auth_method::oauth2_authorization_code:
+    case auth_method::oauth2_password: {
       auto where = mail_endpoints(spec, true);
       where.push_back(token_endpoint(spec.oauth2));
       if (auto k = daemon_side(spec.oauth2.client_secret)) {
@@ -98,6 +99,12 @@ std::vector<secret_use> secret_uses(const session_spec& spec) {
       }
       if (auto k = daemon_side(spec.oauth2.refresh_token)) {
         add_uses(out, *k, spec.oauth2.refresh_token.value, field + ".refresh_token", where);
+      }
+      // The user's password itself is sent to the token endpoint only; the token it
+      // buys goes to the mail server(s), so they count as destinations too (like a
+      // client secret's).
+      if (spec.auth == auth_method::oauth2_password) {
+        if (auto k = daemon_side(spec.password)) add_uses(out, *k, spec.password.value, field + ".password", where);
       }
       break;
     }

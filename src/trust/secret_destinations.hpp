@@ -10,8 +10,9 @@
 //   - a basic password: to the mail server, and to the SMTP leg's server when the leg
 //     reuses the session's credentials;
 //   - an SMTP leg's own password: to the SMTP server;
-//   - an OAuth2 client secret or starting refresh token: to the token endpoint, and the
-//     access token obtained with it to the mail server(s);
+//   - an OAuth2 client secret or starting refresh token, or the user's password of the
+//     password grant (oauth2_password): to the token endpoint, and the access token
+//     obtained with it to the mail server(s);
 //   - a managed OAuth2 connection's token: to the mail server(s) (its token endpoint is
 //     the operator's own configuration).
 #include <cstdint>

@@ -1,7 +1,9 @@
-// normalise() for oauth2_authorization_code and oauth2_managed, refresh_token_key(),
-// and make_token_request().
+// normalise() for oauth2_authorization_code, oauth2_managed and oauth2_password,
+// refresh_token_key(), make_token_request(), and the daemon's conversion of the password
+// and implicit AuthSpec messages.
 #include <gtest/gtest.h>
 
+#include "daemon/proto_convert.hpp"
 #include "session/session_spec.hpp"
 #include "session/token_request.hpp"
 
@@ -356,6 +358,299 @@ TEST(session_token_request, ManagedPerUserAndClientCredentials) {
   EXPECT_EQ(c.grant, auth::grant_type::client_credentials);
   EXPECT_TRUE(c.refresh_token_key.empty());
   EXPECT_TRUE(c.reauthorize_hint.empty());
+}
+
+// ---- oauth2_password (ROPC) ----------------------------------------------------------
+
+session_spec password_spec(oauth2_provider provider, protocol proto = protocol::imap) {
+  session_spec s;
+  s.proto = proto;
+  if (proto == protocol::ews) {
+    s.ews.emplace();
+    s.ews->url = "https://outlook.office365.com/EWS/Exchange.asmx";
+  } else {
+    s.host = "outlook.office365.com";
+  }
+  s.auth = auth_method::oauth2_password;
+  s.username = "alice@contoso.com";
+  s.password = {src::vault, "alice-pw"};
+  s.oauth2.provider = provider;
+  s.oauth2.client_id = "app-id";
+  if (provider == oauth2_provider::microsoft) s.oauth2.tenant_id = "contoso.onmicrosoft.com";
+  if (provider == oauth2_provider::custom) s.oauth2.token_url = "https://idp.example.com/token";
+  return s;
+}
+
+TEST(session_spec_password_grant, MicrosoftPresetsPerCloudAndProtocol) {
+  struct row {
+    protocol proto;
+    azure_cloud cloud;
+    const char* token_url;
+    const char* scope;
+  };
+  const row rows[] = {
+      {protocol::imap, azure_cloud::global,
+       "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+       "https://outlook.office.com/IMAP.AccessAsUser.All"},
+      {protocol::pop3, azure_cloud::global,
+       "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+       "https://outlook.office.com/POP.AccessAsUser.All"},
+      {protocol::ews, azure_cloud::global,
+       "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+       "https://outlook.office365.com/EWS.AccessAsUser.All"},
+      {protocol::imap, azure_cloud::us_gcc_high,
+       "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token",
+       "https://outlook.office365.us/IMAP.AccessAsUser.All"},
+      {protocol::pop3, azure_cloud::us_gcc_high,
+       "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token",
+       "https://outlook.office365.us/POP.AccessAsUser.All"},
+      {protocol::ews, azure_cloud::us_gcc_high,
+       "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token",
+       "https://outlook.office365.us/EWS.AccessAsUser.All"},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(std::string(protocol_name(r.proto)) + (r.cloud == azure_cloud::global ? " global" : " gcc-high"));
+    auto spec = password_spec(oauth2_provider::microsoft, r.proto);
+    spec.oauth2.cloud = r.cloud;
+    auto n = normalise(spec, 0);
+    ASSERT_TRUE(n.ok()) << n.err().message;
+    EXPECT_EQ(n->oauth2.token_url, r.token_url);
+    EXPECT_EQ(n->oauth2.scopes, std::vector<std::string>{r.scope});
+    EXPECT_EQ(n->oauth2.grant, oauth2_grant::password);
+    EXPECT_TRUE(n->oauth2.authorize_url.empty());
+    EXPECT_TRUE(n->oauth2.client_secret.empty());  // a public client needs none
+    EXPECT_EQ(n->password.value, "alice-pw");
+    if (r.proto == protocol::ews) {
+      EXPECT_EQ(n->ews->auth, ews_auth::bearer);
+    }
+  }
+}
+
+TEST(session_spec_password_grant, GivenValuesWinAndCodeFlowSettingsAreDropped) {
+  auto spec = password_spec(oauth2_provider::microsoft);
+  spec.oauth2.token_url = "https://proxy.example.com/token";
+  spec.oauth2.scopes = {"https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access"};
+  spec.oauth2.client_secret = {src::env, "MB_CS"};
+  spec.oauth2.authorize_url = "https://login.example.com/authorize";
+  spec.oauth2.redirect_uri = "http://localhost:1/cb";
+  spec.oauth2.refresh_token = {src::env, "MB_RT"};
+  spec.oauth2.connection = "stray";
+  auto n = normalise(spec, 0);
+  ASSERT_TRUE(n.ok()) << n.err().message;
+  EXPECT_EQ(n->oauth2.token_url, "https://proxy.example.com/token");
+  EXPECT_EQ(n->oauth2.scopes.size(), 2u);
+  EXPECT_EQ(n->oauth2.client_secret.value, "MB_CS");
+  EXPECT_TRUE(n->oauth2.authorize_url.empty());
+  EXPECT_TRUE(n->oauth2.redirect_uri.empty());
+  EXPECT_TRUE(n->oauth2.refresh_token.empty());
+  EXPECT_TRUE(n->oauth2.connection.empty());
+  EXPECT_EQ(refresh_token_key(*n, "demo"), "");  // nothing to refresh: each token is a new grant
+
+  auto custom = normalise(password_spec(oauth2_provider::custom), 0);
+  ASSERT_TRUE(custom.ok()) << custom.err().message;
+  EXPECT_TRUE(custom->oauth2.scopes.empty());  // no preset for a custom server
+  auto unspecified = password_spec(oauth2_provider::unspecified);
+  unspecified.oauth2.token_url = "https://idp.example.com/token";
+  ASSERT_TRUE(normalise(unspecified, 0).ok());
+  EXPECT_EQ(normalise(unspecified, 0)->oauth2.provider, oauth2_provider::custom);
+}
+
+TEST(session_spec_password_grant, TenantsForWorkOrSchoolAccountsOnly) {
+  for (const char* tenant : {"common", "consumers", "Common", "CONSUMERS"}) {
+    SCOPED_TRACE(tenant);
+    auto spec = password_spec(oauth2_provider::microsoft);
+    spec.oauth2.tenant_id = tenant;
+    auto n = normalise(spec, 0);
+    ASSERT_FALSE(n.ok());
+    EXPECT_EQ(n.err().code, errc::invalid_argument);
+    EXPECT_TRUE(contains(n.err().message, "spec.auth.oauth2_password.tenant_id")) << n.err().message;
+    EXPECT_TRUE(contains(n.err().message, "organizations")) << n.err().message;
+  }
+  auto spec = password_spec(oauth2_provider::microsoft);
+  spec.oauth2.tenant_id = "organizations";
+  auto n = normalise(spec, 0);
+  ASSERT_TRUE(n.ok()) << n.err().message;
+  EXPECT_EQ(n->oauth2.token_url, "https://login.microsoftonline.com/organizations/oauth2/v2.0/token");
+  // The same tenant stays fine for the other grants.
+  auto code = code_spec(oauth2_provider::microsoft);
+  code.oauth2.tenant_id = "common";
+  EXPECT_TRUE(normalise(code, 0).ok());
+}
+
+TEST(session_spec_password_grant, ProvidersWithoutAPasswordGrantAreRefused) {
+  for (auto provider : {oauth2_provider::google, oauth2_provider::yahoo, oauth2_provider::msn}) {
+    SCOPED_TRACE(static_cast<int>(provider));
+    auto n = normalise(password_spec(provider), 0);
+    ASSERT_FALSE(n.ok());
+    EXPECT_EQ(n.err().code, errc::invalid_argument);
+    EXPECT_TRUE(contains(n.err().message, "spec.auth.oauth2_password.provider")) << n.err().message;
+    EXPECT_TRUE(contains(n.err().message, "password grant")) << n.err().message;
+  }
+}
+
+TEST(session_spec_password_grant, RejectionsNameTheField) {
+  struct row {
+    const char* name;
+    void (*mutate)(session_spec&);
+    const char* field;
+  };
+  const row rows[] = {
+      {"no client id", [](session_spec& s) { s.oauth2.client_id.clear(); }, "client_id"},
+      {"empty secret", [](session_spec& s) { s.oauth2.client_secret = {src::env, ""}; }, "client_secret"},
+      {"no tenant", [](session_spec& s) { s.oauth2.tenant_id.clear(); }, "tenant_id"},
+      {"bad tenant", [](session_spec& s) { s.oauth2.tenant_id = "contoso/../x"; }, "tenant_id"},
+      {"http token url", [](session_spec& s) { s.oauth2.token_url = "http://idp/token"; }, "token_url"},
+      {"no user", [](session_spec& s) { s.username.clear(); }, "username"},
+      {"user with CRLF", [](session_spec& s) { s.username = "alice\r\nbob"; }, "username"},
+      {"user too long", [](session_spec& s) { s.username.assign(max_oauth2_username_length + 1, 'a'); }, "username"},
+      {"no password", [](session_spec& s) { s.password = {}; }, "password"},
+      {"empty password", [](session_spec& s) { s.password = {src::inline_value, ""}; }, "password"},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.name);
+    auto spec = password_spec(oauth2_provider::microsoft);
+    r.mutate(spec);
+    auto n = normalise(spec, 0);
+    ASSERT_FALSE(n.ok());
+    EXPECT_EQ(n.err().code, errc::invalid_argument);
+    EXPECT_TRUE(contains(n.err().message, std::string("spec.auth.oauth2_password.") + r.field)) << n.err().message;
+  }
+  auto longest = password_spec(oauth2_provider::microsoft);
+  longest.username.assign(max_oauth2_username_length, 'a');
+  EXPECT_TRUE(normalise(longest, 0).ok());
+}
+
+TEST(session_spec_password_grant, FingerprintCoversUserAndPasswordReference) {
+  const auto a = *normalise(password_spec(oauth2_provider::microsoft), 0);
+  EXPECT_EQ(fingerprint(a), fingerprint(*normalise(password_spec(oauth2_provider::microsoft), 0)));
+  EXPECT_EQ(first_difference(a, *normalise(password_spec(oauth2_provider::microsoft), 0)), "");
+
+  auto other_user = password_spec(oauth2_provider::microsoft);
+  other_user.username = "bob@contoso.com";
+  const auto b = *normalise(other_user, 0);
+  EXPECT_NE(fingerprint(a), fingerprint(b));
+  EXPECT_EQ(first_difference(a, b), "spec.auth.oauth2_password.username ('alice@contoso.com' vs 'bob@contoso.com')");
+
+  auto other_ref = password_spec(oauth2_provider::microsoft);
+  other_ref.password = {src::vault, "alice-pw-2"};
+  const auto c = *normalise(other_ref, 0);
+  EXPECT_NE(fingerprint(a), fingerprint(c));
+  EXPECT_EQ(first_difference(a, c), "spec.auth.oauth2_password.password");  // by name only
+
+  // Inline passwords: a different value is a different session, and never shown.
+  auto inline_1 = password_spec(oauth2_provider::microsoft);
+  inline_1.password = {src::inline_value, "s3cret-one"};
+  auto inline_2 = inline_1;
+  inline_2.password.value = "s3cret-two";
+  const auto d = *normalise(inline_1, 0), e = *normalise(inline_2, 0);
+  EXPECT_NE(fingerprint(d), fingerprint(e));
+  EXPECT_EQ(first_difference(d, e), "spec.auth.oauth2_password.password");
+  EXPECT_FALSE(contains(first_difference(d, e), "s3cret"));
+
+  auto other_scope = password_spec(oauth2_provider::microsoft);
+  other_scope.oauth2.scopes = {"openid"};
+  const auto f = *normalise(other_scope, 0);
+  EXPECT_EQ(first_difference(a, f), "spec.auth.oauth2_password.scopes");
+
+  // Basic auth with the same user and password is another session.
+  auto basic = password_spec(oauth2_provider::microsoft);
+  basic.auth = auth_method::basic;
+  const auto g = *normalise(basic, 0);
+  EXPECT_NE(fingerprint(a), fingerprint(g));
+  EXPECT_TRUE(contains(first_difference(a, g), "spec.auth (")) << first_difference(a, g);
+}
+
+TEST(session_token_request, PasswordGrantIsKeyedByUserAndPassword) {
+  auto spec = password_spec(oauth2_provider::microsoft);
+  spec.oauth2.client_secret = {src::env, "MB_CS"};
+  spec.oauth2.token_ca_file = "/etc/ca.pem";
+  const auto n = *normalise(spec, 0);
+  const auto r = make_token_request(n, "demo");
+  EXPECT_EQ(r.grant, auth::grant_type::password);
+  EXPECT_EQ(r.token_url, n.oauth2.token_url);
+  EXPECT_EQ(r.client_id, "app-id");
+  EXPECT_EQ(r.client_secret.value, "MB_CS");
+  EXPECT_EQ(r.scopes, n.oauth2.scopes);
+  EXPECT_EQ(r.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(r.username, "alice@contoso.com");
+  EXPECT_EQ(r.password.value, "alice-pw");
+  EXPECT_EQ(r.field, "spec.auth.oauth2_password");
+  EXPECT_TRUE(r.refresh_token_key.empty());
+  // Another session name, same spec: one token.
+  EXPECT_EQ(r.cache_key(), make_token_request(n, "other").cache_key());
+
+  auto bob = spec;
+  bob.username = "bob@contoso.com";
+  EXPECT_NE(r.cache_key(), make_token_request(*normalise(bob, 0), "demo").cache_key());
+  auto other_password = spec;
+  other_password.password = {src::vault, "alice-pw-2"};
+  EXPECT_NE(r.cache_key(), make_token_request(*normalise(other_password, 0), "demo").cache_key());
+  // Never the client-credentials token of the same client.
+  auto cc = spec;
+  cc.auth = auth_method::oauth2_client_credentials;
+  cc.oauth2.scopes = n.oauth2.scopes;
+  EXPECT_NE(r.cache_key(), make_token_request(*normalise(cc, 0), "demo").cache_key());
+}
+
+// ---- the daemon's conversion -------------------------------------------------------------
+
+TEST(proto_convert_auth, PasswordGrantFieldsArrive) {
+  daemon::pb::AuthSpec auth;
+  auto* p = auth.mutable_oauth2_password();
+  p->set_provider(daemon::pb::OAUTH2_PROVIDER_MICROSOFT);
+  p->set_tenant_id("contoso");
+  p->set_cloud(daemon::pb::AZURE_CLOUD_US_GCC_HIGH);
+  p->set_client_id("app-id");
+  p->mutable_client_secret()->set_env("MB_CS");
+  p->set_token_url("https://proxy.example.com/token");
+  p->add_scopes("a");
+  p->add_scopes("b");
+  p->set_username("alice@contoso.com");
+  p->mutable_password()->set_vault("alice-pw");
+  p->set_token_ca_file("/etc/ca.pem");
+  session_spec s;
+  ASSERT_TRUE(daemon::from_proto(auth, s).ok());
+  EXPECT_EQ(s.auth, auth_method::oauth2_password);
+  EXPECT_EQ(s.oauth2.provider, oauth2_provider::microsoft);
+  EXPECT_EQ(s.oauth2.tenant_id, "contoso");
+  EXPECT_EQ(s.oauth2.cloud, azure_cloud::us_gcc_high);
+  EXPECT_EQ(s.oauth2.client_id, "app-id");
+  EXPECT_EQ(s.oauth2.client_secret.kind, src::env);
+  EXPECT_EQ(s.oauth2.client_secret.value, "MB_CS");
+  EXPECT_EQ(s.oauth2.token_url, "https://proxy.example.com/token");
+  EXPECT_EQ(s.oauth2.scopes, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(s.username, "alice@contoso.com");
+  EXPECT_EQ(s.password.kind, src::vault);
+  EXPECT_EQ(s.password.value, "alice-pw");
+  EXPECT_EQ(s.oauth2.token_ca_file, "/etc/ca.pem");
+
+  p->set_provider(static_cast<daemon::pb::OAuth2Provider>(99));
+  session_spec bad;
+  const auto e = daemon::from_proto(auth, bad);
+  EXPECT_EQ(e.code, errc::invalid_argument);
+  EXPECT_TRUE(contains(e.message, "spec.auth.oauth2_password.provider")) << e.message;
+}
+
+TEST(proto_convert_auth, ImplicitGrantIsAlwaysRefusedWithTheAlternatives) {
+  daemon::pb::AuthSpec empty_fields;
+  empty_fields.mutable_oauth2_implicit();
+  daemon::pb::AuthSpec full;
+  auto* i = full.mutable_oauth2_implicit();
+  i->set_client_id("app-id");
+  i->set_tenant_id("contoso");
+  i->set_redirect_uri("http://localhost:9999/callback");
+  for (const auto* auth : {&empty_fields, &full}) {
+    session_spec s;
+    const auto e = daemon::from_proto(*auth, s);
+    EXPECT_EQ(e.code, errc::invalid_argument);
+    EXPECT_EQ(e.message, daemon::implicit_grant_refusal);
+    EXPECT_EQ(e.message.rfind("spec.auth.oauth2_implicit: ", 0), 0u) << e.message;
+    EXPECT_TRUE(contains(e.message, "refresh token")) << e.message;
+    EXPECT_TRUE(contains(e.message, "oauth2_authorization_code")) << e.message;
+    EXPECT_TRUE(contains(e.message, "mailbroker authorize")) << e.message;
+    EXPECT_TRUE(contains(e.message, "oauth2_client_credentials")) << e.message;
+    EXPECT_EQ(s.auth, auth_method::none);
+  }
 }
 
 }  // namespace

@@ -66,6 +66,32 @@ TEST(SecretDestinations, ClientSecretGoesToTheTokenEndpointAndItsTokenToTheMailS
   EXPECT_FALSE(uses[1].plaintext);
 }
 
+TEST(SecretDestinations, PasswordGrantSendsPasswordAndSecretToTheTokenEndpointAndItsTokenToTheMailServer) {
+  session_spec spec;
+  spec.host = "outlook.office365.com";
+  spec.port = 993;
+  spec.auth = auth_method::oauth2_password;
+  spec.username = "alice@contoso.com";
+  spec.password = {S::vault, "alice-pw"};
+  spec.oauth2.client_secret = {S::env, "APP_SECRET"};
+  spec.oauth2.token_url = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
+  const auto uses = secret_uses(spec);
+  ASSERT_EQ(uses.size(), 4u);
+  EXPECT_EQ(uses[0].ref(), "env:APP_SECRET");
+  EXPECT_EQ(uses[0].field, "spec.auth.oauth2_password.client_secret");
+  EXPECT_EQ(uses[0].destination(), "outlook.office365.com:993");
+  EXPECT_EQ(uses[1].destination(), "login.microsoftonline.com:443");
+  EXPECT_EQ(uses[2].ref(), "vault:alice-pw");
+  EXPECT_EQ(uses[2].field, "spec.auth.oauth2_password.password");
+  EXPECT_EQ(uses[2].destination(), "outlook.office365.com:993");
+  EXPECT_EQ(uses[3].destination(), "login.microsoftonline.com:443");
+
+  // An inline password is the caller's own, as with basic auth.
+  spec.password = {S::inline_value, "pw"};
+  spec.oauth2.client_secret = {};
+  EXPECT_TRUE(secret_uses(spec).empty());
+}
+
 TEST(SecretDestinations, ManagedConnectionsAndOwnSmtpPasswords) {
   session_spec spec;
   spec.host = "imap.gmail.com";

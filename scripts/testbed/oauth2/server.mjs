@@ -31,7 +31,7 @@ import * as https from 'node:https';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 // Deep import of the package's own in-memory adapter (the package has no
 // "exports" map, so this is allowed; the version is pinned exactly). We only
 // replace its storage: the built-in one is an LRU capped at 1000 entries,
@@ -111,6 +111,7 @@ const HTTP_PORT = intOpt('http-port', 0, 65535);
 //
 // {
 //   "accounts": ["alice", "bob"],          // who can log in (= mail user names)
+//   "passwords": {"alice": "..."},         // optional: for the password grant
 //   "scopes": ["imap"],                    // scopes besides openid/offline_access
 //   "clients": [ { oidc-provider client metadata ...,
 //                  "mail_user": "alice",   // client_credentials tokens: username
@@ -124,6 +125,11 @@ try {
   fail(`cannot read config ${opt.config}: ${e.message}`);
 }
 const accounts = new Set(config.accounts ?? []);
+const passwords = new Map(Object.entries(config.passwords ?? {}));
+for (const [account, password] of passwords) {
+  if (!accounts.has(account)) fail(`passwords: '${account}' is not one of the accounts`);
+  if (typeof password !== 'string' || password === '') fail(`passwords: ${account}'s password must be a non-empty string`);
+}
 const extraScopes = config.scopes ?? [];
 const mailUserOf = new Map(); // client_id -> mail user for client_credentials tokens
 const accessTtlOf = new Map(); // client_id -> access token lifetime override
@@ -333,6 +339,59 @@ const provider = new Provider(ISSUER, {
     ctx.body = out;
   },
 });
+
+// ---------------------------------------------------------------------------
+// Resource owner password credentials grant (RFC 6749 4.3). oidc-provider has
+// none built in (OAuth 2.1 drops it), but mailbroker's oauth2_password sessions
+// need a server that checks a user's password: a client whose grant_types list
+// "password" gets an ordinary opaque access token for that account, bound to a
+// Grant like one from the code flow, so introspection answers for it exactly
+// as for the others (username = the account).
+// ---------------------------------------------------------------------------
+
+function sameSecret(expected, given) {
+  // Hashes first: timingSafeEqual wants equal lengths and must not leak them.
+  const digest = (v) => crypto.createHash('sha256').update(String(v), 'utf8').digest();
+  return crypto.timingSafeEqual(digest(expected), digest(given));
+}
+
+async function passwordGrant(ctx, next) {
+  const { client, params } = ctx.oidc;
+  if (!params.username || !params.password) {
+    throw new errors.InvalidRequest('username and password are required');
+  }
+  const expected = passwords.get(params.username);
+  // Unknown user and wrong password look the same to the client.
+  if (expected === undefined || !sameSecret(expected, params.password)) {
+    throw new errors.InvalidGrant('invalid username or password');
+  }
+  const scopes = params.scope ? [...new Set(params.scope.split(' ').filter(Boolean))] : [];
+  const allowed = new Set((client.scope ?? '').split(' '));
+  for (const scope of scopes) {
+    if (!allowed.has(scope)) throw new errors.InvalidScope('requested scope is not allowed', scope);
+  }
+  const accountId = params.username;
+  const grant = new provider.Grant({ accountId, clientId: client.clientId });
+  if (scopes.length) grant.addOIDCScope(scopes.join(' '));
+  const grantId = await grant.save();
+  const token = new provider.AccessToken({
+    accountId,
+    client,
+    grantId,
+    gty: 'password',
+    scope: scopes.join(' ') || undefined,
+  });
+  ctx.oidc.entity('AccessToken', token);
+  const value = await token.save();
+  ctx.body = {
+    access_token: value,
+    expires_in: token.expiration,
+    token_type: token.tokenType,
+    scope: token.scope || undefined,
+  };
+  await next();
+}
+provider.registerGrantType('password', passwordGrant, ['username', 'password', 'scope']);
 
 // ---------------------------------------------------------------------------
 // Middleware (runs before oidc-provider's own routes)
