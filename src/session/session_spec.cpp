@@ -456,7 +456,8 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const 
     // EWS's own permission on the cloud's Exchange host (the presets are IMAP's).
     const bool gcc_high = spec.oauth2.cloud == azure_cloud::us_gcc_high;
     if (spec.auth == auth_method::oauth2_authorization_code) {
-      spec.oauth2.scopes = {std::string(gcc_high ? "https://outlook.office365.us/" : "https://outlook.office.com/") +
+      // The host Microsoft's EWS OAuth guide names (as for the password grant).
+      spec.oauth2.scopes = {std::string(gcc_high ? "https://outlook.office365.us/" : "https://outlook.office365.com/") +
                                 "EWS.AccessAsUser.All",
                             "offline_access"};
     } else {
