@@ -13,6 +13,7 @@
 #include "mailbroker/v1/mailbox.grpc.pb.h"
 #include "net/asio.hpp"
 #include "support/broker_fixture.hpp"
+#include "support/eventually.hpp"
 
 namespace mailbroker::testing {
 namespace {
@@ -132,7 +133,13 @@ TEST_F(metrics_endpoint, ScrapePassesPromtoolAndCountsTheCalls) {
     ASSERT_TRUE(mailbox->ListFolders(&ctx, request, &response).ok());
   }
 
-  const auto after = scrape();
+  // The session records an operation's duration once the operation has answered its
+  // caller, so the reply can come back before the sample lands: wait for it (bounded).
+  std::string after;
+  eventually([&] {
+    after = scrape();
+    return sample_value(after, R"(mailbroker_upstream_operation_seconds_count{protocol="imap"})") >= 1;
+  }, std::chrono::seconds(5));
   EXPECT_EQ(sample_value(after, connect_ok), connects_before + 2) << after;
   EXPECT_EQ(sample_value(after, connect_invalid), invalid_before + 1);
   EXPECT_EQ(sample_value(after, list_folders_ok), lists_before + 1);
