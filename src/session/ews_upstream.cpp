@@ -107,9 +107,9 @@ class ews_upstream final : public upstream {
   bool is_open() const override { return client_ && client_->is_open(); }
   std::string greeting() const override { return greeting_; }
   std::vector<std::string> capabilities() const override {
-    std::vector<std::string> out{"EWS", "RequestServerVersion=" + std::string(ews::version_name(client_->version())),
-                                 "Auth=" + slot_->scheme()};
+    std::vector<std::string> out{"EWS", "Auth=" + slot_->scheme()};
     if (client_) {
+      out.push_back("RequestServerVersion=" + std::string(ews::version_name(client_->version())));
       const auto& s = client_->server();
       if (s.major != 0) out.push_back("ServerVersionInfo=" + ews::describe(s));
     }
