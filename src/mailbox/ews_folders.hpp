@@ -14,7 +14,7 @@
 
 namespace mailbroker::mailbox::ews_folders {
 
-// At most this many folders are read (more: the rest are not listed; say so in Status).
+// At most this many folders are read; folders past it are not listed or found by path.
 inline constexpr std::size_t max_folders = 10000;
 
 // The mailbox whose folders these are: "" = the user's own (spec.ews.mailbox).
@@ -25,6 +25,5 @@ awaitable<result<std::vector<ews::folder_entry>>> tree(session::connection_conte
 // The folder `path` names ("" and INBOX in any case: the Inbox, without a request).
 // Errors: not_found naming `field` and the path.
 awaitable<result<ews::folder_ref>> resolve(session::connection_context& ctx, std::string path, std::string field);
-
 
 }  // namespace mailbroker::mailbox::ews_folders
