@@ -46,10 +46,6 @@ inline session::operation_traits reads_in(const std::string& folder) {
   return traits;
 }
 
-inline std::vector<std::uint32_t> uids_of(const google::protobuf::RepeatedField<std::uint32_t>& uids) {
-  return {uids.begin(), uids.end()};
-}
-
 inline mailbox::message_ref from_proto(const pb::MessageRef& r) {
   return {r.uid(), r.uid_validity(), r.item_id(), r.change_key()};
 }

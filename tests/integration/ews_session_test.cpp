@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "support/eventually.hpp"
 #include "support/ews_session_fixture.hpp"
 
 namespace mailbroker::testing {
@@ -293,14 +294,15 @@ TEST_F(ews_session, EwsStallingServerFailsTheCallWithinTheTimeoutAndTheSessionRe
   ASSERT_FALSE(imap.empty());
 
   ews().inject("stall", 45);
+  const long requests_before = ews().counters()["requests"];
   const auto t0 = std::chrono::steady_clock::now();
   auto stalled = std::async(std::launch::async, [&] {
     grpc::Status st;
     list(lease, "INBOX", &st);
     return st;
   });
-  // Meanwhile the daemon and the IMAP session keep answering.
-  std::this_thread::sleep_for(1s);
+  // Once the fake holds the stalled request, the daemon and the IMAP session keep answering.
+  ASSERT_TRUE(eventually([&] { return ews().counters()["requests"] > requests_before; }, 5s));
   for (int i = 0; i < 3; ++i) {
     const auto s0 = std::chrono::steady_clock::now();
     grpc::Status st;
