@@ -823,8 +823,8 @@ int run_parent(options o) {
                 r.direct.wall.median, r.direct.wall.min, r.direct.wall.max, r.direct.bot.median, r.direct.bot.p95,
                 describe_costs(r.direct.costs).c_str());
     const double ratio = r.daemon.wall.median / r.direct.wall.median;
-    std::printf("  ratio daemon/direct (wall medians): %.2f = %s; the session's %ld requests go one at a time over "
-                "its connection: %.1f ms each (round trip + the fake's work + the daemon's)\n",
+    std::printf("  ratio daemon/direct (wall medians): %.2f = %s; the session's %ld requests over its connection "
+                "pool: %.1f ms of the round's wall time per request\n",
                 ratio, verdict(ratio).c_str(), r.daemon.costs.front().soap_requests,
                 r.daemon.wall.median / static_cast<double>(std::max(1L, r.daemon.costs.front().soap_requests)));
   }

@@ -331,6 +331,9 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
     r.session.imap_limits.max_pending_bytes = static_cast<std::size_t>(n) << 20;
   } else if (key == "dead-connection-seconds") {
     return parse_duration(key, value, 2, 600, r.session.dead_connection);
+  } else if (key == "ews-connections-per-session") {
+    if (auto e = parse_uint(key, value, 1, 16, n); !e.ok()) return e;
+    r.session.http_connections = static_cast<std::size_t>(n);
   } else if (key == "message-cache-session-mb") {
     if (auto e = parse_uint(key, value, 0, 1u << 20, n); !e.ok()) return e;
     r.session.cache.session_bytes = static_cast<std::size_t>(n) << 20;
@@ -439,6 +442,7 @@ std::string render_config(const daemon_config& c) {
       << "imap-max-response-mb = " << (c.registry.session.imap_limits.parser.max_parsed_bytes >> 20) << "\n"
       << "imap-max-pending-mb = " << (c.registry.session.imap_limits.max_pending_bytes >> 20) << "\n"
       << "dead-connection-seconds = " << c.registry.session.dead_connection.count() << "\n"
+      << "ews-connections-per-session = " << c.registry.session.http_connections << "\n"
       << "message-cache-session-mb = " << (c.registry.session.cache.session_bytes >> 20) << "\n"
       << "message-cache-total-mb = " << c.message_cache_total_mb << "\n"
       << "state-dir = " << (c.state_dir == "none" ? "none" : effective_state_dir(c)) << "\n"

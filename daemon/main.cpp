@@ -91,6 +91,9 @@ Options (each may also be set in the config file as `key = value`, without "--")
                                 0 = no limit [32]
   --login-rate-per-host N       connects + logins started per second per host:port (a
                                 restart of many sessions is no login storm); 0 = no limit [100]
+  --ews-connections-per-session N
+                                EWS sessions: HTTPS connections (requests in flight) per
+                                session, 1..16; each logs in (NTLM) on its own [4]
   --message-cache-session-mb N  per session, the cache of message summaries and bodies
                                 (<= 256 KiB each) that bots share; 0 turns it off [32]
   --message-cache-total-mb N    the same cache, all sessions together [1024]

@@ -11,30 +11,43 @@
 namespace mailbroker::session {
 namespace {
 
-// The authenticator the connection holds from open(), pointed at the real one once
-// login() knows the credentials.
+// Each pooled connection's authenticator: made from the session's credentials the first
+// time the connection needs one (a connection opened before login() knows them has
+// none yet) and again after each reset (a new TCP connection starts a new handshake).
+using credentials_maker = std::function<std::shared_ptr<net::http_authenticator>()>;
+
 class authenticator_slot final : public net::http_authenticator {
  public:
-  void set(std::shared_ptr<net::http_authenticator> inner) { inner_ = std::move(inner); }
-  std::string scheme() const override { return inner_ ? inner_->scheme() : "none"; }
-  void reset() override {
-    if (inner_) inner_->reset();
+  explicit authenticator_slot(std::shared_ptr<const credentials_maker> maker) : maker_(std::move(maker)) {}
+  std::string scheme() const override {
+    auto* inner = current();
+    return inner ? inner->scheme() : "none";
   }
-  result<std::string> authorization() override { return inner_ ? inner_->authorization() : std::string(); }
+  void reset() override { inner_.reset(); }
+  result<std::string> authorization() override {
+    auto* inner = current();
+    return inner ? inner->authorization() : std::string();
+  }
   result<std::string> respond(const std::vector<std::string>& challenges) override {
-    if (!inner_) return error{errc::unauthenticated, "EWS: the server asked for credentials before login"};
-    return inner_->respond(challenges);
+    auto* inner = current();
+    if (!inner) return error{errc::unauthenticated, "EWS: the server asked for credentials before login"};
+    return inner->respond(challenges);
   }
 
  private:
-  std::shared_ptr<net::http_authenticator> inner_;
+  net::http_authenticator* current() const {
+    if (!inner_ && *maker_) inner_ = (*maker_)();
+    return inner_.get();
+  }
+  std::shared_ptr<const credentials_maker> maker_;
+  mutable std::shared_ptr<net::http_authenticator> inner_;
 };
 
 class ews_upstream final : public upstream {
  public:
   ews_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls, upstream_options options)
       : executor_(std::move(executor)), tls_(std::move(tls)), options_(std::move(options)),
-        slot_(std::make_shared<authenticator_slot>()) {}
+        maker_(std::make_shared<credentials_maker>()) {}
 
   awaitable<error> open(const session_spec& spec) override {
     if (!spec.ews) co_return error{errc::internal, "EWS session without spec.ews"};
@@ -57,10 +70,14 @@ class ews_upstream final : public upstream {
     o.context.version = version.value();
     o.context.impersonate_smtp = leg.impersonate;
     o.anchor_mailbox = !leg.mailbox.empty() ? leg.mailbox : !leg.impersonate.empty() ? leg.impersonate : spec.username;
+    o.max_connections = static_cast<int>(options_.http_connections);
     mailbox_ = leg.mailbox;
     domain_ = leg.domain;
     auth_ = leg.auth;
-    client_ = std::make_unique<ews::client>(executor_, endpoint, std::move(http), std::move(o), slot_);
+    client_ = std::make_unique<ews::client>(executor_, endpoint, std::move(http), std::move(o),
+                                            [maker = maker_]() -> std::shared_ptr<net::http_authenticator> {
+                                              return std::make_shared<authenticator_slot>(maker);
+                                            });
     if (on_lost_) client_->set_on_lost(on_lost_);
     auto report = co_await client_->open();
     if (!report) co_return report.err();
@@ -70,16 +87,23 @@ class ews_upstream final : public upstream {
 
   awaitable<error> login(std::string user, std::string password) override {
     if (auth_ == ews_auth::basic) {
-      slot_->set(net::make_basic_authenticator(domain_.empty() ? user : domain_ + "\\" + user, std::move(password)));
+      *maker_ = [login = domain_.empty() ? user : domain_ + "\\" + user, password] {
+        return net::make_basic_authenticator(login, password);
+      };
+      scheme_ = "Basic";
     } else {
-      slot_->set(std::make_shared<auth::ntlm_authenticator>(auth::ntlm_credentials{user, domain_, std::move(password), {}}));
+      *maker_ = [credentials = auth::ntlm_credentials{user, domain_, password, {}}] {
+        return std::make_shared<auth::ntlm_authenticator>(credentials);
+      };
+      scheme_ = "NTLM";
     }
     co_return co_await probe();
   }
 
   awaitable<result<std::string>> authenticate_oauth(std::string /*user*/, std::string token) override {
     token_ = std::make_shared<std::string>(std::move(token));
-    slot_->set(net::make_bearer_authenticator([t = token_]() -> result<std::string> { return *t; }));
+    *maker_ = [t = token_] { return net::make_bearer_authenticator([t]() -> result<std::string> { return *t; }); };
+    scheme_ = "Bearer";
     if (auto e = co_await probe(); !e.ok()) co_return e;
     co_return std::string("Bearer");
   }
@@ -107,7 +131,7 @@ class ews_upstream final : public upstream {
   bool is_open() const override { return client_ && client_->is_open(); }
   std::string greeting() const override { return greeting_; }
   std::vector<std::string> capabilities() const override {
-    std::vector<std::string> out{"EWS", "Auth=" + slot_->scheme()};
+    std::vector<std::string> out{"EWS", "Auth=" + scheme_};
     if (client_) {
       out.push_back("RequestServerVersion=" + std::string(ews::version_name(client_->version())));
       const auto& s = client_->server();
@@ -141,7 +165,10 @@ class ews_upstream final : public upstream {
   asio::any_io_executor executor_;
   std::shared_ptr<asio::ssl::context> tls_;
   upstream_options options_;
-  std::shared_ptr<authenticator_slot> slot_;
+  // The session's credentials as a maker of authenticators, one per pooled connection;
+  // set by login() / authenticate_oauth().
+  std::shared_ptr<credentials_maker> maker_;
+  std::string scheme_ = "none";
   std::unique_ptr<ews::client> client_;
   std::function<void(error)> on_lost_;
   std::shared_ptr<std::string> token_;  // bearer: the current access token

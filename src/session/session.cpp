@@ -256,7 +256,8 @@ void session::bind_reopen(connection_context& ctx) {
 }
 
 upstream_options session::connection_options() const {
-  upstream_options options{settings_.imap_limits, settings_.dead_connection, {}, nullptr};
+  upstream_options options{settings_.imap_limits, settings_.dead_connection, {}, nullptr,
+                           settings_.http_connections};
   if (spec_.auth != auth_method::basic && settings_.tokens) {
     options.fresh_token = [weak = weak_from_this()]() -> awaitable<result<std::string>> {
       auto self = weak.lock();
@@ -319,7 +320,8 @@ awaitable<error> session::serve_ready() {
   if (maildrop_) maildrop_->forget_listing();
   for (;;) {
     // Queued operations first, round-robin between leases; reads of the selected
-    // folder overlap (pipelined), everything else runs alone.
+    // folder overlap (IMAP: pipelined; EWS: reads of any folder, over the connection
+    // pool), everything else runs alone.
     for (;;) {
       if (stop_requested_ || lost_ || !client_->is_open()) break;
       if (!held_) {
@@ -364,8 +366,12 @@ awaitable<error> session::serve_ready() {
 
 bool session::may_start(const queued_operation& op) const {
   if (in_flight_ == 0) return true;
-  return client_->imap() != nullptr && in_flight_shared_ && in_flight_ < settings_.max_pipelined &&
-         !op.traits.shared_folder.empty() && op.traits.shared_folder == selected_mailbox_;
+  if (!in_flight_shared_ || op.traits.shared_folder.empty()) return false;
+  // EWS has no selected folder: reads of any folders go side by side, one per pooled
+  // connection (more would only wait inside the client, out of the fair queue's order).
+  if (client_->ews() != nullptr) return in_flight_ < std::max<std::size_t>(settings_.http_connections, 1);
+  return client_->imap() != nullptr && in_flight_ < settings_.max_pipelined &&
+         op.traits.shared_folder == selected_mailbox_;
 }
 
 void session::start_operation(queued_operation op) {

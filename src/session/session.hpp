@@ -62,6 +62,9 @@ struct session_settings {
   std::chrono::milliseconds idle_restart{std::chrono::minutes(28)};
   // IMAP: reads of one folder in flight together on the connection (1 = one at a time).
   std::size_t max_pipelined = 8;
+  // EWS: HTTPS connections per session, i.e. requests in flight together (each
+  // connection authenticates itself; reads of any folder run side by side).
+  std::size_t http_connections = 4;
   // IMAP: what one connection may hold whatever the server sends (client_limits.hpp);
   // past it the connection is dropped and the session reconnects with backoff.
   imap::client_limits imap_limits;
@@ -131,7 +134,8 @@ class session : public std::enable_shared_from_this<session> {
   // max_queued_per_lease operations waiting, cancelled when the session closes).
   // One lease's operations run one after another, in order; operations of different
   // leases may overlap on the connection when `traits` allow it (IMAP reads of the
-  // selected folder, up to settings.max_pipelined at once); all others run alone.
+  // selected folder, up to settings.max_pipelined at once; EWS reads of any folder, up
+  // to settings.http_connections); all others run alone.
   static constexpr std::size_t max_queued_per_lease = 64;
   error enqueue(const std::string& lease_id, operation op, operation_traits traits = {});
 

@@ -80,6 +80,8 @@ struct upstream_options {
   std::function<awaitable<result<std::string>>()> fresh_token;
   // Connection tests only: records the connection's phases (net/connection_trace.hpp).
   std::shared_ptr<net::connection_trace> trace;
+  // EWS: connections in the session's pool (protocol/ews/client.hpp); 1 for tests.
+  std::size_t http_connections = 1;
 };
 
 // An unopened connection for spec.proto (IMAP, POP3 or EWS).

@@ -1,7 +1,17 @@
 #pragma once
-// An EWS client: SOAP operations over one persistent HTTP(S) connection (the session's),
-// with the envelope, X-AnchorMailbox and the server's back-off handled here so the
-// backend only builds bodies (requests.hpp) and reads replies (responses.hpp).
+// An EWS client: SOAP operations over a small pool of persistent HTTP(S) connections
+// (the session's), with the envelope, X-AnchorMailbox and the server's back-off handled
+// here so the backend only builds bodies (requests.hpp) and reads replies (responses.hpp).
+//
+// The pool: HTTP/1.1 has no pipelining, so requests in flight together need connections
+// of their own. A call takes an idle connection, or opens another while fewer than
+// max_connections are open (each authenticates itself: NTLM is bound to its TCP
+// connection, so each connection gets its own authenticator from the factory), or waits
+// its turn (first come, first served). A connection the server closes while idle (HTTP
+// servers do that to idle keep-alive connections) is simply re-opened by its next
+// request; only a call that fails on the transport (the server is unreachable, stalls
+// past the request timeout, or cut the connection mid-request) reports the client lost
+// (set_on_lost), so the session reconnects and logs in again as it would over IMAP.
 //
 // Errors of call():
 //   unauthenticated   HTTP 401 after the authenticator's last step ("... refused the credentials")
@@ -13,9 +23,11 @@
 //   others            from parse_envelope (a SOAP fault: its ResponseCode in the message)
 // Per-item results stay in the reply's messages (error_of() maps them).
 //
-// Threading: one call at a time, on the session's strand (HTTP/1.1 has no pipelining).
+// Threading: on the session's strand; calls may overlap (up to max_connections run at
+// once, the rest wait).
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -48,37 +60,84 @@ struct client_options {
   // send again, at most max_busy_retries times.
   std::chrono::milliseconds max_back_off{30000};
   int max_busy_retries = 2;
+  // Connections open at once (requests in flight together), at least 1.
+  int max_connections = 1;
 };
+
+// Makes the authenticator for one new connection of the pool.
+using authenticator_factory = std::function<std::shared_ptr<net::http_authenticator>()>;
 
 class client {
  public:
   client(asio::any_io_executor executor, net::http_endpoint endpoint, net::http_connection_options http,
+         client_options options, authenticator_factory make_authenticator);
+  // One connection with this authenticator (options.max_connections is taken as 1).
+  client(asio::any_io_executor executor, net::http_endpoint endpoint, net::http_connection_options http,
          client_options options, std::shared_ptr<net::http_authenticator> auth);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
 
-  // DNS, TCP, TLS; no request yet.
+  // DNS, TCP, TLS of the first connection; no request yet.
   awaitable<result<net::open_report>> open();
   // Sends one operation whose body a builder made (its error is returned as is).
   awaitable<result<soap_reply>> call(result<std::string> body);
 
+  // A new, unopened connection outside the pool, with its own authenticator, for a
+  // request that holds its connection for minutes (GetStreamingEvents).
+  std::unique_ptr<net::http_connection> new_connection() const;
+  // The same envelope and headers call() sends, for such a connection.
+  net::http_request request_for(const std::string& body) const;
+
+  // Closes every connection; calls in progress or waiting fail with cancelled.
   void close();
-  bool is_open() const { return http_.is_open(); }
-  void set_on_lost(std::function<void(error)> fn) { http_.set_on_lost(std::move(fn)); }
+  // Until close() or the client was lost.
+  bool is_open() const { return !closed_ && !lost_; }
+  // Called once, when a call fails on the transport (see above); not for close().
+  void set_on_lost(std::function<void(error)> fn) { on_lost_ = std::move(fn); }
 
   server_version version() const { return options_.context.version; }
   const request_context& context() const { return options_.context; }
   // ServerVersionInfo of the last reply that carried one.
   const server_version_info& server() const { return server_; }
-  std::uint64_t requests() const { return http_.requests_sent(); }
-  std::uint64_t bytes_in() const { return http_.bytes_in(); }
-  std::uint64_t bytes_out() const { return http_.bytes_out(); }
+  std::uint64_t requests() const;  // every HTTP request written, auth legs included
+  std::uint64_t bytes_in() const;
+  std::uint64_t bytes_out() const;
   std::uint64_t busy_back_offs() const { return busy_back_offs_; }
+  // The pool now: connections open (or opening) and calls sent or waiting.
+  std::size_t connections() const { return pool_.size(); }
+  std::size_t calls_in_flight() const { return in_flight_; }
+  std::size_t calls_waiting() const { return waiting_.size(); }
 
   // The folder tree as last listed on this connection (mailbox::ews_backend fills it; a
   // new connection starts without one, so a folder created meanwhile is found again).
   std::optional<std::vector<folder_entry>>& folder_tree() { return folders_; }
 
  private:
-  net::http_connection http_;
+  struct pooled {
+    std::unique_ptr<net::http_connection> http;
+    bool busy = false;
+  };
+  // An idle pooled connection, or a new one, or (all busy, pool full) the first freed
+  // after the calls waiting before this one. Null when the client closed meanwhile.
+  awaitable<pooled*> acquire();
+  void release(pooled* p);
+  void report_lost(const error& why);
+
+  asio::any_io_executor executor_;
+  net::http_endpoint endpoint_;
+  net::http_connection_options http_options_;
+  authenticator_factory make_authenticator_;
+  std::deque<std::unique_ptr<pooled>> pool_;
+  struct waiter {
+    explicit waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;  // cancelled: given is this call's connection (null: closed)
+    pooled* given = nullptr;
+  };
+  std::deque<std::shared_ptr<waiter>> waiting_;  // first come, first served
+  std::size_t in_flight_ = 0;
+  std::function<void(error)> on_lost_;
+  bool closed_ = false, lost_ = false;
   client_options options_;
   server_version_info server_;
   std::uint64_t busy_back_offs_ = 0;
