@@ -1,5 +1,5 @@
 // EWS sessions through the daemon against the fake EWS server (issue 11): connecting (NTLM
-// bound to one persistent connection, Basic, wrong passwords), shared mailboxes and
+// bound to one persistent connection, Basic, wrong passwords), the connection pool, shared mailboxes and
 // impersonation, ErrorServerBusy back-off, every bad EWS field, and a stalling server.
 // The Mailbox calls themselves are in ews_mailbox_test.cpp.
 #include <gtest/gtest.h>
@@ -65,6 +65,48 @@ TEST_F(ews_session, EwsNtlmConnectsOnePersistentConnectionOneHandshake) {
   EXPECT_EQ(connections.size(), 1u);
   EXPECT_GE(by_connection, 10) << "later requests carry no Authorization header";
   EXPECT_GE(status_of("ews-ntlm").counters().commands_sent(), 11u);
+}
+
+TEST_F(ews_session, EwsConcurrentReadsShareAPoolOfAtMostFourConnectionsEachWithItsOwnHandshake) {
+  for (int i = 0; i < 3; ++i) deliver("pooled-" + std::to_string(i));
+  const auto request = ews_request("ews-pool");
+  std::vector<std::string> leases;
+  for (int i = 0; i < 8; ++i) leases.push_back(connect(request));
+  for (const auto& l : leases) ASSERT_FALSE(l.empty());
+  ASSERT_EQ(ews().counters().at("tcp_connections"), 1) << "login: one connection";
+
+  // Every request waits 300 ms at the server: eight bots listing at once overlap only if
+  // the session sends their requests side by side, over connections of their own.
+  ews().set_delay(300);
+  std::vector<std::future<int>> bots;
+  for (const auto& lease : leases) {
+    bots.push_back(std::async(std::launch::async, [&, lease] {
+      int seen = 0;
+      for (int round = 0; round < 2; ++round) {
+        grpc::Status st;
+        const auto page = list(lease, "INBOX", &st);
+        EXPECT_TRUE(st.ok()) << st.error_message();
+        seen += page.messages_size();
+      }
+      return seen;
+    }));
+  }
+  for (auto& b : bots) EXPECT_EQ(b.get(), 6) << "each of 2 lists sees the 3 messages";
+  ews().set_delay(0);
+
+  const auto counters = ews().counters();
+  EXPECT_GE(counters.at("tcp_connections"), 2) << "reads of different bots went side by side";
+  EXPECT_LE(counters.at("tcp_connections"), 4) << "ews-connections-per-session is 4";
+  EXPECT_EQ(counters.at("ntlm_handshakes"), counters.at("tcp_connections"))
+      << "NTLM is bound to its connection: each pooled connection authenticated itself, once";
+  EXPECT_EQ(counters.at("auth_failures"), 0);
+  const auto after_burst = counters.at("tcp_connections");
+
+  // Alone again, calls reuse the pool's idle connections.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(list(leases[0]).messages_size(), 3);
+  EXPECT_EQ(ews().counters().at("tcp_connections"), after_burst);
+  EXPECT_EQ(status_of("ews-pool").state(), pb::SESSION_STATE_READY);
+  EXPECT_EQ(status_of("ews-pool").counters().connects(), 1u) << "no reconnect: the pool grew inside one login";
 }
 
 TEST_F(ews_session, EwsBasicAuthWorksAndWrongPasswordsStaySecret) {
