@@ -76,6 +76,7 @@ tb_wait_ready() {
   while (($(tb_now_ms) < deadline)); do
     line=$(grep -m1 '^READY ' "$logfile" 2>/dev/null || true)
     if [[ -n $line ]]; then
+      # shellcheck disable=SC2034 # read by the caller
       READY_LINE=$line
       return 0
     fi
