@@ -170,10 +170,10 @@ failure response_error(int http_status, std::string_view body, std::string_view 
           break;
         }
       }
-      server_message = clean_text(string_member(e, "message", 4 * max_quoted_bytes).value_or(""), max_quoted_bytes);
+      server_message = mailbroker::clean_text(string_member(e, "message", 4 * max_quoted_bytes).value_or(""), max_quoted_bytes);
       for (const char* inner : {"innerError", "innererror"}) {
         if (e.contains(inner) && out.request_id.empty()) {
-          out.request_id = clean_text(string_member(e[inner], "request-id", 100).value_or(""), 100);
+          out.request_id = mailbroker::clean_text(string_member(e[inner], "request-id", 100).value_or(""), 100);
         }
       }
     }
