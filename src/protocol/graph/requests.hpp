@@ -8,8 +8,9 @@
 // message-copy, message-delete, message-permanentdelete, user-sendmail, message-reply,
 // message-replyall, message-forward, message-delta, message-get ($value).
 //
-// Every builder is deterministic (query options in a fixed order, JSON members in a fixed
-// order) so tests compare exact strings. Query values are percent-encoded (endpoints.hpp
+// Every builder is deterministic (query options in a fixed order, JSON members in
+// alphabetical order: nlohmann::json keeps objects in a std::map; Graph reads any order)
+// so tests compare exact strings. Query values are percent-encoded (endpoints.hpp
 // percent_encode); OData string literals double their single quotes first. `mailbox_root`
 // is mailbox_root()'s result ("/me" or "/users/..."). Errors are invalid_argument naming
 // the field. Threading: none, reentrant.
