@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 # target:corpus pairs; SECONDS is split between them.
 targets=(imap_response_fuzz:imap_response imap_mailbox_fuzz:imap_mailbox token_response_fuzz:token_response
          pop3_reply_fuzz:pop3_reply smtp_reply_fuzz:smtp_reply ntlm_challenge_fuzz:ntlm_challenge
-         ews_response_fuzz:ews_response)
+         ews_response_fuzz:ews_response graph_response_fuzz:graph_response)
 per_target=$(((seconds + ${#targets[@]} - 1) / ${#targets[@]}))
 for pair in "${targets[@]}"; do
   target=${pair%%:*} corpus=${pair#*:}
