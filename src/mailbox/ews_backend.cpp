@@ -270,6 +270,7 @@ class ews_watch_subscriptions final : public watch_resources {
     auto registered = registry_.lock();
     if (!registered) return;  // the client is gone: nothing to send with (the server expires them)
     if (!streaming_id_.empty()) registered->erase(streaming_id_);
+    if (!client_->is_open()) return;  // lost or closed: the session reconnects, the server expires them
     std::vector<std::string> bodies;
     for (const auto* id : {&pull_id_, &streaming_id_}) {
       if (id->empty()) continue;
