@@ -13,6 +13,7 @@
 // a backend lacks answers unimplemented naming the call (backend's defaults).
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,12 @@
 
 namespace mailbroker::mailbox {
 
+// What a backend holds on the server for one watch, given back when the watch ends
+// (the cursor is destroyed with its folder_watch; EWS unsubscribes).
+struct watch_resources {
+  virtual ~watch_resources() = default;
+};
+
 // Where a watch is (folder_watch keeps it between polls).
 struct watch_cursor {
   bool armed = false;
@@ -34,6 +41,10 @@ struct watch_cursor {
   std::uint32_t last_uid = 0;      // IMAP / POP3: the highest uid reported
   std::string subscription_id;     // EWS: the pull subscription
   std::string watermark;           // EWS: the last event's watermark: a new subscription resumes here
+  // EWS (Exchange2010_SP1 and later): the streaming subscription that wakes the session
+  // when something happens in the folder; the pull subscription still says what.
+  std::string streaming_id;
+  std::unique_ptr<watch_resources> resources;
 };
 
 // A message submitted through the mailbox itself (EWS CreateItem), not the SMTP leg.

@@ -4,6 +4,8 @@
 #include <regex>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 #include "mailbox/ews_folders.hpp"
 #include "protocol/ews/client.hpp"
 
@@ -253,13 +255,112 @@ awaitable<result<std::vector<message_summary>>> ews_backend::summaries(connectio
   co_return out;
 }
 
+namespace {
+
+// After a failed streaming Subscribe, the watch goes by its poll interval and tries again
+// no sooner than this (a server that refuses it costs one request per minute, not per poll).
+constexpr std::chrono::seconds streaming_retry_delay{60};
+
+// A watch's subscriptions on the server, unsubscribed when the watch ends (the cursor
+// goes), best effort: only while the client that registered the streaming one is alive
+// (the session's connection is up), over a connection of their own (client::send_detached).
+class ews_watch_subscriptions final : public watch_resources {
+ public:
+  ~ews_watch_subscriptions() override {
+    auto registered = registry_.lock();
+    if (!registered) return;  // the client is gone: nothing to send with (the server expires them)
+    if (!streaming_id_.empty()) registered->erase(streaming_id_);
+    if (!client_->is_open()) return;  // lost or closed: the session reconnects, the server expires them
+    std::vector<std::string> bodies;
+    for (const auto* id : {&pull_id_, &streaming_id_}) {
+      if (id->empty()) continue;
+      if (auto body = ews::unsubscribe(client_->version(), *id)) bodies.push_back(std::move(body.value()));
+    }
+    client_->send_detached(std::move(bodies));
+  }
+
+  // The client of this poll (a reconnect makes a new one) and the cursor's ids now.
+  void track(ews::client& client, const watch_cursor& cursor) {
+    if (registry_.lock() != client.streaming_subscriptions()) {
+      registry_ = client.streaming_subscriptions();
+      client_ = &client;  // valid while registry_ can be locked: the client owns the set alone
+    }
+    pull_id_ = cursor.subscription_id;
+    streaming_id_ = cursor.streaming_id;
+  }
+  // The set of the client that registered streaming_id_ (expired: another client's poll).
+  std::shared_ptr<std::set<std::string>> registry() const { return registry_.lock(); }
+
+  std::chrono::steady_clock::time_point retry_at{};
+
+ private:
+  std::weak_ptr<std::set<std::string>> registry_;
+  ews::client* client_ = nullptr;
+  std::string pull_id_, streaming_id_;
+};
+
+ews_watch_subscriptions& subscriptions_of(watch_cursor& cursor) {
+  auto* mine = dynamic_cast<ews_watch_subscriptions*>(cursor.resources.get());
+  if (mine == nullptr) {
+    cursor.resources = std::make_unique<ews_watch_subscriptions>();
+    mine = static_cast<ews_watch_subscriptions*>(cursor.resources.get());
+  }
+  return *mine;
+}
+
+// Whether the watch needs a (new) streaming subscription: it has none, or the session's
+// upstream dropped it from the client's set (the server said it was gone). One made over
+// an earlier connection is registered with this client and kept: the server still has it
+// (if not, the next GetStreamingEvents says so).
+bool needs_streaming(ews::client& client, watch_cursor& cursor, ews_watch_subscriptions& held) {
+  if (cursor.streaming_id.empty()) return true;
+  const auto& live = client.streaming_subscriptions();
+  if (held.registry() != live) {
+    live->insert(cursor.streaming_id);
+    return false;
+  }
+  return !live->contains(cursor.streaming_id);
+}
+
+}  // namespace
+
 awaitable<error> ews_backend::poll_watch(connection_context& ctx, std::string folder, watch_cursor& cursor,
                                          const std::function<void(watch_event)>& emit) const {
   const auto version = ctx.ews->version();
+  auto& held = subscriptions_of(cursor);
+  // The streaming subscription only wakes the session (ews_upstream::wait_for_news); the
+  // pull subscription below says what arrived, resumable from its watermark. Made first,
+  // so nothing arriving after the pull read goes without a wake-up.
+  const bool streams = ews::require(version, ews::feature::streaming_notifications).ok();
+  const bool want_stream = streams && needs_streaming(*ctx.ews, cursor, held) &&
+                           std::chrono::steady_clock::now() >= held.retry_at;
+  std::optional<ews::folder_ref> where;
+  if (want_stream || cursor.subscription_id.empty()) {
+    auto resolved = co_await ews_folders::resolve(ctx, folder_or_inbox(folder), "folder");
+    if (!resolved) co_return resolved.err();
+    where = resolved.value();
+  }
+  if (want_stream) {
+    if (!cursor.streaming_id.empty()) ctx.ews->streaming_subscriptions()->erase(cursor.streaming_id);
+    cursor.streaming_id.clear();
+    std::vector<ews::folder_ref> one{*where};
+    auto reply = co_await ctx.ews->call(ews::subscribe_streaming(version, one));
+    if (!reply && !ctx.ews->is_open()) co_return reply.err();  // the session reconnects
+    auto sub = reply ? ews::parse_subscribe(reply.value()) : result<ews::subscription>(reply.err());
+    if (sub) {
+      cursor.streaming_id = sub->subscription_id;
+      ctx.ews->streaming_subscriptions()->insert(cursor.streaming_id);
+    } else {
+      // Not fatal: the watch goes by its poll interval (the session waits on streams only
+      // while every watch has one) and tries again later.
+      held.retry_at = std::chrono::steady_clock::now() + streaming_retry_delay;
+      spdlog::info("EWS watch of '{}': streaming Subscribe failed ({}); polling, retrying in {} s",
+                   folder_or_inbox(folder), sub.err().message, streaming_retry_delay.count());
+    }
+  }
+  held.track(*ctx.ews, cursor);
   if (cursor.subscription_id.empty()) {
-    auto where = co_await ews_folders::resolve(ctx, folder_or_inbox(folder), "folder");
-    if (!where) co_return where.err();
-    std::vector<ews::folder_ref> one{where.value()};
+    std::vector<ews::folder_ref> one{*where};
     // Resumes from the last watermark when there is one: the server replays what came after it.
     auto reply = co_await ctx.ews->call(ews::subscribe_pull(version, one, cursor.watermark, 30));
     if (!reply) co_return reply.err();
@@ -268,11 +369,12 @@ awaitable<error> ews_backend::poll_watch(connection_context& ctx, std::string fo
     if (!sub) co_return sub.err();
     cursor.subscription_id = sub->subscription_id;
     if (cursor.watermark.empty()) cursor.watermark = sub->watermark;
+    held.track(*ctx.ews, cursor);
     if (!cursor.armed) {
       cursor.armed = true;
       watch_event ev;
       ev.type = watch_event::kind::watching;
-      ev.mode = "EWS_PULL";
+      ev.mode = cursor.streaming_id.empty() ? "EWS_PULL" : "EWS_STREAMING";
       emit(std::move(ev));
       co_return error::none();
     }
@@ -288,6 +390,7 @@ awaitable<error> ews_backend::poll_watch(connection_context& ctx, std::string fo
         // again from the last watermark on the next poll.
         cursor.subscription_id.clear();
         if (code == "ErrorInvalidWatermark") cursor.watermark.clear();
+        held.track(*ctx.ews, cursor);
         co_return error::none();
       }
     }

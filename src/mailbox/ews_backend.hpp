@@ -15,8 +15,14 @@
 //   Send           CreateItem SendAndSaveCopy with the MIME message (a copy in Sent Items)
 //   Reply/Forward  CreateItem ReplyToItem / ReplyAllToItem / ForwardItem: the server
 //                  builds the answer and keeps the conversation
-//   Watch          a pull subscription on the folder, read each poll interval (GetEvents)
-//                  and resumed from its last watermark after a reconnect or expiry
+//   Watch          a pull subscription on the folder (GetEvents) says what arrived, resumed
+//                  from its last watermark after a reconnect or expiry. Exchange2010_SP1 and
+//                  later: a streaming subscription too, registered in the client's
+//                  streaming_subscriptions() so the session's upstream waits on it
+//                  (GetStreamingEvents) instead of sleeping its poll interval; made again
+//                  when the upstream found it gone. Before: GetEvents every poll interval.
+//                  A watch that ends unsubscribes both, best effort, while the session's
+//                  client lives (client::send_detached)
 // Characters XML 1.0 forbids in the server's text become U+FFFD in summaries.
 #include "mailbox/backend.hpp"
 

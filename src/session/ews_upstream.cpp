@@ -1,11 +1,15 @@
 // upstream over EWS (protocol/ews/client): one persistent HTTP(S) connection whose
 // "login" is the first authenticated request (GetFolder on the inbox), so credentials
 // are checked at connect time as with IMAP, and whose NOOP is the same GetFolder.
+#include <algorithm>
 #include <optional>
+
+#include <spdlog/spdlog.h>
 
 #include "auth/ntlm_authenticator.hpp"
 #include "net/http_authenticators.hpp"
 #include "protocol/ews/client.hpp"
+#include "protocol/ews/streaming_reader.hpp"
 #include "session/upstream.hpp"
 
 namespace mailbroker::session {
@@ -42,6 +46,20 @@ class authenticator_slot final : public net::http_authenticator {
   std::shared_ptr<const credentials_maker> maker_;
   mutable std::shared_ptr<net::http_authenticator> inner_;
 };
+
+// Subscriptions one GetStreamingEvents may name (Exchange's limit per connection);
+// sessions with more watches poll them by the poll interval.
+constexpr std::size_t max_streams_per_wait = 200;
+// The longest silence on a stream before it counts as broken: Exchange and the fake send
+// a heartbeat (ConnectionStatus OK) every 40-45 s.
+constexpr std::chrono::seconds stream_idle_gap{120};
+// Streams that end without news sooner than min_quiet_stream, short_streams_before_pause
+// in a row (a server that closes each at once, or forgets each new subscription), make
+// the session poll by its interval once instead of opening the next stream at once. One
+// or two are normal: a subscription expired while no stream was open is reported at once,
+// and the stream that follows its re-subscription may have been closed by the server.
+constexpr std::chrono::seconds min_quiet_stream{5};
+constexpr int short_streams_before_pause = 3;
 
 class ews_upstream final : public upstream {
  public:
@@ -140,6 +158,106 @@ class ews_upstream final : public upstream {
     if (!mailbox_.empty()) out.push_back("Mailbox=" + mailbox_);
     return out;
   }
+  // Watches wait on their streaming subscriptions (Exchange2010_SP1 and later; the
+  // backend registers them with the client), on a connection of its own while the pool
+  // serves calls: only while every watch has one, else the session polls by its interval.
+  bool waits_on(const std::vector<std::string>& folders_wire, const std::string& /*selected*/) const override {
+    if (!client_ || folders_wire.empty()) return false;
+    const std::size_t streams = client_->streaming_subscriptions()->size();
+    return streams >= folders_wire.size() && streams <= max_streams_per_wait;
+  }
+
+  // GetStreamingEvents on the client's streaming subscriptions until one carries an event,
+  // the server closes the stream, `max` passes or interrupt_wait(): true (the session polls
+  // and the pull subscriptions say what arrived). A subscription the server no longer
+  // knows is dropped (the next poll makes another): true. The stream failing (transport,
+  // 401, an answer that is not a stream, an envelope over max_streaming_envelope_bytes),
+  // or ending without news too soon three times in a row: false, so the session sleeps its poll
+  // interval (no hot loop, and never a reconnect of the session because of the stream).
+  awaitable<result<bool>> wait_for_news(const std::string& /*folder_wire*/, std::chrono::milliseconds max,
+                                        std::chrono::milliseconds /*timeout*/) override {
+    if (!client_ || !client_->is_open()) co_return false;
+    const auto& live = client_->streaming_subscriptions();
+    if (live->empty() || live->size() > max_streams_per_wait) co_return false;
+    const std::vector<std::string> ids(live->begin(), live->end());
+    const auto minutes = std::clamp<std::int64_t>((max.count() + 59999) / 60000, 1, 30);
+    auto body = ews::get_streaming_events(client_->version(), ids, static_cast<int>(minutes));
+    if (!body) {
+      spdlog::warn("EWS GetStreamingEvents not sent: {}", body.err().message);
+      co_return false;
+    }
+    auto wait = std::make_shared<stream_wait>(co_await asio::this_coro::executor);
+    wait->connection = client_->new_connection(stream_idle_gap);
+    stream_ = wait;
+    wait->deadline.expires_after(max);
+    wait->deadline.async_wait([weak = std::weak_ptr<stream_wait>(wait)](const error_code& ec) {
+      auto w = weak.lock();
+      if (ec || !w) return;
+      w->timed_out = true;
+      w->connection->close();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    ews::streaming_reader reader(client_->version());
+    auto response = co_await wait->connection->send_streaming(
+        client_->request_for(body.value()),
+        [&reader](std::string_view piece) { return reader.feed(piece) == ews::streaming_reader::state::reading; });
+    wait->deadline.cancel();
+    if (stream_ == wait) stream_.reset();
+    if (wait->interrupted || wait->timed_out) co_return true;
+
+    using state = ews::streaming_reader::state;
+    if (response && (response->status < 200 || response->status > 299)) {
+      // Read whole (e.g. a SOAP fault with HTTP 500): what it says decides, as in a stream.
+      reader.feed(response->body);
+      if (reader.current() == state::reading) {
+        spdlog::info("EWS GetStreamingEvents answered HTTP {}; polling instead this time", response->status);
+        co_return false;
+      }
+    }
+    if (!response) {
+      spdlog::info("EWS streaming notifications: {}; polling instead this time", response.err().message);
+      co_return false;
+    }
+    switch (reader.current()) {
+      case state::news:
+        short_streams_ = 0;
+        co_return true;
+      case state::failed:
+        spdlog::info("EWS streaming notifications: {}; polling instead this time", reader.failure().message);
+        co_return false;
+      case state::subscriptions_gone:
+        if (reader.gone_subscriptions().empty()) {
+          live->clear();
+        } else {
+          for (const auto& id : reader.gone_subscriptions()) live->erase(id);
+        }
+        break;
+      case state::closed:
+      case state::reading:  // the response ended without ConnectionStatus Closed
+        break;
+    }
+    // Ended without news: fine now and then (the server's ConnectionTimeout, an expired
+    // subscription), a hot loop when it happens at once every time.
+    if (std::chrono::steady_clock::now() - started >= min_quiet_stream) {
+      short_streams_ = 0;
+      co_return true;
+    }
+    if (++short_streams_ < short_streams_before_pause) co_return true;
+    short_streams_ = 0;
+    spdlog::info("EWS streaming notifications: {} streams in a row ended at once without news; polling instead "
+                 "this time",
+                 short_streams_before_pause);
+    co_return false;
+  }
+
+  void interrupt_wait() override {
+    if (auto w = stream_) {
+      stream_.reset();
+      w->interrupted = true;
+      w->connection->close();
+    }
+  }
+
   std::uint64_t commands_sent() const override { return client_ ? client_->requests() : 0; }
   std::uint64_t bytes_in() const override { return client_ ? client_->bytes_in() : 0; }
   std::uint64_t bytes_out() const override { return client_ ? client_->bytes_out() : 0; }
@@ -162,9 +280,20 @@ class ews_upstream final : public upstream {
     co_return error::none();
   }
 
+  // One wait_for_news in progress: its stream connection and deadline, shared with the
+  // deadline's handler and reached by interrupt_wait().
+  struct stream_wait {
+    explicit stream_wait(asio::any_io_executor ex) : deadline(std::move(ex)) {}
+    std::unique_ptr<net::http_connection> connection;
+    asio::steady_timer deadline;
+    bool interrupted = false, timed_out = false;
+  };
+
   asio::any_io_executor executor_;
   std::shared_ptr<asio::ssl::context> tls_;
   upstream_options options_;
+  std::shared_ptr<stream_wait> stream_;
+  int short_streams_ = 0;  // streams in a row that ended without news within min_quiet_stream
   // The session's credentials as a maker of authenticators, one per pooled connection;
   // set by login() / authenticate_oauth().
   std::shared_ptr<credentials_maker> maker_;

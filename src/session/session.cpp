@@ -425,11 +425,12 @@ awaitable<error> session::watch_and_wait() {
   }
   if (watchers_.empty() || !operations_.empty() || held_) co_return error::none();
 
-  // Every watch on one folder, already selected by its poll: the connection may wait
-  // for news itself (IMAP IDLE). Anything else polls again after the poll interval.
-  bool one_folder = true;
-  for (const auto& [id, w] : watchers_) one_folder = one_folder && w.folder_wire == watchers_.begin()->second.folder_wire;
-  if (one_folder && selected_mailbox_ == watchers_.begin()->second.folder_wire) {
+  // When the connection can wait for news of every watch itself (IMAP IDLE: all on the
+  // folder its poll selected; EWS: streaming notifications), it does; otherwise the
+  // watches are polled again after the poll interval.
+  std::vector<std::string> folders;
+  for (const auto& [id, w] : watchers_) folders.push_back(w.folder_wire);
+  if (client_->waits_on(folders, selected_mailbox_)) {
     waiting_ = true;
     auto waited = co_await client_->wait_for_news(selected_mailbox_, settings_.idle_restart, settings_.command_timeout);
     waiting_ = false;

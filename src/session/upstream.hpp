@@ -5,6 +5,7 @@
 // client itself through imap() / pop3().
 //
 // Threading: like the clients it wraps — on the session's strand only.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -57,6 +58,13 @@ class upstream {
   }
   // Ends a wait_for_news() in progress at once (a call was queued).
   virtual void interrupt_wait() {}
+  // Whether wait_for_news() can wait for the watches on `folders_wire` (one entry per
+  // watch) while `selected` is the connection's selected folder. IMAP IDLE: every watch is
+  // on the selected folder. EWS: every watch has a streaming subscription.
+  virtual bool waits_on(const std::vector<std::string>& folders_wire, const std::string& selected) const {
+    return !folders_wire.empty() &&
+           std::all_of(folders_wire.begin(), folders_wire.end(), [&](const std::string& f) { return f == selected; });
+  }
 
   virtual std::string greeting() const = 0;
   virtual std::vector<std::string> capabilities() const = 0;

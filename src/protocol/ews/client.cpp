@@ -42,6 +42,30 @@ std::unique_ptr<net::http_connection> client::new_connection() const {
   return std::make_unique<net::http_connection>(executor_, endpoint_, std::move(options), make_authenticator_());
 }
 
+std::unique_ptr<net::http_connection> client::new_connection(std::chrono::milliseconds request_timeout) const {
+  auto options = http_options_;
+  options.trace = nullptr;
+  options.request_timeout = request_timeout;
+  return std::make_unique<net::http_connection>(executor_, endpoint_, std::move(options), make_authenticator_());
+}
+
+void client::send_detached(std::vector<std::string> bodies) const {
+  if (bodies.empty()) return;
+  std::vector<net::http_request> requests;
+  for (const auto& b : bodies) requests.push_back(request_for(b));
+  // The coroutine owns its connection and requests: nothing of this client is touched.
+  asio::co_spawn(
+      executor_,
+      [connection = new_connection(), requests = std::move(requests)]() mutable -> awaitable<void> {
+        for (auto& r : requests) {
+          auto response = co_await connection->send(std::move(r));
+          if (!response) break;
+        }
+        connection->close();
+      },
+      asio::detached);
+}
+
 net::http_request client::request_for(const std::string& body) const {
   net::http_request request;
   request.method = "POST";

@@ -31,6 +31,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,8 +87,21 @@ class client {
   // A new, unopened connection outside the pool, with its own authenticator, for a
   // request that holds its connection for minutes (GetStreamingEvents).
   std::unique_ptr<net::http_connection> new_connection() const;
+  // The same with another request_timeout: for a stream, the longest gap between two
+  // pieces of its body (net::http_connection_options::request_timeout).
+  std::unique_ptr<net::http_connection> new_connection(std::chrono::milliseconds request_timeout) const;
   // The same envelope and headers call() sends, for such a connection.
   net::http_request request_for(const std::string& body) const;
+
+  // Watches (mailbox::ews_backend adds and removes ids; session's ews_upstream waits on
+  // them all in one GetStreamingEvents): the streaming subscriptions of the session's
+  // live watches. Owned by this client alone; others hold it weakly, so a watch that can
+  // still lock it knows this client still exists (a reconnect makes a new client).
+  const std::shared_ptr<std::set<std::string>>& streaming_subscriptions() const { return streaming_; }
+  // Sends `bodies` (e.g. Unsubscribe when a watch ends) one after another over a new
+  // connection of their own, in the background and best effort: outcomes are dropped,
+  // and the requests need nothing of this client once started (it may go first).
+  void send_detached(std::vector<std::string> bodies) const;
 
   // Closes every connection; calls in progress or waiting fail with cancelled.
   void close();
@@ -142,6 +156,7 @@ class client {
   server_version_info server_;
   std::uint64_t busy_back_offs_ = 0;
   std::optional<std::vector<folder_entry>> folders_;
+  std::shared_ptr<std::set<std::string>> streaming_ = std::make_shared<std::set<std::string>>();
 };
 
 }  // namespace mailbroker::ews
