@@ -49,9 +49,11 @@ class upstream {
   virtual void set_on_lost(std::function<void(error)> on_lost) = 0;
   virtual bool is_open() const = 0;
 
-  // Waits on the connection for news of `folder_wire`, the folder it has selected (IMAP
-  // IDLE, RFC 2177), until news, `max` or interrupt_wait(). Returns false when this
-  // connection cannot wait that way (then the session sleeps for its poll interval).
+  // Waits for news of the watched folders until news, `max` or interrupt_wait(): IMAP
+  // IDLE (RFC 2177) on `folder_wire`, the folder the connection has selected; EWS
+  // GetStreamingEvents on the watches' streaming subscriptions (a connection of its own).
+  // Returns false when it cannot wait that way (then the session sleeps for its poll
+  // interval).
   virtual awaitable<result<bool>> wait_for_news(const std::string& /*folder_wire*/, std::chrono::milliseconds /*max*/,
                                                 std::chrono::milliseconds /*timeout*/) {
     co_return false;
