@@ -147,6 +147,18 @@ TEST_F(ews_autodiscover_session, AnAddressAloneReachesReadyShowsTheUrlAndKeepsIt
   EXPECT_TRUE(contains(again.server().greeting(), found_url())) << again.server().greeting();
 }
 
+TEST_F(ews_autodiscover_session, TestConnectionAsksForTheUrlInstead) {
+  start_broker(config_for());
+  pb::TestConnectionRequest test;
+  test.set_session("ad-test");
+  *test.mutable_spec() = request("ad-test").spec();
+  pb::TestConnectionResponse answer;
+  auto st = client_->test_connection(test, &answer);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED) << st.error_message();
+  EXPECT_TRUE(contains(st.error_message(), "spec.ews.url")) << st.error_message();
+  EXPECT_EQ(nlohmann::json::parse(ews().requests()).size(), 0u) << "nothing was sent";
+}
+
 TEST_F(ews_autodiscover_session, RedirectAddrIsFollowed) {
   start_broker(config_for());
   ews().set_autodiscover("redirect_addr", ews().address("bob"));  // alice is bob's delegate
