@@ -4,11 +4,13 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 
 #include "daemon/unix_peer_listener.hpp"
 #include "auth/url.hpp"
 #include "metrics/denials.hpp"
+#include "session/ews_discovery.hpp"
 #include "trust/secret_destinations.hpp"
 
 namespace mailbroker::daemon {
@@ -56,6 +58,42 @@ std::string canonical_or_empty(const std::string& path) {
 }
 
 std::string target_word(permission p) { return trust::targets_vault(p) ? "vault entry" : "session"; }
+
+// A use bound for the mail server of a spec that finds it at run time (Autodiscover):
+// secret_uses() gives it the spec's empty host.
+bool bound_for_unknown_server(const session::session_spec& spec, const trust::secret_use& use) {
+  return session::uses_autodiscover(spec) && use.host.empty() && use.port == 0;
+}
+
+// The hosts Autodiscover sends the credentials to first (autodiscover_policy.hpp).
+std::vector<std::string> first_autodiscover_hosts(const session::session_spec& spec) {
+  const auto& email = spec.ews->autodiscover_email;
+  const auto domain = email.substr(email.rfind('@') + 1);  // lower case after normalise()
+  return {domain, "autodiscover." + domain};
+}
+
+// The principal behind a lease owner id, for the audit log of run-time checks.
+principal principal_of_owner(const std::string& owner) {
+  principal p;
+  if (owner.rfind("uid:", 0) == 0) {
+    p.k = principal::kind::unix_peer;
+    p.uid = static_cast<std::uint32_t>(std::strtoul(owner.c_str() + 4, nullptr, 10));
+  } else if (owner.rfind("cert:", 0) == 0) {
+    p.k = principal::kind::certificate;
+    p.name = owner.substr(5);
+  } else if (owner.rfind("token:", 0) == 0) {
+    p.k = principal::kind::token;
+    p.name = owner.substr(6);
+  } else if (!owner.empty() && owner != "tcp:anonymous") {
+    p.k = principal::kind::token;
+    p.name = owner;
+  } else if (owner.empty()) {
+    // Restored at daemon start: no caller; the audit line says so.
+    p.k = principal::kind::token;
+    p.name = "(restored session)";
+  }
+  return p;
+}
 
 }  // namespace
 
@@ -245,8 +283,41 @@ error access_gate::check_spec(const principal& who, std::string_view session, co
     if (auto e = require(who, permission::insecure_skip_verify, session, call); !e.ok()) return e;
   }
   const auto r = rules();
-  for (const auto& use : trust::secret_uses(spec)) {
-    if (auto e = check_use(*r, who, session, use, creating, call); !e.ok()) return e;
+  for (auto use : trust::secret_uses(spec)) {
+    if (!bound_for_unknown_server(spec, use)) {
+      if (auto e = check_use(*r, who, session, use, creating, call); !e.ok()) return e;
+      continue;
+    }
+    // Autodiscover: the first requests go to these hosts, so a secret allowed to none of
+    // them could never be used; the later hosts are checked as the session runs.
+    const auto hosts = first_autodiscover_hosts(spec);
+    use.port = 443;
+    use.host = hosts.front();
+    for (const auto& h : hosts) {
+      error why = error::none();
+      if (trust::destination_allowed(allowed_hosts_of(*r, use, why), h, 443) && why.ok()) {
+        use.host = h;
+        break;
+      }
+    }
+    if (auto e = check_use(*r, who, session, use, creating, call); !e.ok()) {
+      e.message += " (Autodiscover for " + spec.ews->autodiscover_email + " sends it first to " + hosts[0] +
+                   ":443 or " + hosts[1] + ":443)";
+      return e;
+    }
+  }
+  return error::none();
+}
+
+error access_gate::check_destination(const std::string& owner, std::string_view session,
+                                     const session::session_spec& spec, const std::string& host, std::uint16_t port) {
+  const auto r = rules();
+  const auto who = principal_of_owner(owner);
+  for (auto use : trust::secret_uses(spec)) {
+    if (!bound_for_unknown_server(spec, use)) continue;  // checked at Connect
+    use.host = lower(host);
+    use.port = port;
+    if (auto e = check_use(*r, who, session, use, /*creating=*/false, "Autodiscover"); !e.ok()) return e;
   }
   return error::none();
 }

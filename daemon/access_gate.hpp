@@ -9,7 +9,9 @@
 //   check_spec() a Connect's spec sends no daemon-side secret anywhere it is not bound
 //                to, never over plaintext or unverified TLS, reads no file outside the
 //                allowed directories, and uses allow_plaintext / insecure_skip_verify only
-//                with those permissions.
+//                with those permissions. For EWS by Autodiscover the mail server is not
+//                known yet: the secret must be allowed to one Autodiscover host of the
+//                address's domain, and check_destination() decides each host at run time.
 // Rules are swapped whole on reload (SIGHUP): a call sees one consistent policy.
 #include <grpcpp/server_context.h>
 
@@ -86,6 +88,14 @@ class access_gate {
   // `vault-use` on it (attaching to a live session reuses its login and needs no more).
   error check_spec(const trust::principal& who, std::string_view session, const session::session_spec& spec,
                    bool creating, std::string_view call);
+
+  // The run-time half of check_spec() for a session whose mail server is only known as
+  // it runs (EWS by Autodiscover, session/ews_discovery.hpp): every daemon-side secret
+  // `spec` sends to the mail server, sent to `host`:`port` over TLS. `owner` is the
+  // principal id that created the session ("" when restored at start), for the audit
+  // log. Errors as check_spec (permission_denied naming field, secret and host; audited).
+  error check_destination(const std::string& owner, std::string_view session, const session::session_spec& spec,
+                          const std::string& host, std::uint16_t port);
 
   // One daemon-side secret (`ref`; inline ones pass) sent to the endpoint `url` (a token
   // endpoint, for BeginAuthorization): bound there, never over http. Errors as check_spec.

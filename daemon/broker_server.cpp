@@ -128,6 +128,15 @@ error broker_server::start() {
   registry_settings.session.vault = state_.vault;
   registry_settings.session.shared_cache_budget =
       std::make_shared<session::cache_budget>(config_.message_cache_total_mb << 20);
+  // Sessions that learn their mail server as they run (EWS Autodiscover) ask the gate
+  // for every host before sending credentials there. Sessions run only while gate_ lives
+  // (shutdown() stops them and joins the I/O threads first).
+  registry_settings.destination_checks = [this](const std::string& name, const session::session_spec& spec,
+                                                const std::string& owner) -> session::destination_check {
+    return [this, name, spec, owner](const std::string& host, std::uint16_t port) {
+      return gate_->check_destination(owner, name, spec, host, port);
+    };
+  };
 
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io_.get_executor());
   for (unsigned i = 0; i < config_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });

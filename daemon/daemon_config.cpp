@@ -378,6 +378,13 @@ error apply_setting(daemon_config& c, std::string_view key, std::string_view val
   } else if (key == "max-streams-per-principal") {
     if (auto e = parse_uint(key, value, 1, 1000000, n); !e.ok()) return e;
     c.trust.max_streams_per_principal = n;
+  } else if (key == "ews-autodiscover-connect-to") {
+    // A test hook: Autodiscover's names (autodiscover.example.test) reach a fake server
+    // on loopback without DNS. Loopback targets only (parse_connect_overrides).
+    auto overrides = session::parse_connect_overrides(value, key);
+    if (!overrides) return overrides.err();
+    r.session.ews_discovery.connect_to =
+        overrides->empty() ? nullptr : std::make_shared<const session::connect_overrides>(std::move(overrides.value()));
   } else if (key.rfind("oauth2-connection.", 0) == 0) {
     return apply_connection_setting(c, key, value);
   } else {
@@ -461,6 +468,9 @@ std::string render_config(const daemon_config& c) {
   for (const auto& line : c.trust.tokens) out << "token = " << line << "\n";
   for (const auto& line : c.trust.secret_hosts) out << "secret-hosts = " << line << "\n";
   for (const auto& dir : c.trust.secret_file_dirs) out << "secret-file-dir = " << dir << "\n";
+  if (const auto& hook = c.registry.session.ews_discovery.connect_to) {
+    out << "ews-autodiscover-connect-to = " << session::render_connect_overrides(*hook) << "\n";
+  }
   for (const auto& [name, conn] : c.registry.oauth2_connections) {
     const auto& o = conn.settings;
     const std::string p = "oauth2-connection." + name + ".";

@@ -123,6 +123,11 @@ Options (each may also be set in the config file as `key = value`, without "--")
                                 (shared|per-user), username, refresh-token, allowed-hosts
                                 (mail servers its tokens may go to; presets for
                                 microsoft and google)
+  --ews-autodiscover-connect-to "HOST:PORT=IP:PORT,..."
+                                TEST HOOK: EWS Autodiscover (and the EWS URL it finds)
+                                connects to IP:PORT for HOST:PORT, as curl --resolve
+                                does (certificate and Host still name HOST); IP must be
+                                loopback. For tests against a fake server only
   --print-config                print the effective settings and exit
   --check-config                check the settings (and config files) and exit
   --help, --version

@@ -54,6 +54,13 @@ result<session::session_spec> session_broker_service::authorize_test(const trust
   if (auto e = gate_.require(who, trust::permission::connect, converted->name, "TestConnection"); !e.ok()) return e;
   auto spec = registry_.normalise_spec(std::move(converted->spec), converted->raw_port);
   if (!spec) return spec.err();
+  if (session::uses_autodiscover(spec.value())) {
+    // The probe reports steps of one known server; Autodiscover's many requests (and their
+    // run-time destination checks) belong to a session.
+    return error{errc::unimplemented, "TestConnection: spec.ews.autodiscover_email: the connection test does not run "
+                                      "Autodiscover; Connect runs it (Status shows the URL found as EwsUrl=...), then "
+                                      "test with spec.ews.url set to that URL"};
+  }
   if (auto e = gate_.check_spec(who, converted->name, spec.value(), /*creating=*/true, "TestConnection"); !e.ok()) {
     return e;
   }

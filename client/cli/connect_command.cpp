@@ -122,10 +122,12 @@ std::optional<int> build_connect_request(const invocation& inv, pb::ConnectReque
   const auto host = inv.args.value("--host");
   if (!host && !ews) return usage_error(command, command + " needs --host HOST");
   if (host && ews) return usage_error(command, "--host: EWS sessions take the host from --ews-url");
-  if (ews && !inv.args.has("--ews-url")) return usage_error(command, command + " --protocol ews needs --ews-url URL");
+  if (ews && inv.args.has("--ews-url") == inv.args.has("--ews-autodiscover")) {
+    return usage_error(command, command + " --protocol ews needs --ews-url URL or --ews-autodiscover ADDRESS (one)");
+  }
   if (!ews) {
-    for (const char* name : {"--ews-url", "--ews-version", "--ews-auth", "--ews-domain", "--ews-mailbox",
-                             "--ews-impersonate", "--ews-timeout"}) {
+    for (const char* name : {"--ews-url", "--ews-autodiscover", "--ews-version", "--ews-auth", "--ews-domain",
+                             "--ews-mailbox", "--ews-impersonate", "--ews-timeout"}) {
       if (inv.args.has(name)) return usage_error(command, std::string(name) + " needs --protocol ews");
     }
   }
@@ -160,6 +162,7 @@ std::optional<int> build_connect_request(const invocation& inv, pb::ConnectReque
   } else {
     auto* leg = spec->mutable_ews();
     leg->set_url(inv.args.value("--ews-url").value_or(""));
+    leg->set_autodiscover_email(inv.args.value("--ews-autodiscover").value_or(""));
     leg->set_version(inv.args.value("--ews-version").value_or(""));
     if (auto scheme = inv.args.value("--ews-auth")) {
       if (*scheme == "ntlm") leg->set_auth_scheme(pb::EWS_AUTH_SCHEME_NTLM);

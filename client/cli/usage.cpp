@@ -55,7 +55,8 @@ Server:
   --protocol PROTOCOL          imap | pop3 | ews [imap]. POP3 has one folder (INBOX), no
                                flags and no server-side search (see the API docs)
   --host HOST                  IMAP or POP3 server: DNS name or IP literal (required;
-                               not with ews: the host comes from --ews-url)
+                               not with ews: the host comes from --ews-url or
+                               --ews-autodiscover)
   --port N                     [IMAP: 993 with --tls implicit, else 143;
                                 POP3: 995 with --tls implicit, else 110]
   --tls MODE                   implicit | starttls | plain [implicit]
@@ -69,7 +70,12 @@ Server:
 
 Exchange Web Services (--protocol ews; --ca-file, --insecure-skip-verify and
 --allow-plaintext apply to its https / http URL):
-  --ews-url URL                https://HOST[:PORT]/EWS/Exchange.asmx (required)
+  --ews-url URL                https://HOST[:PORT]/EWS/Exchange.asmx
+  --ews-autodiscover ADDRESS   instead of --ews-url: find the URL with Autodiscover
+                               from the mailbox address when the session connects,
+                               with its credentials (https://DOMAIN and
+                               https://autodiscover.DOMAIN); `status` shows it as
+                               EwsUrl=... (connect only: `test` needs --ews-url)
   --ews-version VERSION        Exchange2007_SP1 | Exchange2010 | Exchange2010_SP1 |
                                Exchange2010_SP2 | Exchange2013 | Exchange2013_SP1
                                [Exchange2013_SP1; also for 2016, 2019 and SE]

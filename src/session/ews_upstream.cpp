@@ -10,6 +10,7 @@
 #include "net/http_authenticators.hpp"
 #include "protocol/ews/client.hpp"
 #include "protocol/ews/streaming_reader.hpp"
+#include "session/ews_discovery.hpp"
 #include "session/upstream.hpp"
 
 namespace mailbroker::session {
@@ -72,35 +73,22 @@ class ews_upstream final : public upstream {
     const auto& leg = *spec.ews;
     auto version = ews::parse_version(leg.version);
     if (!version) co_return version.err();
-    net::http_endpoint endpoint{spec.tls != tls_mode::plain, spec.host, spec.port};
-    net::http_connection_options http;
-    http.tls = tls_;
-    http.verify_host = !spec.insecure_skip_verify;
-    http.connect_timeout = spec.connect_timeout;
-    // spec.ews.timeout_seconds bounds each request as the proto documents ("per request and
-    // per connection attempt"): a stalled server fails the call within it. Large MIME bodies
-    // over slow links need a larger timeout_seconds (up to 60).
-    http.request_timeout = leg.timeout;
-    http.dead_peer_timeout = options_.dead_peer_timeout;
-    http.trace = options_.trace;
-    ews::client_options o;
-    o.path = leg.path;
-    o.context.version = version.value();
-    o.context.impersonate_smtp = leg.impersonate;
-    o.anchor_mailbox = !leg.mailbox.empty() ? leg.mailbox : !leg.impersonate.empty() ? leg.impersonate : spec.username;
-    o.max_connections = static_cast<int>(options_.http_connections);
     mailbox_ = leg.mailbox;
     domain_ = leg.domain;
     auth_ = leg.auth;
-    client_ = std::make_unique<ews::client>(executor_, endpoint, std::move(http), std::move(o),
-                                            [maker = maker_]() -> std::shared_ptr<net::http_authenticator> {
-                                              return std::make_shared<authenticator_slot>(maker);
-                                            });
-    if (on_lost_) client_->set_on_lost(on_lost_);
-    auto report = co_await client_->open();
-    if (!report) co_return report.err();
-    greeting_ = "EWS " + endpoint.origin() + leg.path;
-    co_return error::none();
+    if (uses_autodiscover(spec)) {
+      // The URL is found in login(), which has the credentials Autodiscover asks for.
+      spec_ = spec;
+      const auto& found = options_.ews_discovery.found;
+      greeting_ = found && !found->url.empty() ? "EWS " + found->url + " (Autodiscover)"
+                                               : "EWS (Autodiscover for " + leg.autodiscover_email + ")";
+      co_return error::none();
+    }
+    ews_endpoint where;  // a variable: a braced list in a co_await operand miscompiles (STYLE.md)
+    where.url = leg.url;
+    where.endpoint = net::http_endpoint{spec.tls != tls_mode::plain, spec.host, spec.port};
+    where.path = leg.path;
+    co_return co_await open_at(spec, std::move(where));
   }
 
   awaitable<error> login(std::string user, std::string password) override {
@@ -115,14 +103,14 @@ class ews_upstream final : public upstream {
       };
       scheme_ = "NTLM";
     }
-    co_return co_await probe();
+    co_return co_await log_in();
   }
 
   awaitable<result<std::string>> authenticate_oauth(std::string /*user*/, std::string token) override {
     token_ = std::make_shared<std::string>(std::move(token));
     *maker_ = [t = token_] { return net::make_bearer_authenticator([t]() -> result<std::string> { return *t; }); };
     scheme_ = "Bearer";
-    if (auto e = co_await probe(); !e.ok()) co_return e;
+    if (auto e = co_await log_in(); !e.ok()) co_return e;
     co_return std::string("Bearer");
   }
 
@@ -150,6 +138,7 @@ class ews_upstream final : public upstream {
   std::string greeting() const override { return greeting_; }
   std::vector<std::string> capabilities() const override {
     std::vector<std::string> out{"EWS", "Auth=" + scheme_};
+    if (!found_url_.empty()) out.push_back("EwsUrl=" + found_url_);
     if (client_) {
       out.push_back("RequestServerVersion=" + std::string(ews::version_name(client_->version())));
       const auto& s = client_->server();
@@ -264,6 +253,60 @@ class ews_upstream final : public upstream {
   ews::client* ews() override { return client_.get(); }
 
  private:
+  // Opens the pool to `where`: spec.ews.url, or the URL Autodiscover found.
+  awaitable<error> open_at(const session_spec& spec, ews_endpoint where) {
+    const auto& leg = *spec.ews;
+    net::http_connection_options http;
+    http.tls = tls_;
+    http.verify_host = !spec.insecure_skip_verify;
+    http.connect_timeout = spec.connect_timeout;
+    // spec.ews.timeout_seconds bounds each request as the proto documents ("per request and
+    // per connection attempt"): a stalled server fails the call within it. Large MIME bodies
+    // over slow links need a larger timeout_seconds (up to 60).
+    http.request_timeout = leg.timeout;
+    http.dead_peer_timeout = options_.dead_peer_timeout;
+    http.trace = options_.trace;
+    http.connect_host = where.connect_host;  // tests only (ews-autodiscover-connect-to)
+    http.connect_port = where.connect_port;
+    ews::client_options o;
+    o.path = where.path;
+    o.context.version = ews::parse_version(leg.version).value();  // checked by open()
+    o.context.impersonate_smtp = leg.impersonate;
+    o.anchor_mailbox = !leg.mailbox.empty() ? leg.mailbox : !leg.impersonate.empty() ? leg.impersonate : spec.username;
+    o.max_connections = static_cast<int>(options_.http_connections);
+    client_ = std::make_unique<ews::client>(executor_, where.endpoint, std::move(http), std::move(o),
+                                            [maker = maker_]() -> std::shared_ptr<net::http_authenticator> {
+                                              return std::make_shared<authenticator_slot>(maker);
+                                            });
+    if (on_lost_) client_->set_on_lost(on_lost_);
+    auto report = co_await client_->open();
+    if (!report) co_return report.err();
+    greeting_ = "EWS " + where.endpoint.origin() + where.path + (spec_ ? " (Autodiscover)" : "");
+    co_return error::none();
+  }
+
+  // With *maker_ set: Autodiscover first when the spec has no URL (once per session: later
+  // connects reuse the URL found, and discover again only when it no longer connects),
+  // then the probe, which authenticates.
+  awaitable<error> log_in() {
+    if (!client_ && spec_) {
+      const authenticator_factory make = *maker_;
+      auto where = co_await find_ews_endpoint(*spec_, tls_, make, options_.ews_discovery, false);
+      if (!where) co_return where.err();
+      error opened = co_await open_at(*spec_, where.value());
+      if (!where->discovered_now && (opened.code == errc::unavailable || opened.code == errc::deadline_exceeded)) {
+        if (client_) client_->close();
+        client_.reset();
+        where = co_await find_ews_endpoint(*spec_, tls_, make, options_.ews_discovery, true);
+        if (!where) co_return where.err();
+        opened = co_await open_at(*spec_, where.value());
+      }
+      if (!opened.ok()) co_return opened;
+      found_url_ = where->url;
+    }
+    co_return co_await probe();
+  }
+
   // GetFolder on the inbox of the session's mailbox: authenticates the connection and
   // shows the server's version.
   awaitable<error> probe() {
@@ -302,6 +345,8 @@ class ews_upstream final : public upstream {
   std::function<void(error)> on_lost_;
   std::shared_ptr<std::string> token_;  // bearer: the current access token
   std::string greeting_, mailbox_, domain_;
+  std::optional<session_spec> spec_;  // set when the URL comes from Autodiscover
+  std::string found_url_;
   ews_auth auth_ = ews_auth::ntlm;
 };
 

@@ -165,7 +165,7 @@ awaitable<void> session::run() {
 awaitable<error> session::connect_once() {
   std::shared_ptr<login_gate::ticket> slot;  // held until this attempt has logged in or failed
   if (auto e = co_await wait_for_login_slot(slot); !e.ok()) co_return e;
-  set_state(session_state::connecting, "connecting to " + spec_.host + ":" + std::to_string(spec_.port));
+  set_state(session_state::connecting, "connecting to " + connection_target(spec_));
   client_ = make_upstream(spec_.proto, strand_, tls_context_, connection_options());
   lost_.reset();
   if (auto e = co_await client_->open(spec_); !e.ok()) co_return e;
@@ -184,7 +184,7 @@ awaitable<error> session::connect_once() {
 
 awaitable<error> session::wait_for_login_slot(std::shared_ptr<login_gate::ticket>& slot_r) {
   if (!settings_.logins) co_return error::none();
-  slot_r = settings_.logins->enqueue(spec_.host + ":" + std::to_string(spec_.port), [weak = weak_from_this()] {
+  slot_r = settings_.logins->enqueue(connection_target(spec_), [weak = weak_from_this()] {
     if (auto self = weak.lock()) asio::post(self->strand_, [self] { self->wake(); });
   });
   for (bool first = true; !slot_r->admitted(); first = false) {
@@ -197,8 +197,8 @@ awaitable<error> session::wait_for_login_slot(std::shared_ptr<login_gate::ticket
       w.ahead = ahead;
     }
     if (first) {
-      set_state(session_state::connecting, "waiting for a login slot to " + spec_.host + ":" +
-                                               std::to_string(spec_.port) + " (" + std::to_string(ahead) + " ahead)");
+      set_state(session_state::connecting, "waiting for a login slot to " + connection_target(spec_) + " (" +
+                                               std::to_string(ahead) + " ahead)");
     }
     co_await sleep_interruptibly(std::chrono::seconds(1));  // woken when admitted or stopped
   }
@@ -257,7 +257,7 @@ void session::bind_reopen(connection_context& ctx) {
 
 upstream_options session::connection_options() const {
   upstream_options options{settings_.imap_limits, settings_.dead_connection, {}, nullptr,
-                           settings_.http_connections};
+                           settings_.http_connections, settings_.ews_discovery};
   if (spec_.auth != auth_method::basic && settings_.tokens) {
     options.fresh_token = [weak = weak_from_this()]() -> awaitable<result<std::string>> {
       auto self = weak.lock();

@@ -77,6 +77,9 @@ struct session_settings {
   // budget every session's cache draws from (null: per-session limits only).
   cache_limits cache;
   std::shared_ptr<cache_budget> shared_cache_budget;
+  // EWS by Autodiscover (session/ews_discovery.hpp): connect_to is daemon-wide (tests);
+  // check_destination and found are the session's own (filled in by the registry).
+  ews_discovery_hooks ews_discovery;
 };
 
 // A watch on a folder (Mailbox.WatchMessages), run by the session whenever its

@@ -89,8 +89,8 @@ void session_registry::connect(connect_request request, steady_time deadline,
   }
   if (replaced) replaced->stop("replaced by a Connect with a new spec");
   if (created) {
-    spdlog::info("session '{}': created for '{}' ({} {}:{} tls={} user={})", request.name, request.client_name,
-                 protocol_name(request.spec.proto), request.spec.host, request.spec.port,
+    spdlog::info("session '{}': created for '{}' ({} {} tls={} user={})", request.name, request.client_name,
+                 protocol_name(request.spec.proto), connection_target(request.spec),
                  tls_mode_name(request.spec.tls), request.spec.username);
     target->start();
   }
@@ -154,8 +154,16 @@ std::shared_ptr<session> session_registry::make_session_locked(const connect_req
   // operator looks for), then go, so bots inventing names cannot grow the map forever.
   prune_dead_locked(std::chrono::system_clock::now());
   const auto id = next_session_id_++;
+  auto settings = settings_.session;
+  if (uses_autodiscover(request.spec)) {
+    // This session's own: the URL it finds, and where its credentials may go.
+    settings.ews_discovery.found = std::make_shared<ews_found_endpoint>();
+    if (settings_.destination_checks) {
+      settings.ews_discovery.check_destination = settings_.destination_checks(request.name, request.spec, request.owner);
+    }
+  }
   auto s = std::make_shared<session>(
-      executor_, request.name, request.spec, settings_.session,
+      executor_, request.name, request.spec, std::move(settings),
       [this, id](const status_event& ev) { on_session_event(id, ev); },
       [this](const std::string& lease_id) { on_lease_gone(lease_id); });
   if (request.restored) s->retry_before_first_login();

@@ -38,6 +38,13 @@ struct registry_settings {
   std::chrono::seconds dead_session_retention{3600};
   // OAuth2 connections from the daemon config that specs name with oauth2_managed.
   managed_connections oauth2_connections;
+  // Makes the run-time destination check of one session (session/ews_discovery.hpp):
+  // called when a session whose spec (normalised) finds its endpoint at run time is
+  // created, with its name and the principal that created it ("" when restored at
+  // start). The daemon answers from its access rules. Null: no check (a daemon-side
+  // secret then cannot be sent by Autodiscover at all).
+  std::function<destination_check(const std::string& session, const session_spec& spec, const std::string& owner)>
+      destination_checks;
 };
 
 struct connect_request {

@@ -5,6 +5,7 @@
 
 #include "auth/url.hpp"
 #include "common/random.hpp"
+#include "protocol/ews/autodiscover_policy.hpp"
 
 namespace mailbroker::session {
 namespace {
@@ -346,34 +347,57 @@ bool plain_address(const std::string& a) {
          std::none_of(a.begin(), a.end(), [](unsigned char c) { return c <= ' ' || c == '<' || c == '>' || c >= 0x7f; });
 }
 
-// PROTOCOL_EWS: host, port and TLS come from spec.ews.url; spec.server may carry only
-// its TLS options and allow_plaintext.
+// Autodiscover instead of a URL: a plain address whose domain can name the Autodiscover
+// hosts. Host, port and path stay empty until the session finds the URL; Autodiscover
+// and the URL it accepts are https only.
+error normalise_autodiscover(session_spec& spec) {
+  auto& leg = *spec.ews;
+  if (leg.autodiscover_email.size() > max_oauth2_username_length || !plain_address(leg.autodiscover_email)) {
+    return invalid("spec.ews.autodiscover_email must be a plain SMTP address (user@example.com) of at most " +
+                   std::to_string(max_oauth2_username_length) + " characters");
+  }
+  auto domain = ews::mail_domain_of(leg.autodiscover_email, "spec.ews.autodiscover_email");
+  if (!domain) return invalid(domain.err().message);
+  // The domain is case-insensitive: one spelling for the fingerprint.
+  leg.autodiscover_email = leg.autodiscover_email.substr(0, leg.autodiscover_email.rfind('@') + 1) + domain.value();
+  spec.tls = tls_mode::implicit;
+  leg.path.clear();
+  return error::none();
+}
+
+// PROTOCOL_EWS: host, port and TLS come from spec.ews.url (or, with autodiscover_email,
+// from Autodiscover at connect time); spec.server may carry only its TLS options and
+// allow_plaintext.
 error normalise_ews(session_spec& spec, std::uint32_t raw_port) {
-  if (!spec.ews) return invalid("spec.ews is required for PROTOCOL_EWS (at least spec.ews.url)");
+  if (!spec.ews) return invalid("spec.ews is required for PROTOCOL_EWS (spec.ews.url or spec.ews.autodiscover_email)");
   auto& leg = *spec.ews;
   if (!spec.host.empty() || raw_port != 0) {
     return invalid("spec.server.host / port: EWS sessions take them from spec.ews.url (leave them empty)");
   }
-  if (leg.url.empty()) {
-    if (!leg.autodiscover_email.empty()) {
-      return invalid("spec.ews.autodiscover_email: Autodiscover is not available yet; give spec.ews.url "
-                     "(https://HOST/EWS/Exchange.asmx, shown by Outlook's 'Test E-mail AutoConfiguration')");
+  if (!leg.url.empty() && !leg.autodiscover_email.empty()) {
+    return invalid("spec.ews.url and spec.ews.autodiscover_email: give one (a URL skips Autodiscover)");
+  }
+  if (leg.url.empty() && leg.autodiscover_email.empty()) {
+    return invalid("spec.ews.url is required, e.g. https://mail.example.com/EWS/Exchange.asmx (or "
+                   "spec.ews.autodiscover_email to find it with Autodiscover)");
+  }
+  if (!leg.autodiscover_email.empty()) {
+    if (auto e = normalise_autodiscover(spec); !e.ok()) return e;
+  } else {
+    auto url = auth::parse_url(leg.url, spec.allow_plaintext);
+    if (!url) {
+      return invalid("spec.ews.url: " + url.err().message +
+                     (spec.allow_plaintext ? "" : " (http:// needs spec.server.allow_plaintext)"));
     }
-    return invalid("spec.ews.url is required, e.g. https://mail.example.com/EWS/Exchange.asmx");
+    if (!url->userinfo.empty()) return invalid("spec.ews.url must not carry credentials: use spec.auth");
+    if (url->target.find('?') != std::string::npos) return invalid("spec.ews.url must not have a query");
+    spec.host = url->host;
+    spec.port = url->port;
+    spec.tls = url->scheme == "https" ? tls_mode::implicit : tls_mode::plain;
+    leg.path = url->target;
+    leg.url = url->scheme + "://" + (url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host) +
+              ":" + std::to_string(url->port) + url->target;
   }
-  auto url = auth::parse_url(leg.url, spec.allow_plaintext);
-  if (!url) {
-    return invalid("spec.ews.url: " + url.err().message +
-                   (spec.allow_plaintext ? "" : " (http:// needs spec.server.allow_plaintext)"));
-  }
-  if (!url->userinfo.empty()) return invalid("spec.ews.url must not carry credentials: use spec.auth");
-  if (url->target.find('?') != std::string::npos) return invalid("spec.ews.url must not have a query");
-  spec.host = url->host;
-  spec.port = url->port;
-  spec.tls = url->scheme == "https" ? tls_mode::implicit : tls_mode::plain;
-  leg.path = url->target;
-  leg.url = url->scheme + "://" + (url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host) +
-            ":" + std::to_string(url->port) + url->target;
   if (spec.tls == tls_mode::plain) {
     spec.ca_file.clear();
     spec.insecure_skip_verify = false;
@@ -507,6 +531,15 @@ std::string_view ews_auth_name(ews_auth a) {
   return "?";
 }
 
+std::string connection_target(const session_spec& spec) {
+  if (spec.proto == protocol::ews && spec.ews && spec.host.empty() && !spec.ews->autodiscover_email.empty()) {
+    const auto& email = spec.ews->autodiscover_email;
+    return "autodiscover:" + email.substr(email.rfind('@') + 1);
+  }
+  const bool v6 = spec.host.find(':') != std::string::npos;
+  return (v6 ? "[" + spec.host + "]" : spec.host) + ":" + std::to_string(spec.port);
+}
+
 std::string fingerprint(const session_spec& s) {
   std::string canonical;
   auto add = [&canonical](std::string_view key, std::string_view value) {
@@ -550,6 +583,8 @@ std::string fingerprint(const session_spec& s) {
     add("ews.domain", s.ews->domain);
     add("ews.mailbox", s.ews->mailbox);
     add("ews.impersonate", s.ews->impersonate);
+    // Only when set: fingerprints of URL sessions stay what they were.
+    if (!s.ews->autodiscover_email.empty()) add("ews.autodiscover_email", s.ews->autodiscover_email);
   }
   return sha256_hex(canonical);
 }
@@ -591,6 +626,9 @@ std::string first_difference(const session_spec& a, const session_spec& b) {
   if (a.ews.has_value() != b.ews.has_value()) return a.ews ? "spec.ews (set vs unset)" : "spec.ews (unset vs set)";
   if (a.ews) {
     const auto &x = *a.ews, &y = *b.ews;
+    if (x.autodiscover_email != y.autodiscover_email) {
+      return diff("spec.ews.autodiscover_email", x.autodiscover_email, y.autodiscover_email);
+    }
     if (x.path != y.path) return diff("spec.ews.url (path)", x.path, y.path);
     if (x.version != y.version) return diff("spec.ews.version", x.version, y.version);
     if (x.auth != y.auth) return diff("spec.ews.auth_scheme", std::string(ews_auth_name(x.auth)), std::string(ews_auth_name(y.auth)));

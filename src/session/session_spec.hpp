@@ -80,14 +80,16 @@ struct smtp_leg {
 };
 
 // Exchange Web Services (SessionSpec.ews). normalise() fills session_spec host, port and
-// tls from `url` and checks every field.
+// tls from `url` and checks every field. With autodiscover_email instead of url, host,
+// port and path stay empty (tls implicit): the session finds the URL when it connects
+// (session/ews_discovery.hpp).
 enum class ews_auth { ntlm, basic, bearer };
 std::string_view ews_auth_name(ews_auth a);
 
 struct ews_leg {
   std::string url;        // as given, e.g. https://mail.example.com/EWS/Exchange.asmx
   std::string path;       // after normalise(): the URL's path, e.g. /EWS/Exchange.asmx
-  std::string autodiscover_email;
+  std::string autodiscover_email;  // instead of url; after normalise(): domain lower case
   std::string version;    // RequestServerVersion name; "" → Exchange2013_SP1
   ews_auth auth = ews_auth::ntlm;  // normalise(): bearer for the OAuth2 methods
   bool auth_given = false;         // the request named a scheme (checked against auth)
@@ -170,6 +172,11 @@ std::string refresh_token_key(const session_spec& spec, std::string_view session
 
 // The request-field prefix of the spec's auth method, e.g. "spec.auth.basic".
 std::string auth_field(const session_spec& spec);
+
+// Where a session connects, for messages and the login gate's per-host admission:
+// "host:port" ("[::1]:993"); for EWS by Autodiscover (host unknown until the session
+// runs) "autodiscover:<mail domain>", so the sessions of one organisation share a queue.
+std::string connection_target(const session_spec& spec);
 
 // Hex digest over the identity fields (see the proto's SessionSpec comment).
 std::string fingerprint(const session_spec& spec);

@@ -17,6 +17,7 @@
 #include "net/asio.hpp"
 #include "net/connection_trace.hpp"
 #include "protocol/imap/client_limits.hpp"
+#include "session/ews_discovery.hpp"
 #include "session/session_spec.hpp"
 
 namespace mailbroker::imap {
@@ -92,6 +93,9 @@ struct upstream_options {
   std::shared_ptr<net::connection_trace> trace;
   // EWS: connections in the session's pool (protocol/ews/client.hpp); 1 for tests.
   std::size_t http_connections = 1;
+  // EWS sessions configured by address: the run-time check of where credentials may go,
+  // the URL found for this session, the test hook (session/ews_discovery.hpp).
+  ews_discovery_hooks ews_discovery;
 };
 
 // An unopened connection for spec.proto (IMAP, POP3 or EWS).

@@ -38,6 +38,55 @@ reconnect-initial-ms = 250
   EXPECT_EQ(render_config(again), render_config(c));
 }
 
+TEST(daemon_config, EwsAutodiscoverConnectToIsATestHookForLoopbackOnly) {
+  daemon_config c;
+  EXPECT_EQ(c.registry.session.ews_discovery.connect_to, nullptr) << "off unless configured";
+  auto e = apply_setting(c, "ews-autodiscover-connect-to",
+                         "Autodiscover.Testlab.Test:443=127.0.0.1:8443, exch01.testlab.test:8443=[::1]:8443");
+  ASSERT_TRUE(e.ok()) << e.message;
+  const auto* hook = c.registry.session.ews_discovery.connect_to.get();
+  ASSERT_NE(hook, nullptr);
+  auto to = session::override_for(hook, "autodiscover.testlab.test", 443);
+  ASSERT_TRUE(to.has_value());
+  EXPECT_EQ(to->host, "127.0.0.1");
+  EXPECT_EQ(to->port, 8443);
+  to = session::override_for(hook, "EXCH01.testlab.test", 8443);
+  ASSERT_TRUE(to.has_value());
+  EXPECT_EQ(to->host, "::1");
+  EXPECT_FALSE(session::override_for(hook, "autodiscover.testlab.test", 444).has_value()) << "the port counts";
+  EXPECT_FALSE(session::override_for(hook, "testlab.test", 443).has_value());
+  // --print-config renders it, and the rendering parses back.
+  const auto rendered = render_config(c);
+  EXPECT_NE(rendered.find("ews-autodiscover-connect-to = autodiscover.testlab.test:443=127.0.0.1:8443,"
+                          "exch01.testlab.test:8443=[::1]:8443"),
+            std::string::npos)
+      << rendered;
+  daemon_config again;
+  ASSERT_TRUE(apply_config_text(again, rendered, "rendered").ok());
+  EXPECT_EQ(render_config(again), rendered);
+
+  for (const std::string bad : {"autodiscover.testlab.test:443=192.0.2.7:443",  // not loopback
+                                "autodiscover.testlab.test:443=10.0.0.1:443", "autodiscover.testlab.test:443=localhost:443",
+                                "autodiscover.testlab.test=127.0.0.1:443",     // no port
+                                "autodiscover.testlab.test:443", "a:0=127.0.0.1:1", "a:1=127.0.0.1:70000",
+                                "a b:1=127.0.0.1:1"}) {
+    daemon_config d;
+    auto err = apply_setting(d, "ews-autodiscover-connect-to", bad);
+    ASSERT_FALSE(err.ok()) << bad;
+    EXPECT_EQ(err.code, errc::invalid_argument);
+    EXPECT_EQ(err.message.rfind("ews-autodiscover-connect-to: ", 0), 0u) << err.message;
+  }
+  daemon_config d;
+  auto err = apply_setting(d, "ews-autodiscover-connect-to", "a:1=192.0.2.7:443");
+  EXPECT_NE(err.message.find("not a loopback IP address"), std::string::npos) << err.message;
+  std::string many;
+  for (int i = 0; i <= static_cast<int>(session::max_connect_overrides); ++i) {
+    many += "h" + std::to_string(i) + ".test:443=127.0.0.1:443,";
+  }
+  err = apply_setting(d, "ews-autodiscover-connect-to", many);
+  EXPECT_NE(err.message.find("more than"), std::string::npos) << err.message;
+}
+
 TEST(daemon_config, MessageCacheSizesAreBoundedAndNamed) {
   daemon_config c;
   ASSERT_TRUE(apply_config_text(c, "message-cache-session-mb = 0\nmessage-cache-total-mb = 64\n", "t").ok());

@@ -247,13 +247,83 @@ TEST(session_spec_ews, TakesTheEndpointFromTheUrlAndChecksEveryField) {
             std::string::npos);
   EXPECT_NE(field_of(with([](session_spec& s) { s.host = "other.example.com"; })).find("spec.server.host"),
             std::string::npos);
-  EXPECT_NE(field_of(with([](session_spec& s) { s.ews->url.clear(); s.ews->autodiscover_email = "a@example.com"; }))
-                .find("spec.ews.autodiscover_email"), std::string::npos);
+  EXPECT_NE(field_of(with([](session_spec& s) { s.ews->autodiscover_email = "a@example.com"; }))
+                .find("spec.ews.url and spec.ews.autodiscover_email"), std::string::npos);
   // A different path, version or mailbox is another session.
   auto other = with([](session_spec& s) { s.ews->mailbox = "shared@example.com"; });
   ASSERT_TRUE(other);
   EXPECT_NE(fingerprint(ok.value()), fingerprint(other.value()));
   EXPECT_EQ(first_difference(ok.value(), other.value()).rfind("spec.ews.mailbox", 0), 0u);
+}
+
+TEST(session_spec_ews, AutodiscoverEmailInsteadOfTheUrlLeavesTheEndpointToTheSession) {
+  auto spec = valid_spec();
+  spec.proto = protocol::ews;
+  spec.host.clear();
+  spec.ews.emplace();
+  spec.ews->autodiscover_email = "Alice@Example.COM";
+  auto ok = normalise(spec, 0);
+  ASSERT_TRUE(ok) << ok.err().message;
+  EXPECT_TRUE(ok->host.empty());
+  EXPECT_EQ(ok->port, 0);
+  EXPECT_EQ(ok->tls, tls_mode::implicit);
+  EXPECT_TRUE(ok->ews->path.empty());
+  EXPECT_EQ(ok->ews->autodiscover_email, "Alice@example.com") << "the domain is lower-cased, the local part kept";
+  EXPECT_EQ(ok->ews->version, "Exchange2013_SP1");
+  EXPECT_EQ(connection_target(ok.value()), "autodiscover:example.com");
+
+  auto with = [&](auto change) {
+    auto s = spec;
+    change(s);
+    return normalise(s, 0);
+  };
+  auto message_of = [](const result<session_spec>& r) { return r ? std::string("ok") : r.err().message; };
+  struct bad_case {
+    std::string email;
+    std::string says;
+  };
+  const std::vector<bad_case> bad = {
+      {"alice", "spec.ews.autodiscover_email must be a plain SMTP address"},
+      {"@example.com", "spec.ews.autodiscover_email must be a plain SMTP address"},
+      {"a@b@example.com", "spec.ews.autodiscover_email must be a plain SMTP address"},
+      {"Alice <alice@example.com>", "spec.ews.autodiscover_email must be a plain SMTP address"},
+      {"alice@[192.0.2.1]", "spec.ews.autodiscover_email"},
+      {"alice@exa_mple.com", "spec.ews.autodiscover_email"},
+      {"alice@example..com", "spec.ews.autodiscover_email"},
+      {std::string(400, 'a') + "@example.com", "at most 320 characters"},
+  };
+  for (const auto& b : bad) {
+    auto r = with([&](session_spec& s) { s.ews->autodiscover_email = b.email; });
+    ASSERT_FALSE(r) << b.email;
+    EXPECT_EQ(r.err().code, errc::invalid_argument);
+    EXPECT_NE(r.err().message.find(b.says), std::string::npos) << b.email << ": " << r.err().message;
+  }
+  auto both = with([](session_spec& s) { s.ews->url = "https://mail.example.com/EWS/Exchange.asmx"; });
+  ASSERT_FALSE(both);
+  EXPECT_NE(message_of(both).find("spec.ews.url and spec.ews.autodiscover_email"), std::string::npos);
+  auto neither = with([](session_spec& s) { s.ews->autodiscover_email.clear(); });
+  ASSERT_FALSE(neither);
+  EXPECT_NE(message_of(neither).find("spec.ews.autodiscover_email"), std::string::npos) << "the message offers it";
+  EXPECT_NE(message_of(with([](session_spec& s) { s.host = "mail.example.com"; })).find("spec.server.host"),
+            std::string::npos);
+
+  // The address is part of the identity; a URL session keeps its old fingerprint.
+  auto bob = with([](session_spec& s) { s.ews->autodiscover_email = "bob@example.com"; });
+  ASSERT_TRUE(bob);
+  EXPECT_NE(fingerprint(ok.value()), fingerprint(bob.value()));
+  EXPECT_EQ(first_difference(ok.value(), bob.value()),
+            "spec.ews.autodiscover_email ('Alice@example.com' vs 'bob@example.com')");
+  auto same = with([](session_spec& s) { s.ews->autodiscover_email = "Alice@EXAMPLE.com"; });
+  ASSERT_TRUE(same);
+  EXPECT_EQ(fingerprint(ok.value()), fingerprint(same.value()));
+  auto by_url = spec;
+  by_url.ews->autodiscover_email.clear();
+  by_url.ews->url = "https://mail.example.com/EWS/Exchange.asmx";
+  auto url_spec = normalise(by_url, 0);
+  ASSERT_TRUE(url_spec);
+  EXPECT_NE(fingerprint(ok.value()), fingerprint(url_spec.value()));
+  EXPECT_EQ(first_difference(url_spec.value(), ok.value()).rfind("spec.server.host", 0), 0u);
+  EXPECT_EQ(connection_target(url_spec.value()), "mail.example.com:443");
 }
 
 TEST(session_spec_smtp_leg, NormalisesAndNamesItsFields) {
