@@ -69,8 +69,7 @@ awaitable<result<std::string>> read(connection_context& ctx, message_ref ref, st
   session::inflight_registration registered(ctx.lists_in_flight, std::move(keys), mine);
 
   auto request = ews::get_items(ctx.ews->version(), batch, true, false);
-  if (!request) co_return request.err();
-  auto reply = co_await ctx.ews->call(std::move(request.value()));
+  auto reply = co_await ctx.ews->call(std::move(request));
   if (!reply) co_return reply.err();
   auto fetched = ews::parse_items(reply.value());
   if (!fetched) co_return fetched.err();
