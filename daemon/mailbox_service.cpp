@@ -109,22 +109,34 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
   }
 
   // A message in the session's cache is answered here, on the gRPC thread, without a
-  // turn in the queue: the folder must be the one selected on the live connection (so
-  // its UIDVALIDITY is current). Otherwise the uid is marked wanted, so the fetch that
-  // serves another caller first can bring it along.
+  // turn in the queue. IMAP: the folder must be the one selected on the live connection
+  // (so its UIDVALIDITY is current). EWS: the ref must carry a change key (one version
+  // of the item, whose bytes never change) and the session must still be usable.
+  // Otherwise the message is marked wanted, so the fetch that serves another caller
+  // first can bring it along.
   bool serve_from_cache() {
-    if (ref_.is_item()) return false;
     auto s = registry_.session_of_lease(request_.lease_id());
-    if (!s || s->spec().proto != session::protocol::imap) return false;
-    auto wire = mailbox::wire_name(request_.folder(), "folder");
-    if (!wire) return false;
+    if (!s) return false;
     auto& cache = *s->cache();
-    const auto validity = cache.selected_uid_validity(wire.value());
-    if (validity && ref_.uid_validity != 0 && ref_.uid_validity != *validity) return false;  // the queue reports it
-    auto body = validity ? cache.body(wire.value(), *validity, ref_.uid) : nullptr;
-    if (!body) {
-      cache.want(wire.value(), ref_.uid);
-      return false;
+    std::shared_ptr<const std::string> body;
+    if (ref_.is_item()) {
+      if (s->spec().proto != session::protocol::ews || ref_.change_key.empty() || !s->accepting()) return false;
+      body = cache.item_body(ref_.item_id, ref_.change_key);
+      if (!body) {
+        cache.want_item(ref_.item_id, ref_.change_key);
+        return false;
+      }
+    } else {
+      if (s->spec().proto != session::protocol::imap) return false;
+      auto wire = mailbox::wire_name(request_.folder(), "folder");
+      if (!wire) return false;
+      const auto validity = cache.selected_uid_validity(wire.value());
+      if (validity && ref_.uid_validity != 0 && ref_.uid_validity != *validity) return false;  // the queue reports it
+      body = validity ? cache.body(wire.value(), *validity, ref_.uid) : nullptr;
+      if (!body) {
+        cache.want(wire.value(), ref_.uid);
+        return false;
+      }
     }
     if (!s->touch_lease(request_.lease_id())) return false;  // queue_next() reports the lease
     cached_ = std::move(body);

@@ -1,11 +1,14 @@
 #include "mailbox/ews_backend.hpp"
 
 #include <charconv>
+#include <chrono>
+#include <optional>
 #include <regex>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
+#include "mailbox/ews_bodies.hpp"
 #include "mailbox/ews_folders.hpp"
 #include "protocol/ews/client.hpp"
 
@@ -89,6 +92,29 @@ bool matches(std::string_view pattern, std::string_view name) {
 
 message_ref ref_of(const message_summary& m) { return {0, 0, m.item_id, m.change_key}; }
 
+std::vector<std::string> ids_of(const std::vector<ews::item_ref>& items) {
+  std::vector<std::string> out;
+  for (const auto& i : items) out.push_back(i.id);
+  return out;
+}
+
+// Everything that makes two EWS list calls the same question (the coalescing key in the
+// message cache and ctx.lists_in_flight); '\x01' first, as no IMAP wire name starts.
+std::string list_key(const std::string& folder, const list_query& q) {
+  const auto& c = q.criteria;
+  auto day = [](const std::optional<std::chrono::sys_days>& d) {
+    return d ? std::to_string(d->time_since_epoch().count()) : std::string("-");
+  };
+  std::string key = "\x01" "ews-find";
+  for (const std::string& part :
+       {folder, std::to_string(static_cast<int>(c.read)), c.from_contains, c.subject_contains, day(c.since),
+        day(c.before), std::to_string(q.limit), std::to_string(static_cast<int>(q.order)), q.page_token}) {
+    key += '\0';
+    key += part;
+  }
+  return key;
+}
+
 }  // namespace
 
 awaitable<result<std::vector<folder>>> ews_backend::list_folders(connection_context& ctx, std::string pattern,
@@ -119,8 +145,6 @@ awaitable<result<std::vector<folder>>> ews_backend::list_folders(connection_cont
 awaitable<result<message_page>> ews_backend::list_messages(connection_context& ctx, list_query query) const {
   if (query.limit == 0) query.limit = 100;
   if (query.limit > max_list_limit) co_return error{errc::invalid_argument, "limit: at most " + std::to_string(max_list_limit)};
-  auto where = co_await ews_folders::resolve(ctx, folder_or_inbox(query.folder), "folder");
-  if (!where) co_return where.err();
   auto q = query_of(query.criteria);
   q.newest_first = query.order == list_order::newest_first;
   q.max = query.limit;
@@ -131,6 +155,26 @@ awaitable<result<message_page>> ews_backend::list_messages(connection_context& c
       co_return error{errc::invalid_argument, "page_token: pass next_page_token of the previous reply unchanged"};
     }
   }
+  // A call that arrived before an identical listing started asks nothing new of the
+  // server (the same rule as IMAP's, imap_mailbox.cpp): it takes that listing's answer.
+  const std::string key = list_key(folder_or_inbox(query.folder), query);
+  if (query.arrived) {
+    if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
+    auto running = ctx.lists_in_flight.find(key);
+    if (running != ctx.lists_in_flight.end() && running->second->started >= *query.arrived) {
+      auto pending = running->second;
+      error_code ignored;
+      co_await pending->done.async_wait(asio::redirect_error(use_awaitable, ignored));
+      if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
+      // It failed (or the cache is off): ask the server ourselves.
+    }
+  }
+  const auto started = std::chrono::steady_clock::now();  // before anything is asked
+  auto mine = std::make_shared<session::inflight_list>(co_await asio::this_coro::executor, started);
+  std::vector<std::string> keys{key};
+  session::inflight_registration registered(ctx.lists_in_flight, std::move(keys), mine);
+  auto where = co_await ews_folders::resolve(ctx, folder_or_inbox(query.folder), "folder");
+  if (!where) co_return where.err();
   auto reply = co_await ctx.ews->call(ews::find_items(ctx.ews->version(), where.value(), q));
   if (!reply) co_return reply.err();
   if (auto e = first_failure(reply.value(), ctx.ews->version()); !e.ok()) co_return e;
@@ -140,6 +184,9 @@ awaitable<result<message_page>> ews_backend::list_messages(connection_context& c
   out.messages = std::move(page->items);
   out.total_matching = page->total_items_in_view;
   if (!page->includes_last_item && page->next_offset > q.offset) out.next_page_token = std::to_string(page->next_offset);
+  // Sizes tell a later body fetch which wanted bodies are small enough to bring along.
+  for (const auto& m : out.messages) ctx.cache.put_item_size(m.item_id, m.change_key, m.size);
+  ctx.cache.put_list(key, started, out);
   co_return out;
 }
 
@@ -148,19 +195,7 @@ awaitable<result<std::string>> ews_backend::read_whole(connection_context& ctx, 
   std::vector<message_ref> one{ref};
   auto items = items_of(one, "ref");
   if (!items) co_return items.err();
-  auto reply = co_await ctx.ews->call(ews::get_items(ctx.ews->version(), items.value(), true, false));
-  if (!reply) co_return reply.err();
-  auto fetched = ews::parse_items(reply.value());
-  if (!fetched) co_return fetched.err();
-  if (fetched->empty()) co_return error{errc::internal, "EWS GetItem returned no item"};
-  auto& item = fetched->front();
-  if (!item.status.ok()) co_return item.status;
-  if (!item.mime) co_return error{errc::internal, "EWS GetItem returned no MimeContent"};
-  if (item.mime->size() > max_bytes) {
-    co_return error{errc::failed_precondition, "the message is " + std::to_string(item.mime->size()) +
-                                                   " bytes; at most " + std::to_string(max_bytes) + " are read here"};
-  }
-  co_return std::move(*item.mime);
+  co_return co_await ews_bodies::read(ctx, std::move(ref), max_bytes);
 }
 
 awaitable<error> ews_backend::set_flags(connection_context& ctx, std::string, std::vector<message_ref> refs,
@@ -169,6 +204,9 @@ awaitable<error> ews_backend::set_flags(connection_context& ctx, std::string, st
   if (!items) co_return items.err();
   if (!seen && !flagged) co_return error{errc::invalid_argument, "seen or flagged must be set"};
   auto reply = co_await ctx.ews->call(ews::set_read_flag(ctx.ews->version(), items.value(), seen, flagged));
+  // The items got new change keys: their old versions' bodies are dead weight. Forgotten
+  // once the call is over, whatever its outcome, so no read that overlapped it refills them.
+  ctx.cache.forget_items(ids_of(items.value()));
   if (!reply) co_return reply.err();
   auto statuses = ews::parse_statuses(reply.value());
   if (!statuses) co_return statuses.err();
@@ -189,6 +227,8 @@ awaitable<result<std::vector<message_ref>>> ews_backend::copy_messages(connectio
   auto body = move ? ews::move_items(version, items.value(), to.value())
                    : ews::copy_items(version, items.value(), to.value());
   auto reply = co_await ctx.ews->call(std::move(body));
+  if (move) ctx.cache.forget_items(ids_of(items.value()));  // a moved item gets a new id
+  ctx.cache.forget_lists();
   if (!reply) co_return reply.err();
   auto ids = ews::parse_item_ids(reply.value());
   if (!ids) co_return ids.err();
@@ -209,6 +249,7 @@ awaitable<error> ews_backend::delete_messages(connection_context& ctx, std::stri
   if (!items) co_return items.err();
   const auto mode = permanent ? ews::delete_mode::hard : ews::delete_mode::move_to_deleted_items;
   auto reply = co_await ctx.ews->call(ews::delete_items(ctx.ews->version(), items.value(), mode));
+  ctx.cache.forget_items(ids_of(items.value()));
   if (!reply) co_return reply.err();
   auto statuses = ews::parse_statuses(reply.value());
   if (!statuses) co_return statuses.err();
@@ -425,6 +466,7 @@ awaitable<result<submitted_message>> ews_backend::submit(connection_context& ctx
   ews::folder_ref sent;
   sent.distinguished = "sentitems";
   sent.mailbox_smtp = ews_folders::mailbox_of(ctx);
+  ctx.cache.forget_lists();  // a copy lands in Sent Items
   auto reply = co_await ctx.ews->call(ews::send_mime(ctx.ews->version(), mime, true, sent));
   if (!reply) co_return reply.err();
   if (auto e = first_failure(reply.value(), ctx.ews->version()); !e.ok()) co_return e;
@@ -443,6 +485,7 @@ awaitable<result<submitted_message>> ews_backend::respond(connection_context& ct
   for (const auto& a : request.to) to.push_back(a.address);
   for (const auto& a : request.cc) to.push_back(a.address);
   if (kind == ews::reply_kind::forward && to.empty()) co_return error{errc::invalid_argument, "to: at least one recipient"};
+  ctx.cache.forget_lists();  // a copy lands in Sent Items
   auto reply = co_await ctx.ews->call(ews::reply(ctx.ews->version(), items->front(), kind, request.text_body, to, true));
   if (!reply) co_return reply.err();
   if (auto e = first_failure(reply.value(), ctx.ews->version()); !e.ok()) co_return e;

@@ -6,9 +6,14 @@
 //   ListMessages   FindItem: IsRead / From / Subject / received-date restriction, sorted
 //                  by DateTimeReceived, paged by an offset token (next_page_token).
 //                  FindItem returns no To / Cc: summaries of listings have none
-//                  (GetMessageParts has them)
+//                  (GetMessageParts has them). Identical calls share one FindItem by
+//                  IMAP's rule: a call takes the answer of an identical listing that
+//                  started after it was made, never an older one (message_cache::list_since,
+//                  session/inflight_lists.hpp)
 //   GetMessage     GetItem with MimeContent (the whole message once; up to
-//                  max_whole_message_bytes), the original bytes
+//                  max_whole_message_bytes), the original bytes; through the session's
+//                  cache by (item id, change key), with concurrent reads of one item
+//                  sharing one GetItem and waiting ones batched (ews_bodies.hpp)
 //   SetFlags       UpdateItem IsRead / the follow-up flag (Exchange2013 and later)
 //   Move / Copy    MoveItem / CopyItem: the new item ids (Exchange2010_SP1 and later)
 //   Delete         DeleteItem: MoveToDeletedItems, or HardDelete when permanent
@@ -23,7 +28,9 @@
 //                  when the upstream found it gone. Before: GetEvents every poll interval.
 //                  A watch that ends unsubscribes both, best effort, while the session's
 //                  client lives (client::send_detached)
-// Characters XML 1.0 forbids in the server's text become U+FFFD in summaries.
+// Characters XML 1.0 forbids in the server's text become U+FFFD in summaries. SetFlags,
+// Move and Delete forget the items' cached bodies (every version); every change made
+// through the session forgets the remembered listings.
 #include "mailbox/backend.hpp"
 
 namespace mailbroker::mailbox {

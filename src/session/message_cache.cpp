@@ -1,6 +1,7 @@
 #include "session/message_cache.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace mailbroker::session {
 
@@ -14,8 +15,10 @@ bool cache_budget::try_take(std::size_t n) {
 
 struct message_cache::entry {
   std::string key;
-  std::string folder_wire;
+  std::string folder_wire;  // uid-named messages
   std::uint32_t uid_validity = 0;
+  std::string item_id;  // item-named messages ("" for uid-named ones)
+  std::optional<std::uint64_t> item_size;  // as a listing reported it
   std::shared_ptr<const std::string> body;
   std::shared_ptr<const mailbox::message_summary> summary;
   std::size_t bytes = 0;  // what this entry holds against both budgets
@@ -63,13 +66,21 @@ std::string message_cache::key_of(const std::string& folder_wire, std::uint32_t 
   return key;
 }
 
+std::string message_cache::item_key_of(const std::string& item_id, const std::string& version) {
+  std::string key = "\x01";
+  key += item_id;
+  key += '\0';
+  key += version;
+  return key;
+}
+
 void message_cache::selected(const std::string& folder_wire, std::uint32_t uid_validity) {
   std::lock_guard lock(mutex_);
   selected_folder_ = folder_wire;
   selected_uid_validity_ = uid_validity;
   for (auto it = lru_.begin(); it != lru_.end();) {
     auto next = std::next(it);
-    if (it->folder_wire == folder_wire && it->uid_validity != uid_validity) erase_locked(it);
+    if (it->item_id.empty() && it->folder_wire == folder_wire && it->uid_validity != uid_validity) erase_locked(it);
     it = next;
   }
 }
@@ -97,7 +108,14 @@ message_cache::entry* message_cache::find_locked(const std::string& key) {
 message_cache::entry& message_cache::get_or_add_locked(const std::string& key, const std::string& folder_wire,
                                                        std::uint32_t uid_validity) {
   if (auto* e = find_locked(key)) return *e;
-  lru_.push_front(entry{key, folder_wire, uid_validity, nullptr, nullptr, 0});
+  lru_.push_front(entry{key, folder_wire, uid_validity, {}, std::nullopt, nullptr, nullptr, 0});
+  index_.emplace(key, lru_.begin());
+  return lru_.front();
+}
+
+message_cache::entry& message_cache::get_or_add_item_locked(const std::string& key, const std::string& item_id) {
+  if (auto* e = find_locked(key)) return *e;
+  lru_.push_front(entry{key, {}, 0, item_id, std::nullopt, nullptr, nullptr, 0});
   index_.emplace(key, lru_.begin());
   return lru_.front();
 }
@@ -207,6 +225,96 @@ std::vector<std::uint32_t> message_cache::take_wanted(const std::string& folder_
     } else {
       ++it;
     }
+  }
+  return out;
+}
+
+std::shared_ptr<const std::string> message_cache::item_body(const std::string& item_id, const std::string& version) {
+  std::lock_guard lock(mutex_);
+  auto* e = item_id.empty() || version.empty() ? nullptr : find_locked(item_key_of(item_id, version));
+  if (e == nullptr || !e->body) {
+    ++stats_.body_misses;
+    return nullptr;
+  }
+  ++stats_.body_hits;
+  return e->body;
+}
+
+bool message_cache::contains_item_body(const std::string& item_id, const std::string& version) const {
+  std::lock_guard lock(mutex_);
+  auto it = index_.find(item_key_of(item_id, version));
+  return it != index_.end() && it->second->body != nullptr;
+}
+
+void message_cache::put_item_body(const std::string& item_id, const std::string& version, std::string body) {
+  if (body.size() > limits_.max_body_bytes || item_id.empty() || version.empty()) return;
+  const std::string key = item_key_of(item_id, version);
+  std::lock_guard lock(mutex_);
+  if (auto* e = find_locked(key); e != nullptr && e->body) return;
+  const std::size_t n = body.size() + key.size() + entry_overhead;
+  if (!reserve_locked(n)) return;
+  auto& e = get_or_add_item_locked(key, item_id);
+  e.item_size = body.size();
+  e.body = std::make_shared<const std::string>(std::move(body));
+  e.bytes += n;
+  bytes_ += n;
+}
+
+void message_cache::put_item_size(const std::string& item_id, const std::string& version, std::uint64_t size) {
+  if (item_id.empty() || version.empty()) return;
+  const std::string key = item_key_of(item_id, version);
+  std::lock_guard lock(mutex_);
+  if (auto it = index_.find(key); it != index_.end()) {
+    if (!it->second->item_size) it->second->item_size = size;  // a body's own size stays
+    return;
+  }
+  const std::size_t n = key.size() + entry_overhead;
+  if (!reserve_locked(n)) return;
+  auto& e = get_or_add_item_locked(key, item_id);
+  e.item_size = size;
+  e.bytes += n;
+  bytes_ += n;
+}
+
+std::optional<std::uint64_t> message_cache::item_size(const std::string& item_id, const std::string& version) const {
+  std::lock_guard lock(mutex_);
+  auto it = index_.find(item_key_of(item_id, version));
+  if (it == index_.end()) return std::nullopt;
+  return it->second->item_size;
+}
+
+void message_cache::forget_items(const std::vector<std::string>& item_ids) {
+  std::unordered_set<std::string> gone(item_ids.begin(), item_ids.end());
+  gone.erase(std::string());
+  std::lock_guard lock(mutex_);
+  if (!gone.empty()) {
+    // One walk whatever the number of ids (each may have several versions).
+    for (auto it = lru_.begin(); it != lru_.end();) {
+      auto next = std::next(it);
+      if (!it->item_id.empty() && gone.contains(it->item_id)) erase_locked(it);
+      it = next;
+    }
+    wanted_items_.remove_if([&](const auto& w) { return gone.contains(w.first); });
+  }
+  clear_lists_locked();
+}
+
+void message_cache::want_item(const std::string& item_id, const std::string& version) {
+  if (item_id.empty() || item_id.size() + version.size() > max_wanted_item_bytes) return;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, v] : wanted_items_) {
+    if (id == item_id && v == version) return;
+  }
+  if (wanted_items_.size() >= limits_.max_wanted) wanted_items_.pop_front();
+  wanted_items_.emplace_back(item_id, version);
+}
+
+std::vector<std::pair<std::string, std::string>> message_cache::take_wanted_items(std::size_t max) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!wanted_items_.empty() && out.size() < max) {
+    out.push_back(std::move(wanted_items_.front()));
+    wanted_items_.pop_front();
   }
   return out;
 }

@@ -177,6 +177,122 @@ TEST(message_cache, RememberedListsCountAgainstTheBudgets) {
   EXPECT_FALSE(small.list_since("k", t0).has_value()) << "a page larger than the budget is not remembered";
 }
 
+TEST(message_cache, ItemBodiesAreKeptPerIdAndVersion) {
+  message_cache cache({}, nullptr);
+  cache.put_item_body("AAMk1", "CQ1", "version one");
+  ASSERT_NE(cache.item_body("AAMk1", "CQ1"), nullptr);
+  EXPECT_EQ(*cache.item_body("AAMk1", "CQ1"), "version one");
+  EXPECT_TRUE(cache.contains_item_body("AAMk1", "CQ1"));
+  EXPECT_EQ(cache.item_body("AAMk1", "CQ2"), nullptr) << "another change key is another version of the item";
+  EXPECT_EQ(cache.item_body("AAMk2", "CQ1"), nullptr);
+  cache.put_item_body("AAMk1", "CQ1", "something else");
+  EXPECT_EQ(*cache.item_body("AAMk1", "CQ1"), "version one") << "a version's bytes never change";
+  cache.put_item_body("AAMk3", "", "x");
+  EXPECT_EQ(cache.item_body("AAMk3", ""), nullptr) << "without a version nothing is kept";
+  cache.put_item_body("", "CQ1", "x");
+  EXPECT_EQ(cache.item_body("", "CQ1"), nullptr);
+  const auto s = cache.stats();
+  EXPECT_EQ(s.entries, 1u);
+  EXPECT_GE(s.body_hits, 3u);
+  EXPECT_GE(s.body_misses, 4u);
+}
+
+TEST(message_cache, ItemKeysNeverMeetUidKeys) {
+  message_cache cache({}, nullptr);
+  // A uid key is folder \0 validity / uid: an item named like one must not find it.
+  cache.put_body("INBOX", 7, 1, "uid message");
+  EXPECT_EQ(cache.item_body("INBOX", std::string("7/1")), nullptr);
+  cache.put_item_body("INBOX", "7/1", "item");
+  EXPECT_EQ(*cache.body("INBOX", 7, 1), "uid message");
+  EXPECT_EQ(*cache.item_body("INBOX", "7/1"), "item");
+  cache.selected("INBOX", 8);  // drops INBOX's uid entries of validity 7, no item
+  EXPECT_EQ(cache.body("INBOX", 7, 1), nullptr);
+  EXPECT_NE(cache.item_body("INBOX", "7/1"), nullptr) << "a folder's new UIDVALIDITY says nothing about items";
+  cache.connection_reset();
+  EXPECT_NE(cache.item_body("INBOX", "7/1"), nullptr) << "item ids outlive connections";
+}
+
+TEST(message_cache, ItemBodiesShareTheLimitsAndTheLru) {
+  cache_limits limits;
+  limits.max_body_bytes = 1000;
+  limits.session_bytes = 3 * (1000 + 400);
+  auto budget = std::make_shared<cache_budget>(1u << 20);
+  {
+    message_cache cache(limits, budget);
+    cache.put_item_body("big", "v", std::string(1001, 'x'));
+    EXPECT_EQ(cache.item_body("big", "v"), nullptr) << "above max_body_bytes";
+    for (const char* id : {"a", "b", "c"}) cache.put_item_body(id, "v", std::string(1000, 'x'));
+    ASSERT_NE(cache.item_body("a", "v"), nullptr);  // a is now the most recently used
+    cache.put_body("INBOX", 1, 1, std::string(1000, 'x'));
+    EXPECT_NE(cache.item_body("a", "v"), nullptr);
+    EXPECT_EQ(cache.item_body("b", "v"), nullptr) << "uid and item entries share one LRU";
+    EXPECT_LE(cache.stats().bytes, limits.session_bytes);
+    EXPECT_EQ(budget->used(), cache.stats().bytes);
+  }
+  EXPECT_EQ(budget->used(), 0u);
+}
+
+TEST(message_cache, ItemSizesFromListingsAreKeptUntilABodyComes) {
+  message_cache cache({}, nullptr);
+  EXPECT_EQ(cache.item_size("a", "v1"), std::nullopt);
+  cache.put_item_size("a", "v1", 4242);
+  EXPECT_EQ(cache.item_size("a", "v1"), 4242u);
+  EXPECT_EQ(cache.item_size("a", "v2"), std::nullopt);
+  EXPECT_FALSE(cache.contains_item_body("a", "v1")) << "a size is no body";
+  EXPECT_EQ(cache.item_body("a", "v1"), nullptr);
+  cache.put_item_body("b", "v1", "12345");
+  EXPECT_EQ(cache.item_size("b", "v1"), 5u) << "a body knows its size";
+  cache.put_item_size("b", "v1", 99);
+  EXPECT_EQ(cache.item_size("b", "v1"), 5u);
+  cache.put_item_body("a", "v1", "123");
+  EXPECT_TRUE(cache.contains_item_body("a", "v1")) << "a body joins the size's entry";
+  EXPECT_EQ(cache.stats().entries, 2u);
+}
+
+TEST(message_cache, ForgetItemsDropsEveryVersionAndTheLists) {
+  auto budget = std::make_shared<cache_budget>(1u << 20);
+  message_cache cache({}, budget);
+  cache.put_item_body("a", "v1", "one");
+  cache.put_item_body("a", "v2", "two");
+  cache.put_item_size("a", "v3", 10);
+  cache.put_item_body("b", "v1", "kept");
+  cache.put_body("INBOX", 1, 1, "uid");
+  cache.want_item("a", "v2");
+  cache.want_item("b", "v1");
+  const auto t0 = message_cache::clock::now();
+  cache.put_list("k", t0, {});
+  cache.forget_items({"a", "nothing-like-it"});
+  EXPECT_EQ(cache.item_body("a", "v1"), nullptr);
+  EXPECT_EQ(cache.item_body("a", "v2"), nullptr);
+  EXPECT_EQ(cache.item_size("a", "v3"), std::nullopt);
+  EXPECT_NE(cache.item_body("b", "v1"), nullptr);
+  EXPECT_NE(cache.body("INBOX", 1, 1), nullptr);
+  EXPECT_FALSE(cache.list_since("k", t0).has_value()) << "a move or delete makes remembered lists stale";
+  EXPECT_EQ(cache.take_wanted_items(10), (std::vector<std::pair<std::string, std::string>>{{"b", "v1"}}))
+      << "a forgotten item is wanted no more";
+  EXPECT_EQ(cache.stats().entries, 2u);
+  EXPECT_EQ(budget->used(), cache.stats().bytes);
+}
+
+TEST(message_cache, WantedItemsAreTakenOnceOldestFirstAndBounded) {
+  cache_limits limits;
+  limits.max_wanted = 3;
+  message_cache cache(limits, nullptr);
+  cache.want_item("a", "v");
+  cache.want_item("b", "v");
+  cache.want_item("a", "v");  // once
+  cache.want_item("a", "w");  // another version is another body
+  cache.want_item("c", "v");  // over the bound: the oldest (a v) is forgotten
+  cache.want_item("", "v");
+  cache.want_item(std::string(max_wanted_item_bytes, 'x'), "v");  // too long to remember
+  using pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(cache.take_wanted_items(2), (pairs{{"b", "v"}, {"a", "w"}}));
+  EXPECT_EQ(cache.take_wanted_items(10), (pairs{{"c", "v"}}));
+  EXPECT_TRUE(cache.take_wanted_items(10).empty());
+  cache.want("INBOX", 5);
+  EXPECT_TRUE(cache.take_wanted_items(10).empty()) << "wanted uids are not wanted items";
+}
+
 TEST(message_cache, ConcurrentReadersAndWritersStayWithinBudget) {
   auto budget = std::make_shared<cache_budget>(64 * 1024);
   message_cache cache({}, budget);
