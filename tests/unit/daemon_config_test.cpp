@@ -38,6 +38,22 @@ reconnect-initial-ms = 250
   EXPECT_EQ(render_config(again), render_config(c));
 }
 
+TEST(daemon_config, EwsConnectionsPerSessionIsBetween1And16DefaultFour) {
+  daemon_config c;
+  EXPECT_EQ(c.registry.session.http_connections, 4u);
+  ASSERT_TRUE(apply_setting(c, "ews-connections-per-session", "1").ok());
+  EXPECT_EQ(c.registry.session.http_connections, 1u);
+  ASSERT_TRUE(apply_setting(c, "ews-connections-per-session", "16").ok());
+  EXPECT_EQ(c.registry.session.http_connections, 16u);
+  for (const char* bad : {"0", "17", "-1", "four"}) {
+    auto e = apply_setting(c, "ews-connections-per-session", bad);
+    EXPECT_FALSE(e.ok()) << bad;
+    EXPECT_NE(e.message.find("ews-connections-per-session"), std::string::npos) << e.message;
+  }
+  EXPECT_EQ(c.registry.session.http_connections, 16u) << "a refused value changes nothing";
+  EXPECT_NE(render_config(c).find("ews-connections-per-session = 16"), std::string::npos);
+}
+
 TEST(daemon_config, EwsAutodiscoverConnectToIsATestHookForLoopbackOnly) {
   daemon_config c;
   EXPECT_EQ(c.registry.session.ews_discovery.connect_to, nullptr) << "off unless configured";
