@@ -76,15 +76,20 @@ TEST_F(ews_session, EwsConcurrentReadsShareAPoolOfAtMostFourConnectionsEachWithI
   ASSERT_EQ(ews().counters().at("tcp_connections"), 1) << "login: one connection";
 
   // Every request waits 300 ms at the server: eight bots listing at once overlap only if
-  // the session sends their requests side by side, over connections of their own.
+  // the session sends their requests side by side, over connections of their own. Each bot
+  // asks for a different page size, so no two calls are identical (identical lists would
+  // share one FindItem and never need a second connection).
   ews().set_delay(300);
   std::vector<std::future<int>> bots;
-  for (const auto& lease : leases) {
-    bots.push_back(std::async(std::launch::async, [&, lease] {
+  for (std::size_t b = 0; b < leases.size(); ++b) {
+    bots.push_back(std::async(std::launch::async, [&, b] {
       int seen = 0;
       for (int round = 0; round < 2; ++round) {
+        pb::ListMessagesRequest page_request;
+        page_request.set_folder("INBOX");
+        page_request.set_limit(static_cast<std::uint32_t>(10 + 2 * b + round));
         grpc::Status st;
-        const auto page = list(lease, "INBOX", &st);
+        const auto page = list(leases[b], page_request, &st);
         EXPECT_TRUE(st.ok()) << st.error_message();
         seen += page.messages_size();
       }
