@@ -175,24 +175,36 @@ class ews_upstream final : public upstream {
       spdlog::warn("EWS GetStreamingEvents not sent: {}", body.err().message);
       co_return false;
     }
-    auto wait = std::make_shared<stream_wait>(co_await asio::this_coro::executor);
+    const auto executor = co_await asio::this_coro::executor;
+    auto wait = std::make_shared<stream_wait>(executor, client_->version());
     wait->connection = client_->new_connection(stream_idle_gap);
+    wait->wake.expires_after(max);
     stream_ = wait;
-    wait->deadline.expires_after(max);
-    wait->deadline.async_wait([weak = std::weak_ptr<stream_wait>(wait)](const error_code& ec) {
-      auto w = weak.lock();
-      if (ec || !w) return;
-      w->timed_out = true;
-      w->connection->close();
-    });
     const auto started = std::chrono::steady_clock::now();
-    ews::streaming_reader reader(client_->version());
-    auto response = co_await wait->connection->send_streaming(
-        client_->request_for(body.value()),
-        [&reader](std::string_view piece) { return reader.feed(piece) == ews::streaming_reader::state::reading; });
-    wait->deadline.cancel();
+    // The stream runs on its own and the session waits on `wake` alone: an interrupt or
+    // `max` must end the wait at once even when the stream's connection cannot be stopped
+    // at once (close() does not abort a TLS handshake in progress: the stream then ends
+    // by itself later, holding nothing of the session's).
+    asio::co_spawn(
+        executor,
+        [wait, request = client_->request_for(body.value())]() mutable -> awaitable<void> {
+          auto* w = wait.get();
+          auto r = co_await w->connection->send_streaming(std::move(request), [w](std::string_view piece) {
+            return w->reader.feed(piece) == ews::streaming_reader::state::reading;
+          });
+          w->response.emplace(std::move(r));
+          w->wake.cancel();
+        },
+        asio::detached);
+    error_code woken;
+    co_await wait->wake.async_wait(asio::redirect_error(asio::use_awaitable, woken));
     if (stream_ == wait) stream_.reset();
-    if (wait->interrupted || wait->timed_out) co_return true;
+    if (!wait->response || wait->interrupted) {  // interrupted, or `max` passed
+      wait->connection->close();
+      co_return true;
+    }
+    auto& response = *wait->response;
+    auto& reader = wait->reader;
 
     using state = ews::streaming_reader::state;
     if (response && (response->status < 200 || response->status > 299)) {
@@ -243,6 +255,7 @@ class ews_upstream final : public upstream {
     if (auto w = stream_) {
       stream_.reset();
       w->interrupted = true;
+      w->wake.cancel();
       w->connection->close();
     }
   }
@@ -323,13 +336,15 @@ class ews_upstream final : public upstream {
     co_return error::none();
   }
 
-  // One wait_for_news in progress: its stream connection and deadline, shared with the
-  // deadline's handler and reached by interrupt_wait().
+  // One wait_for_news in progress, shared by the waiting session, the stream's own
+  // coroutine (which may outlive the wait and this upstream) and interrupt_wait().
   struct stream_wait {
-    explicit stream_wait(asio::any_io_executor ex) : deadline(std::move(ex)) {}
+    stream_wait(asio::any_io_executor ex, ews::server_version version) : wake(std::move(ex)), reader(version) {}
     std::unique_ptr<net::http_connection> connection;
-    asio::steady_timer deadline;
-    bool interrupted = false, timed_out = false;
+    asio::steady_timer wake;  // expires at `max`; cancelled when the stream ends or on interrupt
+    ews::streaming_reader reader;
+    std::optional<result<net::http_response>> response;  // once the stream has ended
+    bool interrupted = false;
   };
 
   asio::any_io_executor executor_;
