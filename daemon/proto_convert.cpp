@@ -41,6 +41,7 @@ pb::Protocol to_proto(session::protocol p) {
     case session::protocol::pop3: return pb::PROTOCOL_POP3;
     case session::protocol::smtp: return pb::PROTOCOL_SMTP;
     case session::protocol::ews: return pb::PROTOCOL_EWS;
+    case session::protocol::graph: return pb::PROTOCOL_GRAPH;
   }
   return pb::PROTOCOL_UNSPECIFIED;
 }

@@ -159,6 +159,16 @@ std::string_view protocol_name(protocol p) {
     case protocol::pop3: return "pop3";
     case protocol::smtp: return "smtp";
     case protocol::ews: return "ews";
+    case protocol::graph: return "graph";
+  }
+  return "unknown";
+}
+
+std::string_view graph_cloud_name(graph_cloud c) {
+  switch (c) {
+    case graph_cloud::global: return "global";
+    case graph_cloud::us_gcc_high: return "us_gcc_high";
+    case graph_cloud::custom: return "custom";
   }
   return "unknown";
 }
@@ -224,6 +234,7 @@ std::string microsoft_password_scope(protocol p, azure_cloud cloud) {
              "POP.AccessAsUser.All";
     case protocol::imap:
     case protocol::smtp:
+    case protocol::graph:
       break;
   }
   return std::string(gcc_high ? "https://outlook.office365.us/" : "https://outlook.office.com/") +
@@ -459,6 +470,9 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const 
     return error{errc::unimplemented,
                  "spec.protocol: PROTOCOL_SMTP is not a session of its own; for sending, add an SMTP leg "
                  "(spec.smtp) to an IMAP or POP3 session (EWS sessions send through Exchange)"};
+  }
+  if (spec.proto == protocol::graph) {
+    return error{errc::unimplemented, "spec.protocol: PROTOCOL_GRAPH sessions are not built yet"};
   }
   if (spec.proto == protocol::ews) {
     if (auto e = normalise_ews(spec, raw_port); !e.ok()) return e;

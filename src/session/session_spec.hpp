@@ -15,7 +15,7 @@
 
 namespace mailbroker::session {
 
-enum class protocol { imap, pop3, smtp, ews };
+enum class protocol { imap, pop3, smtp, ews, graph };
 enum class tls_mode { implicit, starttls, plain };
 // oauth2_password: RFC 6749 4.3 (ROPC): `username` and `password` go to the token
 // endpoint, the access token to the mail server.
@@ -103,6 +103,30 @@ inline constexpr std::chrono::seconds default_ews_timeout{10};
 inline constexpr std::chrono::seconds min_ews_timeout{10};
 inline constexpr std::chrono::seconds max_ews_timeout{60};
 
+// Microsoft Graph (SessionSpec.graph). normalise() fills session_spec host, port and tls
+// from the cloud's service root (or base_url), requires an OAuth2 auth method and fills
+// in the Microsoft scopes (app-only "<graph>/.default"; delegated Mail.ReadWrite,
+// Mail.Send, offline_access on the cloud's Graph host) when none are given.
+enum class graph_cloud { global, us_gcc_high, custom };
+std::string_view graph_cloud_name(graph_cloud c);
+
+struct graph_leg {
+  graph_cloud cloud = graph_cloud::global;  // normalise(): from oauth2.cloud when not given
+  bool cloud_given = false;                 // the request named a cloud (checked against oauth2.cloud)
+  std::string base_url;      // custom only, as given; after normalise(): without a trailing '/'
+  std::string service_root;  // after normalise(): e.g. https://graph.microsoft.com/v1.0
+  std::string mailbox;       // "" = /me; else /users/{mailbox}
+  std::chrono::seconds timeout{0};       // 0 → 30 s; 10..120
+  std::uint32_t max_concurrent_requests = 0;  // 0 → 4; 1..16; tuning, not in the fingerprint
+};
+
+inline constexpr std::chrono::seconds default_graph_timeout{30};
+inline constexpr std::chrono::seconds min_graph_timeout{10};
+inline constexpr std::chrono::seconds max_graph_timeout{120};
+// Exchange Online's limit of concurrent requests per app and mailbox.
+inline constexpr std::uint32_t default_graph_concurrency = 4;
+inline constexpr std::uint32_t max_graph_concurrency = 16;
+
 struct session_spec {
   protocol proto = protocol::imap;
   std::string host;
@@ -120,6 +144,7 @@ struct session_spec {
 
   std::optional<smtp_leg> smtp;   // part of the fingerprint
   std::optional<ews_leg> ews;     // PROTOCOL_EWS only; part of the fingerprint
+  std::optional<graph_leg> graph; // PROTOCOL_GRAPH only; part of the fingerprint (not its tuning)
 
   // Tuning: not part of the fingerprint.
   std::chrono::seconds keepalive{0};              // 0 = default

@@ -59,6 +59,19 @@ struct login_wait {
   system_time since{};
 };
 
+// An HTTP session's request pool and the server's throttling (EWS, Graph).
+struct http_status {
+  std::uint32_t connections = 0;
+  std::uint32_t max_in_flight = 0;
+  std::uint32_t in_flight = 0;
+  std::uint32_t waiting = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t throttled = 0;  // Graph 429 / 503 (batch members included), EWS ErrorServerBusy
+  std::chrono::milliseconds last_retry_after{0};
+  std::optional<system_time> throttled_until;  // set while requests are held back
+  std::string mailbox;  // Graph: "/me" or "/users/{address}"; EWS: shared / impersonated
+};
+
 struct status_snapshot {
   std::string name;
   session_state state = session_state::connecting;
@@ -83,6 +96,7 @@ struct status_snapshot {
   std::optional<smtp_status> smtp;    // sessions with an SMTP leg only
   std::uint32_t watch_count = 0;
   std::optional<login_wait> waiting_for_login;  // set only while queued for a login slot
+  std::optional<http_status> http;  // EWS and Graph sessions only
 };
 
 struct status_event {

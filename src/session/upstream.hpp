@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "protocol/imap/client_limits.hpp"
 #include "session/ews_discovery.hpp"
 #include "session/session_spec.hpp"
+#include "session/status.hpp"
 
 namespace mailbroker::imap {
 class client;
@@ -27,6 +29,9 @@ namespace mailbroker::pop3 {
 class client;
 }
 namespace mailbroker::ews {
+class client;
+}
+namespace mailbroker::graph {
 class client;
 }
 
@@ -78,6 +83,12 @@ class upstream {
   virtual imap::client* imap() { return nullptr; }
   virtual pop3::client* pop3() { return nullptr; }
   virtual ews::client* ews() { return nullptr; }
+  virtual graph::client* graph() { return nullptr; }
+
+  // HTTP sessions (EWS, Graph): how many reads may run side by side (one per request slot
+  // of the pool), and the pool and throttling for Status. IMAP pipelines by its own rule.
+  virtual std::size_t parallel_reads() const { return 1; }
+  virtual std::optional<http_status> http() const { return std::nullopt; }
 };
 
 // What bounds a connection, from session_settings.
