@@ -797,6 +797,17 @@ std::string first_difference(const session_spec& a, const session_spec& b) {
   if (a.ca_file != b.ca_file) return diff("spec.server.tls.ca_file", a.ca_file, b.ca_file);
   if (a.insecure_skip_verify != b.insecure_skip_verify) return "spec.server.tls.insecure_skip_verify";
   if (a.tls_server_name != b.tls_server_name) return diff("spec.server.tls.server_name", a.tls_server_name, b.tls_server_name);
+  // Graph's leg before the auth fields: its mailbox also fills in an empty username, and
+  // the mailbox is what the caller chose.
+  if (a.graph.has_value() != b.graph.has_value()) return a.graph ? "spec.graph (set vs unset)" : "spec.graph (unset vs set)";
+  if (a.graph) {
+    const auto &x = *a.graph, &y = *b.graph;
+    if (x.cloud != y.cloud) {
+      return diff("spec.graph.cloud", std::string(graph_cloud_name(x.cloud)), std::string(graph_cloud_name(y.cloud)));
+    }
+    if (x.service_root != y.service_root) return diff("spec.graph.base_url (service root)", x.service_root, y.service_root);
+    if (x.mailbox != y.mailbox) return diff("spec.graph.mailbox", x.mailbox, y.mailbox);
+  }
   if (a.auth != b.auth) return diff("spec.auth", std::string(auth_method_name(a.auth)), std::string(auth_method_name(b.auth)));
   const std::string f = auth_field(a) + ".";
   if (a.username != b.username) return diff(f + "username", a.username, b.username);
@@ -832,15 +843,6 @@ std::string first_difference(const session_spec& a, const session_spec& b) {
     if (x.domain != y.domain) return diff("spec.ews.domain", x.domain, y.domain);
     if (x.mailbox != y.mailbox) return diff("spec.ews.mailbox", x.mailbox, y.mailbox);
     if (x.impersonate != y.impersonate) return diff("spec.ews.impersonate", x.impersonate, y.impersonate);
-  }
-  if (a.graph.has_value() != b.graph.has_value()) return a.graph ? "spec.graph (set vs unset)" : "spec.graph (unset vs set)";
-  if (a.graph) {
-    const auto &x = *a.graph, &y = *b.graph;
-    if (x.cloud != y.cloud) {
-      return diff("spec.graph.cloud", std::string(graph_cloud_name(x.cloud)), std::string(graph_cloud_name(y.cloud)));
-    }
-    if (x.service_root != y.service_root) return diff("spec.graph.base_url (service root)", x.service_root, y.service_root);
-    if (x.mailbox != y.mailbox) return diff("spec.graph.mailbox", x.mailbox, y.mailbox);
   }
   return {};
 }
