@@ -95,7 +95,9 @@ awaitable<result<std::vector<result<graph::answer>>>> send_each(connection_conte
   }
   std::vector<result<graph::answer>> out;
   if (requests.size() == 1) {
-    out.push_back(co_await ctx.graph->send(std::move(requests.front()), items.empty() ? std::string() : items.front()));
+    std::string item;  // not a conditional expression in the co_await operand (g++ 12, STYLE.md)
+    if (!items.empty()) item = items.front();
+    out.push_back(co_await ctx.graph->send(std::move(requests.front()), std::move(item)));
     co_return out;
   }
   for (std::size_t at = 0; at < requests.size(); at += graph::max_batch_requests) {
