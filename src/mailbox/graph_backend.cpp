@@ -362,6 +362,15 @@ awaitable<error> graph_backend::poll_watch(connection_context& ctx, std::string 
     cursor.delta_news = false;
     cursor.delta_link = first->url;
   }
+  if (cursor.delta_news && !cursor.armed) {
+    // Seeded with a position an earlier watch saved (a daemon restart): what arrived since
+    // is news, read from there.
+    cursor.armed = true;
+    watch_event ev;
+    ev.type = watch_event::kind::watching;
+    ev.mode = "GRAPH_DELTA";
+    emit(std::move(ev));
+  }
   for (int pages = 0; pages < max_delta_pages_per_poll; ++pages) {
     const bool baseline = !cursor.delta_news;
     auto reply = co_await ctx.graph->send(graph::follow(cursor.delta_link, delta_page_size), "folder " + path);
