@@ -1,6 +1,5 @@
 #include "mailbox/ews_backend.hpp"
 
-#include <charconv>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -10,6 +9,7 @@
 #include "mailbox/ews_bodies.hpp"
 #include "mailbox/ews_folders.hpp"
 #include "mailbox/folder_paths.hpp"
+#include "mailbox/item_support.hpp"
 #include "mailbox/shared_listing.hpp"
 #include "protocol/ews/client.hpp"
 
@@ -20,19 +20,10 @@ using session::connection_context;
 
 // Item refs of `refs`: invalid_argument for a uid-named one.
 result<std::vector<ews::item_ref>> items_of(const std::vector<message_ref>& refs, std::string_view field) {
+  if (auto e = item_support::check_refs(refs, field, "EWS"); !e.ok()) return e;
   std::vector<ews::item_ref> out;
   out.reserve(refs.size());
-  for (std::size_t i = 0; i < refs.size(); ++i) {
-    if (!refs[i].is_item()) {
-      return error{errc::invalid_argument, std::string(field) + "[" + std::to_string(i) +
-                                               "]: EWS sessions name messages by item_id (MessageRef.item_id from "
-                                               "ListMessages), not by uid"};
-    }
-    out.push_back({refs[i].item_id, refs[i].change_key});
-  }
-  if (out.empty() || out.size() > max_uids_per_call) {
-    return error{errc::invalid_argument, std::string(field) + ": 1.." + std::to_string(max_uids_per_call) + " messages"};
-  }
+  for (const auto& r : refs) out.push_back({r.item_id, r.change_key});
   return out;
 }
 
@@ -86,23 +77,6 @@ std::vector<std::string> ids_of(const std::vector<ews::item_ref>& items) {
   return out;
 }
 
-// Everything that makes two EWS list calls the same question (the coalescing key in the
-// message cache and ctx.lists_in_flight); '\x01' first, as no IMAP wire name starts.
-std::string list_key(const std::string& folder, const list_query& q) {
-  const auto& c = q.criteria;
-  auto day = [](const std::optional<std::chrono::sys_days>& d) {
-    return d ? std::to_string(d->time_since_epoch().count()) : std::string("-");
-  };
-  std::string key = "\x01" "ews-find";
-  for (const std::string& part :
-       {folder, std::to_string(static_cast<int>(c.read)), c.from_contains, c.subject_contains, day(c.since),
-        day(c.before), std::to_string(q.limit), std::to_string(static_cast<int>(q.order)), q.page_token}) {
-    key += '\0';
-    key += part;
-  }
-  return key;
-}
-
 }  // namespace
 
 awaitable<result<std::vector<folder>>> ews_backend::list_folders(connection_context& ctx, std::string pattern,
@@ -116,20 +90,14 @@ awaitable<result<std::vector<folder>>> ews_backend::list_folders(connection_cont
 }
 
 awaitable<result<message_page>> ews_backend::list_messages(connection_context& ctx, list_query query) const {
-  if (query.limit == 0) query.limit = 100;
-  if (query.limit > max_list_limit) co_return error{errc::invalid_argument, "limit: at most " + std::to_string(max_list_limit)};
+  auto offset = item_support::page_offset(query);
+  if (!offset) co_return offset.err();
   auto q = query_of(query.criteria);
   q.newest_first = query.order == list_order::newest_first;
   q.max = query.limit;
-  if (!query.page_token.empty()) {
-    const auto* end = query.page_token.data() + query.page_token.size();
-    auto [p, ec] = std::from_chars(query.page_token.data(), end, q.offset);
-    if (ec != std::errc() || p != end) {
-      co_return error{errc::invalid_argument, "page_token: pass next_page_token of the previous reply unchanged"};
-    }
-  }
+  q.offset = offset.value();
   // Identical calls share one FindItem (shared_listing.hpp).
-  const std::string key = list_key(folder_or_inbox(query.folder), query);
+  const std::string key = item_support::listing_key("ews-find", folder_or_inbox(query.folder), query);
   // In a variable: a lambda temporary inside a co_await operand is miscompiled by g++ 12 (STYLE.md).
   std::function<awaitable<result<message_page>>()> fetch = [&ctx, &query, q]() -> awaitable<result<message_page>> {
     auto where = co_await ews_folders::resolve(ctx, folder_or_inbox(query.folder), "folder");

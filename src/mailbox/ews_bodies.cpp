@@ -5,22 +5,13 @@
 #include <optional>
 #include <vector>
 
+#include "mailbox/item_support.hpp"
 #include "protocol/ews/client.hpp"
 
 namespace mailbroker::mailbox::ews_bodies {
 namespace {
 
 using session::connection_context;
-
-error too_large(std::size_t size, std::uint64_t max_bytes) {
-  return {errc::failed_precondition,
-          "the message is " + std::to_string(size) + " bytes; at most " + std::to_string(max_bytes) + " are read here"};
-}
-
-result<std::string> checked_copy(const std::string& body, std::uint64_t max_bytes) {
-  if (body.size() > max_bytes) return too_large(body.size(), max_bytes);
-  return body;
-}
 
 // Bodies other callers wait for that may come along with `ref`'s: not cached, not being
 // fetched, listed with a size the cache keeps, one per item.
@@ -49,13 +40,13 @@ std::string fetch_key(const std::string& item_id) {
 
 awaitable<result<std::string>> read(connection_context& ctx, message_ref ref, std::uint64_t max_bytes) {
   if (!ref.change_key.empty()) {
-    if (auto body = ctx.cache.item_body(ref.item_id, ref.change_key)) co_return checked_copy(*body, max_bytes);
+    if (auto body = ctx.cache.item_body(ref.item_id, ref.change_key)) co_return item_support::checked_copy(*body, max_bytes);
     // Another operation is fetching this item: its answer lands in the cache.
     if (auto running = ctx.lists_in_flight.find(fetch_key(ref.item_id)); running != ctx.lists_in_flight.end()) {
       auto pending = running->second;
       error_code ignored;
       co_await pending->done.async_wait(asio::redirect_error(use_awaitable, ignored));
-      if (auto body = ctx.cache.item_body(ref.item_id, ref.change_key)) co_return checked_copy(*body, max_bytes);
+      if (auto body = ctx.cache.item_body(ref.item_id, ref.change_key)) co_return item_support::checked_copy(*body, max_bytes);
       // It failed, found another version, or the body was too large to keep: ask ourselves.
     }
   }
@@ -97,7 +88,7 @@ awaitable<result<std::string>> read(connection_context& ctx, message_ref ref, st
       continue;
     }
     if (item.mime->size() <= max_body) ctx.cache.put_item_body(batch[i].id, version, *item.mime);
-    if (item.mime->size() > max_bytes) answer = too_large(item.mime->size(), max_bytes);
+    if (item.mime->size() > max_bytes) answer = item_support::too_large(item.mime->size(), max_bytes);
     else answer = std::move(*item.mime);
   }
   if (!gone.empty()) ctx.cache.forget_items(gone);

@@ -1,7 +1,6 @@
 #include "mailbox/graph_backend.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -10,6 +9,7 @@
 
 #include "mailbox/folder_paths.hpp"
 #include "mailbox/graph_folders.hpp"
+#include "mailbox/item_support.hpp"
 #include "mailbox/shared_listing.hpp"
 #include "protocol/graph/batch.hpp"
 #include "protocol/graph/client.hpp"
@@ -22,19 +22,8 @@ namespace {
 
 using session::connection_context;
 
-// `refs` checked as item refs: invalid_argument for a uid-named one, none, or too many.
 error check_items(const std::vector<message_ref>& refs, std::string_view field) {
-  for (std::size_t i = 0; i < refs.size(); ++i) {
-    if (!refs[i].is_item()) {
-      return {errc::invalid_argument, std::string(field) + "[" + std::to_string(i) +
-                                          "]: Graph sessions name messages by item_id (MessageRef.item_id from "
-                                          "ListMessages), not by uid"};
-    }
-  }
-  if (refs.empty() || refs.size() > max_uids_per_call) {
-    return {errc::invalid_argument, std::string(field) + ": 1.." + std::to_string(max_uids_per_call) + " messages"};
-  }
-  return error::none();
+  return item_support::check_refs(refs, field, "Graph");
 }
 
 std::vector<std::string> ids_of(const std::vector<message_ref>& refs) {
@@ -55,22 +44,6 @@ graph::message_query query_of(const imap::search_criteria& c) {
   if (c.since) q.since = std::chrono::system_clock::time_point(*c.since);
   if (c.before) q.before = std::chrono::system_clock::time_point(*c.before);
   return q;
-}
-
-// Everything that makes two Graph list calls the same question (shared_listing.hpp).
-std::string list_key(const std::string& folder, const list_query& q) {
-  const auto& c = q.criteria;
-  auto day = [](const std::optional<std::chrono::sys_days>& d) {
-    return d ? std::to_string(d->time_since_epoch().count()) : std::string("-");
-  };
-  std::string key = "\x01" "graph-list";
-  for (const std::string& part :
-       {folder, std::to_string(static_cast<int>(c.read)), c.from_contains, c.subject_contains, day(c.since),
-        day(c.before), std::to_string(q.limit), std::to_string(static_cast<int>(q.order)), q.page_token}) {
-    key += '\0';
-    key += part;
-  }
-  return key;
 }
 
 std::string fetch_key(const std::string& item_id) {
@@ -137,16 +110,6 @@ error per_item(const std::vector<result<graph::answer>>& outcomes, const std::ve
                                std::to_string(outcomes.size() - failed) + " were " + std::string(done)};
 }
 
-error too_large(std::size_t size, std::uint64_t max_bytes) {
-  return {errc::failed_precondition,
-          "the message is " + std::to_string(size) + " bytes; at most " + std::to_string(max_bytes) + " are read here"};
-}
-
-result<std::string> checked_copy(const std::string& body, std::uint64_t max_bytes) {
-  if (body.size() > max_bytes) return too_large(body.size(), max_bytes);
-  return body;
-}
-
 }  // namespace
 
 awaitable<result<std::vector<folder>>> graph_backend::list_folders(connection_context& ctx, std::string pattern,
@@ -160,20 +123,14 @@ awaitable<result<std::vector<folder>>> graph_backend::list_folders(connection_co
 }
 
 awaitable<result<message_page>> graph_backend::list_messages(connection_context& ctx, list_query query) const {
-  if (query.limit == 0) query.limit = 100;
-  if (query.limit > max_list_limit) co_return error{errc::invalid_argument, "limit: at most " + std::to_string(max_list_limit)};
+  auto offset = item_support::page_offset(query);
+  if (!offset) co_return offset.err();
   auto q = query_of(query.criteria);
   q.newest_first = query.order == list_order::newest_first;
   q.top = query.limit;
-  if (!query.page_token.empty()) {
-    const auto* end = query.page_token.data() + query.page_token.size();
-    auto [p, ec] = std::from_chars(query.page_token.data(), end, q.skip);
-    if (ec != std::errc() || p != end) {
-      co_return error{errc::invalid_argument, "page_token: pass next_page_token of the previous reply unchanged"};
-    }
-  }
+  q.skip = offset.value();
   const std::string folder = folder_paths::canonical(query.folder);
-  const std::string key = list_key(folder, query);
+  const std::string key = item_support::listing_key("graph-list", folder, query);
   // In a variable: a lambda temporary inside a co_await operand is miscompiled by g++ 12 (STYLE.md).
   std::function<awaitable<result<message_page>>()> fetch = [&ctx, folder, q]() -> awaitable<result<message_page>> {
     auto where = co_await graph_folders::resolve(ctx, folder, "folder");
@@ -201,12 +158,12 @@ awaitable<result<std::string>> graph_backend::read_whole(connection_context& ctx
   if (auto e = check_items(one, "ref"); !e.ok()) co_return e;
   // A message's MIME is fixed for a given changeKey (any change to it makes a new one).
   if (!ref.change_key.empty()) {
-    if (auto body = ctx.cache.item_body(ref.item_id, ref.change_key)) co_return checked_copy(*body, max_bytes);
+    if (auto body = ctx.cache.item_body(ref.item_id, ref.change_key)) co_return item_support::checked_copy(*body, max_bytes);
     if (auto running = ctx.lists_in_flight.find(fetch_key(ref.item_id)); running != ctx.lists_in_flight.end()) {
       auto pending = running->second;
       error_code ignored;
       co_await pending->done.async_wait(asio::redirect_error(use_awaitable, ignored));
-      if (auto body = ctx.cache.item_body(ref.item_id, ref.change_key)) co_return checked_copy(*body, max_bytes);
+      if (auto body = ctx.cache.item_body(ref.item_id, ref.change_key)) co_return item_support::checked_copy(*body, max_bytes);
     }
   }
   auto mine = std::make_shared<session::inflight_list>(co_await asio::this_coro::executor,
@@ -224,7 +181,7 @@ awaitable<result<std::string>> graph_backend::read_whole(connection_context& ctx
   if (!ref.change_key.empty() && reply->body.size() <= ctx.cache.limits().max_body_bytes) {
     ctx.cache.put_item_body(ref.item_id, ref.change_key, reply->body);
   }
-  if (reply->body.size() > max_bytes) co_return too_large(reply->body.size(), max_bytes);
+  if (reply->body.size() > max_bytes) co_return item_support::too_large(reply->body.size(), max_bytes);
   co_return std::move(reply->body);
 }
 
