@@ -100,6 +100,7 @@ http_pool::lease& http_pool::lease::operator=(lease&& other) noexcept {
   if (this != &other) {
     reset();
     pool_ = other.pool_;
+    alive_ = std::move(other.alive_);
     slot_ = other.slot_;
     other.slot_ = nullptr;
   }
@@ -107,7 +108,7 @@ http_pool::lease& http_pool::lease::operator=(lease&& other) noexcept {
 }
 
 void http_pool::lease::reset() {
-  if (slot_ != nullptr) pool_->release(slot_);
+  if (slot_ != nullptr && !alive_.expired()) pool_->release(slot_);
   slot_ = nullptr;
 }
 

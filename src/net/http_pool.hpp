@@ -39,7 +39,9 @@ class http_pool {
   class lease {
    public:
     lease() = default;
-    lease(lease&& other) noexcept : pool_(other.pool_), slot_(other.slot_) { other.slot_ = nullptr; }
+    lease(lease&& other) noexcept : pool_(other.pool_), alive_(std::move(other.alive_)), slot_(other.slot_) {
+      other.slot_ = nullptr;
+    }
     lease& operator=(lease&& other) noexcept;
     ~lease() { reset(); }
     explicit operator bool() const { return slot_ != nullptr; }
@@ -47,8 +49,12 @@ class http_pool {
 
    private:
     friend class http_pool;
-    lease(http_pool* pool, pooled* slot) : pool_(pool), slot_(slot) {}
+    lease(http_pool* pool, pooled* slot) : pool_(pool), alive_(pool->alive_), slot_(slot) {}
     http_pool* pool_ = nullptr;
+    // Expired once the pool is gone: a coroutine frame destroyed after its pool (a session
+    // torn down while a request was suspended, io_context shutdown) must not hand its
+    // connection back to freed memory.
+    std::weak_ptr<const bool> alive_;
     pooled* slot_ = nullptr;
   };
 
@@ -125,6 +131,7 @@ class http_pool {
   std::size_t in_flight_ = 0;
   std::function<void(error)> on_lost_;
   bool closed_ = false, lost_ = false;
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);  // leases watch it
 };
 
 }  // namespace mailbroker::net

@@ -1,5 +1,6 @@
 #include "session/session_metrics.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "metrics/metrics.hpp"
@@ -7,7 +8,6 @@
 namespace mailbroker::session::metrics_hooks {
 namespace {
 
-constexpr std::size_t protocol_count = 4;  // imap, pop3, smtp, ews
 
 template <class Metric>
 std::array<Metric*, protocol_count> per_protocol(metrics::family<Metric>& f) {
@@ -59,7 +59,7 @@ hooks& get() {
   return h;
 }
 
-std::size_t index(protocol p) { return static_cast<std::size_t>(p) % protocol_count; }
+std::size_t index(protocol p) { return std::min(static_cast<std::size_t>(p), protocol_count - 1); }
 
 double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
 

@@ -137,7 +137,7 @@ class session_registry {
     std::size_t listed = 0;
     std::size_t live = 0;
     std::size_t by_state[6] = {};  // indexed by session_state
-    std::size_t by_protocol_state[4][6] = {};  // [protocol][session_state], over `listed`
+    std::size_t by_protocol_state[protocol_count][6] = {};  // [protocol][session_state], over `listed`
     std::size_t leases = 0;  // leases granted and not yet released or expired
   };
   totals counts() const;
@@ -218,7 +218,7 @@ class session_registry {
   // number is what max_sessions bounds.
   std::unordered_set<std::uint64_t> live_;
   std::size_t by_state_[6] = {};  // over sessions_
-  std::size_t by_protocol_state_[4][6] = {};  // over sessions_, [protocol][session_state]
+  std::size_t by_protocol_state_[protocol_count][6] = {};  // over sessions_, [protocol][session_state]
   std::deque<dead_record> dead_;
   std::uint64_t next_session_id_ = 1;
   bool shutting_down_ = false;

@@ -16,6 +16,8 @@
 namespace mailbroker::session {
 
 enum class protocol { imap, pop3, smtp, ews, graph };
+// How many protocols there are: arrays indexed by protocol are this long.
+inline constexpr std::size_t protocol_count = static_cast<std::size_t>(protocol::graph) + 1;
 enum class tls_mode { implicit, starttls, plain };
 // oauth2_password: RFC 6749 4.3 (ROPC): `username` and `password` go to the token
 // endpoint, the access token to the mail server.
