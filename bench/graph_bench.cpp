@@ -9,7 +9,13 @@
 // token from oidc-provider; one client (OAUTH2_CC_CLIENT_ID), i.e. one app registration,
 // as for bots of one organisation. The fake serves at most GRAPH_CONCURRENCY (4) requests
 // in flight per app and mailbox and answers more with 429 ApplicationThrottled +
-// Retry-After (GRAPH_RETRY_AFTER, 1 s), as Exchange Online does.
+// Retry-After (GRAPH_RETRY_AFTER, 1 s), as Exchange Online does. A request holds its slot
+// only while the server works on it, so the fake is told to take --server-ms (20 ms) per
+// mailbox request (its delay control, slot held): without it the fake answers in under a
+// millisecond, never has two requests in flight and never throttles anyone, which no
+// Exchange does. 20 ms is on the fast side of what Exchange Online takes for a listing or
+// a MIME read (tens to hundreds of ms), i.e. it is kind to the direct bots. The network
+// delay below comes on top.
 //
 // The network: for each one-way delay D (--delays, default 0,15 ms: 15 ms one way = a 30 ms
 // round trip) one delay_proxy process (bench/delay_proxy.cpp) sits in front of the fake's
@@ -130,6 +136,8 @@ std::int64_t now_ns() {
 struct options {
   std::string target, graph_env_path, oauth2_env_path, user = "alice";
   int bots = 20, rounds = 5, messages = 200, list = 100, read = 10, parallel = 4;
+  int server_ms = 20;                 // the fake's time per mailbox request (holds its slot)
+  bool with_daemon = true;            // --modes both (default) | direct (no mailbrokerd needed)
   std::vector<int> delays = {0, 15};  // one-way, ms
   std::string delay_proxy;            // path; empty = next to this binary
   // Set per delay by the parent for the bots: session name, Graph base URL and token URL
@@ -887,6 +895,7 @@ delay_result run_delay(const options& base, const testbed& t, const std::string&
   out.delay_ms = delay;
   out.rounds = o.rounds;
   control.call("POST", "reset");  // empty mailboxes and counters: the corpus is all there is
+  control.call("POST", "delay?ms=" + std::to_string(o.server_ms));  // reset cleared it
   const auto p0 = clock_type::now();
   out.corpus_bytes = deliver_corpus(o, control);
   out.deliver_ms = std::chrono::duration<double, std::milli>(clock_type::now() - p0).count();
@@ -898,40 +907,42 @@ delay_result run_delay(const options& base, const testbed& t, const std::string&
   auto mailbox = pb::Mailbox::NewStub(channel);
   const auto start_before = snapshot(control, t);
   pb::ConnectResponse connected;
-  auto s = broker.connect(connect_request(o, t, "graph_bench"), &connected, std::chrono::seconds(o.patience));
-  if (!s.ok()) {
-    die("Connect (" + o.session + ", Graph " + o.url + ") failed: " + describe(s) + "\nthe fake's last recorded requests:\n" +
-        control.last_requests(dumped_requests));
-  }
-  {
-    pb::ListMessagesRequest list;
-    list.set_lease_id(connected.lease_id());
-    list.set_limit(1);
-    list.set_order(pb::LIST_ORDER_NEWEST_FIRST);
-    pb::ListMessagesResponse page;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.patience));
-    s = mailbox->ListMessages(&context, list, &page);
+  round_runner runner(o, self, control);
+  if (o.with_daemon) {
+    auto s = broker.connect(connect_request(o, t, "graph_bench"), &connected, std::chrono::seconds(o.patience));
     if (!s.ok()) {
-      die("ListMessages failed: " + describe(s) + "\nthe fake's last recorded requests:\n" +
+      die("Connect (" + o.session + ", Graph " + o.url + ") failed: " + describe(s) + "\nthe fake's last recorded requests:\n" +
           control.last_requests(dumped_requests));
     }
-    if (page.messages_size() != 1) die("ListMessages(limit 1) returned " + std::to_string(page.messages_size()) + " messages");
-  }
-  out.session_start = cost_between(start_before, snapshot(control, t));
+    {
+      pb::ListMessagesRequest list;
+      list.set_lease_id(connected.lease_id());
+      list.set_limit(1);
+      list.set_order(pb::LIST_ORDER_NEWEST_FIRST);
+      pb::ListMessagesResponse page;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.patience));
+      s = mailbox->ListMessages(&context, list, &page);
+      if (!s.ok()) {
+        die("ListMessages failed: " + describe(s) + "\nthe fake's last recorded requests:\n" +
+            control.last_requests(dumped_requests));
+      }
+      if (page.messages_size() != 1) die("ListMessages(limit 1) returned " + std::to_string(page.messages_size()) + " messages");
+    }
+    out.session_start = cost_between(start_before, snapshot(control, t));
 
-  round_runner runner(o, self, control);
-  // The session's first round is its cold one (nothing cached): timed and reported on its
-  // own; the direct one after it warms that path up, untimed.
-  const auto cold_before = snapshot(control, t);
-  out.cold_daemon_ms = runner.run("daemon").wall_ms;
-  const auto cold_after = snapshot(control, t);
-  out.cold_cost = cost_between(cold_before, cold_after);
-  out.daemon_peak = max_in_flight(cold_after.graph, o.user);
+    // The session's first round is its cold one (nothing cached): timed and reported on its
+    // own; the direct one after it warms that path up, untimed.
+    const auto cold_before = snapshot(control, t);
+    out.cold_daemon_ms = runner.run("daemon").wall_ms;
+    const auto cold_after = snapshot(control, t);
+    out.cold_cost = cost_between(cold_before, cold_after);
+    out.daemon_peak = max_in_flight(cold_after.graph, o.user);
+  }
   runner.run("direct");
   std::vector<double> wall[2], bot[2];
   for (int r = 0; r < o.rounds; ++r) {
-    for (int mode = 0; mode < 2; ++mode) {
+    for (int mode = o.with_daemon ? 0 : 1; mode < 2; ++mode) {
       const char* name = mode == 0 ? "daemon" : "direct";
       const auto before = snapshot(control, t);
       const auto res = runner.run(name);
@@ -958,6 +969,7 @@ delay_result run_delay(const options& base, const testbed& t, const std::string&
   out.direct.bot = summarise(bot[1]);
   out.overall_peak = max_in_flight(control.counters(), o.user);
 
+  if (!o.with_daemon) return out;
   pb::StatusResponse st;
   if (broker.status(o.session, &st).ok() && st.sessions_size() == 1 && st.sessions(0).has_http()) {
     const auto& http = st.sessions(0).http();
@@ -1011,9 +1023,10 @@ int run_parent(options o) {
               "server, delivered afresh per delay (control API, %.0f ms)\n",
               o.messages, static_cast<double>(results.back().corpus_bytes) / 1e6, t.mailbox.c_str(),
               results.back().deliver_ms);
-  std::printf("the fake: at most %d requests in flight per app and mailbox, more get 429 + Retry-After: %d s; tokens "
-              "checked by introspection at the OAuth2 server (oidc-provider), one client-credentials app for all\n",
-              t.concurrency, t.retry_after);
+  std::printf("the fake: each mailbox request takes %d ms (its slot held), at most %d in flight per app and mailbox, "
+              "more get 429 + Retry-After: %d s; tokens checked by introspection at the OAuth2 server (oidc-provider), "
+              "one client-credentials app for all\n",
+              o.server_ms, t.concurrency, t.retry_after);
   std::printf("%d bot processes at once, each: summaries of the %d newest + read %d of them (~%.0f KB of MIME), up to "
               "%d requests at once per bot; modes alternate round by round, %d rounds each\n",
               o.bots, o.list, o.read, static_cast<double>(results.back().bytes_per_bot) / 1e3, o.parallel, o.rounds);
@@ -1028,15 +1041,17 @@ int run_parent(options o) {
               "each timed round\n");
   for (const auto& r : results) {
     std::printf("one-way delay %d ms (round trip %d ms):\n", r.delay_ms, 2 * r.delay_ms);
-    std::printf("  session start (the parent's Connect + a 1-message list): Graph requests %ld, token requests %ld\n",
-                r.session_start.requests, r.session_start.token_requests);
-    std::printf("  through mailbrokerd (1 Graph session): wall median %8.1f ms (min %.1f, max %.1f)  per bot median "
-                "%7.1f ms p95 %7.1f ms\n      at the servers per round: %s\n",
-                r.daemon.wall.median, r.daemon.wall.min, r.daemon.wall.max, r.daemon.bot.median, r.daemon.bot.p95,
-                describe_costs(r.daemon.costs).c_str());
-    std::printf("  through mailbrokerd, cold (its first round, nothing cached): wall %8.1f ms, Graph requests %ld, 429s "
-                "%ld; the fake's max in flight for %s after it: %ld\n",
-                r.cold_daemon_ms, r.cold_cost.requests, r.cold_cost.throttled, o.user.c_str(), r.daemon_peak);
+    if (o.with_daemon) {
+      std::printf("  session start (the parent's Connect + a 1-message list): Graph requests %ld, token requests %ld\n",
+                  r.session_start.requests, r.session_start.token_requests);
+      std::printf("  through mailbrokerd (1 Graph session): wall median %8.1f ms (min %.1f, max %.1f)  per bot median "
+                  "%7.1f ms p95 %7.1f ms\n      at the servers per round: %s\n",
+                  r.daemon.wall.median, r.daemon.wall.min, r.daemon.wall.max, r.daemon.bot.median, r.daemon.bot.p95,
+                  describe_costs(r.daemon.costs).c_str());
+      std::printf("  through mailbrokerd, cold (its first round, nothing cached): wall %8.1f ms, Graph requests %ld, 429s "
+                  "%ld; the fake's max in flight for %s after it: %ld\n",
+                  r.cold_daemon_ms, r.cold_cost.requests, r.cold_cost.throttled, o.user.c_str(), r.daemon_peak);
+    }
     long seen = 0, beyond = 0, most = 0;
     for (const auto& rr : r.direct.rounds) {
       seen += rr.throttled_seen;
@@ -1050,6 +1065,7 @@ int run_parent(options o) {
     std::printf("      the bots saw %ld 429s in %d rounds; one request needed up to %ld retries; %ld requests needed more "
                 "than the SDK's %d (with its default they would have failed)\n",
                 seen, r.rounds, most, beyond, sdk_max_retries);
+    if (!o.with_daemon) continue;
     std::printf("  the session's status at the end: requests %llu, throttled %llu, max in flight %u; the fake's max in "
                 "flight for %s over the delay: %ld\n",
                 static_cast<unsigned long long>(r.session_requests), static_cast<unsigned long long>(r.session_throttled),
@@ -1057,6 +1073,7 @@ int run_parent(options o) {
     const double ratio = r.daemon.wall.median / r.direct.wall.median;
     std::printf("  ratio daemon/direct (wall medians): %.2f = %s\n", ratio, verdict(ratio).c_str());
   }
+  if (!o.with_daemon) return 0;
   std::printf("summary (%d bots; wall time per round, medians; per round at the servers: Graph requests / 429s / TLS "
               "connections / token requests):\n",
               o.bots);
@@ -1107,6 +1124,14 @@ int main(int argc, char** argv) {
       else if (k == "--list") o.list = std::stoi(v);
       else if (k == "--read") o.read = std::stoi(v);
       else if (k == "--parallel") o.parallel = std::stoi(v);
+      else if (k == "--server-ms") o.server_ms = std::stoi(v);
+      else if (k == "--modes") {
+        if (v != "both" && v != "direct") {
+          std::fprintf(stderr, "--modes both|direct\n");
+          return 2;
+        }
+        o.with_daemon = v == "both";
+      }
       else if (k == "--user") o.user = v;
       else if (k == "--delays") o.delays = parse_delays(v);
       else if (k == "--delay-proxy") o.delay_proxy = v;
@@ -1127,12 +1152,13 @@ int main(int argc, char** argv) {
   }
   if (o.target.empty() || o.graph_env_path.empty() || o.oauth2_env_path.empty() || o.bots < 1 || o.rounds < 1 ||
       o.messages < 1 || o.list < 1 || o.list > 1000 || o.read < 1 || o.read > o.list || o.parallel < 1 ||
-      o.parallel > 16 || o.delays.empty() || o.patience < 1 ||
+      o.parallel > 16 || o.server_ms < 0 || o.server_ms > 10000 || o.delays.empty() || o.patience < 1 ||
       (!o.bot_mode.empty() && (o.url.empty() || o.token_url.empty()))) {
     std::fprintf(stderr,
                  "usage: graph_bench --target unix:/path --graph-env STATE/graph.env --oauth2-env STATE/oauth2.env\n"
                  "                   [--bots 20] [--rounds 5] [--messages 200] [--list 100] [--read 10]\n"
-                 "                   [--parallel 4 (1..16)] [--user alice] [--delays 0,15] [--delay-proxy PATH]\n");
+                 "                   [--parallel 4 (1..16)] [--server-ms 20] [--user alice] [--delays 0,15]\n"
+                 "                   [--delay-proxy PATH] [--modes both|direct]\n");
     return 2;
   }
   if (o.bot_mode == "daemon") return run_bot<daemon_bot>(o);

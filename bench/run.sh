@@ -185,7 +185,9 @@ if runs graph; then
   # is gone (MB_*_EXIT_WITH_PID), should the trap never run. The fake checks every token by
   # introspection at the OAuth2 server: the bots' and the session's tokens are real
   # client-credentials tokens. mailbrokerd's log goes to a file (shown if anything fails).
-  oauth_env=$(MB_OAUTH2_EXIT_WITH_PID=$$ "$testbed/oauth2.sh" start "$state/graph" | tail -n1)
+  # Tokens live an hour, as Microsoft's do (60-90 min): the testbed's default 5 s would
+  # expire a direct bot's token in the middle of a throttled round.
+  oauth_env=$(MB_OAUTH2_ACCESS_TTL=3600 MB_OAUTH2_EXIT_WITH_PID=$$ "$testbed/oauth2.sh" start "$state/graph" | tail -n1)
   introspect=$(sed -n 's/^OAUTH2_INTROSPECT_URL_FOR_DOVECOT=//p' "$oauth_env")
   graph_env=$(MB_GRAPH_EXIT_WITH_PID=$$ MB_GRAPH_OAUTH2_INTROSPECT_URL=$introspect \
     "$testbed/graph.sh" start "$state/graph" | tail -n1)
