@@ -32,7 +32,8 @@
 #                                       delay_proxy at one-way delays 0 and 15 ms; wall time,
 #                                       Graph requests / 429s / TLS connections / token
 #                                       requests, ratio), e.g. graph --rounds 3, graph
-#                                       --delays 15 --parallel 1
+#                                       --delays 15 --parallel 1, graph --server-ms 100,
+#                                       graph --modes direct (the direct bots only)
 #
 # Knobs: MB_BENCH_BUILD (build dir, default build/release), MB_BENCH_TOKEN_TTL (access
 # token lifetime for token_bench, s, default 20: cold + warm phases must fit into 80 %
