@@ -70,45 +70,46 @@
 //   the parent.
 // bench/run.sh graph [options] starts both servers and mailbrokerd and runs this.
 //
-// Command and sample (release build, 2-core VM shared with other builds: load average 6-7,
-// 2026-12-06; ~1.5 min for the whole `bench/run.sh graph --rounds 3`, start-up included):
+// Command and sample (release build, 2-core VM shared with other agents' builds, main at
+// a1f44bd, 2026-12-06; ~1.5 min for the whole `bench/run.sh graph --rounds 3`, start-up
+// included; an earlier run under heavier load, load average 7, gave 9.5x and 11.2x):
 //   $ bench/run.sh graph --rounds 3
 //   one-way delay 0 ms (round trip 0 ms):
 //     session start (the parent's Connect + a 1-message list): Graph requests 2, token requests 1
-//     through mailbrokerd (1 Graph session): wall median    773.0 ms (min 651.0, max 803.6)  per bot median   685.7 ms p95   771.1 ms
-//         at the servers per round: Graph requests 3..4, 429s 0, TLS connections 0, token requests 0, introspections 1..2
-//     through mailbrokerd, cold (its first round, nothing cached): wall   1271.3 ms, Graph requests 103, 429s 0; the fake's max in flight for alice after it: 4
-//     own token + connections per bot:        wall median   7336.8 ms (min 7056.1, max 9234.5)  per bot median  5305.5 ms p95  8184.4 ms
-//         at the servers per round: Graph requests 397..485, 429s 177..265, TLS connections 80, token requests 20, introspections 121..166
-//         the bots saw 652 429s in 3 rounds; one request needed up to 8 retries; 54 requests needed more than the SDK's 3 (with its default they would have failed)
-//     the session's status at the end: requests 116, throttled 0, max in flight 4; the fake's max in flight for alice over the delay: 4
-//     ratio daemon/direct (wall medians): 0.11 = daemon 9.49x faster
+//     through mailbrokerd (1 Graph session): wall median    512.8 ms (min 482.3, max 570.7)  per bot median   449.2 ms p95   509.9 ms
+//         at the servers per round: Graph requests 3..5, 429s 0, TLS connections 0, token requests 0, introspections 2
+//     through mailbrokerd, cold (its first round, nothing cached): wall   1136.1 ms, Graph requests 105, 429s 0; the fake's max in flight for alice after it: 4
+//     own token + connections per bot:        wall median   7986.1 ms (min 5944.7, max 9853.3)  per bot median  4883.8 ms p95  8801.2 ms
+//         at the servers per round: Graph requests 375..421, 429s 155..201, TLS connections 80, token requests 20, introspections 119..182
+//         the bots saw 518 429s in 3 rounds; one request needed up to 7 retries; 39 requests needed more than the SDK's 3 (with its default they would have failed)
+//     the session's status at the end: requests 118, throttled 0, max in flight 4; the fake's max in flight for alice over the delay: 4
+//     ratio daemon/direct (wall medians): 0.06 = daemon 15.57x faster
 //   one-way delay 15 ms (round trip 30 ms):
 //     session start (the parent's Connect + a 1-message list): Graph requests 2, token requests 1
-//     through mailbrokerd (1 Graph session): wall median    662.3 ms (min 654.5, max 992.7)  per bot median   626.5 ms p95   967.3 ms
-//         at the servers per round: Graph requests 2..3, 429s 0, TLS connections 0, token requests 0, introspections 1
-//     through mailbrokerd, cold (its first round, nothing cached): wall   2221.9 ms, Graph requests 103, 429s 0; the fake's max in flight for alice after it: 4
-//     own token + connections per bot:        wall median   7424.6 ms (min 5707.2, max 8321.1)  per bot median  5113.9 ms p95  7339.7 ms
-//         at the servers per round: Graph requests 342..419, 429s 122..199, TLS connections 80, token requests 20, introspections 97..143
-//         the bots saw 492 429s in 3 rounds; one request needed up to 6 retries; 29 requests needed more than the SDK's 3 (with its default they would have failed)
-//     the session's status at the end: requests 112, throttled 0, max in flight 4; the fake's max in flight for alice over the delay: 4
-//     ratio daemon/direct (wall medians): 0.09 = daemon 11.21x faster
+//     through mailbrokerd (1 Graph session): wall median    556.5 ms (min 463.8, max 575.7)  per bot median   493.3 ms p95   559.3 ms
+//         at the servers per round: Graph requests 2..4, 429s 0, TLS connections 0, token requests 0, introspections 1..2
+//     through mailbrokerd, cold (its first round, nothing cached): wall   1691.6 ms, Graph requests 104, 429s 0; the fake's max in flight for alice after it: 4
+//     own token + connections per bot:        wall median   8971.0 ms (min 6214.0, max 10186.9)  per bot median  5158.0 ms p95  9126.0 ms
+//         at the servers per round: Graph requests 365..423, 429s 145..203, TLS connections 80, token requests 20, introspections 114..178
+//         the bots saw 538 429s in 3 rounds; one request needed up to 6 retries; 50 requests needed more than the SDK's 3 (with its default they would have failed)
+//     the session's status at the end: requests 115, throttled 0, max in flight 4; the fake's max in flight for alice over the delay: 4
+//     ratio daemon/direct (wall medians): 0.06 = daemon 16.12x faster
 // Reading it: 20 bots of one app on one mailbox ask for up to 80 requests at once where
-// Exchange serves 4. Alone, they earn 120-265 429s per round (about 40 % of their requests),
+// Exchange serves 4. Alone, they earn 145-203 429s per round (40-48 % of their requests),
 // lose whole seconds to Retry-After (every refused bot waits 1 s, then they all come back
-// together and most are refused again: up to 8 retries for one request, 29-54 requests per
+// together and most are refused again: up to 7 retries for one request, 39-50 requests per
 // 3 rounds beyond the SDKs' default of 3, where an SDK would have handed the bot an error),
 // and each fetches its own token (20 per round) and opens 4 TLS connections (80). The
 // session keeps 4 in flight and never earned a 429 (its status: throttled 0), has its one
 // token and its connections from before the round, and shares the work: identical lists
-// share one request (2-4 per round for 20 bots), bodies come from its cache per (id,
-// changeKey). Its cold round (103 requests: the lists and the ~100 distinct bodies, 4 at
-// a time) is still 3-6x faster than the direct bots. A warm round is bound by the fake's
-// listing of 100 summaries (~150-200 ms of the fake's CPU on this loaded machine, asked
-// 2-3 times one after the other: a list that starts while another runs waits for a fresh
-// one), not by the network. The direct figure rests on Retry-After 1 s (GRAPH_RETRY_AFTER)
-// and 20 ms of server time; longer Retry-Afters, as Exchange Online sends under load, only
-// widen the gap.
+// share one request (2-5 per round for 20 bots), bodies come from its cache per (id,
+// changeKey). Its cold round (~105 requests: the lists and the ~100 distinct bodies, 4 at
+// a time) is still 5-7x faster than the direct bots. A warm round is bound by the fake's
+// listing of 100 summaries (100-200 ms of the fake's CPU on this machine, asked 2-3 times
+// one after the other: a list that starts while another runs waits for a fresh one), not
+// by the network. The direct figure rests on Retry-After 1 s (GRAPH_RETRY_AFTER) and 20 ms
+// of server time; longer Retry-Afters, as Exchange Online sends under load, only widen
+// the gap.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
