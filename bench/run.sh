@@ -3,7 +3,7 @@
 # release build.
 #
 #   bench/run.sh                        all benchmarks: attach_bench, mailbox_bench, token_bench,
-#                                       ews_bench (~2 min of it)
+#                                       ews_bench (~2 min of it), graph_bench
 #   bench/run.sh [attach_bench options] all; the options go to attach_bench (e.g. --attach 5000)
 #   bench/run.sh attach [options]       only attach_bench (Dovecot + mailbrokerd)
 #   bench/run.sh mailbox [options]      only mailbox_bench (Dovecot + mailbrokerd + 20 bot
@@ -24,6 +24,16 @@
 #                                       fake, ratio), e.g. ews --rounds 3, ews --delays 10
 #                                       --bots 50, ews --latency fake (the fake's own delay
 #                                       control instead of the proxy)
+#   bench/run.sh graph [options]        only graph_bench (the test OAuth2 server + the fake
+#                                       Graph server checking its tokens by introspection +
+#                                       mailbrokerd + 20 bot processes, "summaries of the 100
+#                                       newest, read 10", through one Graph session vs each bot
+#                                       with its own token and connections, both through
+#                                       delay_proxy at one-way delays 0 and 15 ms; wall time,
+#                                       Graph requests / 429s / TLS connections / token
+#                                       requests, ratio), e.g. graph --rounds 3, graph
+#                                       --delays 15 --parallel 1, graph --server-ms 100,
+#                                       graph --modes direct (the direct bots only)
 #
 # Knobs: MB_BENCH_BUILD (build dir, default build/release), MB_BENCH_TOKEN_TTL (access
 # token lifetime for token_bench, s, default 20: cold + warm phases must fit into 80 %
@@ -35,14 +45,15 @@ testbed=$root/scripts/testbed
 
 which=all
 case ${1:-} in
-  attach | mailbox | token | ews | all) which=$1; shift ;;
+  attach | mailbox | token | ews | graph | all) which=$1; shift ;;
 esac
-attach_args=() mailbox_args=() token_args=() ews_args=()
+attach_args=() mailbox_args=() token_args=() ews_args=() graph_args=()
 case $which in
   attach | all) attach_args=("$@") ;;
   mailbox) mailbox_args=("$@") ;;
   token) token_args=("$@") ;;
   ews) ews_args=("$@") ;;
+  graph) graph_args=("$@") ;;
 esac
 runs() { [[ $which == all || $which == "$1" ]]; }
 targets=(mailbrokerd)
@@ -50,6 +61,7 @@ runs attach && targets+=(attach_bench)
 runs mailbox && targets+=(mailbox_bench delay_proxy)
 runs token && targets+=(token_bench)
 runs ews && targets+=(ews_bench delay_proxy)
+runs graph && targets+=(graph_bench delay_proxy)
 
 "$root/scripts/setup-debian.sh"
 cmake --preset release -S "$root" >/dev/null
@@ -81,11 +93,19 @@ cleanup() {
     echo "--- last lines of mailbrokerd's log (ews_bench) ---" >&2
     tail -n 30 "$state/mailbrokerd-ews.log" >&2
   fi
+  if ((rc != 0)) && [[ -s $state/mailbrokerd-graph.log ]]; then
+    echo "--- last lines of mailbrokerd's log (graph_bench) ---" >&2
+    tail -n 30 "$state/mailbrokerd-graph.log" >&2
+  fi
   for dir in "$state/dovecot" "$state/mailbox" "$state/oauth"; do
     [[ -d $dir ]] && "$testbed/dovecot.sh" stop "$dir" >/dev/null 2>&1 || true
   done
   [[ -d $state/oauth ]] && "$testbed/oauth2.sh" stop "$state/oauth" >/dev/null 2>&1 || true
   [[ -d $state/ews ]] && "$testbed/ews.sh" stop "$state/ews" >/dev/null 2>&1 || true
+  if [[ -d $state/graph ]]; then
+    "$testbed/graph.sh" stop "$state/graph" >/dev/null 2>&1 || true
+    "$testbed/oauth2.sh" stop "$state/graph" >/dev/null 2>&1 || true
+  fi
   rm -rf "$state"
 }
 trap cleanup EXIT
@@ -158,4 +178,24 @@ if runs ews; then
     --delay-proxy "$build/bench/delay_proxy" "${ews_args[@]}"
   stop_daemon
   "$testbed/ews.sh" stop "$state/ews" >/dev/null 2>&1
+fi
+
+if runs graph; then
+  echo "== graph_bench"
+  # One dir for both servers (they share its CA). Both exit by themselves once this script
+  # is gone (MB_*_EXIT_WITH_PID), should the trap never run. The fake checks every token by
+  # introspection at the OAuth2 server: the bots' and the session's tokens are real
+  # client-credentials tokens. mailbrokerd's log goes to a file (shown if anything fails).
+  # Tokens live an hour, as Microsoft's do (60-90 min): the testbed's default 5 s would
+  # expire a direct bot's token in the middle of a throttled round.
+  oauth_env=$(MB_OAUTH2_ACCESS_TTL=3600 MB_OAUTH2_EXIT_WITH_PID=$$ "$testbed/oauth2.sh" start "$state/graph" | tail -n1)
+  introspect=$(sed -n 's/^OAUTH2_INTROSPECT_URL_FOR_DOVECOT=//p' "$oauth_env")
+  graph_env=$(MB_GRAPH_EXIT_WITH_PID=$$ MB_GRAPH_OAUTH2_INTROSPECT_URL=$introspect \
+    "$testbed/graph.sh" start "$state/graph" | tail -n1)
+  start_daemon "$state/g.sock" "$state/graph-daemon-state" "$state/mailbrokerd-graph.log"
+  run_bench "$build/bench/graph_bench" --target "unix:$state/g.sock" --graph-env "$graph_env" \
+    --oauth2-env "$oauth_env" --delay-proxy "$build/bench/delay_proxy" "${graph_args[@]}"
+  stop_daemon
+  "$testbed/graph.sh" stop "$state/graph" >/dev/null 2>&1
+  "$testbed/oauth2.sh" stop "$state/graph" >/dev/null 2>&1
 fi
