@@ -219,8 +219,12 @@ TEST_F(graph_mailbox, ListingsAskGraphForSummaryFieldsOnly) {
   for (int i = 0; i < 3; ++i) deliver("select-" + std::to_string(i));
   connect_alice();
   ASSERT_EQ(list(lease_).messages_size(), 3);
-  const auto listings = recorded("GET", "/messages");
-  ASSERT_FALSE(listings.empty());
+  std::vector<nlohmann::json> listings;  // GET .../messages (not a message, not its $value)
+  for (const auto& r : recorded("GET", "/messages")) {
+    const auto path = path_of(r);
+    if (path.size() >= 9 && path.compare(path.size() - 9, 9, "/messages") == 0) listings.push_back(r);
+  }
+  ASSERT_FALSE(listings.empty()) << graph().requests().dump();
   for (const auto& r : listings) {
     const std::string query = r.at("query");  // decoded: "$select=id,subject,...&$top=..."
     const auto at = query.find("$select=");

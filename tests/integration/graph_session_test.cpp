@@ -166,6 +166,12 @@ TEST_F(graph_session, BadSpecsAreInvalidArgumentNamingTheField) {
       {"17 requests at once", [](pb::SessionSpec& s) { s.mutable_graph()->set_max_concurrent_requests(17); },
        "spec.graph.max_concurrent_requests"},
       {"server.host set", [](pb::SessionSpec& s) { s.mutable_server()->set_host("127.0.0.1"); }, "spec.server"},
+      {"an SMTP leg on Graph (it sends through Graph)",
+       [](pb::SessionSpec& s) {
+         s.mutable_smtp()->mutable_server()->set_host("127.0.0.1");
+         s.mutable_smtp()->mutable_server()->set_port(465);
+       },
+       "spec.smtp"},
       {"an EWS leg on Graph",
        [&](pb::SessionSpec& s) { s.mutable_ews()->set_url("https://127.0.0.1:1/EWS/Exchange.asmx"); }, "spec.ews"},
       {"a graph leg on IMAP",

@@ -171,6 +171,28 @@ TEST_F(graph_watch, ACutConnectionLosesNoArrivalAndRepeatsNone) {
   EXPECT_EQ(status_of("graph-ACutConnectionLosesNoArrivalAndRepeatsNone").state(), pb::SESSION_STATE_READY);
 }
 
+// Issue 12: "the delta link kept in the store so a daemon restart loses and repeats no
+// arrival". A bot watches; the daemon restarts under it; the bot watches again.
+TEST_F(graph_watch, ADaemonRestartLosesAndRepeatsNoArrival) {
+  connect_alice(1);
+  auto w = armed_watch();
+  const auto before = deliver("before-the-restart");
+  EXPECT_EQ(next_arrival(*w).ref().item_id(), before);
+  server_->shutdown(std::chrono::seconds(5));
+  pb::MessageEvent ev;
+  EXPECT_FALSE(w->reader->Read(&ev)) << "the watch ends with the daemon";
+  w.reset();
+  const auto during = deliver("while-the-daemon-was-down");
+
+  start_broker();  // the same store
+  mailbox_ = pb::Mailbox::NewStub(client::make_channel(server_->unix_target()));
+  connect_alice(1);
+  w = armed_watch();
+  EXPECT_EQ(next_arrival(*w).ref().item_id(), during) << "the arrival while the daemon was down was lost";
+  const auto after = deliver("after-the-restart");
+  EXPECT_EQ(next_arrival(*w).ref().item_id(), after) << "an arrival was reported twice";
+}
+
 TEST_F(graph_watch, CallsDuringTheWatchAreAnsweredAtOnce) {
   deliver("listed");
   connect_alice(1);
