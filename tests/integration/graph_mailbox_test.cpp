@@ -215,6 +215,32 @@ TEST_F(graph_mailbox, ListMessagesOrderPagingFiltersAndRefs) {
   EXPECT_EQ(graph().counters().at("unauthorized"), 0);
 }
 
+TEST_F(graph_mailbox, SinceAndBeforeFilterByReceivedDay) {
+  // 2026-11-20 10:00, 2026-11-22 23:59:59 and 2026-11-23 00:00 UTC.
+  const std::time_t day20 = 1795168800, day22_late = 1795391999, day23 = 1795392000;
+  ASSERT_EQ(iso_utc(day20), "2026-11-20T10:00:00Z");
+  ASSERT_EQ(iso_utc(day22_late), "2026-11-22T23:59:59Z");
+  deliver_bytes(message("on-the-20th"), "INBOX", "alice", day20);
+  deliver_bytes(message("late-on-the-22nd"), "INBOX", "alice", day22_late);
+  deliver_bytes(message("on-the-23rd"), "INBOX", "alice", day23);
+  connect_alice();
+  auto at_day = [](std::time_t t) {
+    google::protobuf::Timestamp ts;
+    ts.set_seconds(t);
+    return ts;
+  };
+  pb::ListMessagesRequest since;
+  *since.mutable_since() = at_day(day22_late - 3600);  // a time in the 22nd: the day counts
+  EXPECT_EQ(subjects(list(lease_, since)), (std::vector<std::string>{"late-on-the-22nd", "on-the-23rd"}));
+  pb::ListMessagesRequest before;
+  *before.mutable_before() = at_day(day22_late - 3600);
+  EXPECT_EQ(subjects(list(lease_, before)), std::vector<std::string>{"on-the-20th"});
+  pb::ListMessagesRequest both;
+  *both.mutable_since() = at_day(day22_late);
+  *both.mutable_before() = at_day(day23);
+  EXPECT_EQ(subjects(list(lease_, both)), std::vector<std::string>{"late-on-the-22nd"});
+}
+
 TEST_F(graph_mailbox, ListingsAskGraphForSummaryFieldsOnly) {
   for (int i = 0; i < 3; ++i) deliver("select-" + std::to_string(i));
   connect_alice();

@@ -144,14 +144,17 @@ class graph_fixture : public broker_fixture {
   // Delivers `bytes` to `folder` ("INBOX", "INBOX/Sub", "Archive": made if missing) of
   // `user`; returns the Graph id. Each delivery of a test gets a receivedDateTime one
   // second after the previous one (Graph has whole seconds there, and a listing in
-  // received order is only defined when they differ), starting now.
+  // received order is only defined when they differ), starting now; or `received`.
   std::string deliver_bytes(const std::string& bytes, const std::string& folder = "INBOX",
-                            const std::string& user = "alice") {
+                            const std::string& user = "alice", std::optional<std::time_t> received = std::nullopt) {
     const std::string file = socket_dir_ + "/deliver-" + std::to_string(++files_) + ".eml";
     std::ofstream(file, std::ios::binary) << bytes;
-    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    last_received_ = std::max<std::time_t>(now, last_received_ + 1);
-    const auto answer = graph().deliver(user, file, folder, iso_utc(last_received_));
+    if (!received) {
+      const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+      last_received_ = std::max<std::time_t>(now, last_received_ + 1);
+      received = last_received_;
+    }
+    const auto answer = graph().deliver(user, file, folder, iso_utc(*received));
     return answer.at("id").get<std::string>();
   }
   std::string deliver(const std::string& subject, const std::string& folder = "INBOX",
