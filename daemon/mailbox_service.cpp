@@ -110,7 +110,7 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
 
   // A message in the session's cache is answered here, on the gRPC thread, without a
   // turn in the queue. IMAP: the folder must be the one selected on the live connection
-  // (so its UIDVALIDITY is current). EWS: the ref must carry a change key (one version
+  // (so its UIDVALIDITY is current). EWS and Graph: the ref must carry a change key (one version
   // of the item, whose bytes never change) and the session must still be usable.
   // Otherwise the message is marked wanted, so the fetch that serves another caller
   // first can bring it along.
@@ -120,10 +120,13 @@ class get_message_reactor final : public grpc::ServerWriteReactor<pb::MessageChu
     auto& cache = *s->cache();
     std::shared_ptr<const std::string> body;
     if (ref_.is_item()) {
-      if (s->spec().proto != session::protocol::ews || ref_.change_key.empty() || !s->accepting()) return false;
+      const bool ews = s->spec().proto == session::protocol::ews;
+      if ((!ews && s->spec().proto != session::protocol::graph) || ref_.change_key.empty() || !s->accepting()) {
+        return false;
+      }
       body = cache.item_body(ref_.item_id, ref_.change_key);
       if (!body) {
-        cache.want_item(ref_.item_id, ref_.change_key);
+        if (ews) cache.want_item(ref_.item_id, ref_.change_key);  // EWS batches bodies others wait for
         return false;
       }
     } else {

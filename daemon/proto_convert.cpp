@@ -1,5 +1,8 @@
 #include "daemon/proto_convert.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace mailbroker::daemon {
 namespace {
 
@@ -193,9 +196,11 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
     case pb::PROTOCOL_POP3: s.proto = session::protocol::pop3; break;
     case pb::PROTOCOL_SMTP: s.proto = session::protocol::smtp; break;
     case pb::PROTOCOL_EWS: s.proto = session::protocol::ews; break;
+    case pb::PROTOCOL_GRAPH: s.proto = session::protocol::graph; break;
     default: return invalid("spec.protocol: unknown value " + std::to_string(spec.protocol()));
   }
-  if (!spec.has_server() && spec.protocol() != pb::PROTOCOL_EWS) {
+  // EWS and Graph take host and port from their leg; `server` only adds TLS options.
+  if (!spec.has_server() && spec.protocol() != pb::PROTOCOL_EWS && spec.protocol() != pb::PROTOCOL_GRAPH) {
     return invalid("spec.server is required (host, port, tls_mode)");
   }
   const auto& server = spec.server();
@@ -245,6 +250,21 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
     l.mailbox = leg.mailbox();
     l.impersonate = leg.impersonate();
     l.timeout = std::chrono::seconds(leg.timeout_seconds());
+  }
+  if (spec.has_graph()) {
+    const auto& leg = spec.graph();
+    auto& l = s.graph.emplace();
+    switch (leg.cloud()) {
+      case pb::GRAPH_CLOUD_UNSPECIFIED: break;
+      case pb::GRAPH_CLOUD_GLOBAL: l.cloud = session::graph_cloud::global; l.cloud_given = true; break;
+      case pb::GRAPH_CLOUD_US_GCC_HIGH: l.cloud = session::graph_cloud::us_gcc_high; l.cloud_given = true; break;
+      case pb::GRAPH_CLOUD_CUSTOM: l.cloud = session::graph_cloud::custom; l.cloud_given = true; break;
+      default: return invalid("spec.graph.cloud: unknown value " + std::to_string(leg.cloud()));
+    }
+    l.base_url = leg.base_url();
+    l.mailbox = leg.mailbox();
+    l.timeout = std::chrono::seconds(leg.timeout_seconds());
+    l.max_concurrent_requests = leg.max_concurrent_requests();
   }
   s.poll_interval = std::chrono::seconds(spec.poll_interval_seconds());
   s.keepalive = std::chrono::seconds(spec.keepalive_seconds());
@@ -316,6 +336,19 @@ void to_proto(const session::status_snapshot& s, pb::SessionStatus* out) {
     auto* w = out->mutable_login_wait();
     w->set_ahead(static_cast<std::uint32_t>(std::min<std::size_t>(s.waiting_for_login->ahead, UINT32_MAX)));
     to_proto(s.waiting_for_login->since, w->mutable_since());
+  }
+  if (s.http) {
+    auto* h = out->mutable_http();
+    h->set_connections(s.http->connections);
+    h->set_max_in_flight(s.http->max_in_flight);
+    h->set_in_flight(s.http->in_flight);
+    h->set_waiting(s.http->waiting);
+    h->set_requests(s.http->requests);
+    h->set_throttled(s.http->throttled);
+    const auto retry_ms = std::max<std::int64_t>(0, s.http->last_retry_after.count());
+    h->set_last_retry_after_ms(static_cast<std::uint32_t>(std::min<std::int64_t>(retry_ms, UINT32_MAX)));
+    if (s.http->throttled_until) to_proto(*s.http->throttled_until, h->mutable_throttled_until());
+    h->set_mailbox(s.http->mailbox);
   }
 }
 

@@ -11,6 +11,7 @@
 #include "client/cli/commands.hpp"
 #include "client/cli/exit_codes.hpp"
 #include "client/cli/format.hpp"
+#include "client/cli/graph_options.hpp"
 #include "client/cli/password.hpp"
 
 namespace mailbroker::cli {
@@ -30,6 +31,7 @@ std::optional<pb::Protocol> parse_protocol(std::string_view text) {
   if (text == "imap") return pb::PROTOCOL_IMAP;
   if (text == "pop3") return pb::PROTOCOL_POP3;
   if (text == "ews") return pb::PROTOCOL_EWS;
+  if (text == "graph") return pb::PROTOCOL_GRAPH;
   return std::nullopt;
 }
 
@@ -50,6 +52,24 @@ bool read_uint(const invocation& inv, std::string_view name, std::uint32_t max, 
     return false;
   }
   return true;
+}
+
+// EWS's options, refused with any other protocol.
+constexpr const char* ews_options[] = {"--ews-url",    "--ews-autodiscover", "--ews-version",     "--ews-auth",
+                                       "--ews-domain", "--ews-mailbox",      "--ews-impersonate", "--ews-timeout"};
+
+void fill_graph(const graph_flags& flags, pb::SessionSpec* spec) {
+  auto* leg = spec->mutable_graph();
+  switch (flags.cloud) {
+    case graph_cloud_flag::unspecified: break;  // the daemon takes the OAuth2 cloud
+    case graph_cloud_flag::global: leg->set_cloud(pb::GRAPH_CLOUD_GLOBAL); break;
+    case graph_cloud_flag::us_gcc_high: leg->set_cloud(pb::GRAPH_CLOUD_US_GCC_HIGH); break;
+    case graph_cloud_flag::custom: leg->set_cloud(pb::GRAPH_CLOUD_CUSTOM); break;
+  }
+  leg->set_base_url(flags.base_url);
+  leg->set_mailbox(flags.mailbox);
+  leg->set_timeout_seconds(flags.timeout_seconds);
+  leg->set_max_concurrent_requests(flags.max_requests);
 }
 
 // The --smtp-* options that only make sense with --smtp-host.
@@ -116,23 +136,26 @@ std::optional<int> build_connect_request(const invocation& inv, pb::ConnectReque
   std::optional<pb::Protocol> protocol = pb::PROTOCOL_IMAP;
   if (auto text = inv.args.value("--protocol")) {
     protocol = parse_protocol(*text);
-    if (!protocol) return usage_error(command, "--protocol: '" + *text + "' is not one of imap, pop3, ews");
+    if (!protocol) return usage_error(command, "--protocol: '" + *text + "' is not one of imap, pop3, ews, graph");
   }
   const bool ews = *protocol == pb::PROTOCOL_EWS;
+  const bool graph = *protocol == pb::PROTOCOL_GRAPH;
   const auto host = inv.args.value("--host");
-  if (!host && !ews) return usage_error(command, command + " needs --host HOST");
+  if (!host && !ews && !graph) return usage_error(command, command + " needs --host HOST");
   if (host && ews) return usage_error(command, "--host: EWS sessions take the host from --ews-url");
   if (ews && inv.args.has("--ews-url") == inv.args.has("--ews-autodiscover")) {
     return usage_error(command, command + " --protocol ews needs --ews-url URL or --ews-autodiscover ADDRESS (one)");
   }
   if (!ews) {
-    for (const char* name : {"--ews-url", "--ews-autodiscover", "--ews-version", "--ews-auth", "--ews-domain",
-                             "--ews-mailbox", "--ews-impersonate", "--ews-timeout"}) {
+    for (const char* name : ews_options) {
       if (inv.args.has(name)) return usage_error(command, std::string(name) + " needs --protocol ews");
     }
   }
+  auto graph_leg = graph_flags_from_args(inv.args, graph);
+  if (!graph_leg) return usage_error(command, graph_leg.err().message);
   const auto user = inv.args.value("--user");
-  if (!user && !inv.args.has("--oauth2-connection")) return usage_error(command, command + " needs --user USER");
+  // Graph: the mailbox is --graph-mailbox ("" = the token's own user), --user optional.
+  if (!user && !inv.args.has("--oauth2-connection") && !graph) return usage_error(command, command + " needs --user USER");
   std::optional<pb::TlsMode> tls = pb::TLS_MODE_IMPLICIT;
   if (auto text = inv.args.value("--tls")) {
     tls = parse_tls(*text);
@@ -140,7 +163,8 @@ std::optional<int> build_connect_request(const invocation& inv, pb::ConnectReque
   }
   constexpr auto u32_max = std::numeric_limits<std::uint32_t>::max();
   std::optional<std::uint32_t> port, keepalive, connect_timeout_ms, linger, lease_ttl, poll_interval, ews_timeout;
-  if (!read_uint(inv, "--ews-timeout", u32_max, ews_timeout) || !read_uint(inv, "--port", 65535, port) || !read_uint(inv, "--keepalive", u32_max, keepalive) ||
+  if (!read_uint(inv, "--ews-timeout", u32_max, ews_timeout) || !read_uint(inv, "--port", 65535, port) ||
+      !read_uint(inv, "--keepalive", u32_max, keepalive) ||
       !read_uint(inv, "--poll-interval", u32_max, poll_interval) ||
       !read_uint(inv, "--connect-timeout-ms", u32_max, connect_timeout_ms) ||
       !read_uint(inv, "--linger", u32_max, linger) || !read_uint(inv, "--lease-ttl", u32_max, lease_ttl)) {
@@ -155,7 +179,9 @@ std::optional<int> build_connect_request(const invocation& inv, pb::ConnectReque
   auto* spec = request.mutable_spec();
   spec->set_protocol(*protocol);
   auto* server = spec->mutable_server();
-  if (!ews) {
+  if (graph_leg.value()) {
+    fill_graph(*graph_leg.value(), spec);
+  } else if (!ews) {
     server->set_host(*host);
     server->set_port(port.value_or(0));
     server->set_tls_mode(*tls);

@@ -132,6 +132,17 @@ void print_status_block(std::ostream& out, const pb::SessionStatus& s) {
       out << "  smtp error: " << m.last_error().code() << ": " << printable(m.last_error().message()) << '\n';
     }
   }
+  if (s.has_http()) {
+    const auto& h = s.http();
+    out << "  http:      connections=" << h.connections() << " in flight=" << h.in_flight() << '/' << h.max_in_flight()
+        << " waiting=" << h.waiting() << " requests=" << h.requests() << " throttled=" << h.throttled()
+        << " last Retry-After=";
+    if (h.last_retry_after_ms() == 0) out << '-';
+    else out << h.last_retry_after_ms() << " ms";
+    if (h.has_throttled_until()) out << " throttled until " << format_time(h.throttled_until());
+    out << '\n';
+    if (!h.mailbox().empty()) out << "  mailbox:   " << printable(h.mailbox()) << '\n';
+  }
   if (s.watch_count() > 0) out << "  watches:   " << s.watch_count() << '\n';
   if (s.has_linger_until()) out << "  linger until: " << format_time(s.linger_until()) << '\n';
   if (!s.close_reason().empty()) out << "  close reason: " << printable(s.close_reason()) << '\n';

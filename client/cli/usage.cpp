@@ -52,11 +52,12 @@ takes a lease: the session stays logged in while a lease or its linger time last
 Release the lease with `mailbroker disconnect LEASE_ID`.
 
 Server:
-  --protocol PROTOCOL          imap | pop3 | ews [imap]. POP3 has one folder (INBOX), no
-                               flags and no server-side search (see the API docs)
+  --protocol PROTOCOL          imap | pop3 | ews | graph [imap]. POP3 has one folder
+                               (INBOX), no flags and no server-side search (see the
+                               API docs); graph is Microsoft Graph (Exchange Online)
   --host HOST                  IMAP or POP3 server: DNS name or IP literal (required;
                                not with ews: the host comes from --ews-url or
-                               --ews-autodiscover)
+                               --ews-autodiscover; not with graph: from --graph-cloud)
   --port N                     [IMAP: 993 with --tls implicit, else 143;
                                 POP3: 995 with --tls implicit, else 110]
   --tls MODE                   implicit | starttls | plain [implicit]
@@ -84,6 +85,20 @@ Exchange Web Services (--protocol ews; --ca-file, --insecure-skip-verify and
   --ews-mailbox ADDRESS        open this shared or delegate mailbox instead of USER's
   --ews-impersonate ADDRESS    ExchangeImpersonation: act as ADDRESS (app-only access)
   --ews-timeout SECONDS        per request and connection attempt, 10..60 [10]
+
+Microsoft Graph (--protocol graph; OAuth2 only: --oauth2-client-id or
+--oauth2-connection; --user is optional; --ca-file, --insecure-skip-verify and
+--allow-plaintext apply to the service root; no --host, --port or --smtp-*):
+  --graph-mailbox ADDRESS      the mailbox: a user's or a shared mailbox
+                               (/users/ADDRESS; required with client_credentials)
+                               [/me: the user who signed in (delegated tokens)]
+  --graph-cloud CLOUD          global | us-gcc-high | custom [the --oauth2-cloud of
+                               a Microsoft token, else global]
+  --graph-base-url URL         https://HOST[:PORT][/PREFIX] of another Graph server
+                               (tests); implies --graph-cloud custom
+  --graph-timeout SECONDS      per request and connection attempt, 10..120 [30]
+  --graph-max-requests N       requests in flight at once for the mailbox, 1..16
+                               [4: Exchange Online's limit per app and mailbox]
 
 Credentials (--user and exactly one password source):
   --user USER                  login name (required)

@@ -1,6 +1,7 @@
 #include "mailbox/backend.hpp"
 
 #include "mailbox/ews_backend.hpp"
+#include "mailbox/graph_backend.hpp"
 #include "mailbox/imap_backend.hpp"
 #include "mailbox/pop3_backend.hpp"
 
@@ -66,9 +67,11 @@ const backend& backend_for(session::protocol proto) {
   static const imap_backend imap;
   static const pop3_backend pop3;
   static const ews_backend ews;
+  static const graph_backend graph;
   switch (proto) {
     case session::protocol::pop3: return pop3;
     case session::protocol::ews: return ews;
+    case session::protocol::graph: return graph;
     default: return imap;
   }
 }

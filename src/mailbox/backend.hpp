@@ -1,5 +1,5 @@
 #pragma once
-// One interface for every mailbox protocol (IMAP, POP3, EWS; Graph next): what the
+// One interface for every mailbox protocol (IMAP, POP3, EWS, Graph): what the
 // Mailbox service needs from a session's connection, so its handlers, claims and
 // watches are written once and never ask which protocol they talk to.
 //
@@ -8,7 +8,7 @@
 // the session::connection_context each call gets, and runs on the session's strand
 // inside one turn of its operation queue.
 //
-// Messages are named by message_ref: IMAP / POP3 by uid, EWS by item id. A backend
+// Messages are named by message_ref: IMAP / POP3 by uid, EWS and Graph by item id. A backend
 // refuses a ref of the other kind with invalid_argument naming the field. A capability
 // a backend lacks answers unimplemented naming the call (backend's defaults).
 #include <cstdint>
@@ -44,6 +44,10 @@ struct watch_cursor {
   // EWS (Exchange2010_SP1 and later): the streaming subscription that wakes the session
   // when something happens in the folder; the pull subscription still says what.
   std::string streaming_id;
+  // Graph: where the next delta round starts (the last @odata.deltaLink, or the
+  // @odata.nextLink a round stopped at), relative to the service root.
+  std::string delta_link;
+  bool delta_news = false;  // Graph: the round that read what was there is over: pages are news
   std::unique_ptr<watch_resources> resources;
 };
 
@@ -129,7 +133,7 @@ class backend {
   virtual error unsupported(std::string_view call) const;
 };
 
-// The backend for a session of protocol `proto` (IMAP, POP3, EWS); lives forever.
+// The backend for a session of protocol `proto` (IMAP, POP3, EWS, Graph); lives forever.
 const backend& backend_for(session::protocol proto);
 inline const backend& backend_of(const session::connection_context& ctx) { return backend_for(ctx.spec.proto); }
 

@@ -3,13 +3,14 @@
 #include <charconv>
 #include <chrono>
 #include <optional>
-#include <regex>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
 #include "mailbox/ews_bodies.hpp"
 #include "mailbox/ews_folders.hpp"
+#include "mailbox/folder_paths.hpp"
+#include "mailbox/shared_listing.hpp"
 #include "protocol/ews/client.hpp"
 
 namespace mailbroker::mailbox {
@@ -77,19 +78,6 @@ ews::item_query query_of(const imap::search_criteria& c) {
   return q;
 }
 
-// IMAP LIST pattern semantics on "/"-separated paths: '*' matches anything, '%' anything but '/'.
-bool matches(std::string_view pattern, std::string_view name) {
-  if (pattern.empty()) return name.empty();
-  if (pattern[0] == '*' || pattern[0] == '%') {
-    for (std::size_t i = 0; i <= name.size(); ++i) {
-      if (matches(pattern.substr(1), name.substr(i))) return true;
-      if (i < name.size() && pattern[0] == '%' && name[i] == '/') break;
-    }
-    return false;
-  }
-  return !name.empty() && pattern[0] == name[0] && matches(pattern.substr(1), name.substr(1));
-}
-
 message_ref ref_of(const message_summary& m) { return {0, 0, m.item_id, m.change_key}; }
 
 std::vector<std::string> ids_of(const std::vector<ews::item_ref>& items) {
@@ -119,27 +107,12 @@ std::string list_key(const std::string& folder, const list_query& q) {
 
 awaitable<result<std::vector<folder>>> ews_backend::list_folders(connection_context& ctx, std::string pattern,
                                                                  std::string regex) const {
-  std::regex re;
-  if (!regex.empty()) {
-    try {
-      re = std::regex(regex, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      co_return error{errc::invalid_argument, std::string("regex: ") + e.what()};
-    }
-  }
-  if (pattern.empty()) pattern = "*";
-  if (pattern.size() > 1024 || std::count(pattern.begin(), pattern.end(), '*') + std::count(pattern.begin(), pattern.end(), '%') > 8) {
-    co_return error{errc::invalid_argument, "pattern: at most 1024 bytes and 8 wildcards"};
-  }
+  if (auto checked = folder_paths::filter({}, pattern, regex); !checked) co_return checked.err();
   auto tree = co_await ews_folders::tree(ctx, true);
   if (!tree) co_return tree.err();
-  std::vector<folder> out;
-  for (const auto& f : tree.value()) {
-    if (!matches(pattern, f.path)) continue;
-    if (!regex.empty() && !std::regex_search(f.path, re)) continue;
-    out.push_back({f.path, "/", {f.has_children ? "\\HasChildren" : "\\HasNoChildren"}});
-  }
-  co_return out;
+  std::vector<folder_paths::named_folder> named;
+  for (const auto& f : tree.value()) named.push_back({f.path, f.has_children});
+  co_return folder_paths::filter(named, std::move(pattern), regex);
 }
 
 awaitable<result<message_page>> ews_backend::list_messages(connection_context& ctx, list_query query) const {
@@ -155,39 +128,26 @@ awaitable<result<message_page>> ews_backend::list_messages(connection_context& c
       co_return error{errc::invalid_argument, "page_token: pass next_page_token of the previous reply unchanged"};
     }
   }
-  // A call that arrived before an identical listing started asks nothing new of the
-  // server (the same rule as IMAP's, imap_mailbox.cpp): it takes that listing's answer.
+  // Identical calls share one FindItem (shared_listing.hpp).
   const std::string key = list_key(folder_or_inbox(query.folder), query);
-  if (query.arrived) {
-    if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
-    auto running = ctx.lists_in_flight.find(key);
-    if (running != ctx.lists_in_flight.end() && running->second->started >= *query.arrived) {
-      auto pending = running->second;
-      error_code ignored;
-      co_await pending->done.async_wait(asio::redirect_error(use_awaitable, ignored));
-      if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
-      // It failed (or the cache is off): ask the server ourselves.
-    }
-  }
-  const auto started = std::chrono::steady_clock::now();  // before anything is asked
-  auto mine = std::make_shared<session::inflight_list>(co_await asio::this_coro::executor, started);
-  std::vector<std::string> keys{key};
-  session::inflight_registration registered(ctx.lists_in_flight, std::move(keys), mine);
-  auto where = co_await ews_folders::resolve(ctx, folder_or_inbox(query.folder), "folder");
-  if (!where) co_return where.err();
-  auto reply = co_await ctx.ews->call(ews::find_items(ctx.ews->version(), where.value(), q));
-  if (!reply) co_return reply.err();
-  if (auto e = first_failure(reply.value(), ctx.ews->version()); !e.ok()) co_return e;
-  auto page = ews::parse_find_items(reply.value());
-  if (!page) co_return page.err();
-  message_page out;
-  out.messages = std::move(page->items);
-  out.total_matching = page->total_items_in_view;
-  if (!page->includes_last_item && page->next_offset > q.offset) out.next_page_token = std::to_string(page->next_offset);
-  // Sizes tell a later body fetch which wanted bodies are small enough to bring along.
-  for (const auto& m : out.messages) ctx.cache.put_item_size(m.item_id, m.change_key, m.size);
-  ctx.cache.put_list(key, started, out);
-  co_return out;
+  // In a variable: a lambda temporary inside a co_await operand is miscompiled by g++ 12 (STYLE.md).
+  std::function<awaitable<result<message_page>>()> fetch = [&ctx, &query, q]() -> awaitable<result<message_page>> {
+    auto where = co_await ews_folders::resolve(ctx, folder_or_inbox(query.folder), "folder");
+    if (!where) co_return where.err();
+    auto reply = co_await ctx.ews->call(ews::find_items(ctx.ews->version(), where.value(), q));
+    if (!reply) co_return reply.err();
+    if (auto e = first_failure(reply.value(), ctx.ews->version()); !e.ok()) co_return e;
+    auto page = ews::parse_find_items(reply.value());
+    if (!page) co_return page.err();
+    message_page out;
+    out.messages = std::move(page->items);
+    out.total_matching = page->total_items_in_view;
+    if (!page->includes_last_item && page->next_offset > q.offset) out.next_page_token = std::to_string(page->next_offset);
+    // Sizes tell a later body fetch which wanted bodies are small enough to bring along.
+    for (const auto& m : out.messages) ctx.cache.put_item_size(m.item_id, m.change_key, m.size);
+    co_return out;
+  };
+  co_return co_await shared_listing(ctx, key, query.arrived, std::move(fetch));
 }
 
 awaitable<result<std::string>> ews_backend::read_whole(connection_context& ctx, std::string, message_ref ref,

@@ -4,16 +4,10 @@
 #include <map>
 
 #include "common/text.hpp"
+#include "mailbox/folder_paths.hpp"
 
 namespace mailbroker::mailbox::ews_folders {
 namespace {
-
-bool is_inbox_name(const std::string& path) {
-  if (path.size() != 5) return path.empty();
-  std::string lower = path;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower == "inbox";
-}
 
 ews::folder_ref distinguished(const session::connection_context& ctx, std::string name) {
   ews::folder_ref f;
@@ -77,8 +71,8 @@ awaitable<result<std::vector<ews::folder_entry>>> tree(session::connection_conte
 }
 
 awaitable<result<ews::folder_ref>> resolve(session::connection_context& ctx, std::string path, std::string field) {
-  if (is_inbox_name(path)) co_return distinguished(ctx, "inbox");
-  if (path.size() > 6 && is_inbox_name(path.substr(0, 5)) && path[5] == '/') path = "INBOX" + path.substr(5);
+  if (folder_paths::is_inbox(path)) co_return distinguished(ctx, "inbox");
+  path = folder_paths::canonical(std::move(path));
   for (bool refresh : {false, true}) {
     auto folders = co_await tree(ctx, refresh);
     if (!folders) co_return folders.err();

@@ -265,6 +265,21 @@ class ews_upstream final : public upstream {
   std::uint64_t bytes_out() const override { return client_ ? client_->bytes_out() : 0; }
   ews::client* ews() override { return client_.get(); }
 
+  std::size_t parallel_reads() const override { return client_ ? client_->max_connections() : 1; }
+  std::optional<http_status> http() const override {
+    if (!client_) return std::nullopt;
+    http_status s;
+    s.connections = static_cast<std::uint32_t>(client_->connections());
+    s.max_in_flight = static_cast<std::uint32_t>(client_->max_connections());
+    s.in_flight = static_cast<std::uint32_t>(client_->calls_in_flight());
+    s.waiting = static_cast<std::uint32_t>(client_->calls_waiting());
+    s.requests = client_->requests();
+    s.throttled = client_->busy_back_offs();
+    s.last_retry_after = client_->last_back_off();
+    s.mailbox = !mailbox_.empty() ? mailbox_ : client_->context().impersonate_smtp;
+    return s;
+  }
+
  private:
   // Opens the pool to `where`: spec.ews.url, or the URL Autodiscover found.
   awaitable<error> open_at(const session_spec& spec, ews_endpoint where) {

@@ -22,6 +22,9 @@ class client;
 namespace mailbroker::ews {
 class client;
 }
+namespace mailbroker::graph {
+class client;
+}
 
 namespace mailbroker::session {
 
@@ -31,7 +34,7 @@ class smtp_sender;
 // What an operation gets: the connection and its per-connection mailbox state, which
 // operations keep up to date (a new connection starts with nothing selected).
 struct connection_context {
-  imap::client* imap;  // exactly one of imap / pop3 / ews is set, after spec.proto
+  imap::client* imap;  // exactly one of imap / pop3 / ews / graph is set, after spec.proto
   pop3::client* pop3;
   std::string& selected_mailbox;  // IMAP: modified-UTF-7 name of the SELECTed mailbox; "" = none
   std::uint32_t& uid_validity;    // IMAP: of the selected mailbox
@@ -47,6 +50,7 @@ struct connection_context {
   message_cache& cache;           // the session's: summaries and bodies, outlives connections
   inflight_lists& lists_in_flight;  // the session's: identical list calls share one listing
   ews::client* ews = nullptr;
+  graph::client* graph = nullptr;
 };
 
 // Called exactly once, on the session's strand: with the live connection and

@@ -285,7 +285,8 @@ connection_context session::make_context() {
                             smtp_.get(),
                             *cache_,
                             lists_in_flight_,
-                            client_->ews()};
+                            client_->ews(),
+                            client_->graph()};
 }
 
 bool session::touch_lease(const std::string& lease_id) {
@@ -367,9 +368,10 @@ awaitable<error> session::serve_ready() {
 bool session::may_start(const queued_operation& op) const {
   if (in_flight_ == 0) return true;
   if (!in_flight_shared_ || op.traits.shared_folder.empty()) return false;
-  // EWS has no selected folder: reads of any folders go side by side, one per pooled
-  // connection (more would only wait inside the client, out of the fair queue's order).
-  if (client_->ews() != nullptr) return in_flight_ < std::max<std::size_t>(settings_.http_connections, 1);
+  // EWS and Graph have no selected folder: reads of any folders go side by side, one per
+  // request slot of the pool (more would only wait inside the client, out of the fair
+  // queue's order).
+  if (client_->ews() != nullptr || client_->graph() != nullptr) return in_flight_ < client_->parallel_reads();
   return client_->imap() != nullptr && in_flight_ < settings_.max_pipelined &&
          op.traits.shared_folder == selected_mailbox_;
 }
@@ -534,6 +536,7 @@ void session::refresh_counters() {
     c.commands_sent += client_->commands_sent();
     c.bytes_in += client_->bytes_in();
     c.bytes_out += client_->bytes_out();
+    if (auto http = client_->http()) snapshot_.http = std::move(http);
   }
 }
 

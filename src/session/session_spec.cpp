@@ -6,6 +6,7 @@
 #include "auth/url.hpp"
 #include "common/random.hpp"
 #include "protocol/ews/autodiscover_policy.hpp"
+#include "protocol/graph/endpoints.hpp"
 
 namespace mailbroker::session {
 namespace {
@@ -232,9 +233,13 @@ std::string microsoft_password_scope(protocol p, azure_cloud cloud) {
     case protocol::pop3:
       return std::string(gcc_high ? "https://outlook.office365.us/" : "https://outlook.office.com/") +
              "POP.AccessAsUser.All";
+    case protocol::graph:
+      // Graph's own permission on the cloud's Graph host (normalise() sets the Graph
+      // scopes before this runs; kept for callers that do not).
+      return std::string(gcc_high ? "https://graph.microsoft.us/" : "https://graph.microsoft.com/") +
+             "Mail.ReadWrite";
     case protocol::imap:
     case protocol::smtp:
-    case protocol::graph:
       break;
   }
   return std::string(gcc_high ? "https://outlook.office365.us/" : "https://outlook.office.com/") +
@@ -446,6 +451,173 @@ error normalise_ews(session_spec& spec, std::uint32_t raw_port) {
   return error::none();
 }
 
+// ---- PROTOCOL_GRAPH ------------------------------------------------------------------
+
+graph::cloud endpoint_cloud(graph_cloud c) {
+  switch (c) {
+    case graph_cloud::global: return graph::cloud::global;
+    case graph_cloud::us_gcc_high: return graph::cloud::us_gov_high;
+    case graph_cloud::custom: return graph::cloud::custom;
+  }
+  return graph::cloud::global;
+}
+
+graph_cloud graph_cloud_of(azure_cloud c) {
+  return c == azure_cloud::us_gcc_high ? graph_cloud::us_gcc_high : graph_cloud::global;
+}
+
+std::string_view azure_cloud_name(azure_cloud c) { return c == azure_cloud::us_gcc_high ? "us_gcc_high" : "global"; }
+
+// The Graph cloud the leg ends up with: the one given, else the OAuth2 settings' cloud
+// for the Microsoft identity platform, else Global.
+graph_cloud effective_graph_cloud(const graph_leg& leg, const oauth2_settings& o) {
+  if (leg.cloud_given) return leg.cloud;
+  return o.provider == oauth2_provider::microsoft ? graph_cloud_of(o.cloud) : graph_cloud::global;
+}
+
+// "graph mailbox: ..." / "graph base URL ..." from the endpoint helpers, renamed to the
+// request field.
+error graph_field_error(const error& e, std::string_view helper_prefix, const std::string& field) {
+  std::string message = e.message;
+  if (message.rfind(helper_prefix, 0) == 0) {
+    std::string rest = message.substr(helper_prefix.size());
+    if (rest.rfind(" :", 0) == 0) rest.erase(0, 1);  // "graph base URL : URL ..." → "...: URL ..."
+    message = field + rest;
+  }
+  if (message.rfind(field, 0) != 0) message = field + ": " + message;
+  return {errc::invalid_argument, std::move(message)};
+}
+
+// Microsoft's default scopes for Graph when the request names none: app-only tokens get
+// the Graph host's .default; delegated ones Mail.ReadWrite and Mail.Send (plus
+// offline_access for a refresh token with the authorization code; the password grant
+// signs in again instead, as its IMAP preset does). Runs before normalise_auth() so the
+// IMAP preset does not fill them in. Managed connections bring their own scopes.
+error graph_default_scopes(session_spec& spec) {
+  if (spec.oauth2.provider != oauth2_provider::microsoft || !spec.oauth2.scopes.empty()) return error::none();
+  const auto& leg = *spec.graph;
+  const graph_cloud cloud = effective_graph_cloud(leg, spec.oauth2);
+  auto scope = graph::default_scope(endpoint_cloud(cloud), leg.base_url, spec.allow_plaintext);
+  if (!scope) return error::none();  // the leg's own check names the base URL below
+  const std::string def = scope.value();
+  const std::string host = def.substr(0, def.size() - std::string_view("/.default").size());
+  switch (spec.auth) {
+    case auth_method::oauth2_client_credentials:
+      spec.oauth2.scopes = {def};
+      break;
+    case auth_method::oauth2_authorization_code:
+      spec.oauth2.scopes = {host + "/Mail.ReadWrite", host + "/Mail.Send", "offline_access"};
+      break;
+    case auth_method::oauth2_password:
+      spec.oauth2.scopes = {host + "/Mail.ReadWrite", host + "/Mail.Send"};
+      break;
+    case auth_method::none:
+    case auth_method::basic:
+    case auth_method::oauth2_managed:
+      break;
+  }
+  return error::none();
+}
+
+// The leg's endpoint: cloud (checked against the OAuth2 cloud), service root, and from
+// it spec.host, port and tls. Runs after normalise_auth() (a managed connection's cloud
+// is known only then).
+error normalise_graph_endpoint(session_spec& spec) {
+  auto& leg = *spec.graph;
+  if (leg.cloud_given && spec.oauth2.provider == oauth2_provider::microsoft && leg.cloud != graph_cloud::custom &&
+      leg.cloud != graph_cloud_of(spec.oauth2.cloud)) {
+    return invalid("spec.graph.cloud (" + std::string(graph_cloud_name(leg.cloud)) + ") and " + auth_field(spec) +
+                   ".cloud (" + std::string(azure_cloud_name(spec.oauth2.cloud)) +
+                   ") disagree: tokens from one cloud are not accepted by the other's Graph");
+  }
+  leg.cloud = effective_graph_cloud(leg, spec.oauth2);
+  if (leg.cloud == graph_cloud::custom && leg.base_url.empty()) {
+    return invalid("spec.graph.base_url is required for GRAPH_CLOUD_CUSTOM (https://HOST[:PORT][/PREFIX])");
+  }
+  if (leg.cloud != graph_cloud::custom && !leg.base_url.empty()) {
+    return invalid("spec.graph.base_url is only for GRAPH_CLOUD_CUSTOM (spec.graph.cloud is " +
+                   std::string(graph_cloud_name(leg.cloud)) +
+                   ", whose URL is fixed): set spec.graph.cloud to GRAPH_CLOUD_CUSTOM or leave base_url empty");
+  }
+  auto root = graph::service_root(endpoint_cloud(leg.cloud), leg.base_url, spec.allow_plaintext);
+  if (!root) {
+    auto e = graph_field_error(root.err(), "graph base URL", "spec.graph.base_url");
+    if (!spec.allow_plaintext && leg.base_url.rfind("http://", 0) == 0) {
+      e.message += " (http:// needs spec.server.allow_plaintext)";
+    }
+    return e;
+  }
+  leg.service_root = root.value();
+  if (!leg.base_url.empty()) leg.base_url = leg.service_root.substr(0, leg.service_root.size() - graph::api_version.size());
+  auto url = auth::parse_url(leg.service_root, spec.allow_plaintext);
+  if (!url) return invalid("spec.graph.base_url: " + url.err().message);
+  spec.host = url->host;  // lower case
+  spec.port = url->port;  // 443 unless given
+  spec.tls = url->scheme == "https" ? tls_mode::implicit : tls_mode::plain;
+  if (spec.tls == tls_mode::plain) {
+    spec.ca_file.clear();
+    spec.insecure_skip_verify = false;
+    spec.tls_server_name.clear();
+  }
+  spec.tls_server_name = lower(spec.tls_server_name);
+  return error::none();
+}
+
+// PROTOCOL_GRAPH before the auth check: the leg's own fields, the default scopes.
+error normalise_graph_leg(session_spec& spec, std::uint32_t raw_port) {
+  if (!spec.graph) {
+    return invalid("spec.graph is required for PROTOCOL_GRAPH (the cloud, and spec.graph.mailbox for a mailbox "
+                   "other than the signed-in user's)");
+  }
+  auto& leg = *spec.graph;
+  if (spec.ews) return invalid("spec.ews is only for PROTOCOL_EWS sessions");
+  if (spec.smtp) return invalid("spec.smtp: Graph sessions send through Graph (sendMail); leave spec.smtp unset");
+  if (!spec.host.empty() || raw_port != 0) {
+    return invalid("spec.server.host / port: Graph sessions take them from the cloud's service root "
+                   "(spec.graph.cloud, or spec.graph.base_url for GRAPH_CLOUD_CUSTOM): leave them empty");
+  }
+  if (spec.auth == auth_method::none || spec.auth == auth_method::basic) {
+    return invalid("spec.auth: Graph takes OAuth2 tokens only (oauth2_client_credentials, "
+                   "oauth2_authorization_code, oauth2_managed or oauth2_password)");
+  }
+  if (auto root = graph::mailbox_root(leg.mailbox); !root) {
+    return graph_field_error(root.err(), "graph mailbox", "spec.graph.mailbox");
+  }
+  // An address is case-insensitive: one spelling for the fingerprint.
+  if (leg.mailbox.find('@') != std::string::npos) leg.mailbox = lower(leg.mailbox);
+  if (leg.timeout.count() == 0) leg.timeout = default_graph_timeout;
+  if (leg.timeout < min_graph_timeout || leg.timeout > max_graph_timeout) {
+    return invalid("spec.graph.timeout_seconds must be between " + std::to_string(min_graph_timeout.count()) +
+                   " and " + std::to_string(max_graph_timeout.count()) + " (0 = " +
+                   std::to_string(default_graph_timeout.count()) + ")");
+  }
+  if (leg.max_concurrent_requests == 0) leg.max_concurrent_requests = default_graph_concurrency;
+  if (leg.max_concurrent_requests > max_graph_concurrency) {
+    return invalid("spec.graph.max_concurrent_requests must be between 1 and " +
+                   std::to_string(max_graph_concurrency) + " (0 = " + std::to_string(default_graph_concurrency) +
+                   ", Exchange Online's limit per app and mailbox)");
+  }
+  spec.connect_timeout = leg.timeout;
+  return graph_default_scopes(spec);
+}
+
+// PROTOCOL_GRAPH after the auth check: who the mailbox is for the grant.
+error normalise_graph_mailbox_user(session_spec& spec) {
+  auto& leg = *spec.graph;
+  const bool app_only = spec.auth == auth_method::oauth2_client_credentials ||
+                        (spec.auth == auth_method::oauth2_managed && spec.oauth2.grant == oauth2_grant::client_credentials);
+  if (app_only && leg.mailbox.empty()) {
+    return invalid("spec.graph.mailbox is required with app-only tokens (client credentials have no /me)");
+  }
+  if (spec.username.empty()) spec.username = leg.mailbox;
+  if (spec.auth == auth_method::oauth2_managed && spec.oauth2.token_type == oauth2_token_type::per_user &&
+      spec.username.empty()) {
+    return invalid(auth_field(spec) + ".username (whose token to use) is required for a per-user connection "
+                   "(or set spec.graph.mailbox)");
+  }
+  return error::none();
+}
+
 error normalise_smtp_leg(smtp_leg& leg) {
   auto port = normalise_endpoint({leg.host, leg.port, leg.tls, leg.ca_file, leg.insecure_skip_verify,
                                   leg.tls_server_name, leg.allow_plaintext},
@@ -471,10 +643,10 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const 
                  "spec.protocol: PROTOCOL_SMTP is not a session of its own; for sending, add an SMTP leg "
                  "(spec.smtp) to an IMAP or POP3 session (EWS sessions send through Exchange)"};
   }
+  if (spec.proto != protocol::graph && spec.graph) return invalid("spec.graph is only for PROTOCOL_GRAPH sessions");
   if (spec.proto == protocol::graph) {
-    return error{errc::unimplemented, "spec.protocol: PROTOCOL_GRAPH sessions are not built yet"};
-  }
-  if (spec.proto == protocol::ews) {
+    if (auto e = normalise_graph_leg(spec, raw_port); !e.ok()) return e;
+  } else if (spec.proto == protocol::ews) {
     if (auto e = normalise_ews(spec, raw_port); !e.ok()) return e;
   } else {
     if (spec.ews) return invalid("spec.ews is only for PROTOCOL_EWS sessions");
@@ -502,7 +674,12 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const 
       spec.oauth2.scopes = {gcc_high ? "https://outlook.office365.us/.default" : "https://outlook.office365.com/.default"};
     }
   }
-  if (auto e = normalise_auth(spec, connections); !e.ok()) return e;
+  // Graph: the mailbox user is spec.graph.mailbox ("" = the token's own user).
+  if (auto e = normalise_auth(spec, connections, spec.proto != protocol::graph); !e.ok()) return e;
+  if (spec.graph) {
+    if (auto e = normalise_graph_endpoint(spec); !e.ok()) return e;
+    if (auto e = normalise_graph_mailbox_user(spec); !e.ok()) return e;
+  }
   if (spec.ews) {
     auto& leg = *spec.ews;
     const bool oauth2 = spec.auth != auth_method::basic && spec.auth != auth_method::none;
@@ -600,6 +777,12 @@ std::string fingerprint(const session_spec& s) {
     // Only when set: fingerprints of URL sessions stay what they were.
     if (!s.ews->autodiscover_email.empty()) add("ews.autodiscover_email", s.ews->autodiscover_email);
   }
+  if (s.graph) {
+    // Identity only: the timeout and max_concurrent_requests are tuning (as EWS's timeout).
+    add("graph.cloud", graph_cloud_name(s.graph->cloud));
+    add("graph.service_root", s.graph->service_root);
+    add("graph.mailbox", s.graph->mailbox);
+  }
   return sha256_hex(canonical);
 }
 
@@ -614,6 +797,17 @@ std::string first_difference(const session_spec& a, const session_spec& b) {
   if (a.ca_file != b.ca_file) return diff("spec.server.tls.ca_file", a.ca_file, b.ca_file);
   if (a.insecure_skip_verify != b.insecure_skip_verify) return "spec.server.tls.insecure_skip_verify";
   if (a.tls_server_name != b.tls_server_name) return diff("spec.server.tls.server_name", a.tls_server_name, b.tls_server_name);
+  // Graph's leg before the auth fields: its mailbox also fills in an empty username, and
+  // the mailbox is what the caller chose.
+  if (a.graph.has_value() != b.graph.has_value()) return a.graph ? "spec.graph (set vs unset)" : "spec.graph (unset vs set)";
+  if (a.graph) {
+    const auto &x = *a.graph, &y = *b.graph;
+    if (x.cloud != y.cloud) {
+      return diff("spec.graph.cloud", std::string(graph_cloud_name(x.cloud)), std::string(graph_cloud_name(y.cloud)));
+    }
+    if (x.service_root != y.service_root) return diff("spec.graph.base_url (service root)", x.service_root, y.service_root);
+    if (x.mailbox != y.mailbox) return diff("spec.graph.mailbox", x.mailbox, y.mailbox);
+  }
   if (a.auth != b.auth) return diff("spec.auth", std::string(auth_method_name(a.auth)), std::string(auth_method_name(b.auth)));
   const std::string f = auth_field(a) + ".";
   if (a.username != b.username) return diff(f + "username", a.username, b.username);

@@ -103,20 +103,33 @@ inline constexpr std::chrono::seconds default_ews_timeout{10};
 inline constexpr std::chrono::seconds min_ews_timeout{10};
 inline constexpr std::chrono::seconds max_ews_timeout{60};
 
-// Microsoft Graph (SessionSpec.graph). normalise() fills session_spec host, port and tls
-// from the cloud's service root (or base_url), requires an OAuth2 auth method and fills
-// in the Microsoft scopes (app-only "<graph>/.default"; delegated Mail.ReadWrite,
-// Mail.Send, offline_access on the cloud's Graph host) when none are given.
+// Microsoft Graph (SessionSpec.graph). normalise() fills session_spec host (lower case),
+// port (443 unless base_url names one) and tls (implicit for https; plain for http, which
+// needs allow_plaintext) from the cloud's service root (or base_url), requires an OAuth2
+// auth method (basic and none are refused) and, for provider Microsoft, fills in the
+// scopes when none are given: client credentials "<graph>/.default"; authorization code
+// Mail.ReadWrite, Mail.Send and offline_access on the cloud's Graph host; the password
+// grant the same without offline_access (it signs in again, as its IMAP preset does).
+// Managed connections keep the scopes of their config. The mailbox user is `mailbox`:
+// spec.username is not required and, when empty, becomes `mailbox`; app-only tokens
+// (client credentials, also through a managed connection) need a mailbox. Also refused:
+// spec.server host / port, spec.ews, spec.smtp (Graph sends itself), a cloud that
+// disagrees with the Microsoft OAuth2 settings' cloud.
 enum class graph_cloud { global, us_gcc_high, custom };
 std::string_view graph_cloud_name(graph_cloud c);
 
 struct graph_leg {
-  graph_cloud cloud = graph_cloud::global;  // normalise(): from oauth2.cloud when not given
-  bool cloud_given = false;                 // the request named a cloud (checked against oauth2.cloud)
-  std::string base_url;      // custom only, as given; after normalise(): without a trailing '/'
-  std::string service_root;  // after normalise(): e.g. https://graph.microsoft.com/v1.0
-  std::string mailbox;       // "" = /me; else /users/{mailbox}
-  std::chrono::seconds timeout{0};       // 0 → 30 s; 10..120
+  // normalise(): when not given, from oauth2.cloud for provider Microsoft (us_gcc_high →
+  // us_gcc_high), else global. Given with provider Microsoft, it must match oauth2.cloud
+  // (custom matches any).
+  graph_cloud cloud = graph_cloud::global;
+  bool cloud_given = false;  // the request named a cloud (checked against oauth2.cloud)
+  std::string base_url;      // custom only (required there), as given; after normalise(): without a trailing '/'
+  std::string service_root;  // after normalise(): e.g. https://graph.microsoft.com/v1.0 (fingerprinted)
+  // "" = /me; else /users/{mailbox} (graph::mailbox_root() rules). Lower-cased by
+  // normalise() when it is an address (holds '@'), so fingerprints match.
+  std::string mailbox;
+  std::chrono::seconds timeout{0};  // 0 → 30 s; 10..120; also spec.connect_timeout; tuning, not in the fingerprint
   std::uint32_t max_concurrent_requests = 0;  // 0 → 4; 1..16; tuning, not in the fingerprint
 };
 
@@ -172,8 +185,7 @@ error validate_session_name(std::string_view name);
 // Checks every field and applies defaults. `spec.port` out of range cannot be
 // represented here, so callers pass the raw port to check. `connections` resolves
 // oauth2_managed (nullptr: none configured). Errors: invalid_argument naming the field
-// (e.g. "spec.server.host is required"), unimplemented for protocols not built yet
-// (SMTP as the main protocol, EWS).
+// (e.g. "spec.server.host is required"), unimplemented for SMTP as the main protocol.
 result<session_spec> normalise(session_spec spec, std::uint32_t raw_port,
                                const managed_connections* connections = nullptr);
 

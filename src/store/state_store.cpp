@@ -27,7 +27,10 @@ constexpr const char* schema_sql =
     "CREATE TABLE IF NOT EXISTS vault(name TEXT PRIMARY KEY, sealed BLOB NOT NULL, created_at INTEGER,"
     " updated_at INTEGER);"
     "CREATE TABLE IF NOT EXISTS refresh_tokens(key TEXT PRIMARY KEY, sealed BLOB NOT NULL, updated_at INTEGER);"
-    "CREATE TABLE IF NOT EXISTS sessions(name TEXT PRIMARY KEY, sealed BLOB NOT NULL, updated_at INTEGER);";
+    "CREATE TABLE IF NOT EXISTS sessions(name TEXT PRIMARY KEY, sealed BLOB NOT NULL, updated_at INTEGER);"
+    // Added after schema version 1 without changing it: a new table, created in stores of
+    // any age at open (older daemons ignore it, so the store still opens after a downgrade).
+    "CREATE TABLE IF NOT EXISTS watch_cursors(key TEXT PRIMARY KEY, sealed BLOB NOT NULL, updated_at INTEGER);";
 
 void wipe(std::string& s) {
   if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
@@ -92,7 +95,7 @@ error check_vault_name(std::string_view name) {
                                            "' is invalid: use 1 to 128 characters from A-Z a-z 0-9 . _ -"};
 }
 
-// `what` is "refresh token key" or "session name".
+// `what` is "refresh token key", "session name" or "watch cursor key".
 error check_record_key(std::string_view key, std::string_view what) {
   if (key.empty()) return error{errc::invalid_argument, std::string(what) + " is empty"};
   if (key.size() > max_record_key_length) {
@@ -500,6 +503,72 @@ result<std::vector<std::pair<std::string, std::string>>> state_store::list_sessi
     out.emplace_back(std::move(name), std::move(*bytes));
   }
   return out;
+}
+
+}  // namespace mailbroker::store
+
+namespace mailbroker::store {
+
+// --- Watch cursors
+
+error state_store::put_watch_cursor(std::string_view key, std::string_view value) {
+  if (auto e = check_record_key(key, "watch cursor key"); !e.ok()) return e;
+  if (value.empty()) return error{errc::invalid_argument, "watch cursor for " + quote_key(key) + " is empty"};
+  if (value.size() > max_watch_cursor_length) {
+    return error{errc::invalid_argument, "watch cursor for " + quote_key(key) + " is " + std::to_string(value.size()) +
+                                             " bytes long; at most " + std::to_string(max_watch_cursor_length) +
+                                             " (max_watch_cursor_length)"};
+  }
+  auto sealed = seal(key_, value, aad("watch_cursors", key));
+  if (!sealed.ok()) return sealed.err();
+  std::lock_guard lock(mutex_);
+  auto stmt = statement::prepare(db_, "INSERT OR REPLACE INTO watch_cursors(key, sealed, updated_at) VALUES(?1, ?2, ?3)",
+                                 path_);
+  if (!stmt.ok()) return stmt.err();
+  stmt->bind_text(1, key);
+  stmt->bind_blob(2, *sealed);
+  stmt->bind_int64(3, now_ms());
+  return stmt->run();
+}
+
+result<std::optional<std::string>> state_store::get_watch_cursor(std::string_view key) {
+  if (auto e = check_record_key(key, "watch cursor key"); !e.ok()) return e;
+  std::lock_guard lock(mutex_);
+  auto stmt = statement::prepare(db_, "SELECT sealed FROM watch_cursors WHERE key = ?1", path_);
+  if (!stmt.ok()) return stmt.err();
+  stmt->bind_text(1, key);
+  auto row = stmt->step();
+  if (!row.ok()) return row.err();
+  if (!*row) return std::optional<std::string>();
+  auto value = open_sealed(key_, stmt->column_blob(0), aad("watch_cursors", key));
+  if (!value.ok()) {
+    return decrypt_error(value.err(), "watch cursor " + quote_key(key), path_,
+                         "delete it (the watch then starts from now)");
+  }
+  return std::optional<std::string>(std::move(*value));
+}
+
+error state_store::delete_watch_cursor(std::string_view key) {
+  if (auto e = check_record_key(key, "watch cursor key"); !e.ok()) return e;
+  std::lock_guard lock(mutex_);
+  auto stmt = statement::prepare(db_, "DELETE FROM watch_cursors WHERE key = ?1", path_);
+  if (!stmt.ok()) return stmt.err();
+  stmt->bind_text(1, key);
+  return stmt->run();
+}
+
+error state_store::delete_watch_cursors_with_prefix(std::string_view prefix) {
+  if (prefix.empty()) {
+    return error{errc::invalid_argument, "watch cursor key prefix is empty: it would delete every cursor"};
+  }
+  if (auto e = check_record_key(prefix, "watch cursor key prefix"); !e.ok()) return e;
+  std::lock_guard lock(mutex_);
+  // Bytes, not characters, and no LIKE wildcards: both sides compared as blobs.
+  auto stmt = statement::prepare(
+      db_, "DELETE FROM watch_cursors WHERE substr(CAST(key AS BLOB), 1, length(?1)) = ?1", path_);
+  if (!stmt.ok()) return stmt.err();
+  stmt->bind_blob(1, prefix);
+  return stmt->run();
 }
 
 }  // namespace mailbroker::store

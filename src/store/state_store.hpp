@@ -1,6 +1,6 @@
 #pragma once
 // The daemon's durable state in one SQLite file: the vault (named secrets), OAuth2
-// refresh tokens and session records. Every value is sealed (store/cipher.hpp) with the
+// refresh tokens, session records and watch cursors. Every value is sealed (store/cipher.hpp) with the
 // vault key and an aad of "<table>:<row key>", so the file holds no plaintext value and a
 // ciphertext copied to another row does not open. Names, keys and timestamps are stored
 // in clear.
@@ -35,8 +35,12 @@ struct sqlite3;
 namespace mailbroker::store {
 
 inline constexpr std::size_t max_vault_name_length = 128;
-// Refresh-token keys and session names are opaque to the store; only their size is bounded.
+// Refresh-token keys, session names and watch-cursor keys are opaque to the store; only
+// their size is bounded.
 inline constexpr std::size_t max_record_key_length = 1024;
+// A watch cursor (e.g. a Graph @odata.deltaLink: a URL with an opaque token, a few
+// hundred bytes to a few KiB) is at most this long.
+inline constexpr std::size_t max_watch_cursor_length = 64 * 1024;
 
 // What list_secrets() tells about an entry: never its value.
 struct vault_entry_info {
@@ -127,6 +131,25 @@ class state_store {
   // Every record as (name, bytes), ordered by name. Errors: failed_precondition naming
   // the first record that does not decrypt (nothing is returned then).
   result<std::vector<std::pair<std::string, std::string>>> list_sessions();
+
+  // --- Watch cursors: where a watch resumes after a restart (a Graph delta link), under
+  // opaque keys chosen by the caller ("SESSION:FOLDER"; a common prefix per session lets
+  // a session closed for good drop all of its cursors). Sealed like refresh tokens (aad
+  // "watch_cursors:<key>"): a delta link is a bearer of mailbox state. Keys are 1 to
+  // max_record_key_length bytes, values 1 to max_watch_cursor_length; otherwise
+  // invalid_argument naming the bound. Existing stores get the table when opened.
+
+  // Creates or replaces the cursor for `key`; durable when it returns ok.
+  error put_watch_cursor(std::string_view key, std::string_view value);
+  // The cursor for `key`, or nullopt when there is none. Errors: invalid_argument (bad
+  // key); failed_precondition when the stored value does not decrypt.
+  result<std::optional<std::string>> get_watch_cursor(std::string_view key);
+  // Forgets the cursor for `key`; ok when there was none. Errors: invalid_argument.
+  error delete_watch_cursor(std::string_view key);
+  // Forgets every cursor whose key starts with `prefix` (bytes compared exactly, no
+  // wildcards); ok when there was none. Errors: invalid_argument when `prefix` is empty
+  // (that would be every cursor) or longer than max_record_key_length.
+  error delete_watch_cursors_with_prefix(std::string_view prefix);
 
  private:
   state_store(std::string path, secret_key key, sqlite3* db);

@@ -1,3 +1,4 @@
+#include "client/cli/graph_options.hpp"
 #include "client/cli/mail_helpers.hpp"
 #include "client/cli/printable.hpp"
 
@@ -190,6 +191,92 @@ TEST(printable, OutputHasNoControlBytes) {
       const bool allowed = c == '\t' || (multiline && c == '\n') || (c >= 0x20 && c < 0x7f);
       EXPECT_TRUE(allowed) << "byte " << int(c) << " left in the output";
     }
+  }
+}
+
+}  // namespace
+}  // namespace mailbroker::cli
+
+// ---- connect / test: --protocol graph and its --graph-* flags --------------------------
+
+namespace mailbroker::cli {
+namespace {
+
+parsed_args connect_args(std::vector<std::pair<std::string, std::string>> options) {
+  parsed_args args;
+  args.command = "connect";
+  args.positionals = {"graph-bot"};
+  args.options = std::move(options);
+  return args;
+}
+
+TEST(CliGraphFlags, TheLegFromTheFlags) {
+  auto flags = graph_flags_from_args(connect_args({{"--oauth2-client-id", "app"},
+                                                   {"--graph-mailbox", "Shared@Contoso.com"},
+                                                   {"--graph-cloud", "us-gcc-high"},
+                                                   {"--graph-timeout", "60"},
+                                                   {"--graph-max-requests", "2"}}),
+                                     true);
+  ASSERT_TRUE(flags.ok()) << flags.err().message;
+  ASSERT_TRUE(flags.value());
+  EXPECT_EQ(flags.value()->cloud, graph_cloud_flag::us_gcc_high);
+  EXPECT_EQ(flags.value()->mailbox, "Shared@Contoso.com") << "sent as typed: the daemon normalises";
+  EXPECT_EQ(flags.value()->timeout_seconds, 60u);
+  EXPECT_EQ(flags.value()->max_requests, 2u);
+  EXPECT_EQ(flags.value()->base_url, "");
+
+  auto defaults = graph_flags_from_args(connect_args({{"--oauth2-connection", "corp"}}), true);
+  ASSERT_TRUE(defaults.ok()) << defaults.err().message;
+  EXPECT_EQ(defaults.value()->cloud, graph_cloud_flag::unspecified);
+  EXPECT_EQ(defaults.value()->mailbox, "") << "/me";
+  EXPECT_EQ(defaults.value()->timeout_seconds, 0u);
+  EXPECT_EQ(defaults.value()->max_requests, 0u);
+
+  auto custom = graph_flags_from_args(
+      connect_args({{"--oauth2-client-id", "app"}, {"--graph-base-url", "https://127.0.0.1:8443"}}), true);
+  ASSERT_TRUE(custom.ok()) << custom.err().message;
+  EXPECT_EQ(custom.value()->cloud, graph_cloud_flag::custom) << "--graph-base-url implies custom";
+  EXPECT_EQ(custom.value()->base_url, "https://127.0.0.1:8443");
+  auto explicit_custom = graph_flags_from_args(connect_args({{"--oauth2-client-id", "app"},
+                                                            {"--graph-cloud", "custom"},
+                                                            {"--graph-base-url", "https://127.0.0.1:8443"}}),
+                                              true);
+  ASSERT_TRUE(explicit_custom.ok()) << explicit_custom.err().message;
+
+  auto other_protocol = graph_flags_from_args(connect_args({{"--host", "imap.example.org"}}), false);
+  ASSERT_TRUE(other_protocol.ok());
+  EXPECT_FALSE(other_protocol.value()) << "no leg for IMAP";
+}
+
+TEST(CliGraphFlags, RefusalsNameTheFlag) {
+  struct refusal {
+    std::vector<std::pair<std::string, std::string>> options;
+    bool graph;
+    std::string message;
+  };
+  const refusal cases[] = {
+      {{{"--graph-mailbox", "a@b"}}, false, "--graph-mailbox needs --protocol graph"},
+      {{{"--graph-cloud", "global"}}, false, "--graph-cloud needs --protocol graph"},
+      {{{"--graph-base-url", "https://h"}}, false, "--graph-base-url needs --protocol graph"},
+      {{{"--graph-timeout", "30"}}, false, "--graph-timeout needs --protocol graph"},
+      {{{"--graph-max-requests", "4"}}, false, "--graph-max-requests needs --protocol graph"},
+      {{{"--oauth2-client-id", "app"}, {"--host", "graph.microsoft.com"}}, true, "--host: Graph sessions take the host"},
+      {{{"--oauth2-client-id", "app"}, {"--port", "443"}}, true, "--port: Graph sessions take the port"},
+      {{{"--oauth2-client-id", "app"}, {"--smtp-host", "smtp.example.org"}}, true, "--smtp-host: Graph sessions send"},
+      {{{"--user", "a@b"}, {"--password-env", "PW"}}, true, "--protocol graph takes OAuth2 tokens only"},
+      {{{"--oauth2-client-id", "app"}, {"--graph-cloud", "china"}}, true,
+       "--graph-cloud: 'china' is not one of global, us-gcc-high, custom"},
+      {{{"--oauth2-client-id", "app"}, {"--graph-cloud", "global"}, {"--graph-base-url", "https://h"}}, true,
+       "--graph-base-url is only for --graph-cloud custom"},
+      {{{"--oauth2-client-id", "app"}, {"--graph-cloud", "custom"}}, true, "--graph-cloud custom needs --graph-base-url"},
+      {{{"--oauth2-client-id", "app"}, {"--graph-timeout", "soon"}}, true, "--graph-timeout: 'soon' is not a whole number"},
+      {{{"--oauth2-client-id", "app"}, {"--graph-max-requests", "-1"}}, true, "--graph-max-requests: '-1' is not a whole"},
+  };
+  for (const auto& c : cases) {
+    auto r = graph_flags_from_args(connect_args(c.options), c.graph);
+    ASSERT_FALSE(r.ok()) << c.message;
+    EXPECT_EQ(r.err().code, errc::invalid_argument);
+    EXPECT_NE(r.err().message.find(c.message), std::string::npos) << r.err().message;
   }
 }
 

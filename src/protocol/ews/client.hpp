@@ -3,15 +3,10 @@
 // (the session's), with the envelope, X-AnchorMailbox and the server's back-off handled
 // here so the backend only builds bodies (requests.hpp) and reads replies (responses.hpp).
 //
-// The pool: HTTP/1.1 has no pipelining, so requests in flight together need connections
-// of their own. A call takes an idle connection, or opens another while fewer than
-// max_connections are open (each authenticates itself: NTLM is bound to its TCP
-// connection, so each connection gets its own authenticator from the factory), or waits
-// its turn (first come, first served). A connection the server closes while idle (HTTP
-// servers do that to idle keep-alive connections) is simply re-opened by its next
-// request; only a call that fails on the transport (the server is unreachable, stalls
-// past the request timeout, or cut the connection mid-request) reports the client lost
-// (set_on_lost), so the session reconnects and logs in again as it would over IMAP.
+// The pool (net/http_pool.hpp): up to max_connections requests in flight together, each on
+// a connection of its own with its own authenticator (NTLM is bound to its TCP
+// connection); a transport failure reports the client lost (set_on_lost), so the session
+// reconnects and logs in again as it would over IMAP.
 //
 // Errors of call():
 //   unauthenticated   HTTP 401 after the authenticator's last step ("... refused the credentials")
@@ -38,6 +33,7 @@
 #include "common/error.hpp"
 #include "net/asio.hpp"
 #include "net/http_connection.hpp"
+#include "net/http_pool.hpp"
 #include "protocol/ews/requests.hpp"
 #include "protocol/ews/responses.hpp"
 #include "protocol/ews/version.hpp"
@@ -65,8 +61,7 @@ struct client_options {
   int max_connections = 1;
 };
 
-// Makes the authenticator for one new connection of the pool.
-using authenticator_factory = std::function<std::shared_ptr<net::http_authenticator>()>;
+using net::authenticator_factory;
 
 class client {
  public:
@@ -104,57 +99,38 @@ class client {
   void send_detached(std::vector<std::string> bodies) const;
 
   // Closes every connection; calls in progress or waiting fail with cancelled.
-  void close();
+  void close() { pool_.close(); }
   // Until close() or the client was lost.
-  bool is_open() const { return !closed_ && !lost_; }
+  bool is_open() const { return pool_.is_open(); }
   // Called once, when a call fails on the transport (see above); not for close().
-  void set_on_lost(std::function<void(error)> fn) { on_lost_ = std::move(fn); }
+  void set_on_lost(std::function<void(error)> fn) { pool_.set_on_lost(std::move(fn)); }
 
   server_version version() const { return options_.context.version; }
   const request_context& context() const { return options_.context; }
   // ServerVersionInfo of the last reply that carried one.
   const server_version_info& server() const { return server_; }
-  std::uint64_t requests() const;  // every HTTP request written, auth legs included
-  std::uint64_t bytes_in() const;
-  std::uint64_t bytes_out() const;
+  std::uint64_t requests() const { return pool_.requests(); }  // every HTTP request written, auth legs included
+  std::uint64_t bytes_in() const { return pool_.bytes_in(); }
+  std::uint64_t bytes_out() const { return pool_.bytes_out(); }
   std::uint64_t busy_back_offs() const { return busy_back_offs_; }
   // The pool now: connections open (or opening) and calls sent or waiting.
-  std::size_t connections() const { return pool_.size(); }
-  std::size_t calls_in_flight() const { return in_flight_; }
-  std::size_t calls_waiting() const { return waiting_.size(); }
+  std::size_t connections() const { return pool_.connections(); }
+  std::size_t calls_in_flight() const { return pool_.in_flight(); }
+  std::size_t calls_waiting() const { return pool_.waiting(); }
+  std::size_t max_connections() const { return pool_.max_connections(); }
+  // The last ErrorServerBusy back-off asked for (0: none yet).
+  std::chrono::milliseconds last_back_off() const { return last_back_off_; }
 
   // The folder tree as last listed on this connection (mailbox::ews_backend fills it; a
   // new connection starts without one, so a folder created meanwhile is found again).
   std::optional<std::vector<folder_entry>>& folder_tree() { return folders_; }
 
  private:
-  struct pooled {
-    std::unique_ptr<net::http_connection> http;
-    bool busy = false;
-  };
-  // An idle pooled connection, or a new one, or (all busy, pool full) the first freed
-  // after the calls waiting before this one. Null when the client closed meanwhile.
-  awaitable<pooled*> acquire();
-  void release(pooled* p);
-  void report_lost(const error& why);
-
-  asio::any_io_executor executor_;
-  net::http_endpoint endpoint_;
-  net::http_connection_options http_options_;
-  authenticator_factory make_authenticator_;
-  std::deque<std::unique_ptr<pooled>> pool_;
-  struct waiter {
-    explicit waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
-    asio::steady_timer timer;  // cancelled: given is this call's connection (null: closed)
-    pooled* given = nullptr;
-  };
-  std::deque<std::shared_ptr<waiter>> waiting_;  // first come, first served
-  std::size_t in_flight_ = 0;
-  std::function<void(error)> on_lost_;
-  bool closed_ = false, lost_ = false;
+  net::http_pool pool_;
   client_options options_;
   server_version_info server_;
   std::uint64_t busy_back_offs_ = 0;
+  std::chrono::milliseconds last_back_off_{0};
   std::optional<std::vector<folder_entry>> folders_;
   std::shared_ptr<std::set<std::string>> streaming_ = std::make_shared<std::set<std::string>>();
 };

@@ -171,6 +171,7 @@ result<request> list_messages(std::string_view mailbox_root, std::string_view fo
   if (!filter.empty()) url += "&$filter=" + percent_encode(filter);
   url += "&$orderby=" + percent_encode(query.newest_first ? "receivedDateTime desc" : "receivedDateTime asc");
   url += "&$top=" + std::to_string(query.top);
+  if (query.skip > 0) url += "&$skip=" + std::to_string(query.skip);
   return request{"GET", std::move(url), {}, {}, {}};
 }
 

@@ -84,11 +84,12 @@ struct message_query {
   std::optional<time_point> before;   // receivedDateTime < before
   bool newest_first = false;
   std::uint32_t top = 100;            // page size: 1..max_page_size
+  std::uint32_t skip = 0;             // $skip: the matches before the page (paging; 0 = none)
   bool with_size = false;             // $expand the size (costs the server a property read)
 };
 
 // GET <root>/mailFolders/<folder>/messages?$select=<summary_select>[&$expand=<size_expand>]
-// [&$filter=...]&$orderby=receivedDateTime asc|desc&$top=N.
+// [&$filter=...]&$orderby=receivedDateTime asc|desc&$top=N[&$skip=M].
 //
 // $filter, the clauses joined by " and ", in this order:
 //   receivedDateTime ge <since>      (always first when any clause is present, with
