@@ -149,11 +149,12 @@ error broker_server::start() {
   streams_ = std::make_unique<stream_budget>(trust.max_streams, trust.max_streams_per_principal);
   service_ = std::make_unique<session_broker_service>(*registry_, *gate_, *streams_, std::chrono::minutes(2));
   if (state_.store) {
-    journal_ = std::make_unique<session_journal>(state_.store, *registry_);
+    journal_ = std::make_unique<session_journal>(state_.store, *registry_, store::record_writer_settings{},
+                                                 state_.watch_positions);
     service_->set_journal(journal_.get());
   }
   vault_service_ = std::make_unique<vault_service>(state_.store, *gate_);
-  mailbox_service_ = std::make_unique<mailbox_service>(*registry_, *gate_, *streams_);
+  mailbox_service_ = std::make_unique<mailbox_service>(*registry_, *gate_, *streams_, state_.watch_positions);
   metrics_ = std::make_unique<daemon_metrics>(*registry_);
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -6,6 +6,7 @@
 #include "daemon/access_gate.hpp"
 #include "daemon/proto_convert.hpp"
 #include "daemon/stream_budget.hpp"
+#include "mailbox/watch_positions.hpp"
 #include "mailbroker/v1/mailbox.grpc.pb.h"
 #include "session/session_registry.hpp"
 
@@ -15,8 +16,10 @@ class mailbox_service final : public pb::Mailbox::CallbackService {
  public:
   // Every call is identified and its lease checked by `gate` first (the lease must be the
   // caller's, or the caller an admin of its session, and the call's permission granted).
-  mailbox_service(session::session_registry& registry, access_gate& gate, stream_budget& streams)
-      : registry_(registry), gate_(gate), streams_(streams) {}
+  // `positions` (nullptr: none, state-dir none) lets Graph watches resume after a restart.
+  mailbox_service(session::session_registry& registry, access_gate& gate, stream_budget& streams,
+                  std::shared_ptr<mailbox::watch_positions> positions = nullptr)
+      : registry_(registry), gate_(gate), streams_(streams), positions_(std::move(positions)) {}
 
   grpc::ServerUnaryReactor* ListFolders(grpc::CallbackServerContext* context, const pb::ListFoldersRequest* request,
                                         pb::ListFoldersResponse* response) override;
@@ -74,6 +77,7 @@ class mailbox_service final : public pb::Mailbox::CallbackService {
   session::session_registry& registry_;
   access_gate& gate_;
   stream_budget& streams_;
+  std::shared_ptr<mailbox::watch_positions> positions_;
 };
 
 }  // namespace mailbroker::daemon

@@ -34,7 +34,8 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::MessageEvent> {
     watch_reactor* reactor = nullptr;
   };
 
-  watch_reactor(session::session_registry& registry, const pb::WatchMessagesRequest& request, stream_budget::slot slot)
+  watch_reactor(session::session_registry& registry, const pb::WatchMessagesRequest& request, stream_budget::slot slot,
+                std::shared_ptr<mailbox::watch_positions> positions)
       : link_(std::make_shared<link>()), slot_(std::move(slot)) {
     link_->reactor = this;
     if (request.lease_id().empty()) {
@@ -46,10 +47,18 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::MessageEvent> {
       finish(wire.err());
       return;
     }
-    auto watch = std::make_shared<mailbox::folder_watch>(request.folder(), [l = link_](mailbox::watch_event ev) {
-      std::lock_guard lock(l->mutex);
-      if (l->reactor) l->reactor->push(to_proto(ev));
-    });
+    // The session's name keys its saved watch positions (a lease that is gone fails in
+    // add_watcher below).
+    auto owner = registry.session_of_lease(request.lease_id());
+    std::string session_name = owner ? owner->name() : std::string();
+    if (session_name.empty()) positions = nullptr;
+    auto watch = std::make_shared<mailbox::folder_watch>(
+        request.folder(),
+        [l = link_](mailbox::watch_event ev) {
+          std::lock_guard lock(l->mutex);
+          if (l->reactor) l->reactor->push(to_proto(ev));
+        },
+        std::move(positions), std::move(session_name));
     session::watcher w;
     w.lease_id = request.lease_id();
     w.folder_wire = wire.value();
@@ -148,7 +157,7 @@ grpc::ServerWriteReactor<pb::MessageEvent>* mailbox_service::WatchMessages(grpc:
   auto who = gate_.identify(*context);  // known good: authorize() identified it
   auto slot = streams_.acquire(who ? who->id() : std::string());
   if (!slot) return new failed_write_reactor<pb::MessageEvent>(slot.err());
-  return new watch_reactor(registry_, *request, std::move(slot.value()));
+  return new watch_reactor(registry_, *request, std::move(slot.value()), positions_);
 }
 
 }  // namespace mailbroker::daemon

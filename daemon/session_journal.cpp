@@ -5,8 +5,9 @@
 namespace mailbroker::daemon {
 
 session_journal::session_journal(std::shared_ptr<store::state_store> store, session::session_registry& registry,
-                                 store::record_writer_settings writer_settings)
-    : store_(std::move(store)), registry_(registry), writer_(store_, writer_settings) {
+                                 store::record_writer_settings writer_settings,
+                                 std::shared_ptr<watch_position_store> positions)
+    : store_(std::move(store)), registry_(registry), writer_(store_, writer_settings), positions_(std::move(positions)) {
   watch_id_ = registry_.watch("", [this](const session::status_event& ev) { on_event(ev); },
                               /*state_changes_only=*/true);
 }
@@ -35,6 +36,12 @@ void session_journal::on_event(const session::status_event& ev) {
   // name may belong to a new session (replace, reconnect after FAILED): keep its record.
   asio::post(registry_.executor(), [this, name = ev.status.name] {
     if (stopping_) return;
+    // A quick SQLite transaction on an io thread, once per session that ends for good.
+    if (positions_) {
+      if (auto e = positions_->forget(name); !e.ok()) {
+        spdlog::warn("store: cannot forget the watch positions of session '{}': {}", name, e.message);
+      }
+    }
     auto now = registry_.status(name);
     if (now && !now->empty()) {
       const auto s = now->front().state;

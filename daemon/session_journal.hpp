@@ -9,6 +9,12 @@
 //
 // Writes go through a group-commit writer thread (store/session_record_writer.hpp): no
 // caller waits on the disk, and many Connects share one fsync.
+//
+// A session that ends for good also loses its saved watch positions (Graph delta links,
+// daemon/watch_position_store.hpp), even when its name is live again by then (Connect
+// with replace): a new session under that name may watch another mailbox, and must not
+// resume from the old one's links. At worst a position the new session saved in between
+// is dropped too, and its first watch after a restart starts from now on.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +23,7 @@
 #include <string>
 
 #include "daemon/proto_convert.hpp"
+#include "daemon/watch_position_store.hpp"
 #include "store/session_record_writer.hpp"
 #include "store/state_store.hpp"
 
@@ -25,7 +32,8 @@ namespace mailbroker::daemon {
 class session_journal {
  public:
   session_journal(std::shared_ptr<store::state_store> store, session::session_registry& registry,
-                  store::record_writer_settings writer_settings = {});
+                  store::record_writer_settings writer_settings = {},
+                  std::shared_ptr<watch_position_store> positions = nullptr);
   ~session_journal();
 
   // Records a session Connect just created; `durable` runs once the record is committed
@@ -47,6 +55,7 @@ class session_journal {
   std::shared_ptr<store::state_store> store_;
   session::session_registry& registry_;
   store::session_record_writer writer_;
+  std::shared_ptr<watch_position_store> positions_;  // may be null: no positions to forget
   std::uint64_t watch_id_ = 0;
   std::atomic<bool> stopping_{false};
 };

@@ -40,6 +40,7 @@ result<daemon_state> open_daemon_state(const daemon_config& config) {
   spdlog::info("store: {} (key id {})", state.store->path(), state.store->key_id());
   auto vault = std::make_shared<store_vault_reader>(state.store);
   state.vault = vault;
+  state.watch_positions = std::make_shared<watch_position_store>(state.store);
   state.tokens = std::make_shared<auth::token_cache>(auth::token_cache_settings{},
                                                      std::make_shared<store_refresh_tokens>(state.store), vault);
   return state;

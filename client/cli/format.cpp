@@ -193,7 +193,10 @@ std::string message_event_line(const pb::MessageEvent& event, std::string_view f
                                          1'000'000'000));
   std::string line = format_time(at, true) + ' ' + printable(folder) + ' ';
   if (event.kind() == pb::MESSAGE_EVENT_KIND_WATCHING) {
-    if (event.mode() == "EWS_PULL") return line + "watching (EWS_PULL): new items from now on";
+    // Item-id protocols have no uids to report: their watches report what arrives from now on.
+    if (event.mode().rfind("EWS_", 0) == 0 || event.mode().rfind("GRAPH_", 0) == 0) {
+      return line + "watching (" + printable(event.mode()) + "): new items from now on";
+    }
     return line + "watching (" + printable(event.mode()) + "): uids above " + std::to_string(event.last_uid()) +
            ", uidvalidity " + std::to_string(event.uid_validity());
   }

@@ -355,6 +355,8 @@ stream keeps the lease alive.
 Lines:
   TIME FOLDER watching (MODE): uids above N, uidvalidity V    armed; MODE is IDLE,
                                                               POLL or POP3_POLL
+  TIME FOLDER watching (MODE): new items from now on           EWS_STREAMING, EWS_PULL,
+                                                              GRAPH_DELTA
   TIME FOLDER new uid U [@ ]FROM  SUBJECT                      '@': has attachments
 With --json: one MessageEvent per line.
 )txt";

@@ -95,7 +95,9 @@ awaitable<result<std::vector<result<graph::answer>>>> send_each(connection_conte
   }
   std::vector<result<graph::answer>> out;
   if (requests.size() == 1) {
-    out.push_back(co_await ctx.graph->send(std::move(requests.front()), items.empty() ? std::string() : items.front()));
+    std::string item;  // not a conditional expression in the co_await operand (g++ 12, STYLE.md)
+    if (!items.empty()) item = items.front();
+    out.push_back(co_await ctx.graph->send(std::move(requests.front()), std::move(item)));
     co_return out;
   }
   for (std::size_t at = 0; at < requests.size(); at += graph::max_batch_requests) {
@@ -359,6 +361,15 @@ awaitable<error> graph_backend::poll_watch(connection_context& ctx, std::string 
     if (!first) co_return first.err();
     cursor.delta_news = false;
     cursor.delta_link = first->url;
+  }
+  if (cursor.delta_news && !cursor.armed) {
+    // Seeded with a position an earlier watch saved (a daemon restart): what arrived since
+    // is news, read from there.
+    cursor.armed = true;
+    watch_event ev;
+    ev.type = watch_event::kind::watching;
+    ev.mode = "GRAPH_DELTA";
+    emit(std::move(ev));
   }
   for (int pages = 0; pages < max_delta_pages_per_poll; ++pages) {
     const bool baseline = !cursor.delta_news;

@@ -38,7 +38,11 @@ awaitable<result<std::vector<graph::folder_entry>>> tree(session::connection_con
     if (!first) co_return first.err();
     graph::request next = std::move(first.value());
     for (int pages = 0; pages < 1000 && out.size() < max_folders; ++pages) {
-      auto reply = co_await ctx.graph->send(next, "folder " + (parent.path.empty() ? "(top)" : parent.path));
+      // Built in a variable: a conditional expression inside a co_await operand is
+      // miscompiled by g++ 12 (its temporary freed twice; STYLE.md).
+      std::string what = "folder ";
+      what += parent.path.empty() ? std::string("(top)") : parent.path;
+      auto reply = co_await ctx.graph->send(next, std::move(what));
       if (!reply) co_return reply.err();
       auto page = graph::parse_folder_list(reply->body, reply->status);
       if (!page) co_return page.err();

@@ -8,6 +8,8 @@
 #include "net/deadline_guard.hpp"
 #include "net/tls_context.hpp"
 #include "protocol/ews/client.hpp"
+#include "protocol/graph/client.hpp"
+#include "protocol/graph/responses.hpp"
 #include "protocol/imap/client.hpp"
 #include "protocol/pop3/client.hpp"
 #include "protocol/smtp/client.hpp"
@@ -107,8 +109,8 @@ std::string capability_summary(upstream& conn) {
   return out;
 }
 
-// IMAP EXAMINE INBOX (read-only: nothing in the mailbox changes), POP3 STAT or EWS
-// GetFolder on the inbox of the spec's mailbox.
+// IMAP EXAMINE INBOX (read-only: nothing in the mailbox changes), POP3 STAT, EWS
+// GetFolder or Graph GET mailFolders/inbox on the inbox of the spec's mailbox.
 awaitable<void> first_call(upstream& conn, const session_spec& spec, milliseconds timeout, probe_report& report) {
   step_timer step(report, "first_call", false);
   if (auto* imap = conn.imap()) {
@@ -150,7 +152,23 @@ awaitable<void> first_call(upstream& conn, const session_spec& spec, millisecond
             ews::describe(ews->server()) + ")");
     co_return;
   }
-  auto stat = co_await conn.pop3()->stat(timeout);
+  if (auto* graph = conn.graph()) {
+    auto reply = co_await graph->send(graph::get_folder(graph->mailbox_root(), "inbox"), "folder inbox");
+    auto inbox = reply ? graph::parse_folder(reply->body, reply->status) : result<graph::mail_folder>(reply.err());
+    if (!inbox) {
+      step.failed(inbox.err());
+      co_return;
+    }
+    const auto n = inbox->total_item_count;
+    step.ok("GET " + graph->mailbox_root() + "/mailFolders/inbox: " + std::to_string(n) + (n == 1 ? " message" : " messages"));
+    co_return;
+  }
+  auto* pop3 = conn.pop3();
+  if (pop3 == nullptr) {
+    step.failed(error{errc::internal, "no first call for this protocol"});
+    co_return;
+  }
+  auto stat = co_await pop3->stat(timeout);
   if (!stat) {
     step.failed(stat.err());
     co_return;
@@ -255,7 +273,7 @@ awaitable<void> probe_main(const session_spec& spec, const probe_settings& setti
     logout.ok("QUIT");
   } else {
     co_await conn->logout(logout_timeout);
-    logout.ok(conn->ews() != nullptr ? "connection closed" : "LOGOUT");
+    logout.ok(conn->ews() != nullptr || conn->graph() != nullptr ? "connection closed" : "LOGOUT");
   }
 }
 

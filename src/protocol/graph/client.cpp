@@ -83,7 +83,9 @@ awaitable<result<net::http_response>> client::exchange(const request& r) {
     auto slot = co_await pool_.acquire_slot();
     co_await pass_gate();
     auto response = co_await pool_.send(slot, http);
-    if (!response || response->status != 401 || renewed || !options_.renew_token) co_return response;
+    // 401: a response (no WWW-Authenticate) or the bearer authenticator's refusal.
+    const bool refused = response ? response->status == 401 : response.err().code == errc::unauthenticated;
+    if (!refused || renewed || !options_.renew_token) co_return response;
     // An access token can stop working before its announced expiry (revoked, or the
     // server's clock): one new token, one more try.
     if (auto e = co_await options_.renew_token(); !e.ok()) co_return e;

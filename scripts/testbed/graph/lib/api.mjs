@@ -524,13 +524,16 @@ export class GraphApi {
 
   delta(ctx, folder) {
     needPermission(ctx.principal, false);
-    const q = parseQuery(ctx.query, ['$select', '$top', '$skiptoken', '$deltatoken', '$filter', '$orderby']);
+    // changeType (created | updated | deleted) is Graph's custom query option for message
+    // delta: rounds after the first report only that kind of change
+    // (learn.microsoft.com/graph/delta-query-messages); the links carry it.
+    const q = parseQuery(ctx.query, ['$select', '$top', '$skiptoken', '$deltatoken', '$filter', '$orderby'], ['changeType']);
     const mb = ctx.mb;
     let state;
     const token = q.$skiptoken ?? q.$deltatoken;
     if (q.$skiptoken !== undefined && q.$deltatoken !== undefined) throw badRequest('Only one of $skiptoken and $deltatoken may be given.');
     if (token !== undefined) {
-      for (const k of ['$select', '$top', '$filter', '$orderby']) {
+      for (const k of ['$select', '$top', '$filter', '$orderby', 'changeType']) {
         if (q[k] !== undefined) throw badRequest(`Query option '${k}' must not be combined with a state token: the token carries the query.`);
       }
       try {
@@ -548,14 +551,20 @@ export class GraphApi {
       parseSelect(q.$select, MESSAGE_PROPS, 'microsoft.graph.message');
       const preferMatch = /odata\.maxpagesize=(\d+)/.exec(ctx.headers.prefer ?? '');
       const size = parseTop(q.$top, MAX_DELTA_PAGE) ?? (preferMatch ? Math.min(Number(preferMatch[1]), MAX_DELTA_PAGE) : DEFAULT_PAGE);
-      state = { mb: mb.user.name, f: folder.id, s: 0, u: mb.seq, o: 0, p: Math.max(size, 1), sel: q.$select ?? null, flt: q.$filter ?? null };
+      if (q.changeType !== undefined && !['created', 'updated', 'deleted'].includes(q.changeType)) {
+        throw badRequest(`Invalid value '${q.changeType}' for changeType: created, updated or deleted.`);
+      }
+      state = { mb: mb.user.name, f: folder.id, s: 0, u: mb.seq, o: 0, p: Math.max(size, 1), sel: q.$select ?? null, flt: q.$filter ?? null, ct: q.changeType ?? null };
     }
     const select = state.sel ? state.sel.split(',') : undefined;
     const filter = state.flt ? parseFilter(state.flt, { receivedDateTime: 'date' }) : undefined;
+    // The first round (s = 0) lists the folder whatever changeType says.
+    const ct = state.s === 0 ? null : (state.ct ?? null);
+    const wanted = (x) => ct === null || (ct === 'created' ? x.arrivalSeq > state.s : ct === 'updated' && x.arrivalSeq <= state.s);
     const changed = mb.messagesIn(folder.id)
-      .filter((x) => x.changeSeq > state.s && x.changeSeq <= state.u && evalFilter(filter, x, messageField))
+      .filter((x) => x.changeSeq > state.s && x.changeSeq <= state.u && wanted(x) && evalFilter(filter, x, messageField))
       .map((x) => ({ seq: x.changeSeq, json: messageJson(x, select) }));
-    const removed = state.s === 0 ? [] : mb.tombstones
+    const removed = state.s === 0 || (ct !== null && ct !== 'deleted') ? [] : mb.tombstones
       .filter((t) => t.folderId === folder.id && t.seq > state.s && t.seq <= state.u)
       .map((t) => ({ seq: t.seq, json: { '@odata.type': '#microsoft.graph.message', id: t.id, '@removed': { reason: 'deleted' } } }));
     const all = [...changed, ...removed].sort((x, y) => x.seq - y.seq);

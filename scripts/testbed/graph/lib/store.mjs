@@ -67,6 +67,9 @@ export class Mailbox {
   bump(msg) {
     this.seq += 1;
     msg.changeSeq = this.seq;
+    // When the message came into its folder (delivered, moved or copied there): what a
+    // delta round with changeType=created reports.
+    if (msg.arrivalSeq === undefined) msg.arrivalSeq = this.seq;
     msg.changeKey = crypto.randomBytes(12).toString('base64');
     msg.lastModified = Date.now();
   }
@@ -126,14 +129,14 @@ export class Mailbox {
   // A move is a new item (new id) in the destination and a removal from the source.
   moveTo(msg, folderId) {
     this.remove(msg);
-    const moved = { ...msg, id: newId('message'), folderId };
+    const moved = { ...msg, id: newId('message'), folderId, arrivalSeq: undefined };
     this.bump(moved);
     this.messages.set(moved.id, moved);
     return moved;
   }
 
   copyTo(msg, folderId) {
-    const copy = { ...msg, id: newId('message'), folderId, flag: { ...msg.flag }, categories: [...msg.categories], created: Date.now() };
+    const copy = { ...msg, id: newId('message'), folderId, arrivalSeq: undefined, flag: { ...msg.flag }, categories: [...msg.categories], created: Date.now() };
     this.bump(copy);
     this.messages.set(copy.id, copy);
     return copy;
