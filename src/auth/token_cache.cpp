@@ -105,6 +105,14 @@ void token_cache::store_token(entry& e, fetched_token token) {
   e.state.last_error.reset();
 }
 
+void token_cache::forget(const token_request& request, std::string_view access_token) {
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(request.cache_key());
+  if (it == entries_.end() || it->second->token != access_token) return;
+  it->second->refresh_at = std::chrono::steady_clock::time_point{};
+  it->second->expires_at = std::chrono::steady_clock::time_point{};
+}
+
 awaitable<result<std::string>> token_cache::get(token_request request) {
   const std::string key = request.cache_key();
   auto executor = co_await asio::this_coro::executor;

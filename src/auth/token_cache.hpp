@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "auth/refresh_token_store.hpp"
@@ -114,6 +115,11 @@ class token_cache {
   // seeds the cache. Errors as get(); failed_precondition when the server issues no
   // refresh token (ask for offline_access).
   awaitable<result<token_state>> redeem(token_request request, authorization_code code);
+
+  // The server refused `access_token` before its announced expiry (revoked, or its clock
+  // rounds the lifetime down): the next get() for `request` fetches a new one. Does
+  // nothing when the cache holds another token for it by now (someone renewed it already).
+  void forget(const token_request& request, std::string_view access_token);
 
   token_state state(const token_request& request) const;
   // Token requests sent so far, all keys (for tests and metrics).

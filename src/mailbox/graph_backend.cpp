@@ -304,6 +304,17 @@ namespace {
 constexpr std::uint32_t delta_page_size = 1000;
 constexpr int max_delta_pages_per_poll = 16;
 
+// A poll that failed while the session's connections are fine (a 502 from a proxy, a 503
+// still there after the retries, an answer cut short) ends nothing: the watch reads the same
+// delta link again at its next poll. Anything else ends the watch with the error; a lost
+// connection makes the session reconnect and the watch go on.
+error passing_trouble(const session::connection_context& ctx, const std::string& folder, error e) {
+  const bool transient = e.code == errc::unavailable || e.code == errc::deadline_exceeded || e.code == errc::aborted;
+  if (!transient || !ctx.graph->is_open()) return e;
+  spdlog::info("Graph watch of '{}': {}; trying again at the next poll", folder, e.message);
+  return error::none();
+}
+
 }  // namespace
 
 awaitable<error> graph_backend::poll_watch(connection_context& ctx, std::string folder, watch_cursor& cursor,
@@ -340,10 +351,10 @@ awaitable<error> graph_backend::poll_watch(connection_context& ctx, std::string 
         cursor.delta_link.clear();
         co_return error::none();
       }
-      co_return reply.err();
+      co_return passing_trouble(ctx, path, reply.err());
     }
     auto page = graph::parse_delta_page(reply->body, reply->status);
-    if (!page) co_return page.err();
+    if (!page) co_return passing_trouble(ctx, path, page.err());
     if (!baseline) {
       for (auto& m : page->changed) {
         watch_event ev;

@@ -23,7 +23,7 @@ class graph_upstream final : public upstream {
  public:
   graph_upstream(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls, upstream_options options)
       : executor_(std::move(executor)), tls_(std::move(tls)), options_(std::move(options)),
-        token_(std::make_shared<std::string>()) {}
+        token_state_(std::make_shared<token_state>()) {}
 
   awaitable<error> open(const session_spec& spec) override {
     if (!spec.graph) co_return error{errc::internal, "Graph session without spec.graph"};
@@ -43,26 +43,38 @@ class graph_upstream final : public upstream {
     o.mailbox_root = root.value();
     o.max_in_flight = leg.max_concurrent_requests == 0 ? default_graph_concurrency : leg.max_concurrent_requests;
     if (options_.fresh_token) {
-      o.renew_token = [token = token_, fresh = options_.fresh_token]() -> awaitable<error> {
+      o.refresh_token = [state = token_state_, fresh = options_.fresh_token]() -> awaitable<error> {
+        auto current = co_await fresh();
+        if (!current) co_return current.err();
+        state->take(std::move(current.value()));
+        co_return error::none();
+      };
+      o.renew_token = [state = token_state_, fresh = options_.fresh_token, reject = options_.reject_token](
+                          std::chrono::steady_clock::time_point sent_at) -> awaitable<error> {
+        // Several requests refused together: the first renews, the others use its token.
+        if (state->replaced_at > sent_at) co_return error::none();
+        if (reject) reject(state->token);  // the cache still thinks it valid
         auto renewed = co_await fresh();
         if (!renewed) co_return renewed.err();
-        if (renewed.value() == *token) {
+        if (state->replaced_at > sent_at) co_return error::none();
+        if (!state->take(std::move(renewed.value()))) {
           co_return error{errc::unauthenticated, "Graph refused the access token (HTTP 401) and the token cache has "
                                                  "no newer one: the token was revoked or lacks the audience"};
         }
-        *token = std::move(renewed.value());
         co_return error::none();
       };
     }
     net::http_endpoint endpoint{spec.tls != tls_mode::plain, spec.host, spec.port};
     client_ = std::make_unique<graph::client>(
-        executor_, endpoint, std::move(http), std::move(o), [token = token_]() -> std::shared_ptr<net::http_authenticator> {
-          return net::make_bearer_authenticator([token]() -> result<std::string> { return *token; });
+        executor_, endpoint, std::move(http), std::move(o),
+        [state = token_state_]() -> std::shared_ptr<net::http_authenticator> {
+          return net::make_bearer_authenticator([state]() -> result<std::string> { return state->token; });
         });
     if (on_lost_) client_->set_on_lost(on_lost_);
     auto report = co_await client_->open();
     if (!report) co_return report.err();
     greeting_ = "Graph " + leg.service_root + root.value();
+    mailbox_shown_ = leg.mailbox.empty() ? std::string("/me") : "/users/" + leg.mailbox;
     co_return error::none();
   }
 
@@ -71,18 +83,13 @@ class graph_upstream final : public upstream {
   }
 
   awaitable<result<std::string>> authenticate_oauth(std::string /*user*/, std::string token) override {
-    *token_ = std::move(token);
+    token_state_->take(std::move(token));
     if (auto e = co_await probe(); !e.ok()) co_return e;
     co_return std::string("Bearer");
   }
 
   awaitable<error> noop(std::chrono::milliseconds /*timeout: the connection's own*/) override {
-    if (options_.fresh_token) {
-      auto fresh = co_await options_.fresh_token();
-      if (!fresh) co_return fresh.err();
-      *token_ = std::move(fresh.value());
-    }
-    co_return co_await probe();
+    co_return co_await probe();  // the client asks the token cache for a current token first
   }
 
   awaitable<void> logout(std::chrono::milliseconds) override {
@@ -102,7 +109,7 @@ class graph_upstream final : public upstream {
     std::vector<std::string> out{"Graph", "Auth=Bearer"};
     if (client_) {
       out.push_back("ServiceRoot=" + client_->service_root());
-      out.push_back("Mailbox=" + client_->mailbox_root());
+      out.push_back("Mailbox=" + mailbox_shown_);
     }
     return out;
   }
@@ -124,7 +131,7 @@ class graph_upstream final : public upstream {
     s.throttled = client_->throttled();
     s.last_retry_after = client_->last_retry_after();
     s.throttled_until = client_->throttled_until();
-    s.mailbox = client_->mailbox_root();
+    s.mailbox = mailbox_shown_;
     return s;
   }
 
@@ -144,7 +151,21 @@ class graph_upstream final : public upstream {
   asio::any_io_executor executor_;
   std::shared_ptr<asio::ssl::context> tls_;
   upstream_options options_;
-  std::shared_ptr<std::string> token_;  // the current access token, read by every connection's authenticator
+  // The current access token, read by every connection's authenticator, and when it was
+  // last replaced (so requests refused together renew it once).
+  struct token_state {
+    std::string token;
+    std::chrono::steady_clock::time_point replaced_at{};
+    // Takes `fresh`; false when it is the token already held.
+    bool take(std::string fresh) {
+      if (fresh == token) return false;
+      token = std::move(fresh);
+      replaced_at = std::chrono::steady_clock::now();
+      return true;
+    }
+  };
+  std::shared_ptr<token_state> token_state_;
+  std::string mailbox_shown_;  // "/me" or "/users/<address>", as Status shows it
   std::unique_ptr<graph::client> client_;
   std::function<void(error)> on_lost_;
   std::string greeting_;

@@ -256,13 +256,19 @@ void session::bind_reopen(connection_context& ctx) {
 }
 
 upstream_options session::connection_options() const {
-  upstream_options options{settings_.imap_limits, settings_.dead_connection, {}, nullptr,
-                           settings_.http_connections, settings_.ews_discovery};
+  upstream_options options;
+  options.imap = settings_.imap_limits;
+  options.dead_peer_timeout = settings_.dead_connection;
+  options.http_connections = settings_.http_connections;
+  options.ews_discovery = settings_.ews_discovery;
   if (spec_.auth != auth_method::basic && settings_.tokens) {
     options.fresh_token = [weak = weak_from_this()]() -> awaitable<result<std::string>> {
       auto self = weak.lock();
       if (!self) co_return error{errc::cancelled, "the session is gone"};
       co_return co_await self->settings_.tokens->get(self->oauth2_request());
+    };
+    options.reject_token = [weak = weak_from_this()](const std::string& token) {
+      if (auto self = weak.lock()) self->settings_.tokens->forget(self->oauth2_request(), token);
     };
   }
   return options;

@@ -100,6 +100,9 @@ struct upstream_options {
   // keepalive (the token cache refreshes it ahead of expiry). IMAP and POP3 use the
   // token only to log in.
   std::function<awaitable<result<std::string>>()> fresh_token;
+  // Tells the token cache the server refused this access token (Graph: a 401), so the next
+  // fresh_token() fetches a new one.
+  std::function<void(const std::string&)> reject_token;
   // Connection tests only: records the connection's phases (net/connection_trace.hpp).
   std::shared_ptr<net::connection_trace> trace;
   // EWS: connections in the session's pool (protocol/ews/client.hpp); 1 for tests.

@@ -67,7 +67,7 @@ struct scripted {
 struct fixture {
   asio::io_context io;
   std::string token = "token-1";
-  std::function<awaitable<error>()> renew;
+  std::function<awaitable<error>(clock_type::time_point)> renew;
 
   std::unique_ptr<client> make(std::uint16_t port, std::size_t max_in_flight, int retries = 3) {
     auto tls = net::make_client_tls_context({test_pki::get().ca_file, true});
@@ -134,6 +134,37 @@ TEST(GraphClient, A429HoldsBackEveryRequestOfTheMailboxUntilItsRetryAfterPassed)
                           "childFolderCount%2CunreadItemCount%2CtotalItemCount")
       << "the service root's path, then the builder's URL";
   EXPECT_EQ(s.authorizations[0], "Bearer token-1");
+}
+
+TEST(GraphClient, AServerAllowingFewerRequestsThanOursSettlesTheLimitThere) {
+  // The server serves 2 requests at once (each held 100 ms) and refuses a third with 429 +
+  // Retry-After: 0; the client starts at 4.
+  std::atomic<int> in_flight{0}, most_served{0}, refused{0};
+  http_script_server server([&](http_peer& peer) {
+    while (auto request = peer.read_request()) {
+      const int now = ++in_flight;
+      if (now > 2) {
+        --in_flight;
+        ++refused;
+        if (!peer.write(throttled_answer(0))) return;
+        continue;
+      }
+      for (int m = most_served.load(); now > m && !most_served.compare_exchange_weak(m, now);) {
+      }
+      std::this_thread::sleep_for(100ms);
+      --in_flight;
+      if (!peer.write(json_answer(200, ok_folder))) return;
+    }
+  });
+  fixture f;
+  auto c = f.make(server.port(), 4);
+  auto outcomes = f.run_gets(*c, 16);
+  for (const auto& o : outcomes) EXPECT_TRUE(o.ok()) << o.err().message;
+  // Lowered to what the server serves; 16 calm answers may have let one more out since.
+  EXPECT_LE(c->current_limit(), 3u);
+  EXPECT_GE(c->current_limit(), 1u);
+  EXPECT_LE(refused.load(), 4) << "refusals stop once the limit settled, instead of a share of every round";
+  EXPECT_EQ(c->throttled(), static_cast<std::uint64_t>(refused.load()));
 }
 
 TEST(GraphClient, StillThrottledAfterItsRetriesIsUnavailableWithGraphsCodeAndRequestId) {
@@ -209,7 +240,7 @@ TEST(GraphClient, A401RenewsTheTokenOnceAndSendsAgain) {
   };
   fixture f;
   int renewals = 0;
-  f.renew = [&]() -> awaitable<error> {
+  f.renew = [&](clock_type::time_point) -> awaitable<error> {
     ++renewals;
     f.token = "token-2";
     co_return error::none();

@@ -29,7 +29,7 @@ client::client(asio::any_io_executor executor, net::http_endpoint endpoint, net:
                client_options options, net::authenticator_factory make_authenticator)
     : pool_("Graph", std::move(executor), std::move(endpoint), std::move(http), std::move(make_authenticator),
             options.max_in_flight),
-      options_(std::move(options)), path_prefix_(path_of(options_.service_root)) {}
+      options_(std::move(options)), path_prefix_(path_of(options_.service_root)), limit_(pool_.max_connections()) {}
 
 client::~client() { close(); }
 
@@ -68,27 +68,77 @@ awaitable<void> client::pass_gate() {
   }
 }
 
-void client::throttle(std::chrono::milliseconds wait) {
+awaitable<void> client::enter_limit() {
+  while (pool_.is_open() && active_ >= limit_) {
+    auto turn = std::make_shared<asio::steady_timer>(pool_.executor(), asio::steady_timer::time_point::max());
+    limit_waiting_.push_back(turn);
+    ++gate_waiting_;
+    error_code ec;
+    co_await turn->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    --gate_waiting_;
+  }
+  ++active_;
+}
+
+void client::leave_limit() {
+  --active_;
+  if (active_ < limit_ && !limit_waiting_.empty()) {
+    auto next = std::move(limit_waiting_.front());
+    limit_waiting_.pop_front();
+    next->cancel();
+  }
+}
+
+void client::throttle(std::chrono::milliseconds wait, std::size_t concurrent) {
   ++throttled_;
   wait = std::clamp(wait, std::chrono::milliseconds(0), options_.max_retry_wait);
   last_retry_after_ = wait;
   gate_opens_ = std::max(gate_opens_, std::chrono::steady_clock::now() + wait);
+  // Halved (rounding up) from what was out: a server that refuses shows its budget is
+  // smaller than that, by how much it does not say; widening again is one at a time.
+  limit_ = std::max<std::size_t>(1, std::min(limit_, (concurrent + 1) / 2));
+  calm_answers_ = 0;
 }
 
-awaitable<result<net::http_response>> client::exchange(const request& r) {
+void client::calm_answer() {
+  if (limit_ >= pool_.max_connections() || ++calm_answers_ < widen_after_answers) return;
+  ++limit_;
+  calm_answers_ = 0;
+  if (!limit_waiting_.empty()) {
+    auto next = std::move(limit_waiting_.front());
+    limit_waiting_.pop_front();
+    next->cancel();
+  }
+}
+
+awaitable<result<net::http_response>> client::exchange(const request& r, std::size_t& concurrent) {
   const auto http = to_http(r);
   for (bool renewed = false;;) {
     // The gate is checked once the connection is ours: a request that waited for a
     // connection while another was being throttled waits for the Retry-After too.
     auto slot = co_await pool_.acquire_slot();
+    co_await enter_limit();
     co_await pass_gate();
+    if (options_.refresh_token) {
+      if (auto e = co_await options_.refresh_token(); !e.ok()) {
+        leave_limit();
+        co_return e;
+      }
+    }
+    const auto sent_at = std::chrono::steady_clock::now();
+    concurrent = active_;
     auto response = co_await pool_.send(slot, http);
+    leave_limit();
+    if (!response && response.err().code == errc::aborted && r.method == "GET") {
+      // Nothing changes on the server for a read: the caller may simply ask again.
+      co_return error{errc::unavailable, response.err().message + " (a read: safe to send again)"};
+    }
     // 401: a response (no WWW-Authenticate) or the bearer authenticator's refusal.
     const bool refused = response ? response->status == 401 : response.err().code == errc::unauthenticated;
     if (!refused || renewed || !options_.renew_token) co_return response;
     // An access token can stop working before its announced expiry (revoked, or the
     // server's clock): one new token, one more try.
-    if (auto e = co_await options_.renew_token(); !e.ok()) co_return e;
+    if (auto e = co_await options_.renew_token(sent_at); !e.ok()) co_return e;
     renewed = true;
   }
 }
@@ -96,10 +146,12 @@ awaitable<result<net::http_response>> client::exchange(const request& r) {
 awaitable<result<answer>> client::send(result<request> r, std::string item) {
   if (!r) co_return r.err();
   for (int attempt = 0;; ++attempt) {
-    auto response = co_await exchange(r.value());
+    std::size_t concurrent = 1;
+    auto response = co_await exchange(r.value(), concurrent);
     if (!response) co_return response.err();
     const int status = response->status;
     if (status >= 200 && status <= 299) {
+      calm_answer();
       answer out;
       out.status = status;
       out.body = std::move(response->body);
@@ -109,7 +161,7 @@ awaitable<result<answer>> client::send(result<request> r, std::string item) {
     auto failed = response_error(status, response->body, response->header("Retry-After"),
                                  std::chrono::system_clock::now(), item);
     if (!throttling_status(status) && !failed.retry_after) co_return failed.err;
-    throttle(failed.retry_after.value_or(default_retry_after));
+    throttle(failed.retry_after.value_or(default_retry_after), concurrent);
     if (attempt >= options_.max_throttle_retries) {
       co_return error{failed.err.code, failed.err.message + retried_note(attempt)};
     }
@@ -129,13 +181,14 @@ awaitable<result<std::vector<result<answer>>>> client::send_batch(std::vector<re
     for (auto i : pending) members.push_back(requests[i]);
     auto packed = batch(members);
     if (!packed) co_return packed.err();
-    auto response = co_await exchange(packed.value());
+    std::size_t concurrent = 1;
+    auto response = co_await exchange(packed.value(), concurrent);
     if (!response) co_return response.err();
     if (response->status < 200 || response->status > 299) {
       auto failed = response_error(response->status, response->body, response->header("Retry-After"),
                                    std::chrono::system_clock::now(), "$batch");
       if (!throttling_status(response->status) && !failed.retry_after) co_return failed.err;
-      throttle(failed.retry_after.value_or(default_retry_after));
+      throttle(failed.retry_after.value_or(default_retry_after), concurrent);
       if (attempt >= options_.max_throttle_retries) {
         co_return error{failed.err.code, failed.err.message + retried_note(attempt)};
       }
@@ -178,7 +231,9 @@ awaitable<result<std::vector<result<answer>>>> client::send_batch(std::vector<re
     }
     if (!again.empty()) {
       --throttled_;  // throttle() counts one of them again
-      throttle(longest);
+      throttle(longest, concurrent);
+    } else {
+      calm_answer();
     }
     pending = std::move(again);
   }

@@ -12,10 +12,18 @@
 //   everyone, and more requests meanwhile would only earn more 429s; then the refused
 //   request is sent again, at most max_throttle_retries times, after which the caller gets
 //   UNAVAILABLE with Graph's code, request-id and how often it was retried;
+// - the server's limit may be lower than ours (other apps share the mailbox's budget, or a
+//   tenant is configured tighter): each 429 / 503 lowers the requests let out at once to
+//   half of those in flight when it was refused (rounded up), and every
+//   widen_after_answers answers without one let one more out again, up to max_in_flight —
+//   so a throttling server settles the session at its real limit instead of refusing the
+//   same share of requests over and over;
 // - $batch (send_batch) packs up to 20 independent requests into one; members refused
 //   with 429 / 503 are sent again (in a new batch, after the gate) like single requests.
-// A 401 (the token expired or was revoked early) renews the token once through
-// options.renew_token and sends again.
+// Every request first asks options.refresh_token for a current token; a 401 (the token
+// was revoked early, or expired in flight) renews it once through options.renew_token and
+// sends again. A read (GET) whose connection dropped before its answer was complete is
+// UNAVAILABLE (safe to send again), not ABORTED as a change would be.
 //
 // Errors: errors.hpp response_error() for non-2xx answers (NOT_FOUND, UNAUTHENTICATED,
 // PERMISSION_DENIED naming the permission, ... with Graph's code and request-id), the
@@ -26,6 +34,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <functional>
 #include <optional>
 #include <string>
@@ -38,6 +48,9 @@
 #include "protocol/graph/requests.hpp"
 
 namespace mailbroker::graph {
+
+// Answers without throttling after which one more request may be in flight (see above).
+inline constexpr int widen_after_answers = 16;
 
 // A folder of the mailbox by its path ("INBOX", "INBOX/Reports", "Archive"), as the
 // Mailbox API names folders.
@@ -58,8 +71,14 @@ struct client_options {
   int max_throttle_retries = 3;
   // The longest wait for one Retry-After (longer ones are cut to it).
   std::chrono::milliseconds max_retry_wait{std::chrono::seconds(60)};
-  // Called on a 401: fetch a new access token (the authenticator reads the current one).
-  std::function<awaitable<error>()> renew_token;
+  // Before each request: make the access token the authenticator reads current (the
+  // token cache answers from memory and refreshes ahead of expiry), so requests do not go
+  // out with a token that expired since the last one. Empty: the token is left as it is.
+  std::function<awaitable<error>()> refresh_token;
+  // On a 401 for a request sent at `sent_at`: get a token newer than the one that request
+  // carried (when another request renewed it since, that one is used). An error ends the
+  // call with it.
+  std::function<awaitable<error>(std::chrono::steady_clock::time_point sent_at)> renew_token;
 };
 
 // A 2xx answer.
@@ -105,6 +124,8 @@ class client {
   std::size_t connections() const { return pool_.connections(); }
   std::size_t in_flight() const { return pool_.in_flight(); }
   std::size_t waiting() const { return pool_.waiting() + gate_waiting_; }
+  // Requests let out at once now: max_in_flight, lower while Graph throttles.
+  std::size_t current_limit() const { return limit_; }
   std::uint64_t requests() const { return pool_.requests(); }
   std::uint64_t bytes_in() const { return pool_.bytes_in(); }
   std::uint64_t bytes_out() const { return pool_.bytes_out(); }
@@ -122,16 +143,27 @@ class client {
   net::http_request to_http(const request& r) const;
   // Waits while the gate is closed.
   awaitable<void> pass_gate();
-  // Closes the gate for `wait` (never shortens it) and counts the throttled answer.
-  void throttle(std::chrono::milliseconds wait);
-  // One HTTP exchange through the gate, with the 401 renewal.
-  awaitable<result<net::http_response>> exchange(const request& r);
+  // Waits until fewer than limit_ requests are out, then counts this one.
+  awaitable<void> enter_limit();
+  void leave_limit();
+  // Closes the gate for `wait` (never shortens it), counts the throttled answer and lowers
+  // the limit to half of `concurrent`, the requests out when the refused one was sent.
+  void throttle(std::chrono::milliseconds wait, std::size_t concurrent);
+  // An answer without throttling: now and then one more request may go out at once.
+  void calm_answer();
+  // One HTTP exchange through the gate and the limit, with the 401 renewal; `concurrent`
+  // gets the requests out when it was sent (itself included).
+  awaitable<result<net::http_response>> exchange(const request& r, std::size_t& concurrent);
 
   net::http_pool pool_;
   client_options options_;
   std::string path_prefix_;  // the service root's path ("/v1.0"), prepended to request URLs
   std::chrono::steady_clock::time_point gate_opens_{};
   std::size_t gate_waiting_ = 0;
+  std::size_t limit_ = 1;   // requests let out at once now
+  std::size_t active_ = 0;  // requests out now
+  int calm_answers_ = 0;    // answers without throttling since the limit last moved
+  std::deque<std::shared_ptr<asio::steady_timer>> limit_waiting_;
   std::uint64_t throttled_ = 0;
   std::chrono::milliseconds last_retry_after_{0};
   std::optional<std::vector<folder_entry>> folders_;
