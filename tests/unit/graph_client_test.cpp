@@ -167,6 +167,39 @@ TEST(GraphClient, AServerAllowingFewerRequestsThanOursSettlesTheLimitThere) {
   EXPECT_EQ(c->throttled(), static_cast<std::uint64_t>(refused.load()));
 }
 
+TEST(GraphClient, CloseEndsCallsWaitingForARetryAfterAtOnce) {
+  scripted s;
+  s.answer = [](int, const testing::script_request&) { return throttled_answer(30); };
+  fixture f;
+  auto c = f.make(s.server.port(), 2);
+  int ended = 0;
+  std::vector<error> errors;
+  for (int i = 0; i < 3; ++i) {
+    asio::co_spawn(
+        f.io,
+        [&]() -> awaitable<void> {
+          auto r = co_await c->send(get_folder(c->mailbox_root(), "inbox"), "folder inbox");
+          errors.push_back(r ? error::none() : r.err());
+          ++ended;
+        },
+        asio::detached);
+  }
+  // Until the first 429 closed the gate for 30 s.
+  const auto until = clock_type::now() + 5s;
+  while (c->throttled() == 0 && clock_type::now() < until) f.io.run_one_for(100ms);
+  ASSERT_EQ(c->throttled(), 1u);
+  const auto closed_at = clock_type::now();
+  c->close();
+  while (ended < 3 && f.io.run_one_for(5s) > 0) {
+  }
+  EXPECT_EQ(ended, 3);
+  EXPECT_LT(clock_type::now() - closed_at, 2s) << "no call waited out the 30 s Retry-After after close()";
+  for (const auto& e : errors) {
+    // unavailable when it was waiting, cancelled when its request was on the wire.
+    EXPECT_TRUE(e.code == errc::unavailable || e.code == errc::cancelled) << e.message;
+  }
+}
+
 TEST(GraphClient, StillThrottledAfterItsRetriesIsUnavailableWithGraphsCodeAndRequestId) {
   scripted s;
   s.answer = [](int, const testing::script_request&) { return throttled_answer(0); };

@@ -33,6 +33,19 @@ client::client(asio::any_io_executor executor, net::http_endpoint endpoint, net:
 
 client::~client() { close(); }
 
+void client::close() {
+  pool_.close();
+  // Waiting calls wake, see the pool closed and end.
+  auto waiting = std::move(limit_waiting_);
+  limit_waiting_.clear();
+  for (auto& t : waiting) t->cancel();
+  auto gated = std::move(gate_timers_);
+  gate_timers_.clear();
+  for (auto& w : gated) {
+    if (auto t = w.lock()) t->cancel();
+  }
+}
+
 awaitable<result<net::open_report>> client::open() { co_return co_await pool_.open(); }
 
 result<std::string> client::relative(std::string_view link, std::string_view what) const {
@@ -59,11 +72,12 @@ net::http_request client::to_http(const request& r) const {
 
 awaitable<void> client::pass_gate() {
   while (pool_.is_open() && gate_opens_ > std::chrono::steady_clock::now()) {
-    asio::steady_timer timer(pool_.executor());
-    timer.expires_at(gate_opens_);
+    auto timer = std::make_shared<asio::steady_timer>(pool_.executor(), gate_opens_);
+    std::erase_if(gate_timers_, [](const auto& w) { return w.expired(); });
+    gate_timers_.push_back(timer);
     ++gate_waiting_;
     error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     --gate_waiting_;
   }
 }

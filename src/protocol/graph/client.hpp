@@ -114,7 +114,9 @@ class client {
   // (failed_precondition) when it leaves the service root.
   result<std::string> relative(std::string_view link, std::string_view what) const;
 
-  void close() { pool_.close(); }
+  // Closes every connection; calls waiting (for a connection, the limit or a Retry-After)
+  // end at once with unavailable, a request on the wire with cancelled.
+  void close();
   bool is_open() const { return pool_.is_open(); }
   void set_on_lost(std::function<void(error)> fn) { pool_.set_on_lost(std::move(fn)); }
 
@@ -164,6 +166,8 @@ class client {
   std::size_t active_ = 0;  // requests out now
   int calm_answers_ = 0;    // answers without throttling since the limit last moved
   std::deque<std::shared_ptr<asio::steady_timer>> limit_waiting_;
+  // Timers of calls waiting for a Retry-After to pass (cancelled by close()).
+  std::vector<std::weak_ptr<asio::steady_timer>> gate_timers_;
   std::uint64_t throttled_ = 0;
   std::chrono::milliseconds last_retry_after_{0};
   std::optional<std::vector<folder_entry>> folders_;
