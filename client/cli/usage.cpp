@@ -424,9 +424,9 @@ std::string target_text() {
 std::string global_help() {
   std::string text = R"txt(Usage: mailbroker [GLOBAL OPTIONS] COMMAND [ARGUMENTS] [OPTIONS]
 
-Controls mailbrokerd, the daemon that holds live, authenticated IMAP and POP3
-sessions (with an optional SMTP leg for sending) keyed by session name for automation
-bots. Bots attach to a session with a lease; this tool does the same from a shell,
+Controls mailbrokerd, the daemon that holds live, authenticated IMAP, POP3, EWS and
+Microsoft Graph sessions (IMAP and POP3 with an optional SMTP leg for sending) keyed by
+session name for automation bots. Bots attach to a session with a lease; this tool does the same from a shell,
 and shows what the daemon holds.
 
 Commands:
