@@ -83,7 +83,7 @@ class graph_upstream final : public upstream {
   }
 
   awaitable<result<std::string>> authenticate_oauth(std::string /*user*/, std::string token) override {
-    token_state_->take(std::move(token));
+    token_state_->set(std::move(token));
     if (auto e = co_await probe(); !e.ok()) co_return e;
     co_return std::string("Bearer");
   }
@@ -159,9 +159,14 @@ class graph_upstream final : public upstream {
     // Takes `fresh`; false when it is the token already held.
     bool take(std::string fresh) {
       if (fresh == token) return false;
+      set(std::move(fresh));
+      return true;
+    }
+    // Without the comparison: g++ 12 at -O2 warns (maybe-uninitialized, a false positive)
+    // about take()'s string compare inlined into authenticate_oauth's coroutine frame.
+    void set(std::string fresh) {
       token = std::move(fresh);
       replaced_at = std::chrono::steady_clock::now();
-      return true;
     }
   };
   std::shared_ptr<token_state> token_state_;
