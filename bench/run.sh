@@ -35,7 +35,8 @@
 #                                       --delays 15 --parallel 1, graph --server-ms 100,
 #                                       graph --modes direct (the direct bots only)
 #
-# Knobs: MB_BENCH_BUILD (build dir, default build/release), MB_BENCH_TOKEN_TTL (access
+# Knobs: MB_BENCH_BUILD (build dir, default build/release), MB_BENCH_NO_BUILD=1 (run
+# what is in the build dir without building: A/B runs), MB_BENCH_TOKEN_TTL (access
 # token lifetime for token_bench, s, default 20: cold + warm phases must fit into 80 %
 # of it). Every process started here is stopped on exit, also on failure.
 set -euo pipefail
@@ -63,9 +64,13 @@ runs token && targets+=(token_bench)
 runs ews && targets+=(ews_bench delay_proxy)
 runs graph && targets+=(graph_bench delay_proxy)
 
-"$root/scripts/setup-debian.sh"
-cmake --preset release -S "$root" >/dev/null
-cmake --build "$build" --target "${targets[@]}" -j2
+# MB_BENCH_NO_BUILD=1 runs the binaries already in $build as they are (A/B runs against
+# a saved copy of an older build).
+if [[ ${MB_BENCH_NO_BUILD:-0} != 1 ]]; then
+  "$root/scripts/setup-debian.sh"
+  cmake --preset release -S "$root" >/dev/null
+  cmake --build "$build" --target "${targets[@]}" -j2
+fi
 
 state=$(mktemp -d /tmp/mb-bench-XXXXXX)
 chmod 755 "$state"  # Dovecot's mail processes (uid nobody) must reach the testbed below it
@@ -146,7 +151,8 @@ if runs mailbox; then
   env_file=$("$testbed/dovecot.sh" start "$state/mailbox" | tail -n1)
   start_daemon "$state/m.sock" "$state/mailbox-daemon-state"
   run_bench "$build/bench/mailbox_bench" --target "unix:$state/m.sock" --testbed-env "$env_file" \
-    --dovecot-sh "$testbed/dovecot.sh" --delay-proxy "$build/bench/delay_proxy" "${mailbox_args[@]}"
+    --dovecot-sh "$testbed/dovecot.sh" --delay-proxy "$build/bench/delay_proxy" --daemon-pid "$daemon_pid" \
+    "${mailbox_args[@]}"
   stop_daemon
   "$testbed/dovecot.sh" stop "$state/mailbox" >/dev/null 2>&1
 fi
