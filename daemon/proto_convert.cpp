@@ -339,13 +339,13 @@ void to_proto(const session::status_snapshot& s, pb::SessionStatus* out) {
     to_proto(s.waiting_for_login->since, w->mutable_since());
   }
   if (s.imap) {
-    auto* c = out->mutable_imap();
-    c->set_open(s.imap->open);
-    c->set_max(s.imap->max);
-    c->set_in_flight(s.imap->in_flight);
-    c->set_extra_logins(s.imap->extra_logins);
+    auto* pool = out->mutable_imap();
+    pool->set_open(s.imap->open);
+    pool->set_max(s.imap->max);
+    pool->set_in_flight(s.imap->in_flight);
+    pool->set_extra_logins(s.imap->extra_logins);
     if (s.imap->last_extra_error) {
-      auto* e = c->mutable_last_extra_error();
+      auto* e = pool->mutable_last_extra_error();
       e->set_code(std::string(errc_name(s.imap->last_extra_error->code)));
       e->set_message(s.imap->last_extra_error->message);
       to_proto(s.imap->last_extra_error->at, e->mutable_at());
