@@ -54,7 +54,10 @@
 //                      [--list 100] [--read 10] [--user alice] [--folder Bench]
 //                      [--claims 1000] [--claim-max 10] [--claim-action delete|read]
 //                      [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH]
-//                      [--daemon-pid PID]
+//                      [--daemon-pid PID] [--folders 1] [--max-connections 0]
+//   --folders K: the corpus is planted in K folders (--folder, --folder-1 ..) and bot i
+//   works in folder i mod K; --max-connections: the session's SessionSpec.max_connections
+//   (IMAP connections it may hold; extras serve reads of a folder the main one is not in).
 //   --daemon-pid: mailbrokerd's pid (bench/run.sh passes it), for its CPU per round.
 //   --claims 0 skips the claim + ack drains; --delay-proxy defaults to the delay_proxy
 //   next to this binary. Bot processes get --session, --port and --patience (their
@@ -140,6 +143,9 @@ struct options {
   int port = 0;
   int patience = 120;  // s: a bot's RPC / IMAP command deadline; the parent's hang guard
   int daemon_pid = 0;  // > 0: mailbrokerd's pid, whose CPU time per round is reported
+  // Bots spread over this many folders (bot i in folder_of(i)), each holding the corpus;
+  // and the session's SessionSpec.max_connections (0 = the daemon's default, 1).
+  int folders = 1, max_connections = 0;
   // Claim + ack phase: messages per drain (0 = skip the phase), ClaimMessages max, ack.
   int claims = 1000, claim_max = 10;
   std::string claim_action = "delete";  // delete | read
@@ -182,6 +188,7 @@ pb::ConnectRequest connect_request(const options& o, const testbed& t, const std
   server->set_port(imaps_port(o, t));
   server->set_tls_mode(pb::TLS_MODE_IMPLICIT);
   server->mutable_tls()->set_ca_file(t.ca_file);
+  request.mutable_spec()->set_max_connections(static_cast<std::uint32_t>(o.max_connections));
   auto* basic = request.mutable_spec()->mutable_auth()->mutable_basic();
   basic->set_username(o.user);
   basic->mutable_password()->set_inline_value(t.password);
@@ -233,6 +240,12 @@ std::int64_t cpu_us_of(int pid) {
   long long utime = 0, stime = 0;
   if (!(fields >> utime >> stime)) return -1;
   return (utime + stime) * 1000000LL / ::sysconf(_SC_CLK_TCK);
+}
+
+// The folder bot `index` works in: --folder, or with --folders K, "--folder-k" for k = index mod K > 0.
+std::string folder_of(const options& o, int index) {
+  const int k = o.folders > 1 ? index % o.folders : 0;
+  return k == 0 ? o.folder : o.folder + "-" + std::to_string(k);
 }
 
 struct bot_outcome {
@@ -561,7 +574,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
 // Imports DIR/FOLDER (an mbox file) into FOLDER with one `doveadm import`, checks that it
 // now holds COUNT unread messages, removes DIR.
 void import_mbox(const options& o, const testbed& t, const std::filesystem::path& dir, const std::string& folder,
-                 int count) {
+                 int count, bool keep_dir = false) {
   namespace fs = std::filesystem;
   // Dovecot's mail processes may run as another uid (nobody when we are root): the
   // source mbox must be readable and its directory writable for the dotlock.
@@ -575,7 +588,7 @@ void import_mbox(const options& o, const testbed& t, const std::filesystem::path
   if (!ends_with(status, "messages=" + std::to_string(count) + " unseen=" + std::to_string(count))) {
     die("corpus: expected " + std::to_string(count) + " unseen messages in " + folder + ", Dovecot says: " + status);
   }
-  fs::remove_all(dir);
+  if (!keep_dir) fs::remove_all(dir);
 }
 
 // Deterministic corpus: sizes 5..50 KB, every third message multipart with an attachment.
@@ -624,6 +637,12 @@ std::uint64_t plant_corpus(const options& o, const testbed& t) {
     mbox << m << "\n";
   }
   mbox.close();
+  // --folders K: the same corpus in K folders, one doveadm import each.
+  for (int k = 1; k < o.folders; ++k) {
+    const std::string other = folder_of(o, k);
+    fs::copy_file(dir / o.folder, dir / other);
+    import_mbox(o, t, dir, other, o.messages, true);
+  }
   import_mbox(o, t, dir, o.folder, o.messages);
   return total;
 }
@@ -683,10 +702,11 @@ class round_runner {
     std::vector<std::vector<std::string>> args;
     for (int i = 0; i < n_; ++i) {
       args.push_back({self_, "--bot", mode, "--index", std::to_string(i), "--target", o_.target, "--testbed-env",
-                      o_.env_path, "--user", o_.user, "--folder", folder.empty() ? o_.folder : folder, "--list",
+                      o_.env_path, "--user", o_.user, "--folder", folder.empty() ? folder_of(o_, i) : folder, "--list",
                       std::to_string(o_.list), "--read", std::to_string(o_.read), "--hold", hold ? "1" : "0",
                       "--claim-max", std::to_string(o_.claim_max), "--claim-action", o_.claim_action, "--session",
-                      o_.session, "--port", std::to_string(o_.port), "--patience", std::to_string(o_.patience)});
+                      o_.session, "--port", std::to_string(o_.port), "--patience", std::to_string(o_.patience),
+                      "--max-connections", std::to_string(o_.max_connections)});
     }
     std::fflush(nullptr);
     pids_.clear();
@@ -1125,6 +1145,11 @@ int run_parent(const options& o) {
   std::printf("corpus: %d messages, %.1f MB (5-50 KB each, 1/3 with an attachment), all unread, in '%s' of %s; "
               "planted in %.0f ms (one doveadm import)\n",
               o.messages, static_cast<double>(corpus_bytes) / 1e6, o.folder.c_str(), o.user.c_str(), plant_ms);
+  if (o.folders > 1) {
+    std::printf("the same corpus in %d folders ('%s', '%s-1', ...): bot i works in folder i mod %d; the session may hold "
+                "%d IMAP connection(s) (SessionSpec.max_connections)\n",
+                o.folders, o.folder.c_str(), o.folder.c_str(), o.folders, std::max(1, o.max_connections));
+  }
   std::printf("%d bot processes at once, each: summaries of the %d newest unread messages + read %d of them (~%.0f KB);"
               " modes alternate round by round\n",
               o.bots, o.list, o.read, static_cast<double>(results.back().bytes_read) / 1e3);
@@ -1228,6 +1253,8 @@ int main(int argc, char** argv) {
     else if (k == "--bots") o.bots = std::stoi(v);
     else if (k == "--rounds") o.rounds = std::stoi(v);
     else if (k == "--daemon-pid") o.daemon_pid = std::stoi(v);
+    else if (k == "--folders") o.folders = std::stoi(v);
+    else if (k == "--max-connections") o.max_connections = std::stoi(v);
     else if (k == "--messages") o.messages = std::stoi(v);
     else if (k == "--list") o.list = std::stoi(v);
     else if (k == "--read") o.read = std::stoi(v);
@@ -1250,7 +1277,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (o.target.empty() || o.env_path.empty() || o.bots < 1 || o.rounds < 1 || o.messages < 1 || o.list < 1 ||
+  if (o.target.empty() || o.env_path.empty() || o.bots < 1 || o.folders < 1 || o.max_connections < 0 || o.rounds < 1 ||
+      o.messages < 1 || o.list < 1 ||
       o.list > 1000 || o.read < 1 || (o.bot_mode.empty() && o.dovecot_sh.empty()) || o.claims < 0 ||
       o.claim_max < 1 || o.claim_max > 100 || (o.claim_action != "delete" && o.claim_action != "read") ||
       o.delays.empty() || o.far_rounds < 1 || o.port < 0 || o.port > 65535 || o.patience < 1) {
@@ -1258,7 +1286,8 @@ int main(int argc, char** argv) {
                  "usage: mailbox_bench --target unix:/path --testbed-env FILE --dovecot-sh PATH [--bots 20] [--rounds 5]\n"
                  "                     [--messages 200] [--list 100] [--read 10] [--user alice] [--folder Bench]\n"
                  "                     [--claims 1000] [--claim-max 10] [--claim-action delete|read]\n"
-                 "                     [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH] [--daemon-pid PID]\n");
+                 "                     [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH] [--daemon-pid PID]\n"
+                 "                     [--folders 1] [--max-connections 0]\n");
     return 2;
   }
   if (o.bot_mode == "daemon") return run_bot<daemon_bot>(o);

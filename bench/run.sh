@@ -11,7 +11,10 @@
 #                                       the daemon vs direct, both through delay_proxy at
 #                                       one-way delays 0, 10 and 40 ms), e.g.
 #                                       mailbox --bots 100 --delays 10 --rounds 3, or
-#                                       mailbox --rounds 3 --claims 0 (quick look)
+#                                       mailbox --rounds 3 --claims 0 (quick look), or
+#                                       mailbox --folders 2 --max-connections 2 (bots in
+#                                       two folders, the session's extra connection);
+#                                       CPU per round of the bots and the daemon too
 #   bench/run.sh token [options]        only token_bench (oidc-provider + Dovecot with the
 #                                       OAuth2 introspection passdb + a fresh mailbrokerd),
 #                                       e.g. token --sessions 50
