@@ -16,15 +16,17 @@
 // client, calls one after another:
 //   get-miss — GetMessage of each uid once, first read (fetched from Dovecot);
 //   get-hit  — GetMessage of those uids again, --calls times (the session's cache);
-//   list-100 — ListMessages(folder, limit 100, NEWEST_FIRST), --calls / 4 times.
+//   list-100 — ListMessages(folder, limit 100, NEWEST_FIRST), --lists times (default
+//              --calls / 4).
 // Prints median / p99 of each call's wall time, and for every kind of call the daemon's
 // CPU per call (utime + stime of mailbrokerd from /proc/PID/stat, delta / calls; the
 // daemon is found by SO_PEERCRED on its socket) and this client's CPU per call.
 // Then the ratios fresh / attach, attach / raw and attach / health.
 //
 // Usage: attach_bench --target unix:/path --testbed-env DIR/testbed.env
-//                     [--attach N] [--fresh N] [--calls N] [--messages M] [--user alice]
-//   --calls 0 skips the mailbox calls.
+//                     [--attach N] [--fresh N] [--calls N] [--lists N] [--messages M]
+//                     [--user alice]
+//   --calls 0 --lists 0 skips the mailbox calls.
 // bench/run.sh starts Dovecot and mailbrokerd and runs this.
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -159,6 +161,7 @@ struct phase {
   stats wall{};
   double daemon_cpu_ms = -1;  // per call; -1: the daemon's /proc entry was not readable
   double client_cpu_ms = 0;   // per call
+  double daemon_switches = -1;  // context switches of the daemon's threads per call
 };
 
 // `call(i)` makes call i and returns the milliseconds to count as its wall time.
@@ -166,22 +169,27 @@ phase run_phase(const std::string& name, int n, std::optional<pid_t> daemon, con
   std::vector<double> wall;
   wall.reserve(static_cast<std::size_t>(n));
   const auto d0 = daemon ? bench::process_cpu_ns(*daemon) : std::nullopt;
+  const auto s0 = daemon ? bench::process_context_switches(*daemon) : std::nullopt;
   const auto c0 = self_cpu_ns();
   for (int i = 0; i < n; ++i) wall.push_back(call(i));
   const auto c1 = self_cpu_ns();
   const auto d1 = daemon ? bench::process_cpu_ns(*daemon) : std::nullopt;
+  const auto s1 = daemon ? bench::process_context_switches(*daemon) : std::nullopt;
   phase p;
   p.name = name;
   p.n = n;
   p.wall = summarise(std::move(wall));
   if (d0 && d1) p.daemon_cpu_ms = static_cast<double>(*d1 - *d0) / 1e6 / n;
   p.client_cpu_ms = static_cast<double>(c1 - c0) / 1e6 / n;
+  if (s0 && s1) p.daemon_switches = static_cast<double>(*s1 - *s0) / n;
   return p;
 }
 
 void print_phase(const phase& p) {
-  std::printf("%-46s n=%-5d median %.3f ms  p99 %.3f ms  daemon CPU %.3f ms/call  client CPU %.3f ms/call\n",
-              p.name.c_str(), p.n, p.wall.median_ms, p.wall.p99_ms, p.daemon_cpu_ms, p.client_cpu_ms);
+  std::printf("%-46s n=%-5d median %.3f ms  p99 %.3f ms  daemon CPU %.3f ms/call  client CPU %.3f ms/call  "
+              "daemon switches %.1f/call\n",
+              p.name.c_str(), p.n, p.wall.median_ms, p.wall.p99_ms, p.daemon_cpu_ms, p.client_cpu_ms,
+              p.daemon_switches);
 }
 
 double ms_since(clock_type::time_point t0) {
@@ -284,7 +292,7 @@ std::uint64_t get_message(pb::Mailbox::Stub& mailbox, const std::string& lease, 
 
 int main(int argc, char** argv) {
   std::string target, env_path, user = "alice", folder = "CpuBench";
-  int attach_n = 2000, fresh_n = 200, calls_n = 4000, messages = 200;
+  int attach_n = 2000, fresh_n = 200, calls_n = 4000, lists_n = -1, messages = 200;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--target") target = v;
@@ -292,6 +300,7 @@ int main(int argc, char** argv) {
     else if (k == "--attach") attach_n = std::stoi(v);
     else if (k == "--fresh") fresh_n = std::stoi(v);
     else if (k == "--calls") calls_n = std::stoi(v);
+    else if (k == "--lists") lists_n = std::stoi(v);
     else if (k == "--messages") messages = std::stoi(v);
     else if (k == "--user") user = v;
     else {
@@ -304,6 +313,7 @@ int main(int argc, char** argv) {
                          "[--calls N] [--messages M >= 100]\n");
     return 2;
   }
+  if (lists_n < 0) lists_n = calls_n / 4;
   auto env = read_env(env_path);
   std::string upper;
   for (char c : user) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
@@ -378,7 +388,7 @@ int main(int argc, char** argv) {
   const auto raw = summarise(raw_socket_round_trips(attach_n));
 
   // --- the daemon's CPU per mailbox call, on a planted folder, same session
-  if (calls_n > 0) {
+  if (calls_n > 0 || lists_n > 0) {
     plant_folder(env, user, folder, messages);
     auto mailbox = pb::Mailbox::NewStub(channel);
     pb::ListMessagesRequest list;
@@ -415,13 +425,15 @@ int main(int argc, char** argv) {
       get_message(*mailbox, lease, folder, uids[static_cast<std::size_t>(i)]);
       return ms_since(t0);
     }));
-    phases.push_back(run_phase("GetMessage ~1 KB, read again (cache hit)", calls_n, daemon, [&](int i) {
+    if (calls_n > 0) phases.push_back(run_phase("GetMessage ~1 KB, read again (cache hit)", calls_n, daemon, [&](int i) {
       const auto t0 = clock_type::now();
       get_message(*mailbox, lease, folder, uids[static_cast<std::size_t>(i) % uids.size()]);
       return ms_since(t0);
     }));
-    phases.push_back(run_phase("ListMessages 100 summaries, NEWEST_FIRST", std::max(1, calls_n / 4), daemon,
-                               [&](int) { return list_once(); }));
+    if (lists_n > 0) {
+      phases.push_back(run_phase("ListMessages 100 summaries, NEWEST_FIRST", lists_n, daemon,
+                                 [&](int) { return list_once(); }));
+    }
   }
 
   // --- the baseline: a fresh IMAPS connect + login + logout, same server, same run

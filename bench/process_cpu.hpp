@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -42,6 +43,25 @@ inline std::optional<std::uint64_t> process_cpu_ns(pid_t pid) {
   if (!ticks) return std::nullopt;
   static const long per_second = ::sysconf(_SC_CLK_TCK);
   return *ticks * (1000000000ull / static_cast<std::uint64_t>(per_second));
+}
+
+// Context switches (voluntary + involuntary) of the live threads of process `pid`: a
+// thread that sleeps and is woken again counts one. Threads that have exited are not
+// counted (gRPC's and Asio's threads live as long as the daemon).
+inline std::optional<std::uint64_t> process_context_switches(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
+  if (ec) return std::nullopt;
+  std::uint64_t total = 0;
+  for (const auto& task : tasks) {
+    std::ifstream in(task.path() / "status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+        total += std::stoull(line.substr(line.find(':') + 1));
+      }
+    }
+  }
+  return total;
 }
 
 // The pid of the process listening on the unix socket `path` (SO_PEERCRED of a
