@@ -5,7 +5,14 @@
 #   bench/run.sh                        all benchmarks: attach_bench, mailbox_bench, token_bench,
 #                                       ews_bench (~2 min of it), graph_bench
 #   bench/run.sh [attach_bench options] all; the options go to attach_bench (e.g. --attach 5000)
-#   bench/run.sh attach [options]       only attach_bench (Dovecot + mailbrokerd)
+#   bench/run.sh attach [options]       only attach_bench (Dovecot + mailbrokerd): attach,
+#                                       Status, an empty gRPC call (Health/Check), the raw
+#                                       unix-socket round trip, a fresh IMAPS login, and the
+#                                       daemon's CPU per call (utime+stime of mailbrokerd /
+#                                       calls) of each and of GetMessage ~1 KB (cache miss,
+#                                       cache hit) and ListMessages of 100 summaries
+#                                       NEWEST_FIRST on a planted folder (issue 9), e.g.
+#                                       attach --calls 8000, attach --calls 0 (no mailbox calls)
 #   bench/run.sh mailbox [options]      only mailbox_bench (Dovecot + mailbrokerd + 20 bot
 #                                       processes, "list the 100 newest, read 10", through
 #                                       the daemon vs direct, both through delay_proxy at
