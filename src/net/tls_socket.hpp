@@ -7,7 +7,9 @@
 // record vectors per stream for the life of the connection (~68 KiB). Here OpenSSL owns
 // the only buffers, and with SSL_MODE_RELEASE_BUFFERS (set on every SSL) it frees them
 // whenever no record is half read or half written: an idle connection holds the SSL
-// object, its session and cipher state, and no record buffers.
+// object, its session and cipher state, and no record buffers. Measured with
+// bench/connection_memory_bench (2,000 idle logged-in IMAPS sessions against Dovecot):
+// ~25 KiB per session in all, of which ~16 KiB is OpenSSL's (was ~77 KiB with Asio's).
 //
 // Usage (one strand):
 //   tls_socket tls(std::move(connected_socket), ctx);
