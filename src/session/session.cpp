@@ -385,14 +385,18 @@ bool session::may_start(const queued_operation& op) const {
   // queue's order).
   if (client_->ews() != nullptr || client_->graph() != nullptr) return in_flight_ < client_->parallel_reads();
   return client_->imap() != nullptr && main_in_flight_ < settings_.max_pipelined &&
-         op.traits.shared_folder == selected_mailbox_;
+         op.traits.shared_folder == main_folder_;
 }
 
 void session::start_operation(queued_operation op, std::shared_ptr<extra_connection> on) {
   metrics_hooks::queue_wait(spec_.proto, std::chrono::steady_clock::now() - op.queued_at);
   in_flight_shared_ = (in_flight_ == 0 || in_flight_shared_) && !op.traits.shared_folder.empty();
   ++in_flight_;
-  ++(on ? on->in_flight : main_in_flight_);
+  if (on) {
+    if (on->in_flight++ == 0) on->busy_folder = op.traits.shared_folder;
+  } else if (main_in_flight_++ == 0) {
+    main_folder_ = op.traits.shared_folder;  // "" for an operation that runs alone
+  }
   busy_leases_.insert(op.lease_id);
   asio::co_spawn(
       strand_,

@@ -195,6 +195,7 @@ class session : public std::enable_shared_from_this<session> {
     std::string selected_mailbox;    // as connection_context wants them, per connection
     std::uint32_t uid_validity = 0;
     std::size_t in_flight = 0;
+    std::string busy_folder;  // the folder of the reads in flight (see main_folder_)
     steady_time idle_since = std::chrono::steady_clock::now();
     bool usable() const;  // logged in and still open
   };
@@ -280,6 +281,10 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<queued_operation> held_;   // popped, waiting for the operations in flight to end
   std::size_t in_flight_ = 0;              // operations running, on any connection
   std::size_t main_in_flight_ = 0;         // ... of them on client_
+  // The folder of the reads in flight on client_, set when the first of them starts: the
+  // dispatcher must not go by selected_mailbox_, which changes only once that read runs
+  // and SELECTs (a read of another folder started meanwhile would interleave with it).
+  std::string main_folder_;
   bool in_flight_shared_ = false;          // ... all of them reads (of their connection's folder)
   // IMAP: connections beyond client_ (at most spec_.max_connections - 1), for reads.
   std::vector<std::shared_ptr<extra_connection>> extras_;

@@ -32,7 +32,7 @@ std::shared_ptr<session::extra_connection> session::extra_for(const queued_opera
   std::shared_ptr<extra_connection> idle;
   for (const auto& x : extras_) {
     if (!x->usable()) continue;
-    if (x->in_flight > 0 && x->selected_mailbox == folder && x->in_flight < settings_.max_pipelined) return x;
+    if (x->in_flight > 0 && x->busy_folder == folder && x->in_flight < settings_.max_pipelined) return x;
     if (x->in_flight == 0 && (!idle || x->selected_mailbox == folder)) idle = x;
   }
   if (idle) return idle;

@@ -45,13 +45,17 @@ class imap_extra_connections : public broker_fixture {
 
   std::string session_name() const { return "pool-" + suffix_; }
 
-  // Each of `threads` bots lists both folders `rounds` times, alternating, with a limit of
-  // its own (so no two calls share a listing); every page must be its folder's.
-  void read_both_folders(const std::string& lease, int threads, int rounds) {
+  // Each of `threads` bots (a lease each: one lease's calls run in order) lists both
+  // folders `rounds` times, alternating, with a limit of its own (so no two calls share a
+  // listing); every page must be its folder's.
+  void read_both_folders(std::uint32_t max_connections, int threads, int rounds) {
     std::atomic<int> wrong{0}, failed{0};
+    std::vector<std::string> leases;
+    for (int t = 0; t < threads; ++t) leases.push_back(connect(max_connections));
     std::vector<std::thread> bots;
     for (int t = 0; t < threads; ++t) {
       bots.emplace_back([&, t] {
+        const std::string& lease = leases[static_cast<std::size_t>(t)];
         for (int r = 0; r < rounds; ++r) {
           const bool a = (r + t) % 2 == 0;
           pb::ListMessagesRequest request;
@@ -66,7 +70,11 @@ class imap_extra_connections : public broker_fixture {
             ADD_FAILURE() << st.error_message();
             continue;
           }
-          if (page.messages_size() != (a ? 4 : 6)) ++wrong;
+          if (page.messages_size() != (a ? 4 : 6)) {
+            ++wrong;
+            ADD_FAILURE() << (a ? folder_a_ : folder_b_) << ": " << page.messages_size() << " messages, total "
+                          << page.total_matching();
+          }
         }
       });
     }
@@ -82,7 +90,7 @@ class imap_extra_connections : public broker_fixture {
 TEST_F(imap_extra_connections, ReadsOfTwoFoldersAtOnceGetExtraConnectionsThatIdleOut) {
   start(std::chrono::milliseconds(1500));
   const auto lease = connect(3);
-  read_both_folders(lease, 8, 12);
+  read_both_folders(3, 8, 12);
 
   auto status = status_of(session_name());
   ASSERT_TRUE(status.has_imap());
@@ -121,7 +129,7 @@ TEST_F(imap_extra_connections, ReadsOfTwoFoldersAtOnceGetExtraConnectionsThatIdl
     auto st = mailbox_->SetFlags(&context, flags, &done);
     ASSERT_TRUE(st.ok()) << st.error_message();
   }
-  read_both_folders(lease, 4, 4);
+  read_both_folders(3, 4, 4);
   {
     grpc::ClientContext context;
     list.set_read(pb::READ_FILTER_UNREAD);
@@ -132,8 +140,8 @@ TEST_F(imap_extra_connections, ReadsOfTwoFoldersAtOnceGetExtraConnectionsThatIdl
 
 TEST_F(imap_extra_connections, TheDefaultIsOneConnection) {
   start(std::chrono::milliseconds(1500));
-  const auto lease = connect(0);
-  read_both_folders(lease, 6, 6);
+  connect(0);
+  read_both_folders(0, 6, 6);
   const auto status = status_of(session_name());
   ASSERT_TRUE(status.has_imap());
   EXPECT_EQ(status.imap().max(), 1u);
