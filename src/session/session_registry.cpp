@@ -253,34 +253,57 @@ result<std::vector<status_snapshot>> session_registry::status(const std::string&
   return out;
 }
 
-session_registry::status_page session_registry::status_page_of(const status_query& query) const {
-  auto matches = [&query](session_state state, protocol proto) {
-    if (query.proto && *query.proto != proto) return false;
-    return query.states.empty() || std::find(query.states.begin(), query.states.end(), state) != query.states.end();
-  };
+namespace {
+bool matches_query(const session_registry::status_query& query, session_state state, protocol proto) {
+  if (query.proto && *query.proto != proto) return false;
+  return query.states.empty() || std::find(query.states.begin(), query.states.end(), state) != query.states.end();
+}
+}  // namespace
+
+std::vector<std::shared_ptr<session>> session_registry::pick_status_page(const status_query& query,
+                                                                          std::string& next_after_r) const {
   const std::size_t limit = std::max<std::size_t>(1, query.limit);
   std::vector<std::shared_ptr<session>> picked;
-  status_page page;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = query.after.empty() || query.after < query.name_prefix ? sessions_.lower_bound(query.name_prefix)
-                                                                     : sessions_.upper_bound(query.after);
-    for (; it != sessions_.end(); ++it) {
-      if (it->first.compare(0, query.name_prefix.size(), query.name_prefix) != 0) break;  // past the prefix
-      if (!matches(it->second.state, it->second.proto)) continue;
-      if (picked.size() == limit) {
-        page.next_after = picked.back()->name();  // one more matches: there is a next page
-        break;
-      }
-      picked.push_back(it->second.s);
+  picked.reserve(std::min<std::size_t>(limit, 1024));
+  std::lock_guard lock(mutex_);
+  auto it = query.after.empty() || query.after < query.name_prefix ? sessions_.lower_bound(query.name_prefix)
+                                                                   : sessions_.upper_bound(query.after);
+  for (; it != sessions_.end(); ++it) {
+    if (it->first.compare(0, query.name_prefix.size(), query.name_prefix) != 0) break;  // past the prefix
+    if (!matches_query(query, it->second.state, it->second.proto)) continue;
+    if (picked.size() == limit) {
+      next_after_r = picked.back()->name();  // one more matches: there is a next page
+      break;
     }
+    picked.push_back(it->second.s);
   }
+  return picked;
+}
+
+session_registry::status_page session_registry::status_page_of(const status_query& query) const {
+  status_page page;
+  auto picked = pick_status_page(query, page.next_after);
   page.sessions.reserve(picked.size());
   for (const auto& s : picked) {
     auto snap = s->snapshot();
-    if (matches(snap.state, snap.proto)) page.sessions.push_back(std::move(snap));
+    if (matches_query(query, snap.state, snap.proto)) page.sessions.push_back(std::move(snap));
   }
   return page;
+}
+
+std::string session_registry::visit_status_page(const status_query& query,
+                                                const std::function<bool(const std::string&)>& visible,
+                                                const std::function<bool(const status_snapshot&)>& emit) const {
+  std::string next_after;
+  const auto picked = pick_status_page(query, next_after);
+  for (const auto& s : picked) {
+    if (visible && !visible(s->name())) continue;
+    const bool more = s->read_snapshot([&](const status_snapshot& snap) {
+      return !matches_query(query, snap.state, snap.proto) || emit(snap);
+    });
+    if (!more) break;
+  }
+  return next_after;
 }
 
 session_registry::totals session_registry::counts() const {

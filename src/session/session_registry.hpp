@@ -129,6 +129,15 @@ class session_registry {
     std::string next_after;
   };
   status_page status_page_of(const status_query& query) const;
+  // The same page without copying snapshots (what the Status RPC uses): picks sessions
+  // exactly as status_page_of, skips those whose name `visible` refuses (called with no
+  // lock held), then calls `emit` with each remaining session's status under that
+  // session's own lock (session::read_snapshot: `emit` must be quick, e.g. convert it to
+  // proto, and call nothing of the session or the registry); a status no longer matching
+  // the filters is not emitted. `emit` returns false to end the page there (the caller
+  // then makes its own next token). Returns status_page::next_after.
+  std::string visit_status_page(const status_query& query, const std::function<bool(const std::string&)>& visible,
+                                const std::function<bool(const status_snapshot&)>& emit) const;
 
   // Counters kept as sessions change (no walk): sessions listed by Status by state, and
   // live sessions counted against max_sessions (which includes replaced sessions still
@@ -184,6 +193,9 @@ class session_registry {
     std::uint64_t id = 0;
   };
 
+  // The sessions of one Status page by mirrored state (O(log n + scanned) under mutex_),
+  // and the next page's `after` ("" when nothing more matches).
+  std::vector<std::shared_ptr<session>> pick_status_page(const status_query& query, std::string& next_after_r) const;
   void on_session_event(std::uint64_t id, const status_event& ev);
   void on_lease_gone(const std::string& lease_id);
   // Creates and registers a session (forgetting long-dead ones). Caller holds mutex_.
