@@ -7,8 +7,10 @@
 //             threads, each Connect answered once its session is READY);
 //   memory  — daemon RSS per idle READY session: (VmRSS after - VmRSS before) / N;
 //   status  — Status of all N, paged (page_size 1000), wall time, median of several;
-//   idle    — daemon CPU (utime + stime of /proc/PID/stat) over a window with all N idle,
-//             the keepalive used and the NOOPs sent meanwhile (Status counters);
+//   idle    — daemon CPU (utime + stime of /proc/PID/stat) over a window with all N idle
+//             (opened a keepalive period after the ramp: every session's NOOPs are in
+//             their steady rhythm), the keepalive used and the NOOPs sent meanwhile
+//             (Status counters);
 //   restart — SIGTERM, wait for the exit, start again on the same state dir (sessions
 //             come back from the store): time until all N are READY, and the BACKOFFs on
 //             the way (WatchStatus events, by error code; DEADLINE_EXCEEDED ones are
@@ -438,6 +440,7 @@ std::string system_bundle_with(const std::string& dir, const std::string& ca_fil
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows as it happens when piped
   const options o = parse(argc, argv);
   const testbed t = load_testbed(o.env_path);
   std::string dir = o.work_dir;
@@ -468,6 +471,7 @@ int main(int argc, char** argv) {
   const auto before = sample_of(daemon.pid());
 
   ramp(o, t, daemon.target());
+  const auto ramp_end = clock_type::now();
   wait_until_ready(c, o.sessions, "ramp");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const auto after = sample_of(daemon.pid());
@@ -487,6 +491,15 @@ int main(int argc, char** argv) {
               walls[walls.size() / 2], walls.front(), walls.back(), o.status_rounds);
 
   {
+    // A session's first keepalive NOOP is due ~keepalive after it became READY: the window
+    // opens once the last session created has had that long, so it sees the steady state.
+    const auto steady = ramp_end + std::chrono::seconds(o.keepalive);
+    if (clock_type::now() < steady) {
+      std::printf("idle: waiting %.0f s (a keepalive period after the ramp) for the steady state\n",
+                  std::chrono::duration<double>(steady - clock_type::now()).count());
+      std::fflush(stdout);
+      std::this_thread::sleep_until(steady);
+    }
     std::uint64_t commands0 = 0, commands1 = 0;
     status_all(c, &commands0);
     const auto s0 = sample_of(daemon.pid());

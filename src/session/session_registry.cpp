@@ -33,18 +33,27 @@ error session_registry::max_sessions_error() const {
                    "daemon config (mailbrokerd --max-sessions N)"};
 }
 
-error session_registry::admission_error_locked() const {
+std::size_t session_registry::descriptors_for(const session_spec& spec) {
+  const bool one_connection = spec.proto == protocol::imap || spec.proto == protocol::pop3;
+  if (!one_connection) return net::fd_budget::per_session;
+  return spec.smtp ? 2 : 1;
+}
+
+error session_registry::admission_error_locked(const session_spec& spec) const {
   if (live_.size() >= settings_.max_sessions) return max_sessions_error();
   // Refuse before the descriptors run out, not when a socket() fails half-way through a
-  // login: the soft limit's capacity is O(1); near it, count the open descriptors.
-  const auto capacity = net::fd_budget::session_capacity();
-  if (live_.size() >= capacity) {
+  // login: the soft limit's room is O(1); near it, count the open descriptors.
+  const auto limit = net::fd_budget::limit();
+  const auto room = limit > net::fd_budget::reserve ? limit - net::fd_budget::reserve : 0;
+  const auto needed = live_descriptors_ + descriptors_for(spec);
+  if (needed > room) {
     return error{errc::resource_exhausted,
-                 "the open-file limit (" + std::to_string(net::fd_budget::limit()) + ") leaves room for about " +
-                     std::to_string(capacity) + " sessions, all in use: raise LimitNOFILE (systemd) or `ulimit -n`, "
+                 "the open-file limit (" + std::to_string(limit) + ") leaves room for " + std::to_string(room) +
+                     " session connections, and the " + std::to_string(live_.size()) + " live sessions hold " +
+                     std::to_string(live_descriptors_) + ": raise LimitNOFILE (systemd) or `ulimit -n`, "
                      "or lower max-sessions"};
   }
-  if (live_.size() * 10 >= capacity * 9) return net::fd_budget::check(net::fd_budget::per_session);
+  if (needed * 10 >= room * 9) return net::fd_budget::check(descriptors_for(spec));
   return error::none();
 }
 
@@ -81,7 +90,7 @@ void session_registry::connect(connect_request request, steady_time deadline,
       // live_ counts sessions until they are CLOSED/FAILED, so one still logging out
       // (force, linger expiry) holds its place until its connection is gone.
       if (!replaced) {
-        if (auto e = admission_error_locked(); !e.ok()) return done(std::move(e));
+        if (auto e = admission_error_locked(request.spec); !e.ok()) return done(std::move(e));
       }
       target = make_session_locked(request);
       created = true;
@@ -140,7 +149,7 @@ void session_registry::connect_retry(connect_request request, steady_time deadli
     } else if (it != sessions_.end() && it->second.s->accepting()) {
       return done(error{errc::failed_precondition, "session '" + request.name + "' was replaced with another spec"});
     } else {
-      if (auto e = admission_error_locked(); !e.ok()) return done(std::move(e));
+      if (auto e = admission_error_locked(request.spec); !e.ok()) return done(std::move(e));
       target = make_session_locked(request);
       created = true;
     }
@@ -171,7 +180,9 @@ std::shared_ptr<session> session_registry::make_session_locked(const connect_req
   if (!fresh) count_entry_locked(it->second, -1);
   it->second = entry{s, id, session_state::connecting, request.spec.proto};
   count_entry_locked(it->second, +1);
-  live_.insert(id);
+  const auto descriptors = descriptors_for(request.spec);
+  live_.emplace(id, descriptors);
+  live_descriptors_ += descriptors;
   return s;
 }
 
@@ -381,7 +392,11 @@ void session_registry::on_session_event(std::uint64_t id, const status_event& ev
     if (auto it = sessions_.find(ev.status.name); it != sessions_.end() && it->second.id == id) {
       set_entry_state_locked(it->second, state);
     }
-    if (!is_live(state) && live_.erase(id) > 0) dead_.push_back(dead_record{ev.at, ev.status.name, id});
+    if (auto it = live_.find(id); !is_live(state) && it != live_.end()) {
+      live_descriptors_ -= it->second;
+      live_.erase(it);
+      dead_.push_back(dead_record{ev.at, ev.status.name, id});
+    }
   }
   std::lock_guard lock(watch_mutex_);
   const bool state_changed = ev.previous_state != ev.status.state;

@@ -90,7 +90,9 @@ TEST_F(registry_test, NewSessionsAreRefusedBeforeFileDescriptorsRunOut) {
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   rlimit low = saved;
-  low.rlim_cur = net::fd_budget::reserve + 2 * net::fd_budget::per_session;  // room for 2 sessions
+  // Room for 2 IMAP sessions without an SMTP leg: one descriptor each.
+  ASSERT_EQ(session_registry::descriptors_for(request("fd-0").spec), 1u);
+  low.rlim_cur = net::fd_budget::reserve + 2;
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
   const auto first = connect_now(request("fd-1"));
   const auto second = connect_now(request("fd-2"));
@@ -101,6 +103,18 @@ TEST_F(registry_test, NewSessionsAreRefusedBeforeFileDescriptorsRunOut) {
   EXPECT_EQ(third.code, errc::resource_exhausted) << third.message;
   EXPECT_NE(third.message.find("LimitNOFILE"), std::string::npos) << third.message;
   EXPECT_EQ(registry_->counts().live, second.code == errc::resource_exhausted ? 1u : 2u);
+}
+
+TEST(registry_descriptors, OneConnectionSessionsCountOneDescriptorPlusTheirSmtpLeg) {
+  session_spec spec;
+  spec.proto = protocol::imap;
+  EXPECT_EQ(session_registry::descriptors_for(spec), 1u);
+  spec.proto = protocol::pop3;
+  spec.smtp.emplace();
+  EXPECT_EQ(session_registry::descriptors_for(spec), 2u);
+  spec.smtp.reset();
+  spec.proto = protocol::ews;
+  EXPECT_EQ(session_registry::descriptors_for(spec), net::fd_budget::per_session);
 }
 
 TEST_F(registry_test, CreatingSessionsReadsNoOtherSessionAndCountsStayExact) {
