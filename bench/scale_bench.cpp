@@ -258,8 +258,9 @@ std::string describe(const std::map<std::string, std::uint32_t>& m) {
   return out.empty() ? "(none)" : out;
 }
 
-// Every session, paged. Returns the number listed; adds up commands_sent into `commands_r`.
-std::size_t status_all(client::broker_client& c, std::uint64_t* commands_r = nullptr) {
+// Every session, paged. Returns the number listed; adds up commands_sent into `commands_r`
+// and keeps the largest reply's size in `largest_r`.
+std::size_t status_all(client::broker_client& c, std::uint64_t* commands_r = nullptr, std::size_t* largest_r = nullptr) {
   pb::StatusRequest req;
   req.set_page_size(1000);
   std::size_t seen = 0;
@@ -267,6 +268,7 @@ std::size_t status_all(client::broker_client& c, std::uint64_t* commands_r = nul
     pb::StatusResponse resp;
     if (auto s = c.status(req, &resp, std::chrono::seconds(60)); !s.ok()) die("Status: " + s.error_message());
     seen += static_cast<std::size_t>(resp.sessions_size());
+    if (largest_r != nullptr) *largest_r = std::max(*largest_r, resp.ByteSizeLong());
     if (commands_r != nullptr) {
       for (const auto& s : resp.sessions()) *commands_r += s.counters().commands_sent();
     }
@@ -480,15 +482,17 @@ int main(int argc, char** argv) {
               static_cast<double>(after.rss_kib - before.rss_kib) / o.sessions, describe(state_counts(c)).c_str());
 
   std::vector<double> walls;
-  std::size_t listed = 0;
+  std::size_t listed = 0, largest = 0;
   for (int r = 0; r < o.status_rounds; ++r) {
     const auto t0 = clock_type::now();
-    listed = status_all(c);
+    listed = status_all(c, nullptr, &largest);
     walls.push_back(seconds_since(t0) * 1000);
   }
   std::sort(walls.begin(), walls.end());
-  std::printf("status: all %zu sessions, pages of 1000: median %.1f ms (min %.1f, max %.1f, %d rounds)\n", listed,
-              walls[walls.size() / 2], walls.front(), walls.back(), o.status_rounds);
+  std::printf("status: all %zu sessions, pages of 1000: median %.1f ms (min %.1f, max %.1f, %d rounds); largest reply "
+              "%.0f KiB\n",
+              listed, walls[walls.size() / 2], walls.front(), walls.back(), o.status_rounds,
+              static_cast<double>(largest) / 1024);
 
   {
     // A session's first keepalive NOOP is due ~keepalive after it became READY: the window
