@@ -34,6 +34,9 @@
 // Connect creates it (login over the delayed link). The report gives, per delay, wall
 // median/min/max and per-bot median/p95 of both variants, the cold round, the ratio
 // direct/daemon ("daemon N x faster/slower"), the connection counts, and a summary table.
+// It also gives the CPU time a round costs, medians: the bots' own (each measures its
+// work, getrusage) and mailbrokerd's (/proc/PID/stat from release to the last bot's end),
+// so a run on a loaded or small machine shows where the CPU went (Dovecot is not counted).
 //
 // Then, at the smallest delay only (0 by default: it measures the lease book, not the
 // link), claim + ack (work distribution, the session live again): a folder is planted with
@@ -51,6 +54,11 @@
 //                      [--list 100] [--read 10] [--user alice] [--folder Bench]
 //                      [--claims 1000] [--claim-max 10] [--claim-action delete|read]
 //                      [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH]
+//                      [--daemon-pid PID] [--folders 1] [--max-connections 0]
+//   --folders K: the corpus is planted in K folders (--folder, --folder-1 ..) and bot i
+//   works in folder i mod K; --max-connections: the session's SessionSpec.max_connections
+//   (IMAP connections it may hold; extras serve reads of a folder the main one is not in).
+//   --daemon-pid: mailbrokerd's pid (bench/run.sh passes it), for its CPU per round.
 //   --claims 0 skips the claim + ack drains; --delay-proxy defaults to the delay_proxy
 //   next to this binary. Bot processes get --session, --port and --patience (their
 //   RPC / command deadline, s; scaled with bots x delay) from the parent.
@@ -58,6 +66,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,6 +142,10 @@ struct options {
   std::string session = "mailbox-bench";
   int port = 0;
   int patience = 120;  // s: a bot's RPC / IMAP command deadline; the parent's hang guard
+  int daemon_pid = 0;  // > 0: mailbrokerd's pid, whose CPU time per round is reported
+  // Bots spread over this many folders (bot i in folder_of(i)), each holding the corpus;
+  // and the session's SessionSpec.max_connections (0 = the daemon's default, 1).
+  int folders = 1, max_connections = 0;
   // Claim + ack phase: messages per drain (0 = skip the phase), ClaimMessages max, ack.
   int claims = 1000, claim_max = 10;
   std::string claim_action = "delete";  // delete | read
@@ -175,6 +188,7 @@ pb::ConnectRequest connect_request(const options& o, const testbed& t, const std
   server->set_port(imaps_port(o, t));
   server->set_tls_mode(pb::TLS_MODE_IMPLICIT);
   server->mutable_tls()->set_ca_file(t.ca_file);
+  request.mutable_spec()->set_max_connections(static_cast<std::uint32_t>(o.max_connections));
   auto* basic = request.mutable_spec()->mutable_auth()->mutable_basic();
   basic->set_username(o.user);
   basic->mutable_password()->set_inline_value(t.password);
@@ -205,6 +219,33 @@ void wait_eof(int fd) {
     if (n == 0) return;
     if (n < 0 && errno != EINTR) std::_Exit(3);
   }
+}
+
+// This process's CPU time (user + system), in microseconds.
+std::int64_t process_cpu_us() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000LL + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
+}
+
+// The CPU time (user + system) process `pid` has used so far, in microseconds; -1 if gone.
+std::int64_t cpu_us_of(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;  // state .. cmajflt: fields 3..13
+  long long utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return -1;
+  return (utime + stime) * 1000000LL / ::sysconf(_SC_CLK_TCK);
+}
+
+// The folder bot `index` works in: --folder, or with --folders K, "--folder-k" for k = index mod K > 0.
+std::string folder_of(const options& o, int index) {
+  const int k = o.folders > 1 ? index % o.folders : 0;
+  return k == 0 ? o.folder : o.folder + "-" + std::to_string(k);
 }
 
 struct bot_outcome {
@@ -399,7 +440,9 @@ int run_bot(const options& o) {
   report("R " + std::to_string(o.index));
   wait_eof(barrier_fd);
   const std::int64_t start = now_ns();
+  const std::int64_t cpu_start = process_cpu_us();
   bot_outcome out = bot.work(o, t);
+  const std::int64_t cpu_us = process_cpu_us() - cpu_start;  // the work, not Disconnect / LOGOUT
   if (out.error.empty() && o.hold) {
     report("H " + std::to_string(o.index));
     wait_eof(hold_fd);
@@ -414,7 +457,7 @@ int run_bot(const options& o) {
   }
   report("D " + std::to_string(o.index) + " " + std::to_string(start) + " " + std::to_string(end) + " " +
          std::to_string(out.listed) + " " + std::to_string(out.read) + " " + std::to_string(out.bytes) + " " +
-         (out.newest_first ? "1" : "0"));
+         (out.newest_first ? "1" : "0") + " " + std::to_string(cpu_us));
   return 0;
 }
 
@@ -531,7 +574,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
 // Imports DIR/FOLDER (an mbox file) into FOLDER with one `doveadm import`, checks that it
 // now holds COUNT unread messages, removes DIR.
 void import_mbox(const options& o, const testbed& t, const std::filesystem::path& dir, const std::string& folder,
-                 int count) {
+                 int count, bool keep_dir = false) {
   namespace fs = std::filesystem;
   // Dovecot's mail processes may run as another uid (nobody when we are root): the
   // source mbox must be readable and its directory writable for the dotlock.
@@ -545,7 +588,7 @@ void import_mbox(const options& o, const testbed& t, const std::filesystem::path
   if (!ends_with(status, "messages=" + std::to_string(count) + " unseen=" + std::to_string(count))) {
     die("corpus: expected " + std::to_string(count) + " unseen messages in " + folder + ", Dovecot says: " + status);
   }
-  fs::remove_all(dir);
+  if (!keep_dir) fs::remove_all(dir);
 }
 
 // Deterministic corpus: sizes 5..50 KB, every third message multipart with an attachment.
@@ -594,6 +637,12 @@ std::uint64_t plant_corpus(const options& o, const testbed& t) {
     mbox << m << "\n";
   }
   mbox.close();
+  // --folders K: the same corpus in K folders, one doveadm import each.
+  for (int k = 1; k < o.folders; ++k) {
+    const std::string other = folder_of(o, k);
+    fs::copy_file(dir / o.folder, dir / other);
+    import_mbox(o, t, dir, other, o.messages, true);
+  }
   import_mbox(o, t, dir, o.folder, o.messages);
   return total;
 }
@@ -616,7 +665,7 @@ void plant_jobs(const options& o, const testbed& t, const std::string& folder, i
 }
 
 struct bot_result {
-  std::int64_t start = 0, end = 0;
+  std::int64_t start = 0, end = 0, cpu_us = 0;
   std::size_t listed = 0, read = 0;
   std::uint64_t bytes = 0;
   int newest_first = 0;
@@ -624,6 +673,8 @@ struct bot_result {
 
 struct round_result {
   double wall_ms = 0;
+  double bots_cpu_ms = 0;    // every bot's CPU time during its work, summed
+  double daemon_cpu_ms = -1;  // mailbrokerd's CPU time from release to the last bot's end (-1: not asked)
   std::vector<double> bot_ms;
   int newest_first = 0;  // bots whose page came highest uid first
   std::string who;  // held rounds: Dovecot's IMAP connections of the user, bots held
@@ -651,10 +702,11 @@ class round_runner {
     std::vector<std::vector<std::string>> args;
     for (int i = 0; i < n_; ++i) {
       args.push_back({self_, "--bot", mode, "--index", std::to_string(i), "--target", o_.target, "--testbed-env",
-                      o_.env_path, "--user", o_.user, "--folder", folder.empty() ? o_.folder : folder, "--list",
+                      o_.env_path, "--user", o_.user, "--folder", folder.empty() ? folder_of(o_, i) : folder, "--list",
                       std::to_string(o_.list), "--read", std::to_string(o_.read), "--hold", hold ? "1" : "0",
                       "--claim-max", std::to_string(o_.claim_max), "--claim-action", o_.claim_action, "--session",
-                      o_.session, "--port", std::to_string(o_.port), "--patience", std::to_string(o_.patience)});
+                      o_.session, "--port", std::to_string(o_.port), "--patience", std::to_string(o_.patience),
+                      "--max-connections", std::to_string(o_.max_connections)});
     }
     std::fflush(nullptr);
     pids_.clear();
@@ -680,6 +732,7 @@ class round_runner {
     results_fd_ = results[0];
 
     expect('R', "ready");
+    const std::int64_t daemon_cpu_start = o_.daemon_pid > 0 ? cpu_us_of(o_.daemon_pid) : -1;
     const std::int64_t released = now_ns();
     ::close(barrier[1]);
     round_result out;
@@ -689,6 +742,7 @@ class round_runner {
     }
     ::close(holdp[1]);
     auto done = expect('D', "done");
+    daemon_cpu_delta_us_ = daemon_cpu_start >= 0 ? cpu_us_of(o_.daemon_pid) - daemon_cpu_start : -1;
     ::close(results_fd_);
     for (pid_t pid : pids_) {
       int status = 0;
@@ -701,7 +755,8 @@ class round_runner {
       std::istringstream in(line.substr(2));
       int index;
       bot_result b;
-      in >> index >> b.start >> b.end >> b.listed >> b.read >> b.bytes >> b.newest_first;
+      in >> index >> b.start >> b.end >> b.listed >> b.read >> b.bytes >> b.newest_first >> b.cpu_us;
+      out.bots_cpu_ms += static_cast<double>(b.cpu_us) / 1e3;
       if (mode != "claim" && (b.listed != static_cast<std::size_t>(std::min(o_.list, o_.messages)) ||
                               b.read != static_cast<std::size_t>(o_.read))) {
         die(mode + " bot " + std::to_string(index) + " listed " + std::to_string(b.listed) + " and read " +
@@ -713,6 +768,7 @@ class round_runner {
       if (mode != "claim") bytes_read_ = b.bytes;
     }
     out.wall_ms = static_cast<double>(last - released) / 1e6;
+    if (daemon_cpu_delta_us_ >= 0) out.daemon_cpu_ms = static_cast<double>(daemon_cpu_delta_us_) / 1e3;
     out.other = std::move(other_);
     other_.clear();
     return out;
@@ -767,6 +823,7 @@ class round_runner {
   int n_ = 0;
   int results_fd_ = -1;
   std::uint64_t bytes_read_ = 0;
+  std::int64_t daemon_cpu_delta_us_ = -1;  // of the round being read
 };
 
 struct stats {
@@ -942,6 +999,8 @@ void log_out(client::broker_client& broker, const options& o, const testbed& t, 
 struct delay_result {
   int delay_ms = 0, rounds = 0;
   stats wall_daemon{}, wall_direct{}, bot_daemon{}, bot_direct{}, bot_cold{};
+  // CPU per round (medians, ms): the bots' own, and mailbrokerd's (-1: no --daemon-pid).
+  stats cpu_bots_daemon{}, cpu_bots_direct{}, cpu_daemon_daemon{}, cpu_daemon_direct{};
   double cold_wall_ms = 0;
   std::string who_daemon;         // Dovecot's connections, daemon bots held
   int who_direct = 0, idle = 0;   // direct bots held, minus `idle` (the daemon's own)
@@ -1010,6 +1069,7 @@ delay_result run_delay(const options& base, const testbed& t, const std::string&
   out.newest_first = held_daemon.newest_first;
 
   std::vector<double> wall_daemon, wall_direct, bots_daemon, bots_direct;
+  std::vector<double> cpu_bots[2], cpu_daemon[2];  // [0] daemon mode, [1] direct
   for (int r = 0; r < o.rounds; ++r) {
     for (const char* mode : {"daemon", "direct"}) {
       const auto res = runner.run(mode, false);
@@ -1017,6 +1077,8 @@ delay_result run_delay(const options& base, const testbed& t, const std::string&
       (d ? wall_daemon : wall_direct).push_back(res.wall_ms);
       auto& bots = d ? bots_daemon : bots_direct;
       bots.insert(bots.end(), res.bot_ms.begin(), res.bot_ms.end());
+      cpu_bots[d ? 0 : 1].push_back(res.bots_cpu_ms);
+      cpu_daemon[d ? 0 : 1].push_back(res.daemon_cpu_ms);
       std::fprintf(stderr, "  %2d ms round %d %-6s wall %8.1f ms\n", delay, r + 1, mode, res.wall_ms);
     }
   }
@@ -1042,6 +1104,10 @@ delay_result run_delay(const options& base, const testbed& t, const std::string&
   out.bot_direct = summarise(bots_direct);
   out.cold_wall_ms = cold.wall_ms;
   out.bot_cold = summarise(cold.bot_ms);
+  out.cpu_bots_daemon = summarise(cpu_bots[0]);
+  out.cpu_bots_direct = summarise(cpu_bots[1]);
+  out.cpu_daemon_daemon = summarise(cpu_daemon[0]);
+  out.cpu_daemon_direct = summarise(cpu_daemon[1]);
   return out;
 }
 
@@ -1079,6 +1145,11 @@ int run_parent(const options& o) {
   std::printf("corpus: %d messages, %.1f MB (5-50 KB each, 1/3 with an attachment), all unread, in '%s' of %s; "
               "planted in %.0f ms (one doveadm import)\n",
               o.messages, static_cast<double>(corpus_bytes) / 1e6, o.folder.c_str(), o.user.c_str(), plant_ms);
+  if (o.folders > 1) {
+    std::printf("the same corpus in %d folders ('%s', '%s-1', ...): bot i works in folder i mod %d; the session may hold "
+                "%d IMAP connection(s) (SessionSpec.max_connections)\n",
+                o.folders, o.folder.c_str(), o.folder.c_str(), o.folders, std::max(1, o.max_connections));
+  }
   std::printf("%d bot processes at once, each: summaries of the %d newest unread messages + read %d of them (~%.0f KB);"
               " modes alternate round by round\n",
               o.bots, o.list, o.read, static_cast<double>(results.back().bytes_read) / 1e3);
@@ -1112,6 +1183,11 @@ int run_parent(const options& o) {
     std::printf("  cold, through mailbrokerd (1st bot's Connect logs in, n=1): wall %8.1f ms   per bot median %7.1f ms  "
                 "p95 %7.1f ms\n",
                 r.cold_wall_ms, r.bot_cold.median, r.bot_cold.p95);
+    std::printf("  CPU per round (medians): through mailbrokerd: bots %.1f ms", r.cpu_bots_daemon.median);
+    if (r.cpu_daemon_daemon.median >= 0) std::printf(" + mailbrokerd %.1f ms", r.cpu_daemon_daemon.median);
+    std::printf("; own connection: bots %.1f ms", r.cpu_bots_direct.median);
+    if (r.cpu_daemon_direct.median >= 0) std::printf(" (mailbrokerd meanwhile %.1f ms)", r.cpu_daemon_direct.median);
+    std::printf(" (Dovecot not counted)\n");
     const double ratio = r.wall_direct.median / r.wall_daemon.median;
     std::printf("  ratio own-connection/mailbrokerd (wall medians): %.2fx = %s\n", ratio, verdict(ratio).c_str());
   }
@@ -1176,6 +1252,9 @@ int main(int argc, char** argv) {
     else if (k == "--dovecot-sh") o.dovecot_sh = v;
     else if (k == "--bots") o.bots = std::stoi(v);
     else if (k == "--rounds") o.rounds = std::stoi(v);
+    else if (k == "--daemon-pid") o.daemon_pid = std::stoi(v);
+    else if (k == "--folders") o.folders = std::stoi(v);
+    else if (k == "--max-connections") o.max_connections = std::stoi(v);
     else if (k == "--messages") o.messages = std::stoi(v);
     else if (k == "--list") o.list = std::stoi(v);
     else if (k == "--read") o.read = std::stoi(v);
@@ -1198,7 +1277,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (o.target.empty() || o.env_path.empty() || o.bots < 1 || o.rounds < 1 || o.messages < 1 || o.list < 1 ||
+  if (o.target.empty() || o.env_path.empty() || o.bots < 1 || o.folders < 1 || o.max_connections < 0 || o.rounds < 1 ||
+      o.messages < 1 || o.list < 1 ||
       o.list > 1000 || o.read < 1 || (o.bot_mode.empty() && o.dovecot_sh.empty()) || o.claims < 0 ||
       o.claim_max < 1 || o.claim_max > 100 || (o.claim_action != "delete" && o.claim_action != "read") ||
       o.delays.empty() || o.far_rounds < 1 || o.port < 0 || o.port > 65535 || o.patience < 1) {
@@ -1206,7 +1286,8 @@ int main(int argc, char** argv) {
                  "usage: mailbox_bench --target unix:/path --testbed-env FILE --dovecot-sh PATH [--bots 20] [--rounds 5]\n"
                  "                     [--messages 200] [--list 100] [--read 10] [--user alice] [--folder Bench]\n"
                  "                     [--claims 1000] [--claim-max 10] [--claim-action delete|read]\n"
-                 "                     [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH]\n");
+                 "                     [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH] [--daemon-pid PID]\n"
+                 "                     [--folders 1] [--max-connections 0]\n");
     return 2;
   }
   if (o.bot_mode == "daemon") return run_bot<daemon_bot>(o);

@@ -5,13 +5,23 @@
 #   bench/run.sh                        all benchmarks: attach_bench, mailbox_bench, token_bench,
 #                                       ews_bench (~2 min of it), graph_bench
 #   bench/run.sh [attach_bench options] all; the options go to attach_bench (e.g. --attach 5000)
-#   bench/run.sh attach [options]       only attach_bench (Dovecot + mailbrokerd)
+#   bench/run.sh attach [options]       only attach_bench (Dovecot + mailbrokerd): attach,
+#                                       Status, an empty gRPC call (Health/Check), the raw
+#                                       unix-socket round trip, a fresh IMAPS login, and the
+#                                       daemon's CPU per call (utime+stime of mailbrokerd /
+#                                       calls) of each and of GetMessage ~1 KB (cache miss,
+#                                       cache hit) and ListMessages of 100 summaries
+#                                       NEWEST_FIRST on a planted folder (issue 9), e.g.
+#                                       attach --calls 8000, attach --calls 0 (no mailbox calls)
 #   bench/run.sh mailbox [options]      only mailbox_bench (Dovecot + mailbrokerd + 20 bot
 #                                       processes, "list the 100 newest, read 10", through
 #                                       the daemon vs direct, both through delay_proxy at
 #                                       one-way delays 0, 10 and 40 ms), e.g.
 #                                       mailbox --bots 100 --delays 10 --rounds 3, or
-#                                       mailbox --rounds 3 --claims 0 (quick look)
+#                                       mailbox --rounds 3 --claims 0 (quick look), or
+#                                       mailbox --folders 2 --max-connections 2 (bots in
+#                                       two folders, the session's extra connection);
+#                                       CPU per round of the bots and the daemon too
 #   bench/run.sh token [options]        only token_bench (oidc-provider + Dovecot with the
 #                                       OAuth2 introspection passdb + a fresh mailbrokerd),
 #                                       e.g. token --sessions 50
@@ -49,7 +59,8 @@
 #                                       CA; default --trust ca_file names the testbed CA in
 #                                       the spec), scale --login-rate 400 --login-concurrency 64
 #
-# Knobs: MB_BENCH_BUILD (build dir, default build/release), MB_BENCH_TOKEN_TTL (access
+# Knobs: MB_BENCH_BUILD (build dir, default build/release), MB_BENCH_NO_BUILD=1 (run
+# what is in the build dir without building: A/B runs), MB_BENCH_TOKEN_TTL (access
 # token lifetime for token_bench, s, default 20: cold + warm phases must fit into 80 %
 # of it). Every process started here is stopped on exit, also on failure.
 set -euo pipefail
@@ -79,9 +90,13 @@ runs ews && targets+=(ews_bench delay_proxy)
 runs graph && targets+=(graph_bench delay_proxy)
 [[ $which == scale ]] && targets+=(scale_bench)
 
-"$root/scripts/setup-debian.sh"
-cmake --preset release -S "$root" >/dev/null
-cmake --build "$build" --target "${targets[@]}" -j2
+# MB_BENCH_NO_BUILD=1 runs the binaries already in $build as they are (A/B runs against
+# a saved copy of an older build).
+if [[ ${MB_BENCH_NO_BUILD:-0} != 1 ]]; then
+  "$root/scripts/setup-debian.sh"
+  cmake --preset release -S "$root" >/dev/null
+  cmake --build "$build" --target "${targets[@]}" -j2
+fi
 
 state=$(mktemp -d /tmp/mb-bench-XXXXXX)
 chmod 755 "$state"  # Dovecot's mail processes (uid nobody) must reach the testbed below it
@@ -162,7 +177,8 @@ if runs mailbox; then
   env_file=$("$testbed/dovecot.sh" start "$state/mailbox" | tail -n1)
   start_daemon "$state/m.sock" "$state/mailbox-daemon-state"
   run_bench "$build/bench/mailbox_bench" --target "unix:$state/m.sock" --testbed-env "$env_file" \
-    --dovecot-sh "$testbed/dovecot.sh" --delay-proxy "$build/bench/delay_proxy" "${mailbox_args[@]}"
+    --dovecot-sh "$testbed/dovecot.sh" --delay-proxy "$build/bench/delay_proxy" --daemon-pid "$daemon_pid" \
+    "${mailbox_args[@]}"
   stop_daemon
   "$testbed/dovecot.sh" stop "$state/mailbox" >/dev/null 2>&1
 fi

@@ -17,6 +17,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/arena_message_allocator.hpp"
 #include "daemon/request_parse_errors.hpp"
 
 namespace mailbroker::daemon {
@@ -166,6 +167,9 @@ error broker_server::start() {
   if (!config_.listen.empty()) builder.AddListeningPort(config_.listen, tcp_credentials(trust), &tcp_port);
   builder.RegisterService(service_.get());
   builder.RegisterService(vault_service_.get());
+  // ListMessages answers with up to 1000 summaries: built on one arena per call.
+  static arena_message_allocator<mailbroker::v1::ListMessagesRequest, mailbroker::v1::ListMessagesResponse> list_allocator;
+  mailbox_service_->SetMessageAllocatorFor_ListMessages(&list_allocator);
   builder.RegisterService(mailbox_service_.get());
   // Unparseable requests (e.g. invalid UTF-8): INVALID_ARGUMENT, logged through spdlog.
   // The parse interceptor goes first: it reads what the parsing thread noted.

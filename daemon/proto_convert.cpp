@@ -267,6 +267,7 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
     l.max_concurrent_requests = leg.max_concurrent_requests();
   }
   s.poll_interval = std::chrono::seconds(spec.poll_interval_seconds());
+  s.max_connections = spec.max_connections();
   s.keepalive = std::chrono::seconds(spec.keepalive_seconds());
   s.connect_timeout = std::chrono::milliseconds(spec.connect_timeout_ms());
   if (spec.has_linger_seconds()) s.linger = std::chrono::seconds(spec.linger_seconds());
@@ -339,6 +340,19 @@ void to_proto(const session::status_snapshot& s, pb::SessionStatus* out) {
     auto* w = out->mutable_login_wait();
     w->set_ahead(static_cast<std::uint32_t>(std::min<std::size_t>(s.waiting_for_login->ahead, UINT32_MAX)));
     to_proto(s.waiting_for_login->since, w->mutable_since());
+  }
+  if (s.imap) {
+    auto* pool = out->mutable_imap();
+    pool->set_open(s.imap->open);
+    pool->set_max(s.imap->max);
+    pool->set_in_flight(s.imap->in_flight);
+    pool->set_extra_logins(s.imap->extra_logins);
+    if (s.imap->last_extra_error) {
+      auto* e = pool->mutable_last_extra_error();
+      e->set_code(std::string(errc_name(s.imap->last_extra_error->code)));
+      e->set_message(s.imap->last_extra_error->message);
+      to_proto(s.imap->last_extra_error->at, e->mutable_at());
+    }
   }
   if (s.http) {
     auto* h = out->mutable_http();

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/arena_message_allocator.hpp"
 #include "daemon/session_journal.hpp"
 
 namespace mailbroker::daemon {
@@ -184,33 +185,6 @@ result<session::session_registry::status_query> status_query_from_proto(const pb
   return q;
 }
 
-// Status request and reply of one call in one protobuf arena: a page of 1,000 sessions
-// is ~10,000 strings and sub-messages, each its own heap allocation (and free) without it.
-class status_messages final : public grpc::MessageHolder<pb::StatusRequest, pb::StatusResponse> {
- public:
-  status_messages() : arena_(options()) {
-    set_request(google::protobuf::Arena::CreateMessage<pb::StatusRequest>(&arena_));
-    set_response(google::protobuf::Arena::CreateMessage<pb::StatusResponse>(&arena_));
-  }
-  void Release() override { delete this; }
-
- private:
-  static google::protobuf::ArenaOptions options() {
-    google::protobuf::ArenaOptions o;
-    o.start_block_size = 4096;         // a single-session Status stays small
-    o.max_block_size = 256 * 1024;     // a full page (~100 KiB on the wire) takes a few blocks
-    return o;
-  }
-  google::protobuf::Arena arena_;
-};
-
-class status_allocator final : public grpc::MessageAllocator<pb::StatusRequest, pb::StatusResponse> {
- public:
-  grpc::MessageHolder<pb::StatusRequest, pb::StatusResponse>* AllocateMessages() override {
-    return new status_messages();
-  }
-};
-
 }  // namespace
 
 session_broker_service::session_broker_service(session::session_registry& registry, access_gate& gate,
@@ -219,7 +193,8 @@ session_broker_service::session_broker_service(session::session_registry& regist
       gate_(gate),
       streams_(streams),
       max_connect_wait_(max_connect_wait),
-      status_allocator_(std::make_unique<status_allocator>()) {
+      // A page of 1,000 sessions is ~10,000 strings and sub-messages: one arena per call.
+      status_allocator_(std::make_unique<arena_message_allocator<pb::StatusRequest, pb::StatusResponse>>()) {
   SetMessageAllocatorFor_Status(status_allocator_.get());
 }
 
@@ -341,7 +316,7 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
       return reactor;
     }
     // Each session's status goes into the reply under its own lock, not copied first
-    // (the reply lives in an arena: status_messages below).
+    // (the reply lives in an arena: arena_message_allocator).
     std::size_t bytes = 0;
     bool cut = false;
     auto& sessions = *response->mutable_sessions();

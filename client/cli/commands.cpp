@@ -69,6 +69,7 @@ constexpr option_def connect_options[] = {
     {"--client-name", "NAME"},
     {"--protocol", "PROTOCOL"},
     {"--poll-interval", "SECONDS"},
+    {"--max-connections", "N"},
     {"--ews-url", "URL"},
     {"--ews-autodiscover", "ADDRESS"},
     {"--ews-version", "VERSION"},

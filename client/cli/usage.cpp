@@ -170,6 +170,9 @@ Session and lease:
   --poll-interval SECONDS      how often watch-mail polls where IMAP IDLE is missing,
                                and how often POP3 re-opens the maildrop, 1..3600 [30]
   --connect-timeout-ms N       bound on each connection attempt [15000]
+  --max-connections N          IMAP: connections the session may hold, 0..32; reads that
+                               cannot join the busy main connection run on extras
+                               (opened on demand, logged out after 30 s unused) [1]
   --linger SECONDS             keep the connection this long after the last lease,
                                0..86400 (0: log out at once) [daemon default: 60]
   --lease-ttl SECONDS          lease lifetime, at most 86400 [daemon default: 300]

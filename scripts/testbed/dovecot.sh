@@ -334,7 +334,18 @@ write_config() {
   userip=$(count_knob MB_TESTBED_MAX_USERIP_CONNECTIONS "${MB_TESTBED_MAX_USERIP_CONNECTIONS:-1000}")
   scale=$(scale_blocks)
   local users_block chroot_block=""
-  local mechanisms="plain login" oauth2_block
+  local mechanisms="plain login" oauth2_block imap_shared_block=""
+  # Opt-in for thousands of sessions (bench/connection_memory_bench): one imap
+  # process serves up to MB_TESTBED_IMAP_CLIENT_LIMIT sessions instead of one,
+  # so N sessions need N/limit processes rather than N.
+  if [[ -n ${MB_TESTBED_IMAP_CLIENT_LIMIT:-} ]]; then
+    [[ $MB_TESTBED_IMAP_CLIENT_LIMIT =~ ^[1-9][0-9]*$ ]] || die "MB_TESTBED_IMAP_CLIENT_LIMIT must be a positive number"
+    imap_shared_block="service imap {
+  service_count = 0
+  client_limit = $MB_TESTBED_IMAP_CLIENT_LIMIT
+  vsz_limit = 2G
+}"
+  fi
   if [[ -s $OAUTH2_CONF ]]; then
     mechanisms="plain login xoauth2 oauthbearer"
     oauth2_block="# OAuth2 (opt-in, MB_TESTBED_OAUTH2_INTROSPECTION_URL): bearer tokens are
@@ -436,6 +447,7 @@ mail_max_userip_connections = $userip
 default_process_limit = ${MB_TESTBED_PROCESS_LIMIT:-500}
 default_client_limit = ${MB_TESTBED_CLIENT_LIMIT:-2000}
 default_vsz_limit = 512M
+$imap_shared_block
 
 # --- Listeners (loopback only) --------------------------------------------
 service imap-login {

@@ -46,12 +46,20 @@ result<std::string> wire_name(const std::string& folder, const char* field) {
   return *quoted;
 }
 
-awaitable<error> select_folder(session::connection_context& ctx, const std::string& folder) {
+std::string select_command(const session::connection_context& ctx, const std::string& folder_wire) {
+  // CONDSTORE makes the answer carry HIGHESTMODSEQ (and enables it for the connection, so
+  // FETCH answers carry MODSEQ, which the parsers skip): see list_messages.
+  const bool condstore = imap::has_capability(ctx.imap->capabilities(), "CONDSTORE");
+  return "SELECT " + folder_wire + (condstore ? " (CONDSTORE)" : "");
+}
+
+awaitable<error> select_folder(session::connection_context& ctx, const std::string& folder,
+                               imap::selected_state* state) {
   auto name = wire_name(folder, "folder");
   if (!name) co_return name.err();
   if (ctx.selected_mailbox == name.value()) co_return error::none();
   ctx.selected_mailbox.clear();
-  std::string command = "SELECT " + name.value();
+  std::string command = select_command(ctx, name.value());
   auto r = co_await run(ctx, std::move(command));
   if (!r) co_return r.err();
   if (r->status != "OK") {
@@ -62,6 +70,7 @@ awaitable<error> select_folder(session::connection_context& ctx, const std::stri
     co_return e;
   }
   ctx.uid_validity = uid_validity_of(r.value());
+  if (state != nullptr) *state = imap::parse_selected_state(r->untagged);
   ctx.selected_mailbox = name.value();
   ctx.cache.selected(ctx.selected_mailbox, ctx.uid_validity);
   co_return error::none();
@@ -192,12 +201,20 @@ awaitable<result<std::vector<folder>>> list_folders(session::connection_context&
   co_return out;
 }
 
-awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_context& ctx, const std::string& folder,
-                                                          const imap::search_criteria& criteria) {
+namespace {
+
+struct searched {
+  std::vector<std::uint32_t> uids;  // ascending, unique
+  imap::selected_state state;       // of the SELECT sent with the SEARCH
+};
+
+awaitable<result<searched>> select_and_search(session::connection_context& ctx, const std::string& folder,
+                                              const imap::search_criteria& criteria) {
   auto wire = wire_name(folder, "folder");
   if (!wire) co_return wire.err();
+  searched out;
   const bool just_selected = ctx.selected_mailbox != wire.value();
-  if (auto e = co_await select_folder(ctx, folder); !e.ok()) co_return e;
+  if (auto e = co_await select_folder(ctx, folder, &out.state); !e.ok()) co_return e;
   const bool literal_plus = imap::has_capability(ctx.imap->capabilities(), "LITERAL+");
   auto search = imap::build_uid_search(criteria, literal_plus);
   if (!search) co_return search.err();
@@ -206,7 +223,7 @@ awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_co
   // the NOOP's news. A SELECT of the same folder pipelined before the SEARCH does it in one
   // round trip, so the call sees the mailbox as of the call. A fresh SELECT needs none.
   std::vector<std::string> commands;
-  if (!just_selected) commands.push_back("SELECT " + wire.value());
+  if (!just_selected) commands.push_back(select_command(ctx, wire.value()));
   commands.push_back(std::move(search.value()));
   auto r = co_await ctx.imap->execute_all(std::move(commands), ctx.command_timeout);
   if (!r) co_return r.err();
@@ -220,15 +237,26 @@ awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_co
       ctx.uid_validity = v;
       ctx.cache.selected(ctx.selected_mailbox, v);  // drops what the old UIDVALIDITY named
     }
+    out.state = imap::parse_selected_state(reselected.untagged);
   }
-  const auto& searched = r->back();
-  if (searched.status != "OK") co_return refused(searched, "SEARCH in '" + folder + "'");
-  auto uids = imap::parse_search_response(searched.untagged);
+  const auto& answer = r->back();
+  if (answer.status != "OK") co_return refused(answer, "SEARCH in '" + folder + "'");
+  auto& uids = out.uids;
+  uids = imap::parse_search_response(answer.untagged);
   // "n:*" also matches the highest uid when it is below n: drop those.
   std::erase_if(uids, [&](std::uint32_t u) { return u <= criteria.after_uid; });
   std::sort(uids.begin(), uids.end());
   uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
-  co_return uids;
+  co_return out;
+}
+
+}  // namespace
+
+awaitable<result<std::vector<std::uint32_t>>> search_uids(session::connection_context& ctx, const std::string& folder,
+                                                          const imap::search_criteria& criteria) {
+  auto found = co_await select_and_search(ctx, folder, criteria);
+  if (!found) co_return found.err();
+  co_return std::move(found->uids);
 }
 
 awaitable<result<message_page>> list_messages(session::connection_context& ctx, list_query query) {
@@ -262,9 +290,14 @@ awaitable<result<message_page>> list_messages(session::connection_context& ctx, 
       mine->done.cancel();
     }
   } guard{ctx.lists_in_flight, key, mine};
-  auto found = co_await search_uids(ctx, query.folder, query.criteria);
+  auto found = co_await select_and_search(ctx, query.folder, query.criteria);
   if (!found) co_return found.err();
-  auto& uids = found.value();
+  // The mailbox at the version this query was last listed at: nothing in it changed
+  // since (no arrival, expunge or flag change: see imap::selected_state), so that page is
+  // this call's answer as of now, and the listing ends in this one round trip.
+  const std::string version = found->state.version();
+  if (auto unchanged = ctx.cache.list_at_version(key, version, started)) co_return std::move(*unchanged);
+  auto& uids = found->uids;
   if (query.order == list_order::newest_first && query.before_uid != 0) {
     std::erase_if(uids, [&](std::uint32_t u) { return u >= query.before_uid; });
   }
@@ -288,7 +321,7 @@ awaitable<result<message_page>> list_messages(session::connection_context& ctx, 
     page.messages = std::move(summaries.value());
     if (query.order == list_order::newest_first) std::reverse(page.messages.begin(), page.messages.end());
   }
-  ctx.cache.put_list(key, started, page);
+  ctx.cache.put_list(key, started, page, version);
   co_return page;
 }
 

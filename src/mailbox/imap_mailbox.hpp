@@ -57,9 +57,11 @@ struct chunk {
 // connection_context::selected_mailbox holds. `field` names the request field in errors.
 result<std::string> wire_name(const std::string& folder, const char* field);
 
-// SELECTs `folder` ("" = INBOX) unless it is selected already; sets ctx.uid_validity.
-// Errors: not_found for a folder that does not exist.
-awaitable<error> select_folder(session::connection_context& ctx, const std::string& folder);
+// SELECTs `folder` ("" = INBOX) unless it is selected already; sets ctx.uid_validity
+// and, when it selected and `state` is not null, *state (with CONDSTORE when the server
+// offers it). Errors: not_found for a folder that does not exist.
+awaitable<error> select_folder(session::connection_context& ctx, const std::string& folder,
+                               imap::selected_state* state = nullptr);
 
 // SELECTs `folder` and returns the uids matching `criteria`, ascending and unique (only
 // those above criteria.after_uid). References must outlive the call (callers co_await it

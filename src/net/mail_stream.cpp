@@ -2,8 +2,6 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -38,12 +36,6 @@ void set_dead_peer_options(int fd, std::chrono::seconds timeout) {
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
 #endif
-}
-
-bool is_ip_literal(const std::string& host) {
-  error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
 }
 
 }  // namespace
@@ -144,46 +136,14 @@ awaitable<error> mail_stream::connect(const std::string& host, std::uint16_t por
 awaitable<error> mail_stream::start_tls(const std::string& server_name, bool verify, duration timeout) {
   if (!tls_context_) co_return error{errc::internal, "start_tls: this stream has no TLS context"};
   if (tls_) co_return error{errc::internal, "start_tls: TLS was already started on this stream"};
-  tls_ = std::make_unique<tls_stream>(std::move(socket_), *tls_context_);
-  SSL* ssl = tls_->native_handle();
-  const bool ip = is_ip_literal(server_name);
-  // SSL_set_tlsext_host_name() spelled out: the macro hides an old-style cast.
-  if (!ip) SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(server_name.c_str()));
-  if (verify) {
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-    if (ip) {
-      X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str());
-    } else {
-      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      SSL_set1_host(ssl, server_name.c_str());
-    }
-  }
-
-  error_code ec;
-  bool expired = false;
+  tls_ = std::make_unique<tls_socket>(std::move(socket_), tls_context_->native_handle());
   if (trace_) trace_->tls_started = std::chrono::steady_clock::now();
-  {
-    auto guard = make_guard(timeout);
-    co_await tls_->async_handshake(asio::ssl::stream_base::client, redirect_error(use_awaitable, ec));
-    expired = guard.expired();
+  error e = co_await tls_->handshake(server_name, verify, timeout);
+  if (trace_ && tls_->native_handle() != nullptr) {
+    read_tls_peer(tls_->native_handle(), trace_->tls);
+    if (e.ok()) trace_->tls_done = std::chrono::steady_clock::now();
   }
-  if (trace_) {
-    read_tls_peer(ssl, trace_->tls);
-    if (!ec && !expired) trace_->tls_done = std::chrono::steady_clock::now();
-  }
-  if (expired) co_return error{errc::unavailable, "TLS handshake with " + server_name + " timed out"};
-  if (ec) {
-    const long verify_result = SSL_get_verify_result(ssl);
-    if (verify && verify_result != X509_V_OK) {
-      co_return error{errc::failed_precondition,
-                      "TLS certificate of '" + server_name + "' did not verify: " +
-                          X509_verify_cert_error_string(verify_result) +
-                          " (trust its CA with server.tls.ca_file, or set server.tls.server_name "
-                          "to the name in the certificate)"};
-    }
-    co_return error{errc::unavailable, "TLS handshake with '" + server_name + "' failed: " + ec.message() +
-                                           " (is server.tls_mode right for this port?)"};
-  }
+  if (!e.ok()) co_return e;
   tls_active_ = true;
   co_return error::none();
 }
@@ -191,7 +151,7 @@ awaitable<error> mail_stream::start_tls(const std::string& server_name, bool ver
 awaitable<std::size_t> mail_stream::read_some(asio::mutable_buffer buffer, error_code& ec) {
   std::size_t n = 0;
   if (tls_active_) {
-    n = co_await tls_->async_read_some(buffer, redirect_error(use_awaitable, ec));
+    n = co_await tls_->read_some(buffer, ec);
   } else {
     n = co_await socket().async_read_some(buffer, redirect_error(use_awaitable, ec));
   }
@@ -201,23 +161,19 @@ awaitable<std::size_t> mail_stream::read_some(asio::mutable_buffer buffer, error
 }
 
 awaitable<void> mail_stream::write(std::string_view data, duration timeout, error_code& ec) {
-  auto guard = make_guard(timeout);
-  std::size_t n = 0;
   if (tls_active_) {
-    n = co_await asio::async_write(*tls_, asio::buffer(data), redirect_error(use_awaitable, ec));
-  } else {
-    n = co_await asio::async_write(socket(), asio::buffer(data), redirect_error(use_awaitable, ec));
+    bytes_out_ += co_await tls_->write(data, timeout, ec);
+    co_return;
   }
+  auto guard = make_guard(timeout);
+  const std::size_t n =
+      co_await asio::async_write(socket(), asio::buffer(data), redirect_error(use_awaitable, ec));
   bytes_out_ += n;
   if (guard.expired()) ec = asio::error::timed_out;
 }
 
 awaitable<void> mail_stream::shutdown(duration timeout) {
-  if (tls_active_ && is_open()) {
-    error_code ec;
-    auto guard = make_guard(timeout);
-    co_await tls_->async_shutdown(redirect_error(use_awaitable, ec));
-  }
+  if (tls_active_ && is_open()) co_await tls_->shutdown(timeout);
   close();
 }
 
@@ -228,6 +184,10 @@ void mail_stream::close() {
 }
 
 void mail_stream::cancel() {
+  if (tls_) {
+    tls_->cancel();
+    return;
+  }
   error_code ignored;
   socket().cancel(ignored);
 }

@@ -2,8 +2,9 @@
 // A TCP stream that starts plain or TLS and can be upgraded by STARTTLS/STLS: the one
 // transport every mail protocol client uses.
 //
-// Memory: a plain connection is just a socket. The TLS machinery (Asio's ssl::stream:
-// an SSL object, a BIO pair and two 17 KiB record buffers, ~77 KiB) is created by
+// Memory: a plain connection is just a socket. The TLS state (net::tls_socket: an SSL
+// object driven directly on the socket, whose record buffers OpenSSL frees whenever they
+// are empty, so an idle TLS connection holds no record buffers) is created by
 // start_tls(), which moves the socket into it. The TLS context is shared
 // (make_client_tls_context) and only referenced here.
 //
@@ -20,6 +21,7 @@
 #include "net/asio.hpp"
 #include "net/connection_trace.hpp"
 #include "net/deadline_guard.hpp"
+#include "net/tls_socket.hpp"
 
 namespace mailbroker::net {
 
@@ -45,8 +47,8 @@ class mail_stream {
   // `server_name` as SNI and, when `verify`, checks the chain and that the certificate
   // matches `server_name` (DNS name or IP literal). Creates the TLS state (see Memory
   // above); call at most once. Errors: failed_precondition for a certificate that does
-  // not verify, unavailable for other handshake failures, internal without a context
-  // or when called twice.
+  // not verify, unavailable for other handshake failures (a timeout, close() during the
+  // handshake — which aborts it at once), internal without a context or when called twice.
   awaitable<error> start_tls(const std::string& server_name, bool verify, duration timeout);
 
   // Reads whatever is available (no timeout: an idle server is legitimate; callers
@@ -76,9 +78,10 @@ class mail_stream {
   // Closes the socket at once; pending operations complete with operation_aborted.
   void close();
 
-  // Cancels pending operations (they complete with operation_aborted) and keeps the
-  // connection. Only for a pending read: a cancelled TLS write or handshake leaves the
-  // TLS state undefined (close the stream instead).
+  // Cancels a pending read (it completes with operation_aborted) and keeps the
+  // connection; a later read_some() carries on where the stream was. Meant for a pending
+  // read only: on a plain stream it cancels a pending write too (close the stream then),
+  // on a TLS stream writes and the handshake go on (their timeouts bound them).
   void cancel();
 
   // TLS close_notify then close, bounded by `timeout`; errors are ignored because
@@ -101,16 +104,15 @@ class mail_stream {
   SSL* tls_handle() { return tls_ ? tls_->native_handle() : nullptr; }
 
  private:
-  using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 
   deadline_guard make_guard(duration timeout);  // closes the socket on expiry
   // The socket wherever it lives now: socket_ until start_tls(), then inside tls_.
-  asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : socket_; }
-  const asio::ip::tcp::socket& socket() const { return tls_ ? tls_->next_layer() : socket_; }
+  asio::ip::tcp::socket& socket() { return tls_ ? tls_->socket() : socket_; }
+  const asio::ip::tcp::socket& socket() const { return tls_ ? tls_->socket() : socket_; }
 
   std::shared_ptr<asio::ssl::context> tls_context_;
   asio::ip::tcp::socket socket_;     // moved-from (closed) once tls_ exists
-  std::unique_ptr<tls_stream> tls_;  // null until start_tls()
+  std::unique_ptr<tls_socket> tls_;  // null until start_tls()
   bool tls_active_ = false;
   std::chrono::seconds dead_peer_timeout_{0};
   std::shared_ptr<connection_trace> trace_;  // null unless set_trace()

@@ -319,8 +319,9 @@ std::vector<std::pair<std::string, std::string>> message_cache::take_wanted_item
   return out;
 }
 
-void message_cache::put_list(const std::string& key, clock::time_point started, mailbox::message_page page) {
-  std::size_t n = sizeof(page) + key.size() + entry_overhead;
+void message_cache::put_list(const std::string& key, clock::time_point started, mailbox::message_page page,
+                             std::string version) {
+  std::size_t n = sizeof(page) + key.size() + version.size() + entry_overhead;
   for (const auto& m : page.messages) n += cost_of(m);
   std::lock_guard lock(mutex_);
   if (auto it = lists_.find(key); it != lists_.end()) {
@@ -335,7 +336,7 @@ void message_cache::put_list(const std::string& key, clock::time_point started, 
   }
   if (!reserve_locked(n)) return;
   bytes_ += n;
-  lists_.emplace(key, list_result{started, std::move(page), n});
+  lists_.emplace(key, list_result{started, std::move(page), std::move(version), n});
 }
 
 std::optional<mailbox::message_page> message_cache::list_since(const std::string& key, clock::time_point arrived) {
@@ -343,6 +344,17 @@ std::optional<mailbox::message_page> message_cache::list_since(const std::string
   auto it = lists_.find(key);
   if (it == lists_.end() || it->second.started < arrived) return std::nullopt;
   ++stats_.list_reuses;
+  return it->second.page;
+}
+
+std::optional<mailbox::message_page> message_cache::list_at_version(const std::string& key, const std::string& version,
+                                                                    clock::time_point started) {
+  if (version.empty()) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  auto it = lists_.find(key);
+  if (it == lists_.end() || it->second.version != version) return std::nullopt;
+  it->second.started = std::max(it->second.started, started);
+  ++stats_.list_unchanged;
   return it->second.page;
 }
 

@@ -20,7 +20,10 @@
 //   queue, so the first fetch can bring several of them in one command (batching);
 // - the last result of each recent list query with the time its commands started, so a
 //   list call that arrived before that time can take the result instead of asking the
-//   server again (a call never sees the mailbox older than when it was made).
+//   server again (a call never sees the mailbox older than when it was made), and the
+//   version of the mailbox it was listed at (IMAP with CONDSTORE: imap::selected_state),
+//   so a listing that finds the mailbox at the same version takes the page without
+//   fetching anything.
 //
 // Memory is bounded twice: per session (limits.session_bytes, LRU) and across the
 // daemon (a shared cache_budget); bodies above limits.max_body_bytes are not kept.
@@ -70,7 +73,8 @@ struct cache_limits {
 inline constexpr std::size_t max_wanted_item_bytes = 1024;
 
 struct cache_stats {
-  std::uint64_t body_hits = 0, body_misses = 0, summary_hits = 0, summary_misses = 0, list_reuses = 0;
+  std::uint64_t body_hits = 0, body_misses = 0, summary_hits = 0, summary_misses = 0, list_reuses = 0,
+                list_unchanged = 0;  // listings answered at an unchanged mailbox version
   std::size_t bytes = 0, entries = 0;
 };
 
@@ -131,9 +135,16 @@ class message_cache {
   std::vector<std::pair<std::string, std::string>> take_wanted_items(std::size_t max);
 
   // Coalescing of identical list queries (`key` says everything about the query).
-  void put_list(const std::string& key, clock::time_point started, mailbox::message_page page);
+  // `version` names the mailbox state the page was listed at ("" = unknown); a page is
+  // replaced only by one whose commands started later.
+  void put_list(const std::string& key, clock::time_point started, mailbox::message_page page,
+                std::string version = {});
   // The page of `key` whose commands started at or after `arrived`, if any.
   std::optional<mailbox::message_page> list_since(const std::string& key, clock::time_point arrived);
+  // The page of `key` listed at mailbox version `version` (never for ""), if any; it is
+  // then remembered as started at `started` too, so calls arriving up to then take it.
+  std::optional<mailbox::message_page> list_at_version(const std::string& key, const std::string& version,
+                                                       clock::time_point started);
   // Any change made through this session (flags, moves, deletes) makes remembered lists stale.
   void forget_lists();
 
@@ -170,6 +181,7 @@ class message_cache {
   struct list_result {
     clock::time_point started;
     mailbox::message_page page;
+    std::string version;  // "" = unknown
     std::size_t bytes = 0;  // held against both budgets, like entries
   };
   void clear_lists_locked();

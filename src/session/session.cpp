@@ -57,6 +57,7 @@ session::session(asio::any_io_executor executor, std::string name, session_spec 
       backoff_(settings.reconnect),
       wake_(strand_),
       lease_timer_(strand_),
+      extra_reaper_(strand_),
       cache_(std::make_shared<message_cache>(settings.cache, settings.shared_cache_budget)) {
   snapshot_.name = name_;
   snapshot_.state = state_;
@@ -68,6 +69,7 @@ session::session(asio::any_io_executor executor, std::string name, session_spec 
   snapshot_.tls_verified = spec_.tls != tls_mode::plain && !spec_.insecure_skip_verify;
   snapshot_.auth_mode = std::string(auth_method_name(spec_.auth));
   snapshot_.username = spec_.username;
+  if (spec_.proto == protocol::imap) snapshot_.imap.emplace().max = std::max<std::uint32_t>(1, spec_.max_connections);
   if (spec_.proto == protocol::pop3) maildrop_ = std::make_unique<pop3_maildrop>(fresh_pop3_uid_validity());
   if (spec_.smtp) {
     make_smtp_sender();
@@ -122,6 +124,7 @@ awaitable<void> session::run() {
       ever_ready_ = true;
       backoff_.reset();
       e = co_await serve_ready();
+      co_await end_extras(stop_requested_);
       cache_->connection_reset();
       fail_operations(error{errc::unavailable, "session '" + name_ + "' lost its connection (" + e.message +
                                                    "); it is reconnecting: retry the call"});
@@ -335,8 +338,10 @@ awaitable<error> session::serve_ready() {
         held_ = operations_.pop_if([this](const std::string& lease) { return !busy_leases_.contains(lease); });
         if (held_) metrics_hooks::queued(-1);
       }
-      if (!held_ || !may_start(*held_)) break;
-      start_operation(std::move(*held_));
+      if (!held_) break;
+      std::shared_ptr<extra_connection> on;
+      if (!may_start(*held_) && !(on = extra_for(*held_))) break;
+      start_operation(std::move(*held_), std::move(on));
       held_.reset();
     }
     error_code ec;
@@ -374,31 +379,38 @@ awaitable<error> session::serve_ready() {
 bool session::may_start(const queued_operation& op) const {
   if (in_flight_ == 0) return true;
   if (!in_flight_shared_ || op.traits.shared_folder.empty()) return false;
+  if (main_in_flight_ == 0 && client_->imap() != nullptr) return true;  // only extras busy: it selects the folder
   // EWS and Graph have no selected folder: reads of any folders go side by side, one per
   // request slot of the pool (more would only wait inside the client, out of the fair
   // queue's order).
   if (client_->ews() != nullptr || client_->graph() != nullptr) return in_flight_ < client_->parallel_reads();
-  return client_->imap() != nullptr && in_flight_ < settings_.max_pipelined &&
+  return client_->imap() != nullptr && main_in_flight_ < settings_.max_pipelined &&
          op.traits.shared_folder == selected_mailbox_;
 }
 
-void session::start_operation(queued_operation op) {
+void session::start_operation(queued_operation op, std::shared_ptr<extra_connection> on) {
   metrics_hooks::queue_wait(spec_.proto, std::chrono::steady_clock::now() - op.queued_at);
   in_flight_shared_ = (in_flight_ == 0 || in_flight_shared_) && !op.traits.shared_folder.empty();
   ++in_flight_;
+  ++(on ? on->in_flight : main_in_flight_);
   busy_leases_.insert(op.lease_id);
   asio::co_spawn(
       strand_,
-      [self = shared_from_this(), op = std::move(op)]() -> awaitable<void> {
+      [self = shared_from_this(), op = std::move(op), on = std::move(on)]() -> awaitable<void> {
         {
-          connection_context ctx = self->make_context();
-          self->bind_reopen(ctx);
+          connection_context ctx = on ? self->make_context(*on) : self->make_context();
+          if (!on) self->bind_reopen(ctx);
           const auto started = std::chrono::steady_clock::now();
           co_await op.run(&ctx, error::none());
           metrics_hooks::operation(self->spec_.proto, std::chrono::steady_clock::now() - started);
         }
         self->busy_leases_.erase(op.lease_id);
         if (--self->in_flight_ == 0) self->in_flight_shared_ = false;
+        if (on) {
+          if (--on->in_flight == 0) on->idle_since = std::chrono::steady_clock::now();
+        } else {
+          --self->main_in_flight_;
+        }
         self->refresh_counters();
         self->wake();
       },
@@ -543,6 +555,20 @@ void session::refresh_counters() {
     c.bytes_in += client_->bytes_in();
     c.bytes_out += client_->bytes_out();
     if (auto http = client_->http()) snapshot_.http = std::move(http);
+  }
+  if (snapshot_.imap) {
+    auto& m = *snapshot_.imap;
+    m.open = client_ && client_->is_open() ? 1 : 0;
+    for (const auto& x : extras_) {
+      if (!x->conn) continue;
+      c.commands_sent += x->conn->commands_sent();
+      c.bytes_in += x->conn->bytes_in();
+      c.bytes_out += x->conn->bytes_out();
+      if (x->conn->is_open()) ++m.open;
+    }
+    m.in_flight = static_cast<std::uint32_t>(in_flight_);
+    m.extra_logins = extra_logins_;
+    m.last_extra_error = last_extra_error_;
   }
 }
 

@@ -62,6 +62,10 @@ struct session_settings {
   std::chrono::milliseconds idle_restart{std::chrono::minutes(28)};
   // IMAP: reads of one folder in flight together on the connection (1 = one at a time).
   std::size_t max_pipelined = 8;
+  // IMAP (SessionSpec.max_connections > 1): an extra connection unused this long is
+  // logged out; and after one failed to open, none is tried again for this long.
+  std::chrono::milliseconds extra_idle{std::chrono::seconds(30)};
+  std::chrono::milliseconds extra_retry_pause{std::chrono::seconds(30)};
   // EWS: HTTPS connections per session, i.e. requests in flight together (each
   // connection authenticates itself; reads of any folder run side by side).
   std::size_t http_connections = 4;
@@ -195,10 +199,31 @@ class session : public std::enable_shared_from_this<session> {
     operation_traits traits;
     steady_time queued_at = std::chrono::steady_clock::now();  // for mailbroker_queue_wait_seconds
   };
-  // Whether `op` may start now, given what is in flight on the connection.
+  // IMAP with SessionSpec.max_connections > 1: a connection beyond client_, for reads
+  // (session_extra_connections.cpp).
+  struct extra_connection {
+    std::shared_ptr<upstream> conn;  // null while opening
+    std::string selected_mailbox;    // as connection_context wants them, per connection
+    std::uint32_t uid_validity = 0;
+    std::size_t in_flight = 0;
+    steady_time idle_since = std::chrono::steady_clock::now();
+    bool usable() const;  // logged in and still open
+  };
+  // Whether `op` may start now on the main connection, given what is in flight.
   bool may_start(const queued_operation& op) const;
-  // Runs `op` on the strand beside the dispatcher; wakes it when done.
-  void start_operation(queued_operation op);
+  // An extra connection `op` may run on now, if any; when none and the pool may grow,
+  // starts opening one (`op` then waits for it or for the main connection).
+  std::shared_ptr<extra_connection> extra_for(const queued_operation& op);
+  // Opens, logs in and adds one extra connection (through the login gate), on the strand.
+  void open_extra();
+  // Logs out (stopping) or closes every extra connection; their counters go to counters_base_.
+  awaitable<void> end_extras(bool log_out);
+  // Logs out extras unused for settings_.extra_idle; re-arms itself while extras exist.
+  void arm_extra_reaper();
+  connection_context make_context(extra_connection& on);
+  // Runs `op` on the strand beside the dispatcher, on `on` (null: the main connection);
+  // wakes the dispatcher when done.
+  void start_operation(queued_operation op, std::shared_ptr<extra_connection> on = nullptr);
   // Polls every watch, then waits for news (IMAP IDLE or the poll interval), a queued
   // operation or the keepalive, whichever comes first.
   awaitable<error> watch_and_wait();
@@ -264,8 +289,17 @@ class session : public std::enable_shared_from_this<session> {
   session_counters counters_base_;  // totals of earlier connections
   operation_queue<queued_operation> operations_{max_queued_per_lease};
   std::optional<queued_operation> held_;   // popped, waiting for the operations in flight to end
-  std::size_t in_flight_ = 0;              // operations running on the connection
-  bool in_flight_shared_ = false;          // ... all of them reads of selected_mailbox_
+  std::size_t in_flight_ = 0;              // operations running, on any connection
+  std::size_t main_in_flight_ = 0;         // ... of them on client_
+  bool in_flight_shared_ = false;          // ... all of them reads (of their connection's folder)
+  // IMAP: connections beyond client_ (at most spec_.max_connections - 1), for reads.
+  std::vector<std::shared_ptr<extra_connection>> extras_;
+  std::size_t extras_opening_ = 0;
+  steady_time no_extra_before_{};          // after an extra failed to open: no new one before
+  std::uint64_t extra_logins_ = 0;
+  std::optional<error_record> last_extra_error_;
+  asio::steady_timer extra_reaper_;
+  bool extra_reaper_armed_ = false;
   std::set<std::string> busy_leases_;      // leases with an operation in flight
   claim_table claims_;            // Mailbox.ClaimMessages: per session, across reconnects
   const std::shared_ptr<message_cache> cache_;  // thread-safe itself; across reconnects

@@ -195,6 +195,14 @@ std::string_view auth_method_name(auth_method m) {
   return "unknown";
 }
 
+std::uint32_t max_connections_for_host(std::string_view host) {
+  // Gmail allows 15 IMAP connections per account; Exchange Online 20 per mailbox (16 leaves
+  // room for the user's own clients). Hosts compare lower-cased (normalise() lowers them).
+  if (host == "imap.gmail.com" || host == "imap.googlemail.com") return 15;
+  if (host == "outlook.office365.com" || host == "imap-mail.outlook.com" || host == "outlook.office.com") return 16;
+  return max_max_connections;
+}
+
 error validate_session_name(std::string_view name) {
   if (name.empty()) return invalid("session: the session name is required");
   if (name.size() > max_session_name_length) {
@@ -693,6 +701,15 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const 
       return invalid("spec.ews.auth_scheme BASIC over http:// sends the password in clear: use an https:// URL");
     }
   }
+  if (spec.max_connections > max_max_connections) {
+    return invalid("spec.max_connections must be between 0 and " + std::to_string(max_max_connections) + " (0 = 1)");
+  }
+  if (spec.max_connections == 0) spec.max_connections = 1;
+  if (spec.max_connections > 1 && spec.proto != protocol::imap) {
+    return invalid("spec.max_connections: only IMAP sessions hold extra connections (EWS pools by the daemon's "
+                   "ews-connections-per-session, Graph by spec.graph.max_concurrent_requests); leave it 0 or 1");
+  }
+  spec.max_connections = std::min(spec.max_connections, max_connections_for_host(spec.host));
   if (spec.poll_interval.count() == 0) spec.poll_interval = default_poll_interval;
   if (spec.poll_interval.count() < 1 || spec.poll_interval > max_poll_interval) {
     return invalid("spec.poll_interval_seconds must be between 1 and " + std::to_string(max_poll_interval.count()));

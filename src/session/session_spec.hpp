@@ -166,6 +166,9 @@ struct session_spec {
   std::chrono::milliseconds connect_timeout{0};   // 0 = default
   std::optional<std::chrono::seconds> linger;     // unset = daemon default
   std::chrono::seconds poll_interval{0};          // 0 = default
+  // IMAP: connections the session may hold (the main one + extras for reads); 0 = 1,
+  // capped per provider by normalise() (max_connections_for_host).
+  std::uint32_t max_connections = 0;
 };
 
 inline constexpr std::size_t max_session_name_length = 128;
@@ -178,6 +181,12 @@ inline constexpr std::chrono::milliseconds max_connect_timeout{300000};
 inline constexpr std::chrono::seconds max_linger{86400};
 inline constexpr std::chrono::seconds default_poll_interval{30};
 inline constexpr std::chrono::seconds max_poll_interval{3600};
+inline constexpr std::uint32_t max_max_connections = 32;
+
+// The most IMAP connections a session keeps to `host` (lower-cased): below the
+// provider's per-mailbox limit where it is known (Gmail 15, Exchange Online 20), else
+// max_max_connections.
+std::uint32_t max_connections_for_host(std::string_view host);
 // oauth2_password's username: an e-mail address at most (RFC 3696 errata: 64 + 1 + 255).
 inline constexpr std::size_t max_oauth2_username_length = 320;
 

@@ -72,6 +72,15 @@ struct http_status {
   std::string mailbox;  // Graph: "/me" or "/users/{address}"; EWS: shared / impersonated
 };
 
+// An IMAP session's connections (SessionSpec.max_connections).
+struct imap_connections_status {
+  std::uint32_t open = 0;       // logged in: the main connection + extras
+  std::uint32_t max = 1;
+  std::uint32_t in_flight = 0;  // Mailbox calls running on them
+  std::uint64_t extra_logins = 0;
+  std::optional<error_record> last_extra_error;
+};
+
 struct status_snapshot {
   std::string name;
   session_state state = session_state::connecting;
@@ -97,6 +106,7 @@ struct status_snapshot {
   std::uint32_t watch_count = 0;
   std::optional<login_wait> waiting_for_login;  // set only while queued for a login slot
   std::optional<http_status> http;  // EWS and Graph sessions only
+  std::optional<imap_connections_status> imap;  // IMAP sessions only
 };
 
 struct status_event {

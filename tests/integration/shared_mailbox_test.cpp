@@ -131,6 +131,34 @@ TEST_F(shared_mailbox, FlagsChangedByAnotherClientAreSeen) {
   EXPECT_EQ(list(unread).messages_size(), 4);
 }
 
+// With CONDSTORE (Dovecot has it), a listing that finds the mailbox at the version its
+// last page was listed at answers with that page after SELECT + SEARCH alone: one round
+// trip, no FETCH. Any change made elsewhere moves the version and the flags are fetched.
+TEST_F(shared_mailbox, AnUnchangedMailboxIsListedWithoutAFetchAndAChangedOneIsFetched) {
+  const auto sent = [&] { return status_of("shared").counters().commands_sent(); };
+  auto first = list({});
+  ASSERT_EQ(first.messages_size(), 5);
+
+  auto before = sent();
+  auto again = list({});
+  EXPECT_EQ(sent() - before, 2u) << "SELECT + SEARCH only";
+  ASSERT_EQ(again.messages_size(), 5);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(again.messages(i).uid(), first.messages(i).uid());
+
+  const auto uid = by_subject(first).at("Job 4")->uid();
+  dovecot().doveadm("flags add -u " + std::string(user) + " '\\Seen' mailbox " + folder_ + " uid " +
+                    std::to_string(uid));
+  before = sent();
+  auto changed = list({});
+  EXPECT_EQ(sent() - before, 3u) << "SELECT + SEARCH + FETCH of the flags";
+  EXPECT_TRUE(by_subject(changed).at("Job 4")->seen());
+
+  before = sent();
+  auto settled = list({});
+  EXPECT_EQ(sent() - before, 2u) << "unchanged again";
+  EXPECT_TRUE(by_subject(settled).at("Job 4")->seen());
+}
+
 TEST_F(shared_mailbox, AMessageExpungedElsewhereDisappearsAndANewOneAppears) {
   auto before = list({});
   ASSERT_EQ(before.messages_size(), 5);

@@ -278,6 +278,64 @@ TEST(MailboxSearch, ParsesSearchResponses) {
   EXPECT_TRUE(parse_search_response({}).empty());
 }
 
+// ---- SELECT state --------------------------------------------------------------------------
+
+// What Dovecot answers to "SELECT INBOX (CONDSTORE)" (RFC 7162 3.1.2.1 order, any order works).
+std::vector<response> condstore_select(std::string exists, std::string modseq) {
+  return {
+      parse_one("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"),
+      parse_one("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.\r\n"),
+      parse_one("* " + exists + " EXISTS\r\n"),
+      parse_one("* 0 RECENT\r\n"),
+      parse_one("* OK [UIDVALIDITY 1765040000] UIDs valid\r\n"),
+      parse_one("* OK [UIDNEXT 201] Predicted next UID\r\n"),
+      parse_one("* OK [HIGHESTMODSEQ " + modseq + "] Highest\r\n"),
+  };
+}
+
+TEST(SelectedState, ReadsEveryPartOfACondstoreSelect) {
+  const auto s = parse_selected_state(condstore_select("200", "18446744073709551615"));
+  EXPECT_TRUE(s.complete());
+  EXPECT_EQ(s.uid_validity, 1765040000u);
+  EXPECT_EQ(s.uid_next, 201u);
+  EXPECT_EQ(s.exists, 200u);
+  EXPECT_EQ(s.highest_modseq, 18446744073709551615ull);
+  EXPECT_EQ(s.version(), "1765040000/201/200/18446744073709551615");
+}
+
+TEST(SelectedState, AnyChangedPartChangesTheVersion) {
+  const auto base = parse_selected_state(condstore_select("200", "412")).version();
+  EXPECT_EQ(parse_selected_state(condstore_select("200", "412")).version(), base);
+  EXPECT_NE(parse_selected_state(condstore_select("199", "412")).version(), base);  // an expunge
+  EXPECT_NE(parse_selected_state(condstore_select("200", "413")).version(), base);  // a flag change
+  auto arrived = condstore_select("200", "412");
+  arrived[5] = parse_one("* OK [UIDNEXT 202] Predicted next UID\r\n");  // one in, one out
+  EXPECT_NE(parse_selected_state(arrived).version(), base);
+}
+
+TEST(SelectedState, IncompleteWithoutModseqOrWithNomodseqOrMissingParts) {
+  auto plain = condstore_select("3", "9");
+  plain.pop_back();  // no CONDSTORE: no HIGHESTMODSEQ
+  EXPECT_FALSE(parse_selected_state(plain).complete());
+  EXPECT_EQ(parse_selected_state(plain).version(), "");
+  auto nomodseq = condstore_select("3", "9");
+  nomodseq.push_back(parse_one("* OK [NOMODSEQ] Sorry, this mailbox format doesn't support modsequences\r\n"));
+  EXPECT_FALSE(parse_selected_state(nomodseq).complete());
+  auto no_exists = condstore_select("3", "9");
+  no_exists.erase(no_exists.begin() + 2);
+  EXPECT_FALSE(parse_selected_state(no_exists).complete());
+  EXPECT_FALSE(parse_selected_state(condstore_select("3", "12x")).complete());           // unreadable
+  EXPECT_FALSE(parse_selected_state(condstore_select("3", "184467440737095516160")).complete());  // too big
+  EXPECT_FALSE(parse_selected_state({}).complete());
+}
+
+TEST(SelectedState, TheLastExistsCountsWhenTheOldSelectionReportsNewsFirst) {
+  // Re-selecting: news of the old selection, then Dovecot's [CLOSED], then the new one.
+  std::vector<response> untagged{parse_one("* 7 EXISTS\r\n"), parse_one("* OK [CLOSED] Previous mailbox closed.\r\n")};
+  for (auto& r : condstore_select("5", "30")) untagged.push_back(std::move(r));
+  EXPECT_EQ(parse_selected_state(untagged).exists, 5u);
+}
+
 // ---- dates -------------------------------------------------------------------------------
 
 TEST(MailboxDate, InternalDate) {

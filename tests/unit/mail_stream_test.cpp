@@ -176,6 +176,40 @@ TEST(mail_stream, UntrustedCaFailsVerificationAndUnverifiedContextAccepts) {
   });
 }
 
+TEST(mail_stream, CloseDuringTheTlsHandshakeAbortsItAtOnce) {
+  // A server that never answers the ClientHello: closing the stream (a session shutting
+  // down) must end start_tls() now, not at its timeout.
+  scripted_server server({script_step::stall()});
+  run([&](asio::io_context& io) -> awaitable<void> {
+    mail_stream s(io.get_executor(), test_ca_context());
+    error e = co_await s.connect("127.0.0.1", server.port(), 5s);
+    EXPECT_TRUE(e.ok()) << e.message;
+    std::optional<error> result;
+    std::optional<std::chrono::steady_clock::time_point> finished;
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          result = co_await s.start_tls("localhost", true, 30s);
+          finished = std::chrono::steady_clock::now();
+        },
+        asio::detached);
+    asio::steady_timer wait(io, 100ms);
+    co_await wait.async_wait(use_awaitable);
+    EXPECT_FALSE(result.has_value());
+    EXPECT_TRUE(s.tls_allocated());
+    const auto closed_at = std::chrono::steady_clock::now();
+    s.close();
+    wait.expires_after(50ms);
+    co_await wait.async_wait(use_awaitable);
+    EXPECT_TRUE(result.has_value());
+    if (!result) co_return;
+    EXPECT_LT(*finished - closed_at, 50ms);
+    EXPECT_EQ(result->code, errc::unavailable) << result->message;
+    EXPECT_FALSE(s.tls_active());
+    EXPECT_FALSE(s.is_open());
+  });
+}
+
 // ---- out of file descriptors -------------------------------------------------------
 
 // Lowers the soft RLIMIT_NOFILE to a little above what is open now and fills the rest,

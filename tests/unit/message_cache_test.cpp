@@ -142,6 +142,30 @@ TEST(message_cache, AnOlderListingNeverReplacesANewerOne) {
   EXPECT_EQ(cache.list_since("k", t0)->total_matching, 2u);
 }
 
+TEST(message_cache, AListIsTakenAtTheSameMailboxVersionOnlyAndThenCountsAsStartedAgain) {
+  message_cache cache({}, nullptr);
+  const auto t0 = message_cache::clock::now();
+  mailbox::message_page page;
+  page.total_matching = 7;
+  cache.put_list("k", t0, page, "1/201/200/412");
+  EXPECT_FALSE(cache.list_at_version("k", "1/201/200/413", t0).has_value()) << "another version";
+  EXPECT_FALSE(cache.list_at_version("other", "1/201/200/412", t0).has_value()) << "another query";
+  EXPECT_FALSE(cache.list_at_version("k", "", t0).has_value()) << "an unknown version matches nothing";
+
+  const auto t1 = t0 + std::chrono::milliseconds(20);
+  EXPECT_FALSE(cache.list_since("k", t1).has_value());
+  auto same = cache.list_at_version("k", "1/201/200/412", t1);
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->total_matching, 7u);
+  EXPECT_TRUE(cache.list_since("k", t1).has_value()) << "calls made up to t1 may take it now";
+  EXPECT_EQ(cache.stats().list_unchanged, 1u);
+
+  cache.put_list("u", t0, page);  // listed without a version (no CONDSTORE)
+  EXPECT_FALSE(cache.list_at_version("u", "", t1).has_value());
+  cache.forget_lists();
+  EXPECT_FALSE(cache.list_at_version("k", "1/201/200/412", t1).has_value());
+}
+
 TEST(message_cache, ListsAreBounded) {
   cache_limits limits;
   limits.max_list_results = 2;

@@ -375,5 +375,39 @@ TEST(session_spec_smtp_leg, IsPartOfTheFingerprint) {
   EXPECT_EQ(fingerprint(b), fingerprint(normalise(slower, 0).value()));
 }
 
+TEST(session_spec_max_connections, DefaultsToOneIsBoundedAndCappedPerProvider) {
+  auto spec = valid_spec();
+  EXPECT_EQ(normalise(spec, 0)->max_connections, 1u);
+  spec.max_connections = 4;
+  EXPECT_EQ(normalise(spec, 0)->max_connections, 4u);
+  spec.max_connections = 32;
+  EXPECT_EQ(normalise(spec, 0)->max_connections, 32u);
+  spec.max_connections = 33;
+  EXPECT_NE(normalise(spec, 0).err().message.find("spec.max_connections must be between 0 and 32"), std::string::npos);
+
+  auto gmail = valid_spec();
+  gmail.host = "IMAP.Gmail.com";
+  gmail.max_connections = 32;
+  EXPECT_EQ(normalise(gmail, 0)->max_connections, 15u) << "Gmail allows 15 per account";
+  auto office = valid_spec();
+  office.host = "outlook.office365.com";
+  office.max_connections = 20;
+  EXPECT_EQ(normalise(office, 0)->max_connections, 16u);
+
+  auto pop3 = valid_spec();
+  pop3.proto = protocol::pop3;
+  pop3.max_connections = 2;
+  const auto refused = normalise(pop3, 0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.err().code, errc::invalid_argument);
+  EXPECT_NE(refused.err().message.find("spec.max_connections: only IMAP"), std::string::npos);
+  pop3.max_connections = 1;
+  EXPECT_TRUE(normalise(pop3, 0).ok());
+
+  auto a = valid_spec(), b = valid_spec();
+  b.max_connections = 8;  // tuning, not identity
+  EXPECT_EQ(fingerprint(normalise(a, 0).value()), fingerprint(normalise(b, 0).value()));
+}
+
 }  // namespace
 }  // namespace mailbroker::session

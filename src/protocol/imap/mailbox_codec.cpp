@@ -358,4 +358,30 @@ std::vector<std::uint32_t> parse_search_response(const std::vector<response>& un
   return out;
 }
 
+std::string selected_state::version() const {
+  if (!complete()) return {};
+  return std::to_string(uid_validity) + "/" + std::to_string(uid_next) + "/" + std::to_string(exists) + "/" +
+         std::to_string(highest_modseq);
+}
+
+selected_state parse_selected_state(const std::vector<response>& untagged) {
+  selected_state out;
+  for (const response& r : untagged) {
+    if (r.type != response_type::untagged) continue;
+    if (r.name == "EXISTS" && r.number) {
+      out.exists = *r.number;
+      out.exists_seen = true;
+    } else if (r.status == "OK" && r.code == "UIDVALIDITY") {
+      out.uid_validity = detail::parse_u32(r.code_text).value_or(0);
+    } else if (r.status == "OK" && r.code == "UIDNEXT") {
+      out.uid_next = detail::parse_u32(r.code_text).value_or(0);
+    } else if (r.status == "OK" && r.code == "HIGHESTMODSEQ") {
+      out.highest_modseq = detail::parse_number(r.code_text, UINT64_MAX).value_or(0);
+    } else if (r.status == "OK" && r.code == "NOMODSEQ") {
+      out.highest_modseq = 0;
+    }
+  }
+  return out;
+}
+
 }  // namespace mailbroker::imap

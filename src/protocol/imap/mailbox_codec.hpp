@@ -78,6 +78,31 @@ struct copyuid {
 // parse_uid_set refuses, sets of different sizes.
 result<copyuid> parse_copyuid(std::string_view code_text);
 
+// ---- SELECT -----------------------------------------------------------------------------
+
+// What a SELECT/EXAMINE answer says about the mailbox (RFC 3501 6.3.1, RFC 7162 3.1.2.1).
+// With CONDSTORE enabled ("SELECT name (CONDSTORE)"), HIGHESTMODSEQ grows with every
+// flag change, UIDNEXT with every new message and EXISTS falls with every expunge not
+// offset by an arrival (which moves UIDNEXT), and none of them ever goes back: two
+// complete states that are equal mean nothing in the mailbox changed between them.
+struct selected_state {
+  std::uint32_t uid_validity = 0;
+  std::uint32_t uid_next = 0;
+  std::uint32_t exists = 0;
+  bool exists_seen = false;
+  std::uint64_t highest_modseq = 0;  // 0: not sent (no CONDSTORE, or NOMODSEQ)
+
+  // Every part was sent and the mailbox keeps mod-sequences.
+  bool complete() const { return uid_validity != 0 && uid_next != 0 && exists_seen && highest_modseq != 0; }
+  // "validity/uidnext/exists/modseq": equal only for equal complete states ("" if incomplete).
+  std::string version() const;
+};
+
+// From the untagged responses of one SELECT/EXAMINE: the UIDVALIDITY, UIDNEXT and
+// HIGHESTMODSEQ response codes and the last "* n EXISTS"; "* OK [NOMODSEQ]" clears the
+// mod-sequence. Unreadable numbers count as not sent.
+selected_state parse_selected_state(const std::vector<response>& untagged);
+
 // ---- SEARCH -----------------------------------------------------------------------------
 
 struct search_criteria {
