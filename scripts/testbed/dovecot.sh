@@ -15,9 +15,8 @@
 # Thousands of connections (bench/run.sh scale; unset = the defaults below):
 #   MB_TESTBED_MAX_USERIP_CONNECTIONS=N  mail_max_userip_connections [1000]
 #   MB_TESTBED_IMAP_CLIENT_LIMIT=N       imap processes serve N connections each
-#                                        (service_count = 0) instead of one each
+#                                        (service_count = 0, vsz_limit 2G) instead of one
 #   MB_TESTBED_IMAP_PROCESS_LIMIT=N      at most N imap processes [default_process_limit]
-#   MB_TESTBED_IMAP_VSZ_LIMIT=SIZE       their vsz_limit with a client limit [2G]
 #   MB_TESTBED_LOGIN_PROCESS_LIMIT=N     imap-login processes at most
 #   MB_TESTBED_LOGIN_CLIENT_LIMIT=N      connections per imap-login process
 #   MB_TESTBED_LOGIN_MIN_AVAIL=N         imap-login processes kept ready [2]
@@ -297,15 +296,8 @@ count_knob() {
 # Service settings for thousands of connections (MB_TESTBED_IMAP_* and
 # MB_TESTBED_LOGIN_*, see the header). Prints nothing when none is set.
 scale_blocks() {
-  local imap_lines="" login_lines="" vsz
-  if [[ -n ${MB_TESTBED_IMAP_CLIENT_LIMIT:-} ]]; then
-    vsz=${MB_TESTBED_IMAP_VSZ_LIMIT:-2G}
-    [[ $vsz =~ ^[1-9][0-9]*[KMG]?$ ]] || die "MB_TESTBED_IMAP_VSZ_LIMIT must be a size like 2G (got '$vsz')"
-    imap_lines+="  service_count = 0
-  client_limit = $(count_knob MB_TESTBED_IMAP_CLIENT_LIMIT "$MB_TESTBED_IMAP_CLIENT_LIMIT")
-  vsz_limit = $vsz
-"
-  fi
+  # (MB_TESTBED_IMAP_CLIENT_LIMIT has its own block in write_config.)
+  local imap_lines="" login_lines=""
   if [[ -n ${MB_TESTBED_IMAP_PROCESS_LIMIT:-} ]]; then
     imap_lines+="  process_limit = $(count_knob MB_TESTBED_IMAP_PROCESS_LIMIT "$MB_TESTBED_IMAP_PROCESS_LIMIT")
 "
