@@ -6,14 +6,18 @@
 // slot, CONNECTING. Measures:
 //   restore  — daemon start with N session records in the store, until all N are listed;
 //   create   — N more sessions through the registry's Connect path (sessions/s);
-//   status   — Status of everything over gRPC, paged (total ms, pages, largest reply);
+//   status   — Status of everything over gRPC, paged: wall (median of 7) and CPU ms, also
+//              per 10,000, the client parsing onto the heap and into an arena;
 //   watch    — WatchStatus(all): time until every current state has arrived;
 //   store    — N session-record writes from 32 threads each waiting for durability,
 //              through the group-commit writer (commits vs writes), against one
 //              put_session (one fsync) per write for a sample.
 //
 // Usage: registry_bench [--sessions N]   (default 10000)
+// 2N sessions exist at the end, each counted against the fd budget (net/fd_budget.hpp):
+// with a hard `ulimit -n` of 20,000 the largest N is ~4,900 (Status then lists ~9,800).
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -75,6 +79,14 @@ pb::ConnectRequest silent_request(const std::string& name, std::uint16_t port) {
   basic->set_username("bench");
   basic->mutable_password()->set_inline_value("bench");
   return r;
+}
+
+// CPU time of this process (every thread), ms.
+double cpu_ms() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1000 + static_cast<double>(t.tv_usec) / 1000; };
+  return ms(u.ru_utime) + ms(u.ru_stime);
 }
 
 std::size_t listed(client::broker_client& c) {
@@ -155,7 +167,18 @@ int main(int argc, char** argv) {
   }
   const double start_ms = ms_since(t0);
   client::broker_client c(client::make_channel(server->unix_target()));
-  while (listed(c) < static_cast<std::size_t>(n)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The daemon admits (soft fd limit - fd_budget::reserve) / fds per session sessions; more
+  // records than that are refused at restore: give up instead of waiting forever.
+  for (auto [seen, since] = std::pair{std::size_t{0}, clock_type::now()}; seen < static_cast<std::size_t>(n);) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (const auto now_listed = listed(c); now_listed != seen) {
+      seen = now_listed;
+      since = clock_type::now();
+    } else if (ms_since(since) > 10000) {
+      std::fprintf(stderr, "restore: stuck at %zu of %d sessions for 10 s (fd limit? see the daemon's log)\n", seen, n);
+      return 1;
+    }
+  }
   std::printf("restore: start() returned after %.0f ms; %d sessions listed after %.0f ms\n", start_ms, n, ms_since(t0));
 
   // ---- create N more
@@ -171,24 +194,45 @@ int main(int argc, char** argv) {
   std::printf("create: %d new sessions (with %d present) in %.0f ms: %.0f sessions/s\n", n, n, create_ms,
               n / (create_ms / 1000));
 
-  // ---- Status, paged
-  for (std::uint32_t page_size : {500u, 1000u}) {
-    pb::StatusRequest req;
-    req.set_page_size(page_size);
-    int pages = 0;
-    std::size_t seen = 0, largest = 0;
-    t0 = clock_type::now();
-    for (;;) {
-      pb::StatusResponse resp;
-      if (!c.status(req, &resp, std::chrono::seconds(30)).ok()) return 1;
-      ++pages;
-      seen += static_cast<std::size_t>(resp.sessions_size());
-      largest = std::max(largest, resp.ByteSizeLong());
-      if (resp.next_page_token().empty()) break;
-      req.set_page_token(resp.next_page_token());
+  // ---- Status, paged: wall time (median of 7) and this process's CPU time (daemon and
+  // client together; on a loaded machine the wall time also counts waits for a core).
+  // The client parses each reply onto the heap (as a plain generated stub does), then
+  // into a protobuf arena (what a client listing thousands of sessions should do: ~12
+  // allocations per session fewer).
+  for (const bool arena_client : {false, true}) {
+    for (std::uint32_t page_size : {500u, 1000u}) {
+      int pages = 0;
+      std::size_t seen = 0, largest = 0;
+      std::vector<double> walls, cpus;
+      for (int round = 0; round < 7; ++round) {
+        pb::StatusRequest req;
+        req.set_page_size(page_size);
+        pages = 0;
+        seen = 0;
+        const double cpu0 = cpu_ms();
+        t0 = clock_type::now();
+        for (;;) {
+          google::protobuf::Arena arena;
+          pb::StatusResponse heap_resp;
+          auto& resp = arena_client ? *google::protobuf::Arena::CreateMessage<pb::StatusResponse>(&arena) : heap_resp;
+          if (!c.status(req, &resp, std::chrono::seconds(30)).ok()) return 1;
+          ++pages;
+          seen += static_cast<std::size_t>(resp.sessions_size());
+          largest = std::max(largest, resp.ByteSizeLong());
+          if (resp.next_page_token().empty()) break;
+          req.set_page_token(resp.next_page_token());
+        }
+        walls.push_back(ms_since(t0));
+        cpus.push_back(cpu_ms() - cpu0);
+      }
+      std::sort(walls.begin(), walls.end());
+      std::sort(cpus.begin(), cpus.end());
+      std::printf("status (client parses %s): %zu sessions in %d pages of %u: median %.1f ms in total (min %.1f), "
+                  "CPU %.1f ms (client + daemon); per 10,000: %.1f ms, CPU %.1f ms; largest reply %.0f KiB\n",
+                  arena_client ? "into an arena" : "onto the heap", seen, pages, page_size, walls[3], walls[0], cpus[3],
+                  walls[3] * 10000 / static_cast<double>(seen), cpus[3] * 10000 / static_cast<double>(seen),
+                  static_cast<double>(largest) / 1024);
     }
-    std::printf("status: %zu sessions in %d pages of %u: %.1f ms in total; largest reply %.0f KiB\n", seen, pages,
-                page_size, ms_since(t0), static_cast<double>(largest) / 1024);
   }
 
   // ---- WatchStatus(all)

@@ -44,6 +44,20 @@
 #                                       requests, ratio), e.g. graph --rounds 3, graph
 #                                       --delays 15 --parallel 1, graph --server-ms 100,
 #                                       graph --modes direct (the direct bots only)
+#   bench/run.sh scale [options]        only scale_bench (not part of "all": minutes, and
+#                                       ~10,000 fds on each side): a Dovecot tuned for
+#                                       thousands of IMAPS connections (MB_TESTBED_IMAP_* /
+#                                       LOGIN_* knobs of dovecot.sh) + a mailbrokerd that
+#                                       scale_bench starts, stops (SIGTERM) and starts again
+#                                       itself; N sessions (default 10,000): ramp (Connects/s),
+#                                       daemon RSS per idle READY session, Status of all
+#                                       (paged, median), daemon idle CPU over 30 s with the
+#                                       keepalive used, restart until all READY with BACKOFFs
+#                                       and handshake timeouts on the way, e.g. scale
+#                                       --sessions 2000, scale --trust system (the default
+#                                       trust store: SSL_CERT_FILE = system bundle + testbed
+#                                       CA; default --trust ca_file names the testbed CA in
+#                                       the spec), scale --login-rate 400 --login-concurrency 64
 #
 # Knobs: MB_BENCH_BUILD (build dir, default build/release), MB_BENCH_NO_BUILD=1 (run
 # what is in the build dir without building: A/B runs), MB_BENCH_TOKEN_TTL (access
@@ -56,15 +70,16 @@ testbed=$root/scripts/testbed
 
 which=all
 case ${1:-} in
-  attach | mailbox | token | ews | graph | all) which=$1; shift ;;
+  attach | mailbox | token | ews | graph | scale | all) which=$1; shift ;;
 esac
-attach_args=() mailbox_args=() token_args=() ews_args=() graph_args=()
+attach_args=() mailbox_args=() token_args=() ews_args=() graph_args=() scale_args=()
 case $which in
   attach | all) attach_args=("$@") ;;
   mailbox) mailbox_args=("$@") ;;
   token) token_args=("$@") ;;
   ews) ews_args=("$@") ;;
   graph) graph_args=("$@") ;;
+  scale) scale_args=("$@") ;;
 esac
 runs() { [[ $which == all || $which == "$1" ]]; }
 targets=(mailbrokerd)
@@ -73,6 +88,7 @@ runs mailbox && targets+=(mailbox_bench delay_proxy)
 runs token && targets+=(token_bench)
 runs ews && targets+=(ews_bench delay_proxy)
 runs graph && targets+=(graph_bench delay_proxy)
+[[ $which == scale ]] && targets+=(scale_bench)
 
 # MB_BENCH_NO_BUILD=1 runs the binaries already in $build as they are (A/B runs against
 # a saved copy of an older build).
@@ -112,7 +128,7 @@ cleanup() {
     echo "--- last lines of mailbrokerd's log (graph_bench) ---" >&2
     tail -n 30 "$state/mailbrokerd-graph.log" >&2
   fi
-  for dir in "$state/dovecot" "$state/mailbox" "$state/oauth"; do
+  for dir in "$state/dovecot" "$state/mailbox" "$state/oauth" "$state/scale"; do
     [[ -d $dir ]] && "$testbed/dovecot.sh" stop "$dir" >/dev/null 2>&1 || true
   done
   [[ -d $state/oauth ]] && "$testbed/oauth2.sh" stop "$state/oauth" >/dev/null 2>&1 || true
@@ -214,4 +230,20 @@ if runs graph; then
   stop_daemon
   "$testbed/graph.sh" stop "$state/graph" >/dev/null 2>&1
   "$testbed/oauth2.sh" stop "$state/graph" >/dev/null 2>&1
+fi
+
+if [[ $which == scale ]]; then
+  echo "== scale_bench"
+  # Dovecot settings that hold 10,000 IMAPS connections here (TESTBED-NOTES.md): imap
+  # processes of 100 connections each, 16 login processes of up to 5000 (TLS proxying),
+  # every session may be the same user from one IP. dovecot.sh lifts its soft fd limit
+  # to the hard one (~20,000 here); its children inherit it.
+  env_file=$(MB_TESTBED_IMAP_CLIENT_LIMIT=100 MB_TESTBED_IMAP_PROCESS_LIMIT=400 MB_TESTBED_LOGIN_PROCESS_LIMIT=16 \
+    MB_TESTBED_LOGIN_CLIENT_LIMIT=5000 MB_TESTBED_LOGIN_MIN_AVAIL=4 MB_TESTBED_MAX_USERIP_CONNECTIONS=20000 \
+    "$testbed/dovecot.sh" start "$state/scale" | tail -n1)
+  # The daemon raises its own soft fd limit from --max-sessions (up to the hard limit).
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  run_bench "$build/bench/scale_bench" --mailbrokerd "$build/daemon/mailbrokerd" --testbed-env "$env_file" \
+    --work-dir "$state/scale-daemon" "${scale_args[@]}"
+  "$testbed/dovecot.sh" stop "$state/scale" >/dev/null 2>&1
 fi

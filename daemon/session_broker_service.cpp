@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/arena_message_allocator.hpp"
 #include "daemon/session_journal.hpp"
 
 namespace mailbroker::daemon {
@@ -88,13 +89,15 @@ class watch_reactor final : public grpc::ServerWriteReactor<pb::SessionEvent> {
     if (finished_ || writing_) return;
     if (next_initial_ < initial_.size()) {
       auto s = std::move(initial_[next_initial_++]);
-      session::status_event ev;
-      ev.status = s->snapshot();
-      ev.previous_state = ev.status.state;
-      ev.reason = "current state";
-      ev.at = std::chrono::system_clock::now();
       if (next_initial_ == initial_.size()) std::vector<std::shared_ptr<session::session>>().swap(initial_);
-      start_write_locked(ev);
+      // Converted under the session's own lock instead of copying its status first.
+      message_.Clear();
+      s->read_snapshot([this](const session::status_snapshot& status) { to_proto(status, message_.mutable_status()); });
+      message_.set_previous_state(message_.status().state());
+      message_.set_reason("current state");
+      to_proto(std::chrono::system_clock::now(), message_.mutable_at());
+      writing_ = true;
+      StartWrite(&message_);
       return;
     }
     if (pending_.empty()) return;
@@ -186,7 +189,16 @@ result<session::session_registry::status_query> status_query_from_proto(const pb
 
 session_broker_service::session_broker_service(session::session_registry& registry, access_gate& gate,
                                                stream_budget& streams, std::chrono::milliseconds max_connect_wait)
-    : registry_(registry), gate_(gate), streams_(streams), max_connect_wait_(max_connect_wait) {}
+    : registry_(registry),
+      gate_(gate),
+      streams_(streams),
+      max_connect_wait_(max_connect_wait),
+      // A page of 1,000 sessions is ~10,000 strings and sub-messages: one arena per call.
+      status_allocator_(std::make_unique<arena_message_allocator<pb::StatusRequest, pb::StatusResponse>>()) {
+  SetMessageAllocatorFor_Status(status_allocator_.get());
+}
+
+session_broker_service::~session_broker_service() = default;
 
 grpc::ServerUnaryReactor* session_broker_service::Connect(grpc::CallbackServerContext* context,
                                                           const pb::ConnectRequest* request,
@@ -303,22 +315,32 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
       reactor->Finish(to_grpc_status(query.err()));
       return reactor;
     }
-    auto page = registry_.status_page_of(query.value());
+    // Each session's status goes into the reply under its own lock, not copied first
+    // (the reply lives in an arena: arena_message_allocator).
     std::size_t bytes = 0;
-    std::string next = page.next_after.empty() ? std::string() : make_page_token(page.next_after);
-    for (const auto& s : page.sessions) {
-      // Sessions the caller may not watch are left out (the page may come out short).
-      if (!gate_.may(*who, trust::permission::watch, s.name)) continue;
-      auto* out = response->add_sessions();
-      to_proto(s, out);
-      bytes += out->ByteSizeLong() + 8;  // + tag and length
-      if (bytes > max_status_page_bytes && response->sessions_size() > 1) {
-        response->mutable_sessions()->RemoveLast();
-        next = make_page_token(response->sessions(response->sessions_size() - 1).name());
-        break;
-      }
+    bool cut = false;
+    auto& sessions = *response->mutable_sessions();
+    sessions.Reserve(static_cast<int>(query->limit));
+    const auto next_after = registry_.visit_status_page(
+        query.value(),
+        // Sessions the caller may not watch are left out (the page may come out short).
+        [this, &who](const std::string& name) { return gate_.may(*who, trust::permission::watch, name); },
+        [&](const session::status_snapshot& s) {
+          auto* out = sessions.Add();
+          to_proto(s, out);
+          bytes += out->ByteSizeLong() + 8;  // + tag and length
+          if (bytes > max_status_page_bytes && sessions.size() > 1) {
+            sessions.RemoveLast();
+            cut = true;
+            return false;
+          }
+          return true;
+        });
+    if (cut) {
+      response->set_next_page_token(make_page_token(sessions.Get(sessions.size() - 1).name()));
+    } else if (!next_after.empty()) {
+      response->set_next_page_token(make_page_token(next_after));
     }
-    response->set_next_page_token(next);
   }
   const auto counts = registry_.counts();
   response->set_total_sessions(static_cast<std::uint32_t>(counts.listed));

@@ -3,6 +3,9 @@
 // registry and completes each call from the session's strand. No handler blocks.
 #include <atomic>
 #include <chrono>
+#include <memory>
+
+#include <grpcpp/support/message_allocator.h>
 
 #include "auth/authorization_flows.hpp"
 #include "daemon/access_gate.hpp"
@@ -33,6 +36,7 @@ class session_broker_service final : public pb::SessionBroker::CallbackService {
   // Every call is identified and authorized by `gate` first; streams count against `streams`.
   session_broker_service(session::session_registry& registry, access_gate& gate, stream_budget& streams,
                          std::chrono::milliseconds max_connect_wait);
+  ~session_broker_service() override;
   // Sessions Connect creates are recorded there (null: not recorded).
   void set_journal(class session_journal* journal) { journal_ = journal; }
 
@@ -75,6 +79,9 @@ class session_broker_service final : public pb::SessionBroker::CallbackService {
   class session_journal* journal_ = nullptr;
   auth::authorization_flows flows_;
   std::atomic<int> tests_running_{0};  // TestConnection calls in progress
+  // Puts each Status call's request and reply in an arena; outlives the server (gRPC
+  // calls it for every Status).
+  std::unique_ptr<grpc::MessageAllocator<pb::StatusRequest, pb::StatusResponse>> status_allocator_;
 };
 
 }  // namespace mailbroker::daemon

@@ -12,6 +12,18 @@
 #   dovecot.sh doveadm STATE_DIR ARGS...          any doveadm command on the instance
 #   dovecot.sh certs   STATE_DIR                  only make/reuse the CA + cert
 #
+# Thousands of connections (bench/run.sh scale; unset = the defaults below):
+#   MB_TESTBED_MAX_USERIP_CONNECTIONS=N  mail_max_userip_connections [1000]
+#   MB_TESTBED_IMAP_CLIENT_LIMIT=N       imap processes serve N connections each
+#                                        (service_count = 0, vsz_limit 2G) instead of one
+#   MB_TESTBED_IMAP_PROCESS_LIMIT=N      at most N imap processes [default_process_limit]
+#   MB_TESTBED_LOGIN_PROCESS_LIMIT=N     imap-login processes at most
+#   MB_TESTBED_LOGIN_CLIENT_LIMIT=N      connections per imap-login process
+#   MB_TESTBED_LOGIN_MIN_AVAIL=N         imap-login processes kept ready [2]
+#   e.g. 10,000 IMAPS sessions (TESTBED-NOTES.md): IMAP_CLIENT_LIMIT=100
+#   IMAP_PROCESS_LIMIT=400 LOGIN_PROCESS_LIMIT=16 LOGIN_CLIENT_LIMIT=5000
+#   LOGIN_MIN_AVAIL=4 MAX_USERIP_CONNECTIONS=20000, and a high hard `ulimit -n`.
+#
 # Opt-in OAuth2 (XOAUTH2/OAUTHBEARER checked by token introspection):
 #   MB_TESTBED_OAUTH2_INTROSPECTION_URL=http://ID:SECRET@127.0.0.1:PORT/PATH \
 #     dovecot.sh start STATE_DIR
@@ -274,8 +286,45 @@ EOF
   mv -f -- "$OAUTH2_CONF.tmp" "$OAUTH2_CONF"
 }
 
+# Prints VALUE if it is a positive integer, else dies naming the variable.
+count_knob() {
+  local name=$1 value=$2
+  [[ $value =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer (got '$value')"
+  printf '%s' "$value"
+}
+
+# Service settings for thousands of connections (MB_TESTBED_IMAP_* and
+# MB_TESTBED_LOGIN_*, see the header). Prints nothing when none is set.
+scale_blocks() {
+  # (MB_TESTBED_IMAP_CLIENT_LIMIT has its own block in write_config.)
+  local imap_lines="" login_lines=""
+  if [[ -n ${MB_TESTBED_IMAP_PROCESS_LIMIT:-} ]]; then
+    imap_lines+="  process_limit = $(count_knob MB_TESTBED_IMAP_PROCESS_LIMIT "$MB_TESTBED_IMAP_PROCESS_LIMIT")
+"
+  fi
+  if [[ -n ${MB_TESTBED_LOGIN_PROCESS_LIMIT:-} ]]; then
+    login_lines+="  process_limit = $(count_knob MB_TESTBED_LOGIN_PROCESS_LIMIT "$MB_TESTBED_LOGIN_PROCESS_LIMIT")
+"
+  fi
+  if [[ -n ${MB_TESTBED_LOGIN_CLIENT_LIMIT:-} ]]; then
+    login_lines+="  client_limit = $(count_knob MB_TESTBED_LOGIN_CLIENT_LIMIT "$MB_TESTBED_LOGIN_CLIENT_LIMIT")
+"
+  fi
+  if [[ -n ${MB_TESTBED_LOGIN_MIN_AVAIL:-} ]]; then
+    login_lines+="  process_min_avail = $(count_knob MB_TESTBED_LOGIN_MIN_AVAIL "$MB_TESTBED_LOGIN_MIN_AVAIL")
+"
+  fi
+  # Repeated service blocks merge and these come last: their values win.
+  if [[ -n $imap_lines ]]; then printf 'service imap {\n%s}\n' "$imap_lines"; fi
+  if [[ -n $login_lines ]]; then printf 'service imap-login {\n%s}\n' "$login_lines"; fi
+  return 0
+}
+
 write_config() {
   local imap=$1 imaps=$2 pop3=$3 pop3s=$4
+  local userip scale
+  userip=$(count_knob MB_TESTBED_MAX_USERIP_CONNECTIONS "${MB_TESTBED_MAX_USERIP_CONNECTIONS:-1000}")
+  scale=$(scale_blocks)
   local users_block chroot_block=""
   local mechanisms="plain login" oauth2_block imap_shared_block=""
   # Opt-in for thousands of sessions (bench/connection_memory_bench): one imap
@@ -386,7 +435,7 @@ mail_location = maildir:~/Maildir
 
 # --- Limits ---------------------------------------------------------------
 # mailbroker holds many sessions per user from a single IP (default 10).
-mail_max_userip_connections = 1000
+mail_max_userip_connections = $userip
 default_process_limit = ${MB_TESTBED_PROCESS_LIMIT:-500}
 default_client_limit = ${MB_TESTBED_CLIENT_LIMIT:-2000}
 default_vsz_limit = 512M
@@ -424,6 +473,7 @@ service pop3-login {
 }
 
 $chroot_block
+$scale
 EOF
   mv -f -- "$CONF.tmp" "$CONF"
 }

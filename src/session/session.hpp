@@ -162,7 +162,18 @@ class session : public std::enable_shared_from_this<session> {
   const std::shared_ptr<message_cache>& cache() const { return cache_; }
 
   status_snapshot snapshot() const;
-  // How many times snapshot() ran (tests check that creating a session reads no other).
+  // Calls `read(status)` under the lock snapshot() copies under, and returns what it
+  // returns: for Status of thousands of sessions, converting each in place instead of
+  // copying it first (its capabilities, greeting, ...). `read` must be quick and must not
+  // call into this session (the lock is not recursive). Counts as a snapshot() read.
+  template <class Reader>
+  decltype(auto) read_snapshot(Reader&& read) const {
+    snapshot_reads_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(snapshot_mutex_);
+    return std::forward<Reader>(read)(static_cast<const status_snapshot&>(snapshot_));
+  }
+  // How many times snapshot() or read_snapshot() ran (tests check that creating a session
+  // reads no other).
   std::uint64_t snapshot_reads() const { return snapshot_reads_.load(std::memory_order_relaxed); }
   // False once the session is FAILED, CLOSED or stopping: attach to it no more.
   bool accepting() const { return accepting_.load(); }

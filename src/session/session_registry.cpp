@@ -33,18 +33,27 @@ error session_registry::max_sessions_error() const {
                    "daemon config (mailbrokerd --max-sessions N)"};
 }
 
-error session_registry::admission_error_locked() const {
+std::size_t session_registry::descriptors_for(const session_spec& spec) {
+  const bool one_connection = spec.proto == protocol::imap || spec.proto == protocol::pop3;
+  if (!one_connection) return net::fd_budget::per_session;
+  return spec.smtp ? 2 : 1;
+}
+
+error session_registry::admission_error_locked(const session_spec& spec) const {
   if (live_.size() >= settings_.max_sessions) return max_sessions_error();
   // Refuse before the descriptors run out, not when a socket() fails half-way through a
-  // login: the soft limit's capacity is O(1); near it, count the open descriptors.
-  const auto capacity = net::fd_budget::session_capacity();
-  if (live_.size() >= capacity) {
+  // login: the soft limit's room is O(1); near it, count the open descriptors.
+  const auto limit = net::fd_budget::limit();
+  const auto room = limit > net::fd_budget::reserve ? limit - net::fd_budget::reserve : 0;
+  const auto needed = live_descriptors_ + descriptors_for(spec);
+  if (needed > room) {
     return error{errc::resource_exhausted,
-                 "the open-file limit (" + std::to_string(net::fd_budget::limit()) + ") leaves room for about " +
-                     std::to_string(capacity) + " sessions, all in use: raise LimitNOFILE (systemd) or `ulimit -n`, "
+                 "the open-file limit (" + std::to_string(limit) + ") leaves room for " + std::to_string(room) +
+                     " session connections, and the " + std::to_string(live_.size()) + " live sessions hold " +
+                     std::to_string(live_descriptors_) + ": raise LimitNOFILE (systemd) or `ulimit -n`, "
                      "or lower max-sessions"};
   }
-  if (live_.size() * 10 >= capacity * 9) return net::fd_budget::check(net::fd_budget::per_session);
+  if (needed * 10 >= room * 9) return net::fd_budget::check(descriptors_for(spec));
   return error::none();
 }
 
@@ -81,7 +90,7 @@ void session_registry::connect(connect_request request, steady_time deadline,
       // live_ counts sessions until they are CLOSED/FAILED, so one still logging out
       // (force, linger expiry) holds its place until its connection is gone.
       if (!replaced) {
-        if (auto e = admission_error_locked(); !e.ok()) return done(std::move(e));
+        if (auto e = admission_error_locked(request.spec); !e.ok()) return done(std::move(e));
       }
       target = make_session_locked(request);
       created = true;
@@ -140,7 +149,7 @@ void session_registry::connect_retry(connect_request request, steady_time deadli
     } else if (it != sessions_.end() && it->second.s->accepting()) {
       return done(error{errc::failed_precondition, "session '" + request.name + "' was replaced with another spec"});
     } else {
-      if (auto e = admission_error_locked(); !e.ok()) return done(std::move(e));
+      if (auto e = admission_error_locked(request.spec); !e.ok()) return done(std::move(e));
       target = make_session_locked(request);
       created = true;
     }
@@ -171,7 +180,9 @@ std::shared_ptr<session> session_registry::make_session_locked(const connect_req
   if (!fresh) count_entry_locked(it->second, -1);
   it->second = entry{s, id, session_state::connecting, request.spec.proto};
   count_entry_locked(it->second, +1);
-  live_.insert(id);
+  const auto descriptors = descriptors_for(request.spec);
+  live_.emplace(id, descriptors);
+  live_descriptors_ += descriptors;
   return s;
 }
 
@@ -253,34 +264,57 @@ result<std::vector<status_snapshot>> session_registry::status(const std::string&
   return out;
 }
 
-session_registry::status_page session_registry::status_page_of(const status_query& query) const {
-  auto matches = [&query](session_state state, protocol proto) {
-    if (query.proto && *query.proto != proto) return false;
-    return query.states.empty() || std::find(query.states.begin(), query.states.end(), state) != query.states.end();
-  };
+namespace {
+bool matches_query(const session_registry::status_query& query, session_state state, protocol proto) {
+  if (query.proto && *query.proto != proto) return false;
+  return query.states.empty() || std::find(query.states.begin(), query.states.end(), state) != query.states.end();
+}
+}  // namespace
+
+std::vector<std::shared_ptr<session>> session_registry::pick_status_page(const status_query& query,
+                                                                          std::string& next_after_r) const {
   const std::size_t limit = std::max<std::size_t>(1, query.limit);
   std::vector<std::shared_ptr<session>> picked;
-  status_page page;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = query.after.empty() || query.after < query.name_prefix ? sessions_.lower_bound(query.name_prefix)
-                                                                     : sessions_.upper_bound(query.after);
-    for (; it != sessions_.end(); ++it) {
-      if (it->first.compare(0, query.name_prefix.size(), query.name_prefix) != 0) break;  // past the prefix
-      if (!matches(it->second.state, it->second.proto)) continue;
-      if (picked.size() == limit) {
-        page.next_after = picked.back()->name();  // one more matches: there is a next page
-        break;
-      }
-      picked.push_back(it->second.s);
+  picked.reserve(std::min<std::size_t>(limit, 1024));
+  std::lock_guard lock(mutex_);
+  auto it = query.after.empty() || query.after < query.name_prefix ? sessions_.lower_bound(query.name_prefix)
+                                                                   : sessions_.upper_bound(query.after);
+  for (; it != sessions_.end(); ++it) {
+    if (it->first.compare(0, query.name_prefix.size(), query.name_prefix) != 0) break;  // past the prefix
+    if (!matches_query(query, it->second.state, it->second.proto)) continue;
+    if (picked.size() == limit) {
+      next_after_r = picked.back()->name();  // one more matches: there is a next page
+      break;
     }
+    picked.push_back(it->second.s);
   }
+  return picked;
+}
+
+session_registry::status_page session_registry::status_page_of(const status_query& query) const {
+  status_page page;
+  auto picked = pick_status_page(query, page.next_after);
   page.sessions.reserve(picked.size());
   for (const auto& s : picked) {
     auto snap = s->snapshot();
-    if (matches(snap.state, snap.proto)) page.sessions.push_back(std::move(snap));
+    if (matches_query(query, snap.state, snap.proto)) page.sessions.push_back(std::move(snap));
   }
   return page;
+}
+
+std::string session_registry::visit_status_page(const status_query& query,
+                                                const std::function<bool(const std::string&)>& visible,
+                                                const std::function<bool(const status_snapshot&)>& emit) const {
+  std::string next_after;
+  const auto picked = pick_status_page(query, next_after);
+  for (const auto& s : picked) {
+    if (visible && !visible(s->name())) continue;
+    const bool more = s->read_snapshot([&](const status_snapshot& snap) {
+      return !matches_query(query, snap.state, snap.proto) || emit(snap);
+    });
+    if (!more) break;
+  }
+  return next_after;
 }
 
 session_registry::totals session_registry::counts() const {
@@ -358,7 +392,11 @@ void session_registry::on_session_event(std::uint64_t id, const status_event& ev
     if (auto it = sessions_.find(ev.status.name); it != sessions_.end() && it->second.id == id) {
       set_entry_state_locked(it->second, state);
     }
-    if (!is_live(state) && live_.erase(id) > 0) dead_.push_back(dead_record{ev.at, ev.status.name, id});
+    if (auto it = live_.find(id); !is_live(state) && it != live_.end()) {
+      live_descriptors_ -= it->second;
+      live_.erase(it);
+      dead_.push_back(dead_record{ev.at, ev.status.name, id});
+    }
   }
   std::lock_guard lock(watch_mutex_);
   const bool state_changed = ev.previous_state != ev.status.state;

@@ -129,6 +129,15 @@ class session_registry {
     std::string next_after;
   };
   status_page status_page_of(const status_query& query) const;
+  // The same page without copying snapshots (what the Status RPC uses): picks sessions
+  // exactly as status_page_of, skips those whose name `visible` refuses (called with no
+  // lock held), then calls `emit` with each remaining session's status under that
+  // session's own lock (session::read_snapshot: `emit` must be quick, e.g. convert it to
+  // proto, and call nothing of the session or the registry); a status no longer matching
+  // the filters is not emitted. `emit` returns false to end the page there (the caller
+  // then makes its own next token). Returns status_page::next_after.
+  std::string visit_status_page(const status_query& query, const std::function<bool(const std::string&)>& visible,
+                                const std::function<bool(const status_snapshot&)>& emit) const;
 
   // Counters kept as sessions change (no walk): sessions listed by Status by state, and
   // live sessions counted against max_sessions (which includes replaced sessions still
@@ -142,6 +151,11 @@ class session_registry {
   };
   totals counts() const;
   const registry_settings& settings() const { return settings_; }
+  // File descriptors a session of `spec` may hold at once, as admission counts them: an
+  // IMAP or POP3 session its one connection (+1 with an SMTP leg), others (EWS, Graph:
+  // connection pools) net::fd_budget::per_session. So 10,000 IMAP sessions fit in a
+  // 20,000 limit (net::fd_budget::reserve kept free).
+  static std::size_t descriptors_for(const session_spec& spec);
 
   // Registers `on_event` for events of `name` (all when empty). Before returning it
   // delivers the current state of every matching session as events with reason
@@ -184,6 +198,9 @@ class session_registry {
     std::uint64_t id = 0;
   };
 
+  // The sessions of one Status page by mirrored state (O(log n + scanned) under mutex_),
+  // and the next page's `after` ("" when nothing more matches).
+  std::vector<std::shared_ptr<session>> pick_status_page(const status_query& query, std::string& next_after_r) const;
   void on_session_event(std::uint64_t id, const status_event& ev);
   void on_lease_gone(const std::string& lease_id);
   // Creates and registers a session (forgetting long-dead ones). Caller holds mutex_.
@@ -200,9 +217,9 @@ class session_registry {
   void connect_retry(connect_request request, steady_time deadline, int retries,
                      std::function<void(result<connect_outcome>)> done);
   error max_sessions_error() const;
-  // max-sessions, then the file-descriptor budget (net/fd_budget.hpp). Errors:
-  // resource_exhausted naming the limit and the fix. Needs mutex_.
-  error admission_error_locked() const;
+  // max-sessions, then the file-descriptor budget (net/fd_budget.hpp) for a session of
+  // `spec`. Errors: resource_exhausted naming the limit and the fix. Needs mutex_.
+  error admission_error_locked(const session_spec& spec) const;
 
   asio::any_io_executor executor_;
   const registry_settings settings_;
@@ -215,8 +232,9 @@ class session_registry {
   };
   std::unordered_map<std::string, lease_entry> leases_;
   // Ids of sessions created and not yet FAILED/CLOSED (replaced ones included): their
-  // number is what max_sessions bounds.
-  std::unordered_set<std::uint64_t> live_;
+  // number is what max_sessions bounds; each with its descriptors_for() count.
+  std::unordered_map<std::uint64_t, std::size_t> live_;
+  std::size_t live_descriptors_ = 0;  // the sum over live_: what the fd budget bounds
   std::size_t by_state_[6] = {};  // over sessions_
   std::size_t by_protocol_state_[protocol_count][6] = {};  // over sessions_, [protocol][session_state]
   std::deque<dead_record> dead_;

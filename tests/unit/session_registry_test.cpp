@@ -90,7 +90,9 @@ TEST_F(registry_test, NewSessionsAreRefusedBeforeFileDescriptorsRunOut) {
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   rlimit low = saved;
-  low.rlim_cur = net::fd_budget::reserve + 2 * net::fd_budget::per_session;  // room for 2 sessions
+  // Room for 2 IMAP sessions without an SMTP leg: one descriptor each.
+  ASSERT_EQ(session_registry::descriptors_for(request("fd-0").spec), 1u);
+  low.rlim_cur = net::fd_budget::reserve + 2;
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
   const auto first = connect_now(request("fd-1"));
   const auto second = connect_now(request("fd-2"));
@@ -101,6 +103,18 @@ TEST_F(registry_test, NewSessionsAreRefusedBeforeFileDescriptorsRunOut) {
   EXPECT_EQ(third.code, errc::resource_exhausted) << third.message;
   EXPECT_NE(third.message.find("LimitNOFILE"), std::string::npos) << third.message;
   EXPECT_EQ(registry_->counts().live, second.code == errc::resource_exhausted ? 1u : 2u);
+}
+
+TEST(registry_descriptors, OneConnectionSessionsCountOneDescriptorPlusTheirSmtpLeg) {
+  session_spec spec;
+  spec.proto = protocol::imap;
+  EXPECT_EQ(session_registry::descriptors_for(spec), 1u);
+  spec.proto = protocol::pop3;
+  spec.smtp.emplace();
+  EXPECT_EQ(session_registry::descriptors_for(spec), 2u);
+  spec.smtp.reset();
+  spec.proto = protocol::ews;
+  EXPECT_EQ(session_registry::descriptors_for(spec), net::fd_budget::per_session);
 }
 
 TEST_F(registry_test, CreatingSessionsReadsNoOtherSessionAndCountsStayExact) {
@@ -208,6 +222,65 @@ TEST_F(registry_test, StatusPagesWalkEverySessionOnceWithFilters) {
   EXPECT_TRUE(registry_->status_page_of(q).sessions.empty());
   q.proto = protocol::imap;
   EXPECT_EQ(registry_->status_page_of(q).sessions.size(), 115u);
+}
+
+TEST_F(registry_test, VisitStatusPageEmitsWhatStatusPageOfCopiesWithoutCopying) {
+  make_registry(gated_settings(1000));
+  for (int i = 0; i < 120; ++i) {
+    const std::string name = (i % 3 == 0 ? "a-" : "b-") + std::to_string(1000 + i);
+    ASSERT_EQ(connect_now(request(name)).code, errc::deadline_exceeded);
+  }
+  auto names_of = [](const std::vector<status_snapshot>& page) {
+    std::vector<std::string> out;
+    for (const auto& s : page) out.push_back(s.name);
+    return out;
+  };
+  session_registry::status_query q;
+  q.limit = 30;
+  q.name_prefix = "b-";
+  for (int pages = 0;; ++pages) {
+    ASSERT_LT(pages, 10);
+    const auto copied = registry_->status_page_of(q);
+    std::vector<std::string> visited;
+    const auto next = registry_->visit_status_page(q, nullptr, [&](const status_snapshot& s) {
+      visited.push_back(s.name);
+      return true;
+    });
+    EXPECT_EQ(visited, names_of(copied.sessions));
+    EXPECT_EQ(next, copied.next_after);
+    if (next.empty()) break;
+    q.after = next;
+  }
+
+  // `visible` leaves sessions out (the page comes out short); the next page starts
+  // after the last picked one all the same.
+  q = {};
+  q.limit = 10;
+  std::vector<std::string> visited;
+  const auto next = registry_->visit_status_page(
+      q, [](const std::string& name) { return name.back() % 2 == 0; },
+      [&](const status_snapshot& s) {
+        visited.push_back(s.name);
+        return true;
+      });
+  EXPECT_EQ(visited, (std::vector<std::string>{"a-1000", "a-1006", "a-1012", "a-1018", "a-1024"}));
+  EXPECT_EQ(next, "a-1027");
+
+  // `emit` returning false ends the page at once; a state filter is checked on the
+  // status `emit` would get.
+  visited.clear();
+  registry_->visit_status_page(q, nullptr, [&](const status_snapshot& s) {
+    visited.push_back(s.name);
+    return visited.size() < 3;
+  });
+  EXPECT_EQ(visited.size(), 3u);
+  q.states = {session_state::ready};
+  visited.clear();
+  EXPECT_TRUE(registry_->visit_status_page(q, nullptr, [&](const status_snapshot& s) {
+                          visited.push_back(s.name);
+                          return true;
+                        }).empty());
+  EXPECT_TRUE(visited.empty());
 }
 
 TEST_F(registry_test, DeadSessionsAreForgottenAfterRetentionWithoutAWalk) {
