@@ -327,6 +327,7 @@ awaitable<error> session::serve_ready() {
   selected_mailbox_.clear();
   uid_validity_ = 0;
   cache_->connection_reset();
+  bool first_idle_wait = true;
   if (maildrop_) maildrop_->forget_listing();
   for (;;) {
     // Queued operations first, round-robin between leases; reads of the selected
@@ -363,7 +364,11 @@ awaitable<error> session::serve_ready() {
       if (lost_) co_return *lost_;
       continue;
     }
-    wake_.expires_after(jittered(spec_.keepalive));  // ±10 %: 10,000 sessions must not NOOP in step
+    // 10,000 sessions must not NOOP in step: the first wait after a login is anywhere in
+    // 0.5..1.5 keepalives (sessions restored together then spread over a whole period),
+    // later ones ±10 % (they stay spread).
+    wake_.expires_after(first_idle_wait ? jittered(spec_.keepalive, 0.5) : jittered(spec_.keepalive));
+    first_idle_wait = false;
     co_await wake_.async_wait(redirect_error(use_awaitable, ec));
     if (stop_requested_) co_return error::none();
     if (lost_) co_return *lost_;
