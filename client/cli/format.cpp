@@ -143,6 +143,15 @@ void print_status_block(std::ostream& out, const pb::SessionStatus& s) {
     out << '\n';
     if (!h.mailbox().empty()) out << "  mailbox:   " << printable(h.mailbox()) << '\n';
   }
+  if (s.has_imap() && s.imap().max() > 1) {  // only sessions allowed extra connections
+    const auto& pool = s.imap();
+    out << "  imap:      connections=" << pool.open() << '/' << pool.max() << " in flight=" << pool.in_flight()
+        << " extra logins=" << pool.extra_logins() << '\n';
+    if (pool.has_last_extra_error()) {
+      out << "  imap error: " << pool.last_extra_error().code() << ": " << printable(pool.last_extra_error().message())
+          << '\n';
+    }
+  }
   if (s.watch_count() > 0) out << "  watches:   " << s.watch_count() << '\n';
   if (s.has_linger_until()) out << "  linger until: " << format_time(s.linger_until()) << '\n';
   if (!s.close_reason().empty()) out << "  close reason: " << printable(s.close_reason()) << '\n';
