@@ -3,7 +3,7 @@
 // max_pipelined reads; bots reading two folders at once, or more reads than that, would
 // otherwise wait for each other. An extra connection is opened when a read finds no room
 // (through the login gate, with the session's credentials), keeps its own selected
-// folder, and is logged out after extra_idle_timeout unused. Changes, claims, watches and
+// folder, and is logged out after settings_.extra_idle unused. Changes, claims, watches and
 // the keepalive stay on the main connection, and the dispatcher still runs anything that
 // changes the mailbox alone across every connection (session.cpp: in_flight_ counts them
 // all), so the message cache never sees a read and a change of one message overlap.
