@@ -10,5 +10,14 @@ cd "$root"
 scripts/setup-debian.sh
 cmake --preset debug >/dev/null
 cmake --build --preset debug
-ctest --preset debug --output-on-failure
+if ! ctest --preset debug --output-on-failure; then
+  # The integration suite is one ctest test whose output runs to thousands of lines: end
+  # with what failed and why, so the last lines of a CI log name the failing cases.
+  log=build/debug/Testing/Temporary/LastTest.log
+  echo "---- failure messages (from $log) ----"
+  grep -E -A8 ': Failure$' "$log" | cut -c1-300 | head -n 120 || true
+  echo "---- failed test cases ----"
+  grep -E '^\[  FAILED  \] [A-Za-z_0-9/.]+ \(' "$log" || true
+  exit 1
+fi
 scripts/fuzz.sh "${MB_FUZZ_SECONDS:-150}"

@@ -176,6 +176,7 @@ TEST_F(graph_throttle, A429ThatNeverStopsIsUnavailableAfterThreeRetries) {
   EXPECT_TRUE(contains(st.error_message(), "429") || contains(st.error_message(), "ApplicationThrottled"))
       << st.error_message();
   EXPECT_EQ(graph().counters().at("injected_failures"), 4) << "one try and 3 retries, no more";
+  EXPECT_TRUE(wait_for_status("graph-always-429", [](const pb::SessionStatus& s) { return s.http().throttled() >= 4; }));
   EXPECT_EQ(status_of("graph-always-429").http().throttled(), 4u);
   // The session is fine: the next call works.
   const auto page = list(lease, "INBOX", &st);

@@ -158,6 +158,7 @@ TEST_F(send_mail, builds_mime_that_another_parser_reads_back_byte_for_byte) {
   EXPECT_EQ(parts[3]["filename"], "Übersicht.txt");
   EXPECT_EQ(parts[3]["sha256"], sha256_hex(notes));
 
+  EXPECT_TRUE(wait_for_status("send-" + suffix_, [](const pb::SessionStatus& s) { return s.smtp().messages_sent() > 0; }));
   const auto status = status_of("send-" + suffix_);
   ASSERT_TRUE(status.has_smtp());
   EXPECT_EQ(status.smtp().port(), smtp_->smtp_port());
@@ -240,6 +241,8 @@ TEST_F(send_mail, bad_input_gets_a_clear_error_and_the_session_stays) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
   EXPECT_EQ(st.error_message().find("wrong-smtp-password-123"), std::string::npos);
   EXPECT_EQ(captured_logs().find("wrong-smtp-password-123"), std::string::npos);
+  // Status's counters are refreshed as the send finishes, a moment after its reply.
+  EXPECT_TRUE(wait_for_status("badsmtp-" + suffix_, [](const pb::SessionStatus& s) { return s.smtp().send_failures() > 0; }));
   const auto status = status_of("badsmtp-" + suffix_);
   EXPECT_EQ(status.smtp().send_failures(), 1u);
   EXPECT_EQ(status.smtp().last_error().code(), "UNAUTHENTICATED");
