@@ -55,8 +55,11 @@
 //                      [--claims 1000] [--claim-max 10] [--claim-action delete|read]
 //                      [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH]
 //                      [--daemon-pid PID] [--folders 1] [--max-connections 0]
+//                      [--read-ahead 0]
 //   --folders K: the corpus is planted in K folders (--folder, --folder-1 ..) and bot i
-//   works in folder i mod K; --max-connections: the session's SessionSpec.max_connections
+//   works in folder i mod K; --read-ahead BYTES: the session's SessionSpec.read_ahead_bytes
+//   (after a listing, the daemon fetches the page's bodies in one command; 0 = off);
+//   --max-connections: the session's SessionSpec.max_connections
 //   (IMAP connections it may hold; extras serve reads of a folder the main one is not in).
 //   --daemon-pid: mailbrokerd's pid (bench/run.sh passes it), for its CPU per round.
 //   --claims 0 skips the claim + ack drains; --delay-proxy defaults to the delay_proxy
@@ -146,6 +149,7 @@ struct options {
   // Bots spread over this many folders (bot i in folder_of(i)), each holding the corpus;
   // and the session's SessionSpec.max_connections (0 = the daemon's default, 1).
   int folders = 1, max_connections = 0;
+  long read_ahead = 0;  // SessionSpec.read_ahead_bytes
   // Claim + ack phase: messages per drain (0 = skip the phase), ClaimMessages max, ack.
   int claims = 1000, claim_max = 10;
   std::string claim_action = "delete";  // delete | read
@@ -189,6 +193,7 @@ pb::ConnectRequest connect_request(const options& o, const testbed& t, const std
   server->set_tls_mode(pb::TLS_MODE_IMPLICIT);
   server->mutable_tls()->set_ca_file(t.ca_file);
   request.mutable_spec()->set_max_connections(static_cast<std::uint32_t>(o.max_connections));
+  request.mutable_spec()->set_read_ahead_bytes(static_cast<std::uint32_t>(o.read_ahead));
   auto* basic = request.mutable_spec()->mutable_auth()->mutable_basic();
   basic->set_username(o.user);
   basic->mutable_password()->set_inline_value(t.password);
@@ -706,7 +711,8 @@ class round_runner {
                       std::to_string(o_.list), "--read", std::to_string(o_.read), "--hold", hold ? "1" : "0",
                       "--claim-max", std::to_string(o_.claim_max), "--claim-action", o_.claim_action, "--session",
                       o_.session, "--port", std::to_string(o_.port), "--patience", std::to_string(o_.patience),
-                      "--max-connections", std::to_string(o_.max_connections)});
+                      "--max-connections", std::to_string(o_.max_connections), "--read-ahead",
+                      std::to_string(o_.read_ahead)});
     }
     std::fflush(nullptr);
     pids_.clear();
@@ -1150,6 +1156,11 @@ int run_parent(const options& o) {
                 "%d IMAP connection(s) (SessionSpec.max_connections)\n",
                 o.folders, o.folder.c_str(), o.folder.c_str(), o.folders, std::max(1, o.max_connections));
   }
+  if (o.read_ahead > 0) {
+    std::printf("the session reads ahead: after a listing the daemon fetches up to %ld bytes of the page's bodies in "
+                "one command (SessionSpec.read_ahead_bytes)\n",
+                o.read_ahead);
+  }
   std::printf("%d bot processes at once, each: summaries of the %d newest unread messages + read %d of them (~%.0f KB);"
               " modes alternate round by round\n",
               o.bots, o.list, o.read, static_cast<double>(results.back().bytes_read) / 1e3);
@@ -1255,6 +1266,7 @@ int main(int argc, char** argv) {
     else if (k == "--daemon-pid") o.daemon_pid = std::stoi(v);
     else if (k == "--folders") o.folders = std::stoi(v);
     else if (k == "--max-connections") o.max_connections = std::stoi(v);
+    else if (k == "--read-ahead") o.read_ahead = std::stol(v);
     else if (k == "--messages") o.messages = std::stoi(v);
     else if (k == "--list") o.list = std::stoi(v);
     else if (k == "--read") o.read = std::stoi(v);
@@ -1277,7 +1289,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (o.target.empty() || o.env_path.empty() || o.bots < 1 || o.folders < 1 || o.max_connections < 0 || o.rounds < 1 ||
+  if (o.target.empty() || o.env_path.empty() || o.bots < 1 || o.folders < 1 || o.max_connections < 0 || o.read_ahead < 0 ||
+      o.read_ahead > (16L << 20) || o.rounds < 1 ||
       o.messages < 1 || o.list < 1 ||
       o.list > 1000 || o.read < 1 || (o.bot_mode.empty() && o.dovecot_sh.empty()) || o.claims < 0 ||
       o.claim_max < 1 || o.claim_max > 100 || (o.claim_action != "delete" && o.claim_action != "read") ||
@@ -1287,7 +1300,7 @@ int main(int argc, char** argv) {
                  "                     [--messages 200] [--list 100] [--read 10] [--user alice] [--folder Bench]\n"
                  "                     [--claims 1000] [--claim-max 10] [--claim-action delete|read]\n"
                  "                     [--delays 0,10,40] [--far-rounds 3] [--delay-proxy PATH] [--daemon-pid PID]\n"
-                 "                     [--folders 1] [--max-connections 0]\n");
+                 "                     [--folders 1] [--max-connections 0] [--read-ahead 0]\n");
     return 2;
   }
   if (o.bot_mode == "daemon") return run_bot<daemon_bot>(o);

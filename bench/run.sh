@@ -20,7 +20,9 @@
 #                                       mailbox --bots 100 --delays 10 --rounds 3, or
 #                                       mailbox --rounds 3 --claims 0 (quick look), or
 #                                       mailbox --folders 2 --max-connections 2 (bots in
-#                                       two folders, the session's extra connection);
+#                                       two folders, the session's extra connection), or
+#                                       mailbox --read-ahead 8388608 (the session reads
+#                                       the listed bodies ahead);
 #                                       CPU per round of the bots and the daemon too
 #   bench/run.sh token [options]        only token_bench (oidc-provider + Dovecot with the
 #                                       OAuth2 introspection passdb + a fresh mailbrokerd),

@@ -6,6 +6,7 @@
 
 #include "mailbox/claims.hpp"
 #include "daemon/mailbox_convert.hpp"
+#include "mailbox/imap_read_ahead.hpp"
 #include "mailbox/backend.hpp"
 
 namespace mailbroker::daemon {
@@ -275,9 +276,14 @@ grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerCont
   query.arrived = std::chrono::steady_clock::now();
   const std::string folder = query.folder;
   return run_unary(registry_, context, request->lease_id(),
-                   [query = std::move(query), response](connection_context& ctx) -> awaitable<error> {
+                   [this, lease = request->lease_id(), query = std::move(query),
+                    response](connection_context& ctx) -> awaitable<error> {
                      auto page = co_await mailbox::backend_of(ctx).list_messages(ctx, query);
                      if (!page) co_return page.err();
+                     if (ctx.spec.read_ahead_bytes > 0) {
+                       auto executor = co_await asio::this_coro::executor;
+                       read_ahead(ctx, std::move(executor), lease, query.folder, page.value());
+                     }
                      response->set_uid_validity(page->uid_validity);
                      response->set_next_after_uid(page->next_after_uid);
                      response->set_next_before_uid(page->next_before_uid);
@@ -287,6 +293,19 @@ grpc::ServerUnaryReactor* mailbox_service::ListMessages(grpc::CallbackServerCont
                      co_return error::none();
                    },
                    reads_in(folder));
+}
+
+// SessionSpec.read_ahead_bytes: the page's bodies, fetched in a turn of the same lease
+// queued now, so it runs after this listing is answered (mailbox/imap_read_ahead.hpp).
+void mailbox_service::read_ahead(connection_context& ctx, asio::any_io_executor executor, const std::string& lease,
+                                 const std::string& folder, const mailbox::message_page& page) {
+  auto plan = mailbox::plan_read_ahead(ctx, std::move(executor), folder, page, ctx.spec.read_ahead_bytes);
+  if (!plan) return;
+  // Not queued (the lease just ended): the plan is dropped and its marks go stale.
+  (void)registry_.enqueue(
+      lease,
+      [plan](connection_context* c, error /*why_not*/) -> awaitable<void> { return mailbox::read_ahead(c, plan); },
+      reads_in(folder));
 }
 
 grpc::ServerWriteReactor<pb::MessageChunk>* mailbox_service::GetMessage(grpc::CallbackServerContext* context,

@@ -67,6 +67,10 @@ class mailbox_service final : public pb::Mailbox::CallbackService {
  private:
   grpc::ServerUnaryReactor* move_or_copy(grpc::CallbackServerContext* context, const pb::MoveMessagesRequest* request,
                                          pb::MoveMessagesResponse* response, bool move);
+  // SessionSpec.read_ahead_bytes: queues the read-ahead of `page` for `lease` (on the
+  // strand, inside the ListMessages turn that listed it).
+  void read_ahead(session::connection_context& ctx, asio::any_io_executor executor, const std::string& lease,
+                  const std::string& folder, const mailbox::message_page& page);
 
   // Identifies the caller and checks `lease_id` against `what` (see access_gate::check_lease);
   // mutations and sends are audited. Errors: unauthenticated, invalid_argument,

@@ -268,6 +268,7 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
   }
   s.poll_interval = std::chrono::seconds(spec.poll_interval_seconds());
   s.max_connections = spec.max_connections();
+  s.read_ahead_bytes = spec.read_ahead_bytes();
   s.keepalive = std::chrono::seconds(spec.keepalive_seconds());
   s.connect_timeout = std::chrono::milliseconds(spec.connect_timeout_ms());
   if (spec.has_linger_seconds()) s.linger = std::chrono::seconds(spec.linger_seconds());

@@ -70,6 +70,7 @@ constexpr option_def connect_options[] = {
     {"--protocol", "PROTOCOL"},
     {"--poll-interval", "SECONDS"},
     {"--max-connections", "N"},
+    {"--read-ahead", "BYTES"},
     {"--ews-url", "URL"},
     {"--ews-autodiscover", "ADDRESS"},
     {"--ews-version", "VERSION"},

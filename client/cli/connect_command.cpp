@@ -163,11 +163,12 @@ std::optional<int> build_connect_request(const invocation& inv, pb::ConnectReque
   }
   constexpr auto u32_max = std::numeric_limits<std::uint32_t>::max();
   std::optional<std::uint32_t> port, keepalive, connect_timeout_ms, linger, lease_ttl, poll_interval, ews_timeout,
-      max_connections;
+      max_connections, read_ahead;
   if (!read_uint(inv, "--ews-timeout", u32_max, ews_timeout) || !read_uint(inv, "--port", 65535, port) ||
       !read_uint(inv, "--keepalive", u32_max, keepalive) ||
       !read_uint(inv, "--poll-interval", u32_max, poll_interval) ||
       !read_uint(inv, "--max-connections", u32_max, max_connections) ||
+      !read_uint(inv, "--read-ahead", u32_max, read_ahead) ||
       !read_uint(inv, "--connect-timeout-ms", u32_max, connect_timeout_ms) ||
       !read_uint(inv, "--linger", u32_max, linger) || !read_uint(inv, "--lease-ttl", u32_max, lease_ttl)) {
     return exit_usage;
@@ -212,6 +213,7 @@ std::optional<int> build_connect_request(const invocation& inv, pb::ConnectReque
   if (linger) spec->set_linger_seconds(*linger);
   spec->set_poll_interval_seconds(poll_interval.value_or(0));
   spec->set_max_connections(max_connections.value_or(0));
+  spec->set_read_ahead_bytes(read_ahead.value_or(0));
 
   // Last, so that a typo elsewhere never costs the user a typed password.
   if (auto rc = fill_smtp(inv, spec)) return *rc;

@@ -173,6 +173,10 @@ Session and lease:
   --max-connections N          IMAP: connections the session may hold, 0..32; reads that
                                cannot join the busy main connection run on extras
                                (opened on demand, logged out after 30 s unused) [1]
+  --read-ahead BYTES           IMAP: after each listing, fetch up to BYTES of the listed
+                               messages' bodies into the cache in one command, so reads
+                               of them need no round trip each; for bots that read what
+                               they list. 0..16777216 [0: off]
   --linger SECONDS             keep the connection this long after the last lease,
                                0..86400 (0: log out at once) [daemon default: 60]
   --lease-ttl SECONDS          lease lifetime, at most 86400 [daemon default: 300]

@@ -4,6 +4,7 @@
 #include <map>
 #include <regex>
 
+#include "mailbox/imap_read_ahead.hpp"
 #include "mime/header_text.hpp"
 #include "protocol/imap/client.hpp"
 #include "protocol/imap/command.hpp"
@@ -407,6 +408,13 @@ awaitable<result<chunk>> fetch_chunk(session::connection_context& ctx, std::stri
   const std::string& wire = ctx.selected_mailbox;
   const std::uint32_t validity = ctx.uid_validity;
   if (auto body = ctx.cache.body(wire, validity, uid)) co_return slice_of(*body, offset, max_bytes);
+  // Being read ahead (imap_read_ahead.hpp): that FETCH brings it; wait for it rather than
+  // fetch the same bytes.
+  if (auto pending = read_ahead_in_flight(ctx, wire, uid)) {
+    error_code ignored;
+    co_await pending->done.async_wait(asio::redirect_error(use_awaitable, ignored));
+    if (auto body = ctx.cache.body(wire, validity, uid)) co_return slice_of(*body, offset, max_bytes);
+  }
 
   // Bodies other callers wait for in this folder, known to be small, come along in the
   // same command: one round trip instead of one each.

@@ -710,6 +710,14 @@ result<session_spec> normalise(session_spec spec, std::uint32_t raw_port, const 
                    "ews-connections-per-session, Graph by spec.graph.max_concurrent_requests); leave it 0 or 1");
   }
   spec.max_connections = std::min(spec.max_connections, max_connections_for_host(spec.host));
+  if (spec.read_ahead_bytes > max_read_ahead_bytes) {
+    return invalid("spec.read_ahead_bytes must be between 0 (off) and " + std::to_string(max_read_ahead_bytes) +
+                   " (16 MiB)");
+  }
+  if (spec.read_ahead_bytes > 0 && spec.proto != protocol::imap) {
+    return invalid("spec.read_ahead_bytes: only IMAP sessions read ahead (EWS and Graph bring the bodies other "
+                   "callers wait for along in one request already); leave it 0");
+  }
   if (spec.poll_interval.count() == 0) spec.poll_interval = default_poll_interval;
   if (spec.poll_interval.count() < 1 || spec.poll_interval > max_poll_interval) {
     return invalid("spec.poll_interval_seconds must be between 1 and " + std::to_string(max_poll_interval.count()));

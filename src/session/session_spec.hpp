@@ -169,6 +169,9 @@ struct session_spec {
   // IMAP: connections the session may hold (the main one + extras for reads); 0 = 1,
   // capped per provider by normalise() (max_connections_for_host).
   std::uint32_t max_connections = 0;
+  // IMAP: after a ListMessages page, bring up to this many bytes of its messages' bodies
+  // into the message cache (SessionSpec.read_ahead_bytes); 0 = off.
+  std::uint32_t read_ahead_bytes = 0;
 };
 
 inline constexpr std::size_t max_session_name_length = 128;
@@ -182,6 +185,7 @@ inline constexpr std::chrono::seconds max_linger{86400};
 inline constexpr std::chrono::seconds default_poll_interval{30};
 inline constexpr std::chrono::seconds max_poll_interval{3600};
 inline constexpr std::uint32_t max_max_connections = 32;
+inline constexpr std::uint32_t max_read_ahead_bytes = 16u << 20;
 
 // The most IMAP connections a session keeps to `host` (lower-cased): below the
 // provider's per-mailbox limit where it is known (Gmail 15, Exchange Online 20), else

@@ -169,6 +169,68 @@ TEST_F(shared_mailbox, AnUnchangedMailboxIsListedWithoutAFetchAndAChangedOneIsFe
   EXPECT_TRUE(by_subject(settled).at("Job 4")->seen());
 }
 
+// SessionSpec.read_ahead_bytes: a listing is followed by one UID FETCH of the page's
+// bodies, and the reads of them are then answered from memory, sending nothing.
+TEST_F(shared_mailbox, ReadAheadBringsTheListedBodiesSoReadingThemSendsNothing) {
+  auto ahead = imaps_request("ahead", user);
+  ahead.mutable_spec()->set_read_ahead_bytes(1 << 20);
+  pb::ConnectResponse connected;
+  ASSERT_TRUE(client_->connect(ahead, &connected).ok());
+  lease_ = connected.lease_id();
+  const auto sent = [&] { return status_of("ahead").counters().commands_sent(); };
+  const auto logged_in = sent();  // counted before Connect answered
+
+  auto page = list({});
+  ASSERT_EQ(page.messages_size(), 5);
+  // SELECT + SEARCH + FETCH of the summaries, then the read-ahead's one UID FETCH.
+  std::uint64_t now = 0;
+  EXPECT_TRUE(eventually([&] { return (now = sent()) == logged_in + 4; }, std::chrono::seconds(5)))
+      << "sent " << now - logged_in << " commands";
+  for (const auto& m : page.messages()) {
+    std::string bytes;
+    ASSERT_TRUE(fetch(lease_, m.uid(), &bytes).ok());
+    EXPECT_NE(bytes.find("Subject: " + m.subject()), std::string::npos) << m.subject();
+    EXPECT_EQ(bytes.size(), m.size());
+  }
+  // The next listing's cost is everything sent since: SELECT + SEARCH (the mailbox is
+  // unchanged), so the five reads sent nothing.
+  list({});
+  EXPECT_TRUE(eventually([&] { return (now = sent()) != logged_in + 4; }, std::chrono::seconds(5)));
+  EXPECT_EQ(now - logged_in - 4, 2u);
+}
+
+TEST_F(shared_mailbox, ReadAheadStopsAtItsBudgetAndTheRestIsFetchedOnDemand) {
+  const auto sizes = list({});  // the fixture's session, without read-ahead
+  ASSERT_EQ(sizes.messages_size(), 5);
+  auto ahead = imaps_request("ahead-two", user);
+  ahead.mutable_spec()->set_read_ahead_bytes(
+      static_cast<std::uint32_t>(sizes.messages(0).size() + sizes.messages(1).size()));
+  pb::ConnectResponse connected;
+  ASSERT_TRUE(client_->connect(ahead, &connected).ok());
+  lease_ = connected.lease_id();
+  const auto sent = [&] { return status_of("ahead-two").counters().commands_sent(); };
+  const auto logged_in = sent();
+
+  auto page = list({});  // oldest first: Job 1, Job 2 fit the budget
+  ASSERT_EQ(page.messages_size(), 5);
+  std::uint64_t now = 0;
+  EXPECT_TRUE(eventually([&] { return (now = sent()) == logged_in + 4; }, std::chrono::seconds(5)))
+      << "sent " << now - logged_in << " commands";
+  for (int i = 0; i < 3; ++i) {
+    std::string bytes;
+    ASSERT_TRUE(fetch(lease_, page.messages(i).uid(), &bytes).ok());
+    EXPECT_NE(bytes.find("Subject: " + page.messages(i).subject()), std::string::npos);
+  }
+  // A listing of just those three (all cached now: nothing more to read ahead) ends the
+  // count: Job 3's FETCH, then SELECT + SEARCH + FETCH of the flags (a new query). Had Job 1
+  // or Job 2 been fetched, the count would pass 8 without ever being 8.
+  pb::ListMessagesRequest first_three;
+  first_three.set_limit(3);
+  list(first_three);
+  EXPECT_TRUE(eventually([&] { return (now = sent()) == logged_in + 8; }, std::chrono::seconds(5)))
+      << "sent " << now - logged_in - 4 << " after the read-ahead";
+}
+
 TEST_F(shared_mailbox, AMessageExpungedElsewhereDisappearsAndANewOneAppears) {
   auto before = list({});
   ASSERT_EQ(before.messages_size(), 5);

@@ -409,5 +409,30 @@ TEST(session_spec_max_connections, DefaultsToOneIsBoundedAndCappedPerProvider) {
   EXPECT_EQ(fingerprint(normalise(a, 0).value()), fingerprint(normalise(b, 0).value()));
 }
 
+TEST(session_spec_read_ahead, OffByDefaultBoundedAndImapOnly) {
+  auto spec = valid_spec();
+  EXPECT_EQ(normalise(spec, 0)->read_ahead_bytes, 0u);
+  spec.read_ahead_bytes = 16u << 20;
+  EXPECT_EQ(normalise(spec, 0)->read_ahead_bytes, 16u << 20);
+  spec.read_ahead_bytes = (16u << 20) + 1;
+  const auto too_much = normalise(spec, 0);
+  ASSERT_FALSE(too_much.ok());
+  EXPECT_EQ(too_much.err().code, errc::invalid_argument);
+  EXPECT_NE(too_much.err().message.find("spec.read_ahead_bytes must be between 0 (off) and 16777216"),
+            std::string::npos)
+      << too_much.err().message;
+
+  auto pop3 = valid_spec();
+  pop3.proto = protocol::pop3;
+  pop3.read_ahead_bytes = 1;
+  const auto refused = normalise(pop3, 0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.err().message.find("spec.read_ahead_bytes: only IMAP"), std::string::npos);
+
+  auto a = valid_spec(), b = valid_spec();
+  b.read_ahead_bytes = 1 << 20;  // tuning, not identity
+  EXPECT_EQ(fingerprint(normalise(a, 0).value()), fingerprint(normalise(b, 0).value()));
+}
+
 }  // namespace
 }  // namespace mailbroker::session
