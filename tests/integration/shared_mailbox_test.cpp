@@ -14,6 +14,7 @@
 #include "support/broker_fixture.hpp"
 #include "support/eventually.hpp"
 #include "support/mail_text.hpp"
+#include "support/tcp_relay.hpp"
 
 namespace mailbroker::testing {
 namespace {
@@ -229,6 +230,39 @@ TEST_F(shared_mailbox, ReadAheadStopsAtItsBudgetAndTheRestIsFetchedOnDemand) {
   list(first_three);
   EXPECT_TRUE(eventually([&] { return (now = sent()) == logged_in + 8; }, std::chrono::seconds(5)))
       << "sent " << now - logged_in - 4 << " after the read-ahead";
+}
+
+// Another bot's read of a message while the read-ahead FETCH that brings it is still on
+// the wire (a slow link: every chunk from the server 400 ms late) waits for that FETCH
+// instead of fetching the message again.
+TEST_F(shared_mailbox, AReadOfAMessageBeingReadAheadWaitsForThatFetch) {
+  tcp_relay relay(dovecot().imaps_port());
+  auto ahead = imaps_request("ahead-slow", user);
+  ahead.mutable_spec()->mutable_server()->set_port(relay.port());
+  ahead.mutable_spec()->set_read_ahead_bytes(1 << 20);
+  pb::ConnectResponse first, second;
+  ASSERT_TRUE(client_->connect(ahead, &first).ok());
+  ASSERT_TRUE(client_->connect(ahead, &second).ok());  // a second bot attaches
+  lease_ = first.lease_id();
+  const auto sent = [&] { return status_of("ahead-slow").counters().commands_sent(); };
+  const auto logged_in = sent();
+
+  relay.set_server_delay(std::chrono::milliseconds(400));
+  auto page = list({});  // SELECT + SEARCH + FETCH; the read-ahead's UID FETCH follows at once
+  ASSERT_EQ(page.messages_size(), 5);
+  const auto started = std::chrono::steady_clock::now();
+  std::string bytes;
+  ASSERT_TRUE(fetch(second.lease_id(), page.messages(2).uid(), &bytes).ok());
+  EXPECT_NE(bytes.find("Subject: Job 3"), std::string::npos);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200))
+      << "answered before the read-ahead's answer could have come";
+  relay.set_server_delay(std::chrono::milliseconds(0));
+  // A listing at the unchanged version ends the count: SELECT + SEARCH. Had the read
+  // fetched the message itself, the count would pass 6 without ever being 6 (3, 4, 5, 7).
+  list({});
+  std::uint64_t now = 0;
+  EXPECT_TRUE(eventually([&] { return (now = sent()) == logged_in + 6; }, std::chrono::seconds(10)))
+      << "sent " << now - logged_in << " commands";
 }
 
 TEST_F(shared_mailbox, AMessageExpungedElsewhereDisappearsAndANewOneAppears) {

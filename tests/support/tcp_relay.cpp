@@ -16,6 +16,7 @@ namespace mailbroker::testing {
 
 struct tcp_relay::pair {
   int client = -1, server = -1;
+  std::shared_ptr<std::atomic<int>> server_delay_ms;
   ~pair() {
     if (client >= 0) ::close(client);
     if (server >= 0) ::close(server);
@@ -108,6 +109,7 @@ void tcp_relay::accept_loop() {
     if (client < 0) continue;
     auto p = std::make_shared<pair>();
     p->client = client;
+    p->server_delay_ms = server_delay_ms_;
     p->server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     auto target = loopback(target_port_);
     if (p->server < 0 || ::connect(p->server, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) continue;
@@ -130,6 +132,9 @@ void tcp_relay::pump(const std::shared_ptr<pair>& p) {
     for (int i = 0; i < 2 && ok; ++i) {
       if (fds[i].revents == 0) continue;
       const ssize_t n = ::recv(fds[i].fd, buffer, sizeof buffer, 0);
+      if (n > 0 && i == 1) {
+        if (const int ms = p->server_delay_ms->load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      }
       ok = n > 0 && write_all(fds[1 - i].fd, buffer, static_cast<std::size_t>(n));
     }
     if (!ok) break;

@@ -3,6 +3,8 @@
 // 127.0.0.1:target_port, so a test can cut every connection through it at once, as a
 // network failure would (TLS passes through untouched: the client still talks to the
 // real server). Threads, no Asio: one accept thread, one thread per relayed connection.
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -25,12 +27,16 @@ class tcp_relay {
   void cut();
   // Connections accepted so far.
   std::size_t accepted() const;
+  // From now on each chunk the server sends reaches the client this much later (chunks
+  // one after another: a slow link, for making a response take a while). 0: none.
+  void set_server_delay(std::chrono::milliseconds delay) { server_delay_ms_->store(static_cast<int>(delay.count())); }
 
  private:
   struct pair;
   void accept_loop();
   static void pump(const std::shared_ptr<pair>& p);
 
+  std::shared_ptr<std::atomic<int>> server_delay_ms_ = std::make_shared<std::atomic<int>>(0);
   std::uint16_t target_port_;
   std::uint16_t port_ = 0;
   int listen_fd_ = -1;
