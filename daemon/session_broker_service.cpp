@@ -323,10 +323,13 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
     bool cut = false;
     auto& sessions = *response->mutable_sessions();
     sessions.Reserve(static_cast<int>(query->limit));
+    // One policy for the whole page (rules are swapped whole on reload), rather than a
+    // lock and a reference count per session through gate_.may().
+    const auto rules = gate_.rules();
     const auto next_after = registry_.visit_status_page(
         query.value(),
         // Sessions the caller may not watch are left out (the page may come out short).
-        [this, &who](const std::string& name) { return gate_.may(*who, trust::permission::watch, name); },
+        [&rules, &who](const std::string& name) { return rules->policy.allows(*who, trust::permission::watch, name); },
         [&](const session::status_snapshot& s) {
           auto* out = sessions.Add();
           to_proto(s, out, detail.value());
