@@ -7,7 +7,8 @@
 //             threads, each Connect answered once its session is READY);
 //   memory  — daemon RSS per idle READY session: (VmRSS after - VmRSS before) / N;
 //   status  — Status of all N, paged (page_size 1000), wall time, median of several, in
-//             both views (FULL, BRIEF) and the reply bytes per 1000 sessions of each;
+//             both views (FULL, BRIEF), the client parsing onto the heap and into an
+//             arena; the daemon's CPU per listing and the reply bytes per 1000 sessions;
 //   idle    — daemon CPU (utime + stime of /proc/PID/stat) over a window with all N idle
 //             (opened a keepalive period after the ramp: every session's NOOPs are in
 //             their steady rhythm), the keepalive used and the NOOPs sent meanwhile
@@ -263,13 +264,16 @@ std::string describe(const std::map<std::string, std::uint32_t>& m) {
 // `commands_r`, keeps the largest reply's size in `largest_r` and adds every reply's size
 // into `bytes_r`.
 std::size_t status_all(client::broker_client& c, std::uint64_t* commands_r = nullptr, std::size_t* largest_r = nullptr,
-                       pb::StatusView view = pb::STATUS_VIEW_FULL, std::size_t* bytes_r = nullptr) {
+                       pb::StatusView view = pb::STATUS_VIEW_FULL, std::size_t* bytes_r = nullptr,
+                       bool arena_client = false) {
   pb::StatusRequest req;
   req.set_page_size(1000);
   req.set_view(view);
   std::size_t seen = 0;
   for (;;) {
-    pb::StatusResponse resp;
+    google::protobuf::Arena arena;
+    pb::StatusResponse heap_resp;
+    auto& resp = arena_client ? *google::protobuf::Arena::CreateMessage<pb::StatusResponse>(&arena) : heap_resp;
     if (auto s = c.status(req, &resp, std::chrono::seconds(60)); !s.ok()) die("Status: " + s.error_message());
     seen += static_cast<std::size_t>(resp.sessions_size());
     const std::size_t size = resp.ByteSizeLong();
@@ -488,29 +492,39 @@ int main(int argc, char** argv) {
               static_cast<double>(after.rss_kib - before.rss_kib) / o.sessions, describe(state_counts(c)).c_str());
 
   {
-    // Both views in the same run, their rounds interleaved so a change in the machine's
-    // load falls on both alike.
+    // Both views in the same run, each with the client parsing onto the heap (as a plain
+    // generated stub does) and into an arena; the rounds interleaved so a change in the
+    // machine's load falls on all alike. The daemon's CPU time (/proc, 10 ms ticks, summed
+    // over the rounds) tells its share of the wall time from the client's.
     struct view_runs {
       pb::StatusView view;
-      const char* label;
+      bool arena_client;
       std::vector<double> walls;
+      double daemon_cpu_s = 0;
       std::size_t listed = 0, largest = 0, bytes = 0;
     };
-    view_runs runs[] = {{pb::STATUS_VIEW_FULL, "FULL ", {}, 0, 0, 0}, {pb::STATUS_VIEW_BRIEF, "BRIEF", {}, 0, 0, 0}};
+    view_runs runs[] = {{pb::STATUS_VIEW_FULL, false, {}, 0, 0, 0, 0},
+                        {pb::STATUS_VIEW_BRIEF, false, {}, 0, 0, 0, 0},
+                        {pb::STATUS_VIEW_FULL, true, {}, 0, 0, 0, 0},
+                        {pb::STATUS_VIEW_BRIEF, true, {}, 0, 0, 0, 0}};
     for (int r = 0; r < o.status_rounds; ++r) {
       for (auto& run : runs) {
         run.bytes = 0;
+        const auto cpu0 = sample_of(daemon.pid()).cpu_seconds;
         const auto t0 = clock_type::now();
-        run.listed = status_all(c, nullptr, &run.largest, run.view, &run.bytes);
+        run.listed = status_all(c, nullptr, &run.largest, run.view, &run.bytes, run.arena_client);
         run.walls.push_back(seconds_since(t0) * 1000);
+        run.daemon_cpu_s += sample_of(daemon.pid()).cpu_seconds - cpu0;
       }
     }
     for (auto& run : runs) {
       std::sort(run.walls.begin(), run.walls.end());
-      std::printf("status %s: all %zu sessions, pages of 1000: median %.1f ms (min %.1f, max %.1f, %d rounds); "
-                  "%.1f KiB per 1000 sessions, largest reply %.0f KiB\n",
-                  run.label, run.listed, run.walls[run.walls.size() / 2], run.walls.front(), run.walls.back(),
-                  o.status_rounds,
+      std::printf("status %s (client parses %s): all %zu sessions, pages of 1000: median %.1f ms (min %.1f, max "
+                  "%.1f, %d rounds), daemon CPU %.1f ms per listing; %.1f KiB per 1000 sessions, largest reply "
+                  "%.0f KiB\n",
+                  run.view == pb::STATUS_VIEW_BRIEF ? "BRIEF" : "FULL ", run.arena_client ? "into an arena" : "onto the heap",
+                  run.listed, run.walls[run.walls.size() / 2], run.walls.front(), run.walls.back(), o.status_rounds,
+                  run.daemon_cpu_s * 1000 / o.status_rounds,
                   static_cast<double>(run.bytes) * 1000 / static_cast<double>(std::max<std::size_t>(run.listed, 1)) / 1024,
                   static_cast<double>(run.largest) / 1024);
     }
