@@ -7,15 +7,21 @@
 //   restore  — daemon start with N session records in the store, until all N are listed;
 //   create   — N more sessions through the registry's Connect path (sessions/s);
 //   status   — Status of everything over gRPC, paged: wall (median of 7) and CPU ms, also
-//              per 10,000, the client parsing onto the heap and into an arena;
+//              per 10,000, the client parsing onto the heap and into an arena, in both
+//              views (FULL, BRIEF), with the reply bytes per 1000 sessions;
+//   convert  — the view-dependent part for READY sessions (these never log in): N READY
+//              statuses with Dovecot's 37 capabilities converted, serialized and parsed
+//              in-process, FULL vs BRIEF;
 //   watch    — WatchStatus(all): time until every current state has arrived;
 //   store    — N session-record writes from 32 threads each waiting for durability,
 //              through the group-commit writer (commits vs writes), against one
 //              put_session (one fsync) per write for a sample.
 //
 // Usage: registry_bench [--sessions N]   (default 10000)
-// 2N sessions exist at the end, each counted against the fd budget (net/fd_budget.hpp):
-// with a hard `ulimit -n` of 20,000 the largest N is ~4,900 (Status then lists ~9,800).
+// 2N sessions are created, each counted against the fd budget (net/fd_budget.hpp: one
+// descriptor per IMAP session, 256 kept in reserve): with a hard `ulimit -n` of 20,000,
+// N = 10,000 lists 19,744 (the create line reports the refused ones; Status and watch
+// figures are also given per 10,000).
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -36,6 +42,7 @@
 
 #include "client/broker_client.hpp"
 #include "daemon/broker_server.hpp"
+#include "daemon/proto_convert.hpp"
 #include "store/secret_key.hpp"
 #include "store/session_record_writer.hpp"
 #include "store/state_store.hpp"
@@ -94,6 +101,72 @@ std::size_t listed(client::broker_client& c) {
   req.set_page_size(1);
   pb::StatusResponse resp;
   return c.status(req, &resp).ok() ? resp.total_sessions() : 0;
+}
+
+// What Status costs per READY session in each view, without gRPC or a registry: the
+// sessions above never log in, so they have no greeting or capabilities and both views
+// send the same bytes. Here N READY IMAP statuses carrying Dovecot's greeting and its 37
+// post-login capabilities (the testbed's) are converted as the Status handler does
+// (pages of 1000 into an arena, each sized for the 2 MiB bound), serialized, and parsed
+// by a client onto the heap; median of 7 rounds.
+void convert_ready_statuses(int n) {
+  static constexpr const char* dovecot_capabilities[] = {
+      "IMAP4rev1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE", "SORT", "SORT=DISPLAY", "THREAD=REFERENCES",
+      "THREAD=REFS", "THREAD=ORDEREDSUBJECT", "MULTIAPPEND", "URL-PARTIAL", "CATENATE", "UNSELECT", "CHILDREN",
+      "NAMESPACE", "UIDPLUS", "LIST-EXTENDED", "I18NLEVEL=1", "CONDSTORE", "QRESYNC", "ESEARCH", "ESORT", "SEARCHRES",
+      "WITHIN", "CONTEXT=SEARCH", "LIST-STATUS", "BINARY", "MOVE", "SNIPPET=FUZZY", "PREVIEW=FUZZY", "PREVIEW",
+      "STATUS=SIZE", "SAVEDATE", "LITERAL+", "NOTIFY"};
+  std::vector<session::status_snapshot> statuses(static_cast<std::size_t>(n));
+  const auto now = std::chrono::system_clock::now();
+  for (int i = 0; i < n; ++i) {
+    auto& s = statuses[static_cast<std::size_t>(i)];
+    s.name = "scale-" + std::to_string(10000 + i);
+    s.state = session::session_state::ready;
+    s.state_since = now;
+    s.host = "127.0.0.1";
+    s.port = 993;
+    s.tls_verified = true;
+    s.greeting = "Dovecot (Debian) ready.";
+    s.capabilities.assign(std::begin(dovecot_capabilities), std::end(dovecot_capabilities));
+    s.auth_mode = "basic";
+    s.username = "alice";
+    s.connected_since = now;
+    s.lease_count = 1;
+    s.counters = {.commands_sent = 3, .bytes_in = 1432, .bytes_out = 118, .connects = 1};
+    s.imap.emplace().open = 1;
+  }
+  for (const auto detail : {daemon::status_detail::full, daemon::status_detail::brief}) {
+    std::vector<double> walls;
+    std::size_t bytes = 0;
+    for (int round = 0; round < 7; ++round) {
+      bytes = 0;
+      const auto t0 = clock_type::now();
+      for (std::size_t first = 0; first < statuses.size(); first += 1000) {
+        std::string wire;
+        {
+          google::protobuf::Arena arena;
+          auto* page = google::protobuf::Arena::CreateMessage<pb::StatusResponse>(&arena);
+          auto& sessions = *page->mutable_sessions();
+          sessions.Reserve(1000);
+          for (std::size_t i = first; i < std::min(first + 1000, statuses.size()); ++i) {
+            auto* out = sessions.Add();
+            daemon::to_proto(statuses[i], out, detail);
+            (void)out->ByteSizeLong();  // the handler sizes each one for the 2 MiB bound
+          }
+          page->SerializeToString(&wire);
+        }
+        pb::StatusResponse parsed;
+        if (!parsed.ParseFromString(wire)) return;
+        bytes += wire.size();
+      }
+      walls.push_back(ms_since(t0));
+    }
+    std::sort(walls.begin(), walls.end());
+    std::printf("convert %s: %d READY statuses (37 capabilities each), no gRPC: to_proto + serialize + client parse "
+                "median %.1f ms (min %.1f); per 10,000: %.1f ms; %.1f KiB per 1000 sessions\n",
+                detail == daemon::status_detail::brief ? "BRIEF" : "FULL ", n, walls[3], walls[0],
+                walls[3] * 10000 / n, static_cast<double>(bytes) * 1000 / n / 1024);
+  }
 }
 
 }  // namespace
@@ -183,69 +256,94 @@ int main(int argc, char** argv) {
 
   // ---- create N more
   t0 = clock_type::now();
+  int refused = 0;
+  std::string first_refusal;
   for (int i = 0; i < n; ++i) {
     auto converted = daemon::from_proto(silent_request("new-" + std::to_string(100000 + i), port));
     std::promise<void> answered;
     server->registry().connect(std::move(converted.value()), clock_type::now(),
-                               [&answered](result<session::connect_outcome>) { answered.set_value(); });
+                               [&](result<session::connect_outcome> r) {
+                                 // The session stays unless admission refused it (the call's
+                                 // own deadline, already passed, answers DEADLINE_EXCEEDED).
+                                 if (!r && r.err().code == errc::resource_exhausted && refused++ == 0) {
+                                   first_refusal = r.err().message;
+                                 }
+                                 answered.set_value();
+                               });
     answered.get_future().wait();
   }
   const double create_ms = ms_since(t0);
-  std::printf("create: %d new sessions (with %d present) in %.0f ms: %.0f sessions/s\n", n, n, create_ms,
-              n / (create_ms / 1000));
+  std::printf("create: %d new sessions (with %d present) in %.0f ms: %.0f sessions/s; %d refused%s%s\n", n, n,
+              create_ms, n / (create_ms / 1000), refused, refused > 0 ? ": " : "", first_refusal.c_str());
 
   // ---- Status, paged: wall time (median of 7) and this process's CPU time (daemon and
   // client together; on a loaded machine the wall time also counts waits for a core).
   // The client parses each reply onto the heap (as a plain generated stub does), then
   // into a protobuf arena (what a client listing thousands of sessions should do: ~12
-  // allocations per session fewer).
+  // allocations per session fewer). Each in both views, FULL then BRIEF, and the reply
+  // bytes per 1000 sessions of each (these sessions never logged in, so they have no
+  // greeting or capabilities: the two views differ little here; scale_bench measures
+  // READY sessions).
   for (const bool arena_client : {false, true}) {
     for (std::uint32_t page_size : {500u, 1000u}) {
-      int pages = 0;
-      std::size_t seen = 0, largest = 0;
-      std::vector<double> walls, cpus;
-      for (int round = 0; round < 7; ++round) {
-        pb::StatusRequest req;
-        req.set_page_size(page_size);
-        pages = 0;
-        seen = 0;
-        const double cpu0 = cpu_ms();
-        t0 = clock_type::now();
-        for (;;) {
-          google::protobuf::Arena arena;
-          pb::StatusResponse heap_resp;
-          auto& resp = arena_client ? *google::protobuf::Arena::CreateMessage<pb::StatusResponse>(&arena) : heap_resp;
-          if (!c.status(req, &resp, std::chrono::seconds(30)).ok()) return 1;
-          ++pages;
-          seen += static_cast<std::size_t>(resp.sessions_size());
-          largest = std::max(largest, resp.ByteSizeLong());
-          if (resp.next_page_token().empty()) break;
-          req.set_page_token(resp.next_page_token());
+      for (const auto view : {pb::STATUS_VIEW_FULL, pb::STATUS_VIEW_BRIEF}) {
+        int pages = 0;
+        std::size_t seen = 0, largest = 0, bytes = 0;
+        std::vector<double> walls, cpus;
+        for (int round = 0; round < 7; ++round) {
+          pb::StatusRequest req;
+          req.set_page_size(page_size);
+          req.set_view(view);
+          pages = 0;
+          seen = 0;
+          bytes = 0;
+          const double cpu0 = cpu_ms();
+          t0 = clock_type::now();
+          for (;;) {
+            google::protobuf::Arena arena;
+            pb::StatusResponse heap_resp;
+            auto& resp = arena_client ? *google::protobuf::Arena::CreateMessage<pb::StatusResponse>(&arena) : heap_resp;
+            if (!c.status(req, &resp, std::chrono::seconds(30)).ok()) return 1;
+            ++pages;
+            seen += static_cast<std::size_t>(resp.sessions_size());
+            const std::size_t size = resp.ByteSizeLong();
+            bytes += size;
+            largest = std::max(largest, size);
+            if (resp.next_page_token().empty()) break;
+            req.set_page_token(resp.next_page_token());
+          }
+          walls.push_back(ms_since(t0));
+          cpus.push_back(cpu_ms() - cpu0);
         }
-        walls.push_back(ms_since(t0));
-        cpus.push_back(cpu_ms() - cpu0);
+        std::sort(walls.begin(), walls.end());
+        std::sort(cpus.begin(), cpus.end());
+        std::printf("status %s (client parses %s): %zu sessions in %d pages of %u: median %.1f ms in total (min %.1f), "
+                    "CPU %.1f ms (client + daemon); per 10,000: %.1f ms, CPU %.1f ms; %.1f KiB per 1000 sessions, "
+                    "largest reply %.0f KiB\n",
+                    view == pb::STATUS_VIEW_BRIEF ? "BRIEF" : "FULL ", arena_client ? "into an arena" : "onto the heap",
+                    seen, pages, page_size, walls[3], walls[0], cpus[3], walls[3] * 10000 / static_cast<double>(seen),
+                    cpus[3] * 10000 / static_cast<double>(seen),
+                    static_cast<double>(bytes) * 1000 / static_cast<double>(seen) / 1024,
+                    static_cast<double>(largest) / 1024);
       }
-      std::sort(walls.begin(), walls.end());
-      std::sort(cpus.begin(), cpus.end());
-      std::printf("status (client parses %s): %zu sessions in %d pages of %u: median %.1f ms in total (min %.1f), "
-                  "CPU %.1f ms (client + daemon); per 10,000: %.1f ms, CPU %.1f ms; largest reply %.0f KiB\n",
-                  arena_client ? "into an arena" : "onto the heap", seen, pages, page_size, walls[3], walls[0], cpus[3],
-                  walls[3] * 10000 / static_cast<double>(seen), cpus[3] * 10000 / static_cast<double>(seen),
-                  static_cast<double>(largest) / 1024);
     }
   }
 
-  // ---- WatchStatus(all)
+  convert_ready_statuses(n);
+
+  // ---- WatchStatus(all): every session listed (fewer than 2N when the fd budget
+  // refused some of the created ones; waiting for 2N would then never end).
   {
+    const std::size_t expected = listed(c);
     grpc::ClientContext context;
     t0 = clock_type::now();
     auto reader = c.watch("", context);
     std::set<std::string> current;
     pb::SessionEvent ev;
-    while (current.size() < static_cast<std::size_t>(2 * n) && reader->Read(&ev)) {
+    while (current.size() < expected && reader->Read(&ev)) {
       if (ev.reason() == "current state") current.insert(ev.status().name());
     }
-    std::printf("watch: %zu of %d current states delivered in %.0f ms\n", current.size(), 2 * n, ms_since(t0));
+    std::printf("watch: %zu of %zu current states delivered in %.0f ms\n", current.size(), expected, ms_since(t0));
     context.TryCancel();
     (void)reader->Finish();
   }

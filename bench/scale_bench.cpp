@@ -6,7 +6,9 @@
 //   ramp    — Connects per second while creating N live sessions (several client
 //             threads, each Connect answered once its session is READY);
 //   memory  — daemon RSS per idle READY session: (VmRSS after - VmRSS before) / N;
-//   status  — Status of all N, paged (page_size 1000), wall time, median of several;
+//   status  — Status of all N, paged (page_size 1000), wall time, median of several, in
+//             both views (FULL, BRIEF), the client parsing onto the heap and into an
+//             arena; the daemon's CPU per listing and the reply bytes per 1000 sessions;
 //   idle    — daemon CPU (utime + stime of /proc/PID/stat) over a window with all N idle
 //             (opened a keepalive period after the ramp: every session's NOOPs are in
 //             their steady rhythm), the keepalive used and the NOOPs sent meanwhile
@@ -258,17 +260,25 @@ std::string describe(const std::map<std::string, std::uint32_t>& m) {
   return out.empty() ? "(none)" : out;
 }
 
-// Every session, paged. Returns the number listed; adds up commands_sent into `commands_r`
-// and keeps the largest reply's size in `largest_r`.
-std::size_t status_all(client::broker_client& c, std::uint64_t* commands_r = nullptr, std::size_t* largest_r = nullptr) {
+// Every session, paged, in `view`. Returns the number listed; adds up commands_sent into
+// `commands_r`, keeps the largest reply's size in `largest_r` and adds every reply's size
+// into `bytes_r`.
+std::size_t status_all(client::broker_client& c, std::uint64_t* commands_r = nullptr, std::size_t* largest_r = nullptr,
+                       pb::StatusView view = pb::STATUS_VIEW_FULL, std::size_t* bytes_r = nullptr,
+                       bool arena_client = false) {
   pb::StatusRequest req;
   req.set_page_size(1000);
+  req.set_view(view);
   std::size_t seen = 0;
   for (;;) {
-    pb::StatusResponse resp;
+    google::protobuf::Arena arena;
+    pb::StatusResponse heap_resp;
+    auto& resp = arena_client ? *google::protobuf::Arena::CreateMessage<pb::StatusResponse>(&arena) : heap_resp;
     if (auto s = c.status(req, &resp, std::chrono::seconds(60)); !s.ok()) die("Status: " + s.error_message());
     seen += static_cast<std::size_t>(resp.sessions_size());
-    if (largest_r != nullptr) *largest_r = std::max(*largest_r, resp.ByteSizeLong());
+    const std::size_t size = resp.ByteSizeLong();
+    if (largest_r != nullptr) *largest_r = std::max(*largest_r, size);
+    if (bytes_r != nullptr) *bytes_r += size;
     if (commands_r != nullptr) {
       for (const auto& s : resp.sessions()) *commands_r += s.counters().commands_sent();
     }
@@ -481,18 +491,44 @@ int main(int argc, char** argv) {
               before.rss_kib / 1024.0, after.rss_kib / 1024.0, o.sessions,
               static_cast<double>(after.rss_kib - before.rss_kib) / o.sessions, describe(state_counts(c)).c_str());
 
-  std::vector<double> walls;
-  std::size_t listed = 0, largest = 0;
-  for (int r = 0; r < o.status_rounds; ++r) {
-    const auto t0 = clock_type::now();
-    listed = status_all(c, nullptr, &largest);
-    walls.push_back(seconds_since(t0) * 1000);
+  {
+    // Both views in the same run, each with the client parsing onto the heap (as a plain
+    // generated stub does) and into an arena; the rounds interleaved so a change in the
+    // machine's load falls on all alike. The daemon's CPU time (/proc, 10 ms ticks, summed
+    // over the rounds) tells its share of the wall time from the client's.
+    struct view_runs {
+      pb::StatusView view;
+      bool arena_client;
+      std::vector<double> walls;
+      double daemon_cpu_s = 0;
+      std::size_t listed = 0, largest = 0, bytes = 0;
+    };
+    view_runs runs[] = {{pb::STATUS_VIEW_FULL, false, {}, 0, 0, 0, 0},
+                        {pb::STATUS_VIEW_BRIEF, false, {}, 0, 0, 0, 0},
+                        {pb::STATUS_VIEW_FULL, true, {}, 0, 0, 0, 0},
+                        {pb::STATUS_VIEW_BRIEF, true, {}, 0, 0, 0, 0}};
+    for (int r = 0; r < o.status_rounds; ++r) {
+      for (auto& run : runs) {
+        run.bytes = 0;
+        const auto cpu0 = sample_of(daemon.pid()).cpu_seconds;
+        const auto t0 = clock_type::now();
+        run.listed = status_all(c, nullptr, &run.largest, run.view, &run.bytes, run.arena_client);
+        run.walls.push_back(seconds_since(t0) * 1000);
+        run.daemon_cpu_s += sample_of(daemon.pid()).cpu_seconds - cpu0;
+      }
+    }
+    for (auto& run : runs) {
+      std::sort(run.walls.begin(), run.walls.end());
+      std::printf("status %s (client parses %s): all %zu sessions, pages of 1000: median %.1f ms (min %.1f, max "
+                  "%.1f, %d rounds), daemon CPU %.1f ms per listing; %.1f KiB per 1000 sessions, largest reply "
+                  "%.0f KiB\n",
+                  run.view == pb::STATUS_VIEW_BRIEF ? "BRIEF" : "FULL ", run.arena_client ? "into an arena" : "onto the heap",
+                  run.listed, run.walls[run.walls.size() / 2], run.walls.front(), run.walls.back(), o.status_rounds,
+                  run.daemon_cpu_s * 1000 / o.status_rounds,
+                  static_cast<double>(run.bytes) * 1000 / static_cast<double>(std::max<std::size_t>(run.listed, 1)) / 1024,
+                  static_cast<double>(run.largest) / 1024);
+    }
   }
-  std::sort(walls.begin(), walls.end());
-  std::printf("status: all %zu sessions, pages of 1000: median %.1f ms (min %.1f, max %.1f, %d rounds); largest reply "
-              "%.0f KiB\n",
-              listed, walls[walls.size() / 2], walls.front(), walls.back(), o.status_rounds,
-              static_cast<double>(largest) / 1024);
 
   {
     // A session's first keepalive NOOP is due ~keepalive after it became READY: the window

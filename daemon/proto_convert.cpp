@@ -275,7 +275,18 @@ result<session::connect_request> from_proto(const pb::ConnectRequest& request) {
   return out;
 }
 
-void to_proto(const session::status_snapshot& s, pb::SessionStatus* out) {
+result<status_detail> status_detail_from_proto(int view) {
+  switch (view) {
+    case pb::STATUS_VIEW_UNSPECIFIED:
+    case pb::STATUS_VIEW_FULL: return status_detail::full;
+    case pb::STATUS_VIEW_BRIEF: return status_detail::brief;
+    default:
+      return invalid("view: unknown value " + std::to_string(view) +
+                     " (STATUS_VIEW_FULL, STATUS_VIEW_BRIEF, or unset for FULL)");
+  }
+}
+
+void to_proto(const session::status_snapshot& s, pb::SessionStatus* out, status_detail detail) {
   out->set_name(s.name);
   out->set_state(to_proto(s.state));
   to_proto(s.state_since, out->mutable_state_since());
@@ -285,11 +296,13 @@ void to_proto(const session::status_snapshot& s, pb::SessionStatus* out) {
   server->set_protocol(to_proto(s.proto));
   server->set_tls_mode(to_proto(s.tls));
   server->set_tls_verified(s.tls_verified);
-  server->set_greeting(s.greeting);
-  // One allocation for the list instead of regrowing it (~45 entries for Dovecot, and
-  // Status of all converts them for every session).
-  server->mutable_capabilities()->Reserve(static_cast<int>(s.capabilities.size()));
-  for (const auto& cap : s.capabilities) server->add_capabilities(cap);
+  if (detail == status_detail::full) {
+    server->set_greeting(s.greeting);
+    // One allocation for the list instead of regrowing it (~45 entries for Dovecot, and
+    // Status of all converts them for every session).
+    server->mutable_capabilities()->Reserve(static_cast<int>(s.capabilities.size()));
+    for (const auto& cap : s.capabilities) server->add_capabilities(cap);
+  }
   out->set_auth_mode(s.auth_mode);
   out->set_username(s.username);
   if (s.connected_since) to_proto(*s.connected_since, out->mutable_connected_since());

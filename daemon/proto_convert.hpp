@@ -39,7 +39,15 @@ error from_proto(const pb::AuthSpec& auth, session::session_spec& out);
 extern const std::string_view implicit_grant_refusal;
 secrets::secret_ref from_proto(const pb::SecretRef& ref);
 
-void to_proto(const session::status_snapshot& s, pb::SessionStatus* out);
+// How much of a status to convert (StatusRequest.view). Brief skips the server's
+// greeting and capability list: they are never read, not converted then cleared.
+enum class status_detail { full, brief };
+// StatusRequest.view → status_detail: UNSPECIFIED and FULL are full. Errors:
+// invalid_argument naming `view` and the valid values, for any other number.
+result<status_detail> status_detail_from_proto(int view);
+
+void to_proto(const session::status_snapshot& s, pb::SessionStatus* out,
+              status_detail detail = status_detail::full);
 void to_proto(const session::status_event& e, pb::SessionEvent* out);
 void to_proto(session::system_time t, google::protobuf::Timestamp* out);
 

@@ -298,6 +298,8 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
   auto* reactor = context->DefaultReactor();
   auto who = gate_.identify(*context);
   if (!who) return finish_unary_on(reactor, who.err());
+  const auto detail = status_detail_from_proto(request->view());
+  if (!detail) return finish_unary_on(reactor, detail.err());
   if (!request->session().empty()) {
     if (auto e = session::validate_session_name(request->session()); !e.ok()) return finish_unary_on(reactor, e);
     if (auto e = gate_.require(*who, trust::permission::watch, request->session(), "Status"); !e.ok()) {
@@ -308,7 +310,7 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
       reactor->Finish(to_grpc_status(sessions.err()));
       return reactor;
     }
-    for (const auto& s : sessions.value()) to_proto(s, response->add_sessions());
+    for (const auto& s : sessions.value()) to_proto(s, response->add_sessions(), detail.value());
   } else {
     auto query = status_query_from_proto(*request);
     if (!query) {
@@ -321,13 +323,16 @@ grpc::ServerUnaryReactor* session_broker_service::Status(grpc::CallbackServerCon
     bool cut = false;
     auto& sessions = *response->mutable_sessions();
     sessions.Reserve(static_cast<int>(query->limit));
+    // One policy for the whole page (rules are swapped whole on reload), rather than a
+    // lock and a reference count per session through gate_.may().
+    const auto rules = gate_.rules();
     const auto next_after = registry_.visit_status_page(
         query.value(),
         // Sessions the caller may not watch are left out (the page may come out short).
-        [this, &who](const std::string& name) { return gate_.may(*who, trust::permission::watch, name); },
+        [&rules, &who](const std::string& name) { return rules->policy.allows(*who, trust::permission::watch, name); },
         [&](const session::status_snapshot& s) {
           auto* out = sessions.Add();
-          to_proto(s, out);
+          to_proto(s, out, detail.value());
           bytes += out->ByteSizeLong() + 8;  // + tag and length
           if (bytes > max_status_page_bytes && sessions.size() > 1) {
             sessions.RemoveLast();

@@ -294,8 +294,8 @@ Extends a lease by its TTL (every call that names a lease renews it too).
 Prints the new expiry. With --json: the RenewLeaseResponse.
 )txt";
 
-constexpr std::string_view status_text = R"txt(Usage: mailbroker status [SESSION]
-       mailbroker status [--state STATE]... [--protocol PROTOCOL] [--prefix TEXT]
+constexpr std::string_view status_text = R"txt(Usage: mailbroker status [SESSION] [--brief]
+       mailbroker status [--state STATE]... [--protocol PROTOCOL] [--prefix TEXT] [--brief]
 
 Shows one session, or every session matching the filters. Never waits on the mail
 server, never shows a secret. Prints one block per session ("no sessions" if there are
@@ -308,6 +308,10 @@ fetches every page.
   --protocol PROTOCOL   only imap or pop3 sessions
   --prefix TEXT         only sessions whose name starts with TEXT
   --page-size N         sessions per call, 1 to 1000 [500]
+  --brief               leave out each server's greeting and capability list
+                        (StatusRequest.view = STATUS_VIEW_BRIEF): state, errors,
+                        counters and the rest stay; much less to send when polling
+                        thousands of sessions
 
 A session waiting for its turn to log in (the daemon's login-concurrency-per-host and
 login-rate-per-host) shows CONNECTING and a "waiting:" line.

@@ -1,5 +1,5 @@
-// Status paging and filters, and WatchStatus's initial burst, with more sessions than
-// one reply (or the old 1,024-event watcher queue) could hold, through the real gRPC
+// Status paging, filters and views, and WatchStatus's initial burst, with more sessions
+// than one reply (or the old 1,024-event watcher queue) could hold, through the real gRPC
 // server. The sessions aim at a listener that never answers and the login gate admits
 // one at a time, so they stay CONNECTING (waiting for a login slot) without a mail server.
 #include <gtest/gtest.h>
@@ -9,6 +9,8 @@
 
 #include <future>
 #include <set>
+
+#include <google/protobuf/util/message_differencer.h>
 
 #include "support/broker_fixture.hpp"
 
@@ -139,6 +141,89 @@ TEST_F(status_scale, PagesWalkEverySessionOnceAndFiltersApply) {
 
   // One session by name still works, filters or not.
   EXPECT_EQ(status_of("ready-one").state(), pb::SESSION_STATE_READY);
+}
+
+// StatusRequest.view: BRIEF drops the greeting and capabilities of a READY session (one
+// by name, and in a listing) and leaves everything else as FULL shows it.
+TEST_F(status_scale, BriefViewLeavesOutCapabilitiesAndKeepsTheRest) {
+  start_gated();
+  pb::ConnectResponse ready;
+  ASSERT_TRUE(client_->connect(imaps_request("view-ready", "alice"), &ready).ok());
+  ASSERT_EQ(ready.session().state(), pb::SESSION_STATE_READY);
+  create_silent("view-silent", 3);
+
+  auto one = [&](pb::StatusView view) {
+    pb::StatusRequest request;
+    request.set_session("view-ready");
+    request.set_view(view);
+    pb::StatusResponse response;
+    EXPECT_TRUE(client_->status(request, &response).ok());
+    EXPECT_EQ(response.sessions_size(), 1);
+    return response.sessions_size() == 1 ? response.sessions(0) : pb::SessionStatus();
+  };
+  auto listing = [&](pb::StatusView view) {
+    pb::StatusRequest request;
+    request.set_name_prefix("view-");
+    request.set_view(view);
+    pb::StatusResponse response;
+    EXPECT_TRUE(client_->status(request, &response).ok());
+    return response;
+  };
+  const auto unset = one(pb::STATUS_VIEW_UNSPECIFIED);
+  const auto full = one(pb::STATUS_VIEW_FULL);
+  const auto brief = one(pb::STATUS_VIEW_BRIEF);
+  EXPECT_GT(full.server().capabilities_size(), 5) << "Dovecot announces dozens";
+  EXPECT_FALSE(full.server().greeting().empty());
+  EXPECT_EQ(unset.server().capabilities_size(), full.server().capabilities_size()) << "unset = FULL";
+  EXPECT_EQ(brief.server().capabilities_size(), 0);
+  EXPECT_TRUE(brief.server().greeting().empty());
+
+  EXPECT_EQ(brief.state(), pb::SESSION_STATE_READY);
+  EXPECT_EQ(brief.server().host(), full.server().host());
+  EXPECT_EQ(brief.server().port(), full.server().port());
+  EXPECT_TRUE(brief.server().tls_verified());
+  EXPECT_EQ(brief.username(), "alice");
+  EXPECT_EQ(brief.lease_count(), 1u);
+  EXPECT_GT(brief.counters().connects(), 0u);
+  EXPECT_EQ(brief.counters().commands_sent(), full.counters().commands_sent());
+  EXPECT_EQ(brief.counters().bytes_in(), full.counters().bytes_in());
+  // The rest, field for field (nothing runs on the session between the two reads).
+  auto expected = full;
+  expected.mutable_server()->clear_capabilities();
+  expected.mutable_server()->clear_greeting();
+  std::string diff;
+  google::protobuf::util::MessageDifferencer differ;
+  differ.ReportDifferencesToString(&diff);
+  EXPECT_TRUE(differ.Compare(expected, brief)) << diff;
+
+  // A listing: the same sessions and totals in both views, smaller.
+  const auto full_page = listing(pb::STATUS_VIEW_FULL);
+  const auto brief_page = listing(pb::STATUS_VIEW_BRIEF);
+  ASSERT_EQ(full_page.sessions_size(), 4);
+  ASSERT_EQ(brief_page.sessions_size(), 4);
+  EXPECT_EQ(brief_page.total_sessions(), full_page.total_sessions());
+  EXPECT_EQ(brief_page.sessions_by_state().at("SESSION_STATE_READY"), 1u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(brief_page.sessions(i).name(), full_page.sessions(i).name());
+    EXPECT_EQ(brief_page.sessions(i).state(), full_page.sessions(i).state());
+    EXPECT_EQ(brief_page.sessions(i).server().capabilities_size(), 0) << brief_page.sessions(i).name();
+    EXPECT_TRUE(brief_page.sessions(i).server().greeting().empty());
+  }
+  EXPECT_EQ(brief_page.sessions(0).name(), "view-ready");
+  EXPECT_GT(full_page.sessions(0).server().capabilities_size(), 5);
+  EXPECT_LT(brief_page.ByteSizeLong(), full_page.ByteSizeLong());
+
+  // A value the daemon does not know: INVALID_ARGUMENT naming the field, listing or not.
+  for (const bool by_name : {true, false}) {
+    pb::StatusRequest bad;
+    if (by_name) bad.set_session("view-ready");
+    bad.set_view(static_cast<pb::StatusView>(7));
+    pb::StatusResponse r;
+    auto st = client_->status(bad, &r);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << by_name;
+    EXPECT_NE(st.error_message().find("view"), std::string::npos) << st.error_message();
+    EXPECT_NE(st.error_message().find("STATUS_VIEW_BRIEF"), std::string::npos) << st.error_message();
+  }
 }
 
 TEST_F(status_scale, WatchStatusDeliversTheCurrentStateOfEverySession) {

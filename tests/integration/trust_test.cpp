@@ -283,6 +283,17 @@ TEST_F(trust_test, LocalUsersGetOnlyWhatThePolicyGrantsAndNeverAnotherCallersLea
   expect_cli_denied(cli_connect(bin_uid, "trust-b", "trust-pw"), {"uid:2", "lacks permission", "trust-b"},
                     "uid 2 connect");
   expect_cli_denied(cli(bin_uid, {"status", "trust-a"}), {"uid:2", "'watch'", "trust-a"}, "uid 2 status");
+  // A listing leaves out what the caller may not watch, in either view.
+  for (const bool brief : {false, true}) {
+    std::vector<std::string> args = {"status"};
+    if (brief) args.emplace_back("--brief");
+    auto by_bin = cli(bin_uid, args);
+    EXPECT_EQ(by_bin.exit_code, 0) << by_bin.err;
+    EXPECT_FALSE(contains(by_bin.out, "trust-a")) << by_bin.out;
+    auto by_nobody = cli(nobody_uid, args);
+    EXPECT_EQ(by_nobody.exit_code, 0) << by_nobody.err;
+    EXPECT_TRUE(contains(by_nobody.out, "trust-a")) << by_nobody.out;
+  }
   expect_cli_denied(cli(bin_uid, {"vault", "list"}), {"uid:2", "'vault-list'"}, "uid 2 vault list");
   // uid 2 cannot use the lease either.
   expect_cli_denied(cli(bin_uid, {"renew", lease}), {"belongs to another caller"}, "uid 2 renew");
