@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <regex>
+#include <vector>
 
 #include "mailbox/imap_read_ahead.hpp"
 #include "mime/header_text.hpp"
 #include "protocol/imap/client.hpp"
 #include "protocol/imap/command.hpp"
+#include "session/inflight_lists.hpp"
 
 namespace mailbroker::mailbox {
 namespace {
@@ -155,6 +158,38 @@ message_summary to_summary(const imap::fetched_summary& f) {
 }
 
 // Everything that makes two list calls the same question (the cache's coalescing key).
+// Where a listing waiting to start (until an identical one in flight ends) is found by
+// the identical calls that will share it: '\x04' + the listing's key (no IMAP wire name
+// starts with it; read-ahead uses '\x02' and '\x03', EWS '\x01').
+std::string next_listing_key(const std::string& key) { return '\x04' + key; }
+
+// Holds `mine` in `table` as the next listing under `key` while it waits its turn. Once
+// promoted it goes on as the running listing (its waiters keep waiting); otherwise (the
+// coroutine destroyed while waiting) its waiters are woken and ask for themselves.
+struct queued_listing {
+  queued_listing(session::inflight_lists& t, std::string k, std::shared_ptr<session::inflight_list> m)
+      : table(t), key(std::move(k)), mine(std::move(m)) {
+    table[key] = mine;
+  }
+  ~queued_listing() {
+    if (auto it = table.find(key); it != table.end() && it->second == mine) table.erase(it);
+    if (!promoted) mine->done.cancel();
+  }
+  queued_listing(const queued_listing&) = delete;
+  queued_listing& operator=(const queued_listing&) = delete;
+
+  session::inflight_lists& table;
+  const std::string key;
+  const std::shared_ptr<session::inflight_list> mine;
+  bool promoted = false;
+};
+
+// Until `listing` ends, however it ends (its `done` is cancelled then).
+awaitable<void> wait_for_end(std::shared_ptr<session::inflight_list> listing) {
+  error_code ignored;
+  co_await listing->done.async_wait(asio::redirect_error(use_awaitable, ignored));
+}
+
 std::string list_key(const std::string& folder_wire, const list_query& q) {
   const auto& c = q.criteria;
   auto day = [](const std::optional<std::chrono::sys_days>& d) {
@@ -267,30 +302,38 @@ awaitable<result<message_page>> list_messages(session::connection_context& ctx, 
   if (!folder_wire) co_return folder_wire.err();
   // A call that arrived before an identical one started asks nothing new of the server.
   const std::string key = list_key(folder_wire.value(), query);
+  auto mine = std::make_shared<session::inflight_list>(co_await asio::this_coro::executor,
+                                                      std::chrono::steady_clock::time_point::max());
   if (query.arrived) {
     if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
-    // The same listing, started after this call was made, is running: wait for its answer.
+    // One running that started after this call was made answers it. One that started
+    // before may answer with the mailbox as it was before the call, and this call's SEARCH
+    // could not be in flight beside it anyway (command_routing.hpp: two SEARCHes wait for
+    // each other). So the call takes the next identical listing, which starts as the
+    // running one ends and answers every identical call that arrives until then: N bots
+    // listing at once cost two round trips, not N one after another.
     auto running = ctx.lists_in_flight.find(key);
+    auto next = ctx.lists_in_flight.find(next_listing_key(key));
+    std::shared_ptr<session::inflight_list> awaited;
     if (running != ctx.lists_in_flight.end() && running->second->started >= *query.arrived) {
-      auto pending = running->second;
-      error_code ignored;
-      co_await pending->done.async_wait(asio::redirect_error(use_awaitable, ignored));
+      awaited = running->second;
+    } else if (next != ctx.lists_in_flight.end()) {
+      awaited = next->second;  // it has not started yet, so it starts after this call
+    }
+    if (awaited) {
+      co_await wait_for_end(awaited);
       if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
       // It failed (or the cache is off): ask the server ourselves.
+    } else if (running != ctx.lists_in_flight.end()) {
+      queued_listing queued(ctx.lists_in_flight, next_listing_key(key), mine);
+      co_await wait_for_end(running->second);
+      queued.promoted = true;  // the calls that joined it wait on, for this listing's end
     }
   }
-  const auto started = std::chrono::steady_clock::now();
-  auto mine = std::make_shared<session::inflight_list>(co_await asio::this_coro::executor, started);
-  ctx.lists_in_flight[key] = mine;  // calls arriving from now on join this listing
-  struct end_listing {
-    session::inflight_lists& table;
-    const std::string& key;
-    std::shared_ptr<session::inflight_list> mine;
-    ~end_listing() {
-      if (auto it = table.find(key); it != table.end() && it->second == mine) table.erase(it);
-      mine->done.cancel();
-    }
-  } guard{ctx.lists_in_flight, key, mine};
+  mine->started = std::chrono::steady_clock::now();
+  const auto started = mine->started;
+  std::vector<std::string> keys{key};
+  session::inflight_registration registered(ctx.lists_in_flight, std::move(keys), mine);
   auto found = co_await select_and_search(ctx, query.folder, query.criteria);
   if (!found) co_return found.err();
   // The mailbox at the version this query was last listed at: nothing in it changed

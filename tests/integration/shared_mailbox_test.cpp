@@ -401,5 +401,55 @@ TEST_F(shared_mailbox, ConcurrentIdenticalListsAllGetTheWholeCurrentPage) {
   EXPECT_EQ(after.messages(0).subject(), "After the burst");
 }
 
+// Identical listings made while one runs share the next one: however many bots ask
+// during a listing (here 8, on a link where every chunk from the server is 300 ms late),
+// the server sees two listings, not one per bot one after another.
+TEST_F(shared_mailbox, IdenticalListingsMadeWhileOneRunsShareTheNextOne) {
+  tcp_relay relay(dovecot().imaps_port());
+  auto request = imaps_request("burst-slow", user);
+  request.mutable_spec()->mutable_server()->set_port(relay.port());
+  constexpr int bots = 9;
+  std::vector<std::string> leases;
+  for (int b = 0; b < bots; ++b) {
+    pb::ConnectResponse connected;
+    ASSERT_TRUE(client_->connect(request, &connected).ok());
+    leases.push_back(connected.lease_id());
+  }
+  lease_ = leases[0];
+  const auto sent = [&] { return status_of("burst-slow").counters().commands_sent(); };
+  list({});  // summaries cached: from now on an unchanged listing is SELECT + SEARCH
+  std::uint64_t before = 0;
+  EXPECT_TRUE(eventually([&] { return (before = sent()) > 0; }, std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the counter settled
+  before = sent();
+
+  relay.set_server_delay(std::chrono::milliseconds(300));
+  std::vector<grpc::Status> statuses(bots);
+  std::vector<int> sizes(bots, -1);
+  const auto ask = [&](int b) {
+    pb::ListMessagesRequest r;
+    r.set_lease_id(leases[static_cast<std::size_t>(b)]);
+    r.set_folder(folder_);
+    pb::ListMessagesResponse page;
+    grpc::ClientContext context;
+    statuses[static_cast<std::size_t>(b)] = mailbox_->ListMessages(&context, r, &page);
+    sizes[static_cast<std::size_t>(b)] = page.messages_size();
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back(ask, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // bot 0's listing is on the wire
+  for (int b = 1; b < bots; ++b) threads.emplace_back(ask, b);
+  for (auto& t : threads) t.join();
+  relay.set_server_delay(std::chrono::milliseconds(0));
+  for (int b = 0; b < bots; ++b) {
+    EXPECT_TRUE(statuses[static_cast<std::size_t>(b)].ok()) << statuses[static_cast<std::size_t>(b)].error_message();
+    EXPECT_EQ(sizes[static_cast<std::size_t>(b)], 5) << "bot " << b;
+  }
+  std::uint64_t now = 0;
+  EXPECT_TRUE(eventually([&] { return (now = sent()) >= before + 4; }, std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(sent() - before, 4u) << "SELECT + SEARCH of bot 0's listing and of the one the other 8 shared";
+}
+
 }  // namespace
 }  // namespace mailbroker::testing
