@@ -837,6 +837,22 @@ void session::renew(std::string lease_id, std::function<void(result<system_time>
   });
 }
 
+std::optional<status_snapshot> session::try_release_not_last(const std::string& lease_id) {
+  if (settings_.watchers && settings_.watchers->load() > 0) return std::nullopt;
+  std::size_t left = 0;
+  {
+    std::lock_guard lock(lease_mutex_);
+    // With others left the session does not linger, and the lease timer, armed for an
+    // expiry that may now be gone, re-arms itself for the earliest one when it fires.
+    if (!attachable_ || leases_.size() < 2 || !leases_.remove(lease_id)) return std::nullopt;
+    left = leases_.size();
+    std::lock_guard snapshot_lock(snapshot_mutex_);
+    snapshot_.lease_count = static_cast<std::uint32_t>(left);
+  }
+  spdlog::debug("session '{}': lease {}… released ({} left)", name_, lease_id.substr(0, 8), left);
+  return snapshot();
+}
+
 void session::release(std::string lease_id, bool force, std::function<void(result<status_snapshot>)> done) {
   asio::post(strand_, [self = shared_from_this(), lease_id = std::move(lease_id), force, done = std::move(done)] {
     std::size_t left = 0;

@@ -132,6 +132,11 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<lease_grant> try_attach_ready(const std::string& client_name, std::chrono::seconds ttl);
   // Renews the lease; not_found if unknown.
   void renew(std::string lease_id, std::function<void(result<system_time>)> done);
+  // The fast path of a release that changes nothing but the lease count: when the
+  // session is READY, other leases remain and no watch is open in the daemon (a watch must
+  // hear of it, on the strand), ends `lease_id` at once on the calling thread and returns
+  // the session's status; nullopt otherwise (then use release()).
+  std::optional<status_snapshot> try_release_not_last(const std::string& lease_id);
   // Ends the lease (force: logs out at once, ending every lease). not_found if unknown.
   void release(std::string lease_id, bool force, std::function<void(result<status_snapshot>)> done);
   // Queues `op` for the connection on behalf of `lease_id` (renewing the lease). Errors
@@ -322,7 +327,8 @@ class session : public std::enable_shared_from_this<session> {
   std::string selected_mailbox_;  // of the current connection
   std::uint32_t uid_validity_ = 0;
 
-  // ---- guarded by lease_mutex_: also touched by try_attach_ready() on gRPC threads.
+  // ---- guarded by lease_mutex_: also touched by try_attach_ready() and
+  // try_release_not_last() on gRPC threads.
   // Lock order: lease_mutex_ before snapshot_mutex_.
   mutable std::mutex lease_mutex_;
   lease_table leases_;

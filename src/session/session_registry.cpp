@@ -230,6 +230,14 @@ void session_registry::disconnect(const std::string& lease_id, bool force,
                                   std::function<void(result<status_snapshot>)> done) {
   auto s = find_by_lease(lease_id);
   if (!s) return done(error{errc::not_found, "lease_id: no such lease (expired, released or never granted)"});
+  // Most bots let go of a session others still hold: no strand hop for that.
+  if (auto released = force ? std::nullopt : s->try_release_not_last(lease_id)) {
+    {
+      std::lock_guard lock(mutex_);
+      leases_.erase(lease_id);
+    }
+    return done(std::move(*released));
+  }
   s->release(lease_id, force, [this, lease_id, done = std::move(done)](result<status_snapshot> r) {
     if (r) {
       std::lock_guard lock(mutex_);

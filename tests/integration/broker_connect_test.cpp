@@ -192,6 +192,36 @@ TEST_F(broker_fixture, RenewKeepsLeaseAliveAndReleaseStartsLinger) {
   EXPECT_TRUE(wait_for_state("renewed", pb::SESSION_STATE_CLOSED, std::chrono::seconds(10)));
 }
 
+// A bot letting go of a session others hold ends only its lease (answered on the gRPC
+// thread, without the session's strand); the last one to let go starts the linger.
+TEST_F(broker_fixture, ReleasingOneOfSeveralLeasesEndsOnlyItAndTheLastStartsTheLinger) {
+  start_broker();
+  auto request = imaps_request("let-go", "alice");
+  request.mutable_spec()->set_linger_seconds(1);
+  std::vector<std::string> leases;
+  for (int i = 0; i < 3; ++i) {
+    pb::ConnectResponse connected;
+    ASSERT_TRUE(client_->connect(request, &connected).ok());
+    leases.push_back(connected.lease_id());
+  }
+  pb::DisconnectResponse released;
+  ASSERT_TRUE(client_->disconnect(leases[1], false, &released).ok());
+  EXPECT_EQ(released.session().lease_count(), 2u);
+  EXPECT_FALSE(released.session().has_linger_until());
+  EXPECT_EQ(status_of("let-go").lease_count(), 2u);
+  EXPECT_EQ(client_->disconnect(leases[1], false, &released).error_code(), grpc::StatusCode::NOT_FOUND);
+  pb::RenewLeaseResponse renewed;
+  EXPECT_EQ(client_->renew(leases[1], &renewed).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(client_->renew(leases[0], &renewed).ok());
+
+  ASSERT_TRUE(client_->disconnect(leases[0], false, &released).ok());
+  EXPECT_EQ(released.session().lease_count(), 1u);
+  ASSERT_TRUE(client_->disconnect(leases[2], false, &released).ok());
+  EXPECT_EQ(released.session().lease_count(), 0u);
+  EXPECT_TRUE(released.session().has_linger_until()) << "the last lease let go: the session lingers";
+  EXPECT_TRUE(wait_for_state("let-go", pb::SESSION_STATE_CLOSED, std::chrono::seconds(10)));
+}
+
 TEST_F(broker_fixture, AttachDuringLingerCancelsIt) {
   start_broker();
   auto request = imaps_request("relinger", "bob");
