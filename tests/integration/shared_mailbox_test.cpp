@@ -250,6 +250,12 @@ TEST_F(shared_mailbox, AReadOfAMessageBeingReadAheadWaitsForThatFetch) {
   relay.set_server_delay(std::chrono::milliseconds(400));
   auto page = list({});  // SELECT + SEARCH + FETCH; the read-ahead's UID FETCH follows at once
   ASSERT_EQ(page.messages_size(), 5);
+  // The read-ahead runs in the listing lease's next turn, a moment after the reply: a read
+  // that got its turn first would not wait for a read-ahead not started yet (by design:
+  // see imap_read_ahead.hpp) and would fetch for itself. On a loaded machine the other
+  // lease's turn came first once in a while; 100 ms lets the FETCH go out (its answer
+  // takes 800 ms).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const auto started = std::chrono::steady_clock::now();
   std::string bytes;
   ASSERT_TRUE(fetch(second.lease_id(), page.messages(2).uid(), &bytes).ok());
