@@ -36,7 +36,8 @@
 // direct/daemon ("daemon N x faster/slower"), the connection counts, and a summary table.
 // It also gives the CPU time a round costs, medians: the bots' own (each measures its
 // work, getrusage) and mailbrokerd's (/proc/PID/stat from release to the last bot's end),
-// so a run on a loaded or small machine shows where the CPU went (Dovecot is not counted).
+// so a run on a loaded or small machine shows where the CPU went (Dovecot is not counted),
+// and that CPU spread over the machine's cores: the floor a daemon round cannot beat.
 //
 // Then, at the smallest delay only (0 by default: it measures the lease book, not the
 // link), claim + ack (work distribution, the session live again): a folder is planted with
@@ -1199,6 +1200,14 @@ int run_parent(const options& o) {
     std::printf("; own connection: bots %.1f ms", r.cpu_bots_direct.median);
     if (r.cpu_daemon_direct.median >= 0) std::printf(" (mailbrokerd meanwhile %.1f ms)", r.cpu_daemon_direct.median);
     std::printf(" (Dovecot not counted)\n");
+    // With every core busy a round cannot end sooner than its CPU time spread over them: a
+    // wall time near this floor is bound by CPU (the bot processes' own, mostly), not by the
+    // daemon's design or the link.
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const double floor_ms = (r.cpu_bots_daemon.median + std::max(0.0, r.cpu_daemon_daemon.median)) / cores;
+    std::printf("  CPU floor of a round through mailbrokerd on %u cores: (bots + mailbrokerd) / %u = %.1f ms "
+                "(wall median %.1f ms)\n",
+                cores, cores, floor_ms, r.wall_daemon.median);
     const double ratio = r.wall_direct.median / r.wall_daemon.median;
     std::printf("  ratio own-connection/mailbrokerd (wall medians): %.2fx = %s\n", ratio, verdict(ratio).c_str());
   }
