@@ -157,7 +157,6 @@ message_summary to_summary(const imap::fetched_summary& f) {
   return m;
 }
 
-// Everything that makes two list calls the same question (the cache's coalescing key).
 // Where a listing waiting to start (until an identical one in flight ends) is found by
 // the identical calls that will share it: '\x04' + the listing's key (no IMAP wire name
 // starts with it; read-ahead uses '\x02' and '\x03', EWS '\x01').
@@ -190,6 +189,7 @@ awaitable<void> wait_for_end(std::shared_ptr<session::inflight_list> listing) {
   co_await listing->done.async_wait(asio::redirect_error(use_awaitable, ignored));
 }
 
+// Everything that makes two list calls the same question (the cache's coalescing key).
 std::string list_key(const std::string& folder_wire, const list_query& q) {
   const auto& c = q.criteria;
   auto day = [](const std::optional<std::chrono::sys_days>& d) {
