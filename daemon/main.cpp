@@ -16,6 +16,7 @@
 #include "daemon/access_gate.hpp"
 #include "daemon/broker_server.hpp"
 #include "daemon/daemon_config.hpp"
+#include "daemon/malloc_tuning.hpp"
 #include "net/fd_budget.hpp"
 #include "net/tls_context_cache.hpp"
 
@@ -258,6 +259,15 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v");
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  // Before any thread starts (daemon/malloc_tuning.hpp: measured, and why).
+  if (daemon::keep_freed_memory_for_reuse()) {
+    spdlog::debug("malloc: allocations up to {} KiB from the heap, {} KiB of free heap kept per arena",
+                  daemon::malloc_mmap_threshold_bytes >> 10, daemon::malloc_trim_threshold_bytes >> 10);
+  } else {
+    spdlog::info("malloc: the daemon's thresholds are not applied (GLIBC_TUNABLES sets malloc tunables, or mallopt "
+                 "refused them)");
+  }
 
   // Secrets live in this process's memory: no core dumps, no ptrace by other users.
   if (!config.allow_core_dumps) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
