@@ -34,8 +34,12 @@ void session_journal::on_event(const session::status_event& ev) {
   if (stopping_) return;
   // Runs under the registry's watcher lock: look the name up elsewhere. By then the
   // name may belong to a new session (replace, reconnect after FAILED): keep its record.
+  // The daemon may have begun to stop by then, too: this session ended for good before
+  // that, so its record goes all the same (shutdown drains the I/O threads, and the writer
+  // applies what is queued before it stops). Checking stopping_ here again brought a
+  // force-disconnected session back at the next start when a stop came right after it
+  // (CI, oauth2_delegated.DaemonRestartBringsSessionsBackWithoutReauthorizing).
   asio::post(registry_.executor(), [this, name = ev.status.name] {
-    if (stopping_) return;
     // A quick SQLite transaction on an io thread, once per session that ends for good.
     if (positions_) {
       if (auto e = positions_->forget(name); !e.ok()) {
