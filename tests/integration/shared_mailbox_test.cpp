@@ -408,7 +408,7 @@ TEST_F(shared_mailbox, ConcurrentIdenticalListsAllGetTheWholeCurrentPage) {
 }
 
 // Identical listings made while one runs share the next one: however many bots ask
-// during a listing (here 8, on a link where every chunk from the server is 300 ms late),
+// during a listing (here 8, on a link where every chunk from the server is 600 ms late),
 // the server sees two listings, not one per bot one after another.
 TEST_F(shared_mailbox, IdenticalListingsMadeWhileOneRunsShareTheNextOne) {
   tcp_relay relay(dovecot().imaps_port());
@@ -429,7 +429,7 @@ TEST_F(shared_mailbox, IdenticalListingsMadeWhileOneRunsShareTheNextOne) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the counter settled
   before = sent();
 
-  relay.set_server_delay(std::chrono::milliseconds(300));
+  relay.set_server_delay(std::chrono::milliseconds(600));
   std::vector<grpc::Status> statuses(bots);
   std::vector<int> sizes(bots, -1);
   const auto ask = [&](int b) {
@@ -443,7 +443,8 @@ TEST_F(shared_mailbox, IdenticalListingsMadeWhileOneRunsShareTheNextOne) {
   };
   std::vector<std::thread> threads;
   threads.emplace_back(ask, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // bot 0's listing is on the wire
+  // Bot 0's listing is on the wire; the others have ~450 ms to make their calls.
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
   for (int b = 1; b < bots; ++b) threads.emplace_back(ask, b);
   for (auto& t : threads) t.join();
   relay.set_server_delay(std::chrono::milliseconds(0));
