@@ -302,8 +302,12 @@ awaitable<result<message_page>> list_messages(session::connection_context& ctx, 
   if (!folder_wire) co_return folder_wire.err();
   // A call that arrived before an identical one started asks nothing new of the server.
   const std::string key = list_key(folder_wire.value(), query);
-  auto mine = std::make_shared<session::inflight_list>(co_await asio::this_coro::executor,
-                                                      std::chrono::steady_clock::time_point::max());
+  const auto executor = co_await asio::this_coro::executor;
+  // This call's own listing, made only once it asks the server (queued or at once).
+  const auto new_listing = [&executor] {
+    return std::make_shared<session::inflight_list>(executor, std::chrono::steady_clock::time_point::max());
+  };
+  std::shared_ptr<session::inflight_list> mine;
   if (query.arrived) {
     if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
     // One running that started after this call was made answers it. One that started
@@ -325,11 +329,13 @@ awaitable<result<message_page>> list_messages(session::connection_context& ctx, 
       if (auto reused = ctx.cache.list_since(key, *query.arrived)) co_return std::move(*reused);
       // It failed (or the cache is off): ask the server ourselves.
     } else if (running != ctx.lists_in_flight.end()) {
+      mine = new_listing();
       queued_listing queued(ctx.lists_in_flight, next_listing_key(key), mine);
       co_await wait_for_end(running->second);
       queued.promoted = true;  // the calls that joined it wait on, for this listing's end
     }
   }
+  if (!mine) mine = new_listing();
   mine->started = std::chrono::steady_clock::now();
   const auto started = mine->started;
   std::vector<std::string> keys{key};

@@ -423,11 +423,12 @@ TEST_F(shared_mailbox, IdenticalListingsMadeWhileOneRunsShareTheNextOne) {
   }
   lease_ = leases[0];
   const auto sent = [&] { return status_of("burst-slow").counters().commands_sent(); };
-  list({});  // summaries cached: from now on an unchanged listing is SELECT + SEARCH
-  std::uint64_t before = 0;
-  EXPECT_TRUE(eventually([&] { return (before = sent()) > 0; }, std::chrono::seconds(5)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the counter settled
-  before = sent();
+  const auto logged_in = sent();  // counted before Connect answered
+  list({});  // SELECT + SEARCH + FETCH; summaries cached: an unchanged listing is SELECT + SEARCH
+  const auto before = logged_in + 3;
+  std::uint64_t now = 0;
+  ASSERT_TRUE(eventually([&] { return (now = sent()) == before; }, std::chrono::seconds(5)))
+      << "the first listing sent " << now - logged_in << " commands";
 
   relay.set_server_delay(std::chrono::milliseconds(600));
   std::vector<grpc::Status> statuses(bots);
@@ -452,8 +453,9 @@ TEST_F(shared_mailbox, IdenticalListingsMadeWhileOneRunsShareTheNextOne) {
     EXPECT_TRUE(statuses[static_cast<std::size_t>(b)].ok()) << statuses[static_cast<std::size_t>(b)].error_message();
     EXPECT_EQ(sizes[static_cast<std::size_t>(b)], 5) << "bot " << b;
   }
-  std::uint64_t now = 0;
   EXPECT_TRUE(eventually([&] { return (now = sent()) >= before + 4; }, std::chrono::seconds(5)));
+  // Not a wait for a condition but for the absence of one: a third listing's commands
+  // would be counted a moment after the replies (counters trail a call).
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(sent() - before, 4u) << "SELECT + SEARCH of bot 0's listing and of the one the other 8 shared";
 }
